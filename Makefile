@@ -1,0 +1,68 @@
+# nc: nanochat as a suite of small C tools. `make`, `make test`, `make install`.
+
+PREFIX  ?= /usr/local
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -MMD -MP
+LDLIBS  := -larchive -lxxhash -ljansson -lm
+LDFLAGS += -fopenmp
+
+# Optional parts, found by trying them (never by asking the package manager).
+try_link = $(shell printf 'int main(void){return 0;}' | $(CC) -x c - $(1) -o /dev/null 2>/dev/null && echo yes)
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA    ?= $(if $(NVCC),1,0)
+HAVE_BLAS := $(call try_link,-lopenblas)
+HAVE_MPI  := $(shell command -v mpicc >/dev/null 2>&1 && echo yes)
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
+TOOLS   := $(patsubst cmd/%.c,build/%,$(wildcard cmd/nc-*.c))
+UNIT    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: build/libnc.a $(TOOLS) build/.config
+
+build/.config: FORCE
+	@mkdir -p build
+	@printf 'nc build: cc=%s cuda=%s blas=%s mpi=%s\n' "$(CC)" \
+	  "$(if $(filter 1,$(CUDA)),yes ($(NVCC)),no)" "$(or $(HAVE_BLAS),no)" "$(or $(HAVE_MPI),no)" \
+	  | tee $@.new | cmp -s - $@ || { cat $@.new; mv $@.new $@; }; rm -f $@.new
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+build/libnc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/nc-%: build/cmd/nc-%.o build/libnc.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+build/tests/%: build/tests/unit/%.o build/libnc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Everything that needs no GPU; ends with one line "N passed, N failed".
+test: all $(UNIT)
+	@sh tests/run.sh $(UNIT)
+
+# Install the Debian packages nc needs (as root), and the Python oracles
+# used by the tests into .venv.
+setup:
+	@sh sh/setup.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 build/libnc.a $(DESTDIR)$(PREFIX)/lib
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/nc-formats.5 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 644 man/nc.7 $(DESTDIR)$(PREFIX)/share/man/man7
+
+clean:
+	rm -rf build
+
+.PHONY: all test setup install clean FORCE
+.SECONDARY:
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,52 @@
+/* The work of nc-bpe's subcommands over whole inputs: reading documents in
+ * batches and running each batch on all cores, in input order. */
+#ifndef NC_BPE_JOBS_H
+#define NC_BPE_JOBS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tokenizer.h"
+
+struct nc_doc_opts {
+	int format;             /* enum nc_docs_format */
+	const char *field;      /* JSON field holding the text */
+	int progress;           /* 1 force, 0 on a terminal, -1 never */
+};
+
+struct nc_train_opts {
+	struct nc_doc_opts docs;
+	const char *pattern;
+	uint64_t vocab_size;    /* including the special tokens */
+	uint64_t max_chars, doc_cap;
+};
+
+struct nc_train_stats {
+	uint64_t docs, chars, unique_chunks, merges;
+	double count_s, merge_s;
+};
+
+/* Train a tokenizer on the documents of the files (NULL or "-" = stdin). */
+int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struct nc_train_opts *o,
+		   struct nc_train_stats *st);
+
+struct nc_encode_opts {
+	struct nc_doc_opts docs;
+	int bos;                /* BOS before each document */
+	int ids_text;           /* decimal ids, one line per document */
+};
+
+struct nc_encode_stats {
+	uint64_t docs, bytes, tokens;
+};
+
+/* Encode the documents of the files to a shard at out_path (or stdout),
+ * or as decimal ids to out. */
+int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
+		    const struct nc_encode_opts *o, struct nc_encode_stats *st);
+
+/* All the documents of one file joined with "\n" (as tok_eval joins). */
+int nc_read_joined(const char *path, const struct nc_doc_opts *o, unsigned char **text,
+		   size_t *len);
+
+#endif

@@ -1,0 +1,286 @@
+#include "docs.h"
+#include "err.h"
+#include "mem.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <jansson.h>
+#include <string.h>
+
+#define READ_BLOCK (1 << 20)
+
+static void batch_source(struct nc_batch *b, const char *name)
+{
+	if (b->nsources && strcmp(b->sources[b->nsources - 1], name) == 0)
+		return;
+	xgrow(&b->sources, &b->scap, b->nsources + 1, sizeof *b->sources);
+	b->sources[b->nsources++] = xstrdup(name);
+}
+
+static void batch_add(struct nc_batch *b, const unsigned char *s, size_t n, uint64_t line, int json)
+{
+	xgrow(&b->data, &b->cap, b->len + n + 1, 1);
+	memcpy(b->data + b->len, s, n);
+	xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
+	b->recs[b->n++] = (struct nc_rec){b->len, n, (uint32_t)(b->nsources - 1), line, json};
+	b->len += n;
+	b->data[b->len] = 0;
+}
+
+void nc_batch_reset(struct nc_batch *b)
+{
+	for (size_t i = 0; i < b->nsources; i++)
+		free(b->sources[i]);
+	b->len = b->n = b->nsources = 0;
+}
+
+void nc_batch_free(struct nc_batch *b)
+{
+	nc_batch_reset(b);
+	free(b->data);
+	free(b->recs);
+	free(b->sources);
+	memset(b, 0, sizeof *b);
+}
+
+int nc_docs_open(struct nc_docs *d, const char *path, int format)
+{
+	memset(d, 0, sizeof *d);
+	int from_stdin = !path || strcmp(path, "-") == 0;
+	d->path = xstrdup(from_stdin ? "(stdin)" : path);
+	d->format = format;
+	d->a = archive_read_new();
+	archive_read_support_filter_all(d->a);
+	archive_read_support_format_tar(d->a);
+	archive_read_support_format_zip(d->a);
+	archive_read_support_format_7zip(d->a);
+	archive_read_support_format_cpio(d->a);
+	archive_read_support_format_raw(d->a);
+	int r = from_stdin ? archive_read_open_fd(d->a, 0, READ_BLOCK)
+			   : archive_read_open_filename(d->a, path, READ_BLOCK);
+	if (r != ARCHIVE_OK) {
+		nc_fail("%s: %s", d->path, archive_error_string(d->a));
+		nc_docs_close(d);
+		return -1;
+	}
+	return 0;
+}
+
+void nc_docs_close(struct nc_docs *d)
+{
+	if (d->a)
+		archive_read_free(d->a);
+	free(d->path);
+	free(d->entry);
+	free(d->buf);
+	memset(d, 0, sizeof *d);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Name without compression suffixes, lowercased, for sniffing the format. */
+static int named_jsonl(const char *name)
+{
+	char *s = xstrdup(name);
+	for (char *p = s; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 32;
+	static const char *const comp[] = {".gz", ".zst", ".xz", ".bz2", ".lz4", ".zstd"};
+	for (size_t i = 0; i < sizeof comp / sizeof comp[0]; i++) {
+		size_t n = strlen(s), k = strlen(comp[i]);
+		if (n > k && strcmp(s + n - k, comp[i]) == 0)
+			s[n - k] = 0;
+	}
+	int yes = ends_with(s, ".jsonl") || ends_with(s, ".json") || ends_with(s, ".ndjson");
+	free(s);
+	return yes;
+}
+
+/* Read more of the current entry into d->buf. Returns bytes read, 0 at the
+ * entry's end, -1 on error. */
+static long fill(struct nc_docs *d)
+{
+	if (d->entry_eof)
+		return 0;
+	if (d->pos > 0 && d->pos == d->len) {
+		d->pos = d->len = 0;
+	} else if (d->pos > (1 << 22)) {
+		memmove(d->buf, d->buf + d->pos, d->len - d->pos);
+		d->len -= d->pos;
+		d->pos = 0;
+	}
+	xgrow(&d->buf, &d->cap, d->len + READ_BLOCK + 1, 1);
+	la_ssize_t got = archive_read_data(d->a, d->buf + d->len, READ_BLOCK);
+	if (got < 0)
+		return nc_fail("%s: %s", d->entry, archive_error_string(d->a));
+	if (got == 0)
+		d->entry_eof = 1;
+	d->len += got;
+	d->bytes_in += got;
+	return got;
+}
+
+/* Move to the next regular-file entry. Returns 1, 0 at the end, -1. */
+static int next_entry(struct nc_docs *d)
+{
+	struct archive_entry *e;
+	for (;;) {
+		int r = archive_read_next_header(d->a, &e);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN)
+			return nc_fail("%s: %s", d->path, archive_error_string(d->a));
+		d->raw = archive_format(d->a) == ARCHIVE_FORMAT_RAW;
+		if (!d->raw && archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		break;
+	}
+	free(d->entry);
+	if (d->raw) {
+		d->entry = xstrdup(d->path);
+	} else {
+		const char *m = archive_entry_pathname(e);
+		size_t n = strlen(d->path) + strlen(m ? m : "?") + 2;
+		d->entry = xmalloc(n);
+		snprintf(d->entry, n, "%s:%s", d->path, m ? m : "?");
+	}
+	d->pos = d->len = 0;
+	d->entry_eof = 0;
+	d->line = 0;
+	d->entry_format = d->format;
+	if (d->format == NC_DOCS_AUTO) {
+		const char *name = d->raw ? d->path : archive_entry_pathname(e);
+		if (name && named_jsonl(name)) {
+			d->entry_format = NC_DOCS_JSONL;
+		} else {
+			/* Sniff the first non-blank byte. */
+			size_t i = 0;
+			for (;;) {
+				while (i < d->len && (d->buf[i] == ' ' || d->buf[i] == '\t' ||
+						      d->buf[i] == '\n' || d->buf[i] == '\r'))
+					i++;
+				if (i < d->len || d->entry_eof)
+					break;
+				if (fill(d) < 0)
+					return -1;
+			}
+			d->entry_format = i < d->len && d->buf[i] == '{' ? NC_DOCS_JSONL : NC_DOCS_TEXT;
+		}
+	}
+	d->in_entry = 1;
+	return 1;
+}
+
+/* Next line of the current entry (without its '\n'); 1, 0 at end, -1. */
+static int next_line(struct nc_docs *d, const unsigned char **s, size_t *n)
+{
+	for (;;) {
+		unsigned char *start = d->buf + d->pos;
+		unsigned char *nl = d->len > d->pos ? memchr(start, '\n', d->len - d->pos) : NULL;
+		if (nl) {
+			*s = start;
+			*n = nl - start;
+			d->pos += *n + 1;
+			d->line++;
+			return 1;
+		}
+		long got = fill(d);
+		if (got < 0)
+			return -1;
+		if (got == 0) {
+			if (d->pos == d->len)
+				return 0;
+			*s = d->buf + d->pos;
+			*n = d->len - d->pos;
+			d->pos = d->len;
+			d->line++;
+			return 1;
+		}
+	}
+}
+
+long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
+{
+	long added = 0;
+	size_t start = b->len;
+	while (!d->done && (added == 0 || b->len - start < max_bytes)) {
+		if (!d->in_entry) {
+			int r = next_entry(d);
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				d->done = 1;
+				break;
+			}
+		}
+		batch_source(b, d->entry);
+		if (d->entry_format == NC_DOCS_TEXT) {
+			long got;
+			while ((got = fill(d)) > 0)
+				;
+			if (got < 0)
+				return -1;
+			batch_add(b, d->buf + d->pos, d->len - d->pos, 0, 0);
+			d->pos = d->len;
+			d->in_entry = 0;
+			added++;
+			continue;
+		}
+		const unsigned char *s;
+		size_t n;
+		int r = next_line(d, &s, &n);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			d->in_entry = 0;
+			continue;
+		}
+		int json = d->entry_format == NC_DOCS_JSONL;
+		if (json) {
+			/* Blank lines between JSON records are allowed. */
+			size_t i = 0;
+			while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+				i++;
+			if (i == n)
+				continue;
+		}
+		batch_add(b, s, n, d->line, json);
+		added++;
+	}
+	return added;
+}
+
+int nc_rec_text(const struct nc_batch *b, const struct nc_rec *r, const char *field,
+		const unsigned char **text, size_t *len, unsigned char **own)
+{
+	*own = NULL;
+	if (!r->json) {
+		*text = b->data + r->off;
+		*len = r->len;
+		return 0;
+	}
+	json_error_t err;
+	json_t *root = json_loadb((const char *)b->data + r->off, r->len, JSON_ALLOW_NUL, &err);
+	if (!root)
+		return nc_fail("%s:%llu: malformed JSON at column %d: %s", b->sources[r->source],
+			       (unsigned long long)r->line, err.column, err.text);
+	json_t *v = json_is_object(root) ? json_object_get(root, field) : NULL;
+	if (!v || !json_is_string(v)) {
+		json_decref(root);
+		return nc_fail("%s:%llu: no \"%s\" string in this record", b->sources[r->source],
+			       (unsigned long long)r->line, field);
+	}
+	size_t n = json_string_length(v);
+	unsigned char *copy = xmalloc(n + 1);
+	memcpy(copy, json_string_value(v), n);
+	copy[n] = 0;
+	json_decref(root);
+	*own = copy;
+	*text = copy;
+	*len = n;
+	return 0;
+}

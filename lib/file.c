@@ -1,0 +1,247 @@
+#include "file.h"
+#include "err.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Temporaries not yet committed, removed if the process ends early. */
+#define MAX_PENDING 64
+static char *pending[MAX_PENDING];
+static volatile sig_atomic_t hooks_installed;
+
+static void remove_pending(void)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i])
+			unlink(pending[i]);
+}
+
+static void on_signal(int sig)
+{
+	remove_pending();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void track(char *tmp)
+{
+	if (!hooks_installed) {
+		hooks_installed = 1;
+		atexit(remove_pending);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		signal(SIGHUP, on_signal);
+	}
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (!pending[i]) {
+			pending[i] = tmp;
+			return;
+		}
+}
+
+static void untrack(const char *tmp)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i] == tmp)
+			pending[i] = NULL;
+}
+
+int nc_is_stdin(const char *path)
+{
+	return !path || strcmp(path, "-") == 0;
+}
+
+int nc_out_open(struct nc_out *o, const char *path)
+{
+	memset(o, 0, sizeof *o);
+	if (nc_is_stdin(path)) {
+		o->fp = stdout;
+		o->path = xstrdup("(stdout)");
+		return 0;
+	}
+	o->path = xstrdup(path);
+	size_t n = strlen(path) + 32;
+	o->tmp = xmalloc(n);
+	snprintf(o->tmp, n, "%s.tmp-%ld", path, (long)getpid());
+	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		nc_fail_errno("%s: cannot create", path);
+		free(o->tmp);
+		free(o->path);
+		o->tmp = o->path = NULL;
+		return -1;
+	}
+	track(o->tmp);
+	o->fp = fdopen(fd, "wb");
+	setvbuf(o->fp, NULL, _IOFBF, 1 << 20);
+	return 0;
+}
+
+int nc_out_write(struct nc_out *o, const void *buf, size_t n)
+{
+	if (n && fwrite(buf, 1, n, o->fp) != n)
+		return nc_fail_errno("%s: write error", o->path);
+	o->off += n;
+	return 0;
+}
+
+int nc_out_seekable(const struct nc_out *o)
+{
+	if (o->tmp)
+		return 1;
+	struct stat st;
+	return fstat(fileno(o->fp), &st) == 0 && S_ISREG(st.st_mode) &&
+	       lseek(fileno(o->fp), 0, SEEK_CUR) >= 0;
+}
+
+int nc_out_patch(struct nc_out *o, uint64_t off, const void *buf, size_t n)
+{
+	if (fflush(o->fp) != 0)
+		return nc_fail_errno("%s: write error", o->path);
+	if (pwrite(fileno(o->fp), buf, n, (off_t)off) != (ssize_t)n)
+		return nc_fail_errno("%s: write error", o->path);
+	return 0;
+}
+
+static void sync_dir(const char *path)
+{
+	char *copy = xstrdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+int nc_out_commit(struct nc_out *o)
+{
+	int rc = 0;
+	if (!o->tmp) {
+		if (fflush(o->fp) != 0)
+			rc = nc_fail_errno("%s: write error", o->path);
+		free(o->path);
+		o->path = NULL;
+		return rc;
+	}
+	if (fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0)
+		rc = nc_fail_errno("%s: write error", o->path);
+	if (fclose(o->fp) != 0 && rc == 0)
+		rc = nc_fail_errno("%s: write error", o->path);
+	if (rc == 0 && rename(o->tmp, o->path) != 0)
+		rc = nc_fail_errno("%s: cannot rename into place", o->path);
+	if (rc != 0)
+		unlink(o->tmp);
+	else
+		sync_dir(o->path);
+	untrack(o->tmp);
+	free(o->tmp);
+	free(o->path);
+	o->tmp = o->path = NULL;
+	o->fp = NULL;
+	return rc;
+}
+
+void nc_out_abort(struct nc_out *o)
+{
+	if (o->tmp) {
+		fclose(o->fp);
+		unlink(o->tmp);
+		untrack(o->tmp);
+		free(o->tmp);
+	}
+	free(o->path);
+	memset(o, 0, sizeof *o);
+}
+
+int nc_read_all(FILE *fp, const char *name, unsigned char **data, size_t *size)
+{
+	size_t cap = 1 << 16, n = 0;
+	unsigned char *buf = xmalloc(cap);
+	for (;;) {
+		if (n == cap)
+			buf = xrealloc(buf, cap *= 2);
+		size_t got = fread(buf + n, 1, cap - n, fp);
+		n += got;
+		if (got == 0) {
+			if (ferror(fp)) {
+				free(buf);
+				return nc_fail_errno("%s: read error", name);
+			}
+			break;
+		}
+	}
+	*data = buf;
+	*size = n;
+	return 0;
+}
+
+int nc_map_open(struct nc_map *m, const char *path)
+{
+	memset(m, 0, sizeof *m);
+	if (nc_is_stdin(path)) {
+		m->path = xstrdup("(stdin)");
+		unsigned char *d;
+		if (nc_read_all(stdin, m->path, &d, &m->size) != 0) {
+			free(m->path);
+			return -1;
+		}
+		m->data = d;
+		return 0;
+	}
+	m->path = xstrdup(path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		nc_fail_errno("%s", path);
+		free(m->path);
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		void *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p != MAP_FAILED) {
+			close(fd);
+			m->data = p;
+			m->size = st.st_size;
+			m->mapped = 1;
+			return 0;
+		}
+	}
+	FILE *fp = fdopen(fd, "rb");
+	unsigned char *d;
+	int rc = nc_read_all(fp, path, &d, &m->size);
+	fclose(fp);
+	if (rc != 0) {
+		free(m->path);
+		return -1;
+	}
+	m->data = d;
+	return 0;
+}
+
+void nc_map_close(struct nc_map *m)
+{
+	if (m->mapped)
+		munmap((void *)m->data, m->size);
+	else
+		free((void *)m->data);
+	free(m->path);
+	memset(m, 0, sizeof *m);
+}
+
+void nc_close_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+		if (errno == EPIPE)
+			exit(1);
+		nc_die("write error on standard output: %s", strerror(errno));
+	}
+}

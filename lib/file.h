@@ -1,0 +1,50 @@
+/* Files: outputs written atomically (temporary name, fsync, rename), inputs
+ * mapped or read whole, and stdout checked at exit. */
+#ifndef NC_FILE_H
+#define NC_FILE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* An output. For a path it writes "path.tmp-PID" and renames it over path
+ * on commit; an uncommitted temporary is removed at exit or on SIGINT/
+ * SIGTERM, so a half-written file never carries the final name. A NULL
+ * path or "-" writes stdout directly. */
+struct nc_out {
+	FILE *fp;
+	char *path;     /* name reported in errors */
+	char *tmp;      /* temporary name, NULL for stdout */
+	uint64_t off;   /* bytes written so far */
+};
+
+int nc_out_open(struct nc_out *o, const char *path);
+int nc_out_write(struct nc_out *o, const void *buf, size_t n);
+int nc_out_seekable(const struct nc_out *o);
+/* Overwrite n bytes at offset off (only where seekable). */
+int nc_out_patch(struct nc_out *o, uint64_t off, const void *buf, size_t n);
+int nc_out_commit(struct nc_out *o);
+void nc_out_abort(struct nc_out *o);
+
+/* An input read whole: mapped when it is a regular file, else read into
+ * memory (pipes, stdin). "-" or NULL is stdin. */
+struct nc_map {
+	const unsigned char *data;
+	size_t size;
+	char *path;
+	int mapped;
+};
+
+int nc_map_open(struct nc_map *m, const char *path);
+void nc_map_close(struct nc_map *m);
+
+/* Read all of fp into a new buffer; returns -1 on error (naming `name`). */
+int nc_read_all(FILE *fp, const char *name, unsigned char **data, size_t *size);
+
+/* Is this name stdin? (NULL or "-") */
+int nc_is_stdin(const char *path);
+
+/* Flush and close stdout; on a write error print it and exit 1. Tools call
+ * this at the end of main(). */
+void nc_close_stdout(void);
+
+#endif

@@ -1,0 +1,324 @@
+#include "shard.h"
+#include "err.h"
+#include "le.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void header_bytes(const struct nc_shard_info *in, unsigned char *h)
+{
+	memset(h, 0, NC_SHARD_HEADER);
+	memcpy(h, NC_SHARD_MAGIC, 8);
+	put_le32(h + 8, NC_SHARD_VERSION);
+	put_le32(h + 12, in->width);
+	put_le64(h + 16, in->count);
+	put_le32(h + 24, in->vocab_size);
+	put_le32(h + 28, in->bos);
+	put_le32(h + 32, in->flags);
+	put_le64(h + 40, in->fingerprint);
+}
+
+int nc_shard_create(struct nc_shard_writer *w, const char *path, uint32_t vocab_size,
+		    uint32_t bos, uint64_t fingerprint, int with_mask)
+{
+	memset(w, 0, sizeof *w);
+	if (nc_out_open(&w->out, path) != 0)
+		return -1;
+	w->info.width = vocab_size <= 65536 ? 2 : 4;
+	w->info.count = NC_SHARD_STREAMED;
+	w->info.vocab_size = vocab_size;
+	w->info.bos = bos;
+	w->info.flags = with_mask ? NC_SHARD_HAS_MASK : 0;
+	w->info.fingerprint = fingerprint;
+	unsigned char h[NC_SHARD_HEADER];
+	header_bytes(&w->info, h);
+	nc_hasher_init(&w->h);
+	if (nc_out_write(&w->out, h, sizeof h) != 0) {
+		nc_shard_abort(w);
+		return -1;
+	}
+	return 0;
+}
+
+int nc_shard_put(struct nc_shard_writer *w, const uint32_t *ids, const uint8_t *mask, size_t n)
+{
+	size_t bytes = n * w->info.width;
+	xgrow(&w->buf, &w->buf_cap, bytes, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] >= w->info.vocab_size)
+			return nc_fail("%s: token id %u is outside the vocabulary (%u)", w->out.path, ids[i],
+				       w->info.vocab_size);
+		if (w->info.width == 2) {
+			w->buf[2 * i] = ids[i];
+			w->buf[2 * i + 1] = ids[i] >> 8;
+		} else {
+			put_le32(w->buf + 4 * i, ids[i]);
+		}
+	}
+	nc_hasher_update(&w->h, w->buf, bytes);
+	if (nc_out_write(&w->out, w->buf, bytes) != 0)
+		return -1;
+	if (w->info.flags & NC_SHARD_HAS_MASK) {
+		xgrow(&w->mask, &w->mask_cap, w->n + n, 1);
+		for (size_t i = 0; i < n; i++)
+			w->mask[w->n + i] = mask ? (mask[i] != 0) : 0;
+	}
+	w->n += n;
+	return 0;
+}
+
+int nc_shard_finish(struct nc_shard_writer *w)
+{
+	uint64_t payload = w->n * w->info.width;
+	if (w->info.flags & NC_SHARD_HAS_MASK) {
+		nc_hasher_update(&w->h, w->mask, w->n);
+		if (nc_out_write(&w->out, w->mask, w->n) != 0)
+			goto fail;
+		payload += w->n;
+	}
+	unsigned char t[NC_SHARD_TRAILER];
+	memcpy(t, NC_SHARD_END, 8);
+	put_le64(t + 8, w->n);
+	put_le64(t + 16, payload);
+	put_le64(t + 24, nc_hasher_digest(&w->h));
+	if (nc_out_write(&w->out, t, sizeof t) != 0)
+		goto fail;
+	if (nc_out_seekable(&w->out)) {
+		unsigned char c[8];
+		put_le64(c, w->n);
+		if (nc_out_patch(&w->out, 16, c, 8) != 0)
+			goto fail;
+	}
+	int rc = nc_out_commit(&w->out);
+	nc_hasher_free(&w->h);
+	free(w->mask);
+	free(w->buf);
+	return rc;
+fail:
+	nc_shard_abort(w);
+	return -1;
+}
+
+void nc_shard_abort(struct nc_shard_writer *w)
+{
+	nc_out_abort(&w->out);
+	if (w->h.st)
+		nc_hasher_free(&w->h);
+	free(w->mask);
+	free(w->buf);
+	memset(w, 0, sizeof *w);
+}
+
+/* ---- reading ---- */
+
+static int parse_header(const char *path, const unsigned char *h, size_t got,
+			struct nc_shard_info *in)
+{
+	if (got < 8 || memcmp(h, NC_SHARD_MAGIC, 8) != 0)
+		return nc_fail("%s: not an nc token shard (bad magic at byte 0)", path);
+	if (got < NC_SHARD_HEADER)
+		return nc_fail("%s: truncated in the header (%zu of %d bytes)", path, got, NC_SHARD_HEADER);
+	if (le32(h + 8) != NC_SHARD_VERSION)
+		return nc_fail("%s: unsupported shard version %u (byte 8)", path, le32(h + 8));
+	in->width = le32(h + 12);
+	in->count = le64(h + 16);
+	in->vocab_size = le32(h + 24);
+	in->bos = le32(h + 28);
+	in->flags = le32(h + 32);
+	in->fingerprint = le64(h + 40);
+	if (in->width != 2 && in->width != 4)
+		return nc_fail("%s: bad token width %u (byte 12)", path, in->width);
+	if (in->flags & ~NC_SHARD_HAS_MASK)
+		return nc_fail("%s: unknown flags 0x%x (byte 32)", path, in->flags);
+	return 0;
+}
+
+static int check_trailer(const char *path, const unsigned char *t, uint64_t n, uint64_t payload,
+			 uint64_t digest, uint64_t at)
+{
+	if (memcmp(t, NC_SHARD_END, 8) != 0)
+		return nc_fail("%s: truncated or corrupted: no trailer at byte %llu", path,
+			       (unsigned long long)at);
+	if (le64(t + 8) != n || le64(t + 16) != payload)
+		return nc_fail("%s: trailer at byte %llu says %llu tokens, the file holds %llu", path,
+			       (unsigned long long)at, (unsigned long long)le64(t + 8),
+			       (unsigned long long)n);
+	if (le64(t + 24) != digest)
+		return nc_fail("%s: checksum mismatch: the payload is corrupted", path);
+	return 0;
+}
+
+static uint32_t get_id(const unsigned char *p, uint32_t width)
+{
+	return width == 2 ? (uint32_t)(p[0] | p[1] << 8) : le32(p);
+}
+
+int nc_shard_load(struct nc_shard *s, const char *path)
+{
+	struct nc_map m;
+	memset(s, 0, sizeof *s);
+	if (nc_map_open(&m, path) != 0)
+		return -1;
+	const char *name = m.path;
+	int rc = parse_header(name, m.data, m.size, &s->info);
+	if (rc == 0 && m.size < NC_SHARD_HEADER + NC_SHARD_TRAILER)
+		rc = nc_fail("%s: truncated: %zu bytes, no room for the trailer", name, m.size);
+	uint64_t n = 0, per = 0;
+	if (rc == 0) {
+		const unsigned char *t = m.data + m.size - NC_SHARD_TRAILER;
+		per = s->info.width + ((s->info.flags & NC_SHARD_HAS_MASK) ? 1 : 0);
+		uint64_t payload = m.size - NC_SHARD_HEADER - NC_SHARD_TRAILER;
+		n = memcmp(t, NC_SHARD_END, 8) == 0 ? le64(t + 8) : 0;
+		if (s->info.count != NC_SHARD_STREAMED && s->info.count != n)
+			rc = nc_fail("%s: truncated or corrupted: header says %llu tokens, trailer %llu", name,
+				     (unsigned long long)s->info.count, (unsigned long long)n);
+		else if (n * per != payload && memcmp(t, NC_SHARD_END, 8) == 0)
+			rc = nc_fail("%s: truncated or corrupted: %llu payload bytes for %llu tokens", name,
+				     (unsigned long long)payload, (unsigned long long)n);
+		else
+			rc = check_trailer(name, t, n, payload,
+					   nc_hash64(m.data + NC_SHARD_HEADER, payload),
+					   m.size - NC_SHARD_TRAILER);
+	}
+	if (rc == 0) {
+		const unsigned char *p = m.data + NC_SHARD_HEADER;
+		s->n = n;
+		s->info.count = n;
+		s->ids = xmalloc((n + 1) * sizeof *s->ids);
+		for (uint64_t i = 0; i < n; i++)
+			s->ids[i] = get_id(p + i * s->info.width, s->info.width);
+		if (s->info.flags & NC_SHARD_HAS_MASK) {
+			s->mask = xmalloc(n + 1);
+			memcpy(s->mask, p + n * s->info.width, n);
+		}
+	}
+	nc_map_close(&m);
+	return rc;
+}
+
+void nc_shard_free(struct nc_shard *s)
+{
+	free(s->ids);
+	free(s->mask);
+	memset(s, 0, sizeof *s);
+}
+
+int nc_shard_open(struct nc_shard_reader *r, const char *path)
+{
+	memset(r, 0, sizeof *r);
+	if (nc_is_stdin(path)) {
+		r->fp = stdin;
+		r->path = xstrdup("(stdin)");
+	} else {
+		r->fp = fopen(path, "rb");
+		if (!r->fp)
+			return nc_fail_errno("%s", path);
+		r->path = xstrdup(path);
+	}
+	unsigned char h[NC_SHARD_HEADER];
+	size_t got = fread(h, 1, sizeof h, r->fp);
+	if (ferror(r->fp)) {
+		nc_fail_errno("%s: read error", r->path);
+		nc_shard_close(r);
+		return -1;
+	}
+	if (got == 0) {
+		nc_fail("%s: empty input, not a token shard", r->path);
+		nc_shard_close(r);
+		return -1;
+	}
+	if (parse_header(r->path, h, got, &r->info) != 0) {
+		nc_shard_close(r);
+		return -1;
+	}
+	nc_hasher_init(&r->h);
+	return 0;
+}
+
+/* Keep at least `want` bytes in the read-ahead buffer if the input has
+ * them. */
+static int ahead(struct nc_shard_reader *r, size_t want)
+{
+	while (!r->eof && r->buf_len < want) {
+		xgrow(&r->buf, &r->buf_cap, want + (1 << 16), 1);
+		size_t got = fread(r->buf + r->buf_len, 1, r->buf_cap - r->buf_len, r->fp);
+		if (got == 0) {
+			if (ferror(r->fp))
+				return nc_fail_errno("%s: read error", r->path);
+			r->eof = 1;
+		}
+		r->buf_len += got;
+	}
+	return 0;
+}
+
+static void consume(struct nc_shard_reader *r, size_t n)
+{
+	memmove(r->buf, r->buf + n, r->buf_len - n);
+	r->buf_len -= n;
+}
+
+long nc_shard_read(struct nc_shard_reader *r, uint32_t *ids, size_t max)
+{
+	uint32_t w = r->info.width;
+	int masked = (r->info.flags & NC_SHARD_HAS_MASK) != 0;
+	if (masked && r->info.count == NC_SHARD_STREAMED)
+		return nc_fail("%s: a streamed shard with a loss mask must be read whole", r->path);
+	uint64_t left = r->info.count == NC_SHARD_STREAMED ? UINT64_MAX : r->info.count - r->n;
+	size_t want = max;
+	if ((uint64_t)want > left)
+		want = (size_t)left;
+	/* Read ahead the trailer too, so the tokens' end is known in a stream. */
+	if (ahead(r, want * w + NC_SHARD_TRAILER) != 0)
+		return -1;
+	size_t avail = r->buf_len >= NC_SHARD_TRAILER ? (r->buf_len - NC_SHARD_TRAILER) / w : 0;
+	if (r->info.count == NC_SHARD_STREAMED && r->eof && (r->buf_len - NC_SHARD_TRAILER) % w &&
+	    r->buf_len >= NC_SHARD_TRAILER && avail <= want)
+		return nc_fail("%s: truncated: a partial token at byte %llu", r->path,
+			       (unsigned long long)(NC_SHARD_HEADER + r->n * w));
+	size_t k = want < avail ? want : avail;
+	if (k == 0 || left == 0) {
+		uint64_t payload = r->n * w;
+		if (masked) {
+			if (ahead(r, r->n + NC_SHARD_TRAILER) != 0)
+				return -1;
+			if (r->buf_len < r->n + NC_SHARD_TRAILER)
+				return nc_fail("%s: truncated in the loss mask", r->path);
+			nc_hasher_update(&r->h, r->buf, r->n);
+			consume(r, r->n);
+			payload += r->n;
+		}
+		if (r->buf_len < NC_SHARD_TRAILER)
+			return nc_fail("%s: truncated: no trailer after %llu tokens (byte %llu)", r->path,
+				       (unsigned long long)r->n,
+				       (unsigned long long)(NC_SHARD_HEADER + payload));
+		if (check_trailer(r->path, r->buf, r->n, payload, nc_hasher_digest(&r->h),
+				  NC_SHARD_HEADER + payload) != 0)
+			return -1;
+		if (ahead(r, NC_SHARD_TRAILER + 1) != 0)
+			return -1;
+		if (r->buf_len > NC_SHARD_TRAILER)
+			return nc_fail("%s: unexpected bytes after the trailer (byte %llu)", r->path,
+				       (unsigned long long)(NC_SHARD_HEADER + payload + NC_SHARD_TRAILER));
+		return 0;
+	}
+	nc_hasher_update(&r->h, r->buf, k * w);
+	for (size_t i = 0; i < k; i++)
+		ids[i] = get_id(r->buf + i * w, w);
+	consume(r, k * w);
+	r->n += k;
+	return (long)k;
+}
+
+void nc_shard_close(struct nc_shard_reader *r)
+{
+	if (r->fp && r->fp != stdin)
+		fclose(r->fp);
+	if (r->h.st)
+		nc_hasher_free(&r->h);
+	free(r->path);
+	free(r->buf);
+	memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,79 @@
+/* Token shards: a header, the tokens (u16 or u32), an optional loss mask
+ * (one byte per token), and a trailer with the count, payload size and an
+ * XXH3-64 checksum. Written to a file (count patched into the header) or
+ * streamed through a pipe (count in the header unknown, trailer at EOF).
+ * The layout is in man/nc-formats.5. */
+#ifndef NC_SHARD_H
+#define NC_SHARD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "file.h"
+#include "hash.h"
+
+#define NC_SHARD_MAGIC "NCTOKENS"
+#define NC_SHARD_END "NCTOKEND"
+#define NC_SHARD_VERSION 1
+#define NC_SHARD_HEADER 64
+#define NC_SHARD_TRAILER 32
+#define NC_SHARD_STREAMED UINT64_MAX
+#define NC_SHARD_HAS_MASK 1u
+
+struct nc_shard_info {
+	uint32_t width;         /* bytes per token: 2 or 4 */
+	uint64_t count;         /* NC_SHARD_STREAMED until known */
+	uint32_t vocab_size, bos;
+	uint32_t flags;
+	uint64_t fingerprint;
+};
+
+struct nc_shard_writer {
+	struct nc_out out;
+	struct nc_shard_info info;
+	struct nc_hasher h;
+	uint64_t n;
+	unsigned char *mask;
+	size_t mask_cap;
+	unsigned char *buf;
+	size_t buf_len, buf_cap;
+};
+
+int nc_shard_create(struct nc_shard_writer *w, const char *path, uint32_t vocab_size,
+		    uint32_t bos, uint64_t fingerprint, int with_mask);
+/* mask may be NULL (all zero) for a masked shard; ignored otherwise. */
+int nc_shard_put(struct nc_shard_writer *w, const uint32_t *ids, const uint8_t *mask, size_t n);
+int nc_shard_finish(struct nc_shard_writer *w);
+void nc_shard_abort(struct nc_shard_writer *w);
+
+/* Reading a shard in order, from a file or a pipe, checking the trailer
+ * and checksum at the end. */
+struct nc_shard_reader {
+	FILE *fp;
+	char *path;
+	struct nc_shard_info info;
+	struct nc_hasher h;
+	uint64_t n;             /* tokens returned so far */
+	unsigned char *buf;     /* raw bytes read ahead (streamed shards) */
+	size_t buf_len, buf_cap;
+	int eof;
+};
+
+int nc_shard_open(struct nc_shard_reader *r, const char *path);
+/* Up to max ids into ids. Returns the number read, 0 once the end and its
+ * trailer and checksum have been checked, -1 on error. For a masked shard
+ * the mask is checked but not returned (nc_shard_load returns it). */
+long nc_shard_read(struct nc_shard_reader *r, uint32_t *ids, size_t max);
+void nc_shard_close(struct nc_shard_reader *r);
+
+/* A whole shard in memory, checked. */
+struct nc_shard {
+	struct nc_shard_info info;
+	uint32_t *ids;
+	uint8_t *mask;          /* NULL unless the shard has one */
+	uint64_t n;
+};
+int nc_shard_load(struct nc_shard *s, const char *path);
+void nc_shard_free(struct nc_shard *s);
+
+#endif
