@@ -36,7 +36,8 @@ static void usage(FILE *fp)
 	      "Document options: --format=auto|jsonl|text|lines  --field=NAME (default text)\n"
 	      "Common options: --threads=N  --progress  --quiet  -h\n"
 	      "Patterns: nanochat (default), gpt4, cl100k, gpt2, or the full regex text of one.\n"
-	      "FILE may be compressed or an archive; none or - reads stdin. See nc-bpe(1).\n",
+	      "Document FILEs (train, encode, stats) may be compressed or archives; none or -\n"
+	      "reads stdin. See nc-bpe(1).\n",
 	      fp);
 }
 
@@ -178,8 +179,8 @@ static struct nc_doc_opts doc_opts(void)
 
 static int cmd_train(int argc, char **argv)
 {
-	if (!opt.out)
-		nc_usage_error("train: an output file is required (-o TOKENIZER)");
+	if (!opt.out || !strcmp(opt.out, "-"))
+		nc_usage_error("train: an output file is required (-o TOKENIZER); stdout carries the metrics line");
 	struct nc_train_opts o = {doc_opts(), opt.pattern, opt.vocab_size, opt.max_chars, opt.doc_cap};
 	struct nc_tokenizer t;
 	struct nc_train_stats st;
@@ -214,8 +215,6 @@ static int cmd_encode(int argc, char **argv)
 	need_tokenizer("encode");
 	if (!opt.ids && (!opt.out || !strcmp(opt.out, "-")) && isatty(1))
 		nc_usage_error("encode: refusing to write a binary shard to a terminal (use -o FILE or --ids)");
-	if (opt.ids && opt.out && strcmp(opt.out, "-") && !freopen(opt.out, "w", stdout))
-		nc_die("%s: cannot create", opt.out);
 	struct nc_tokenizer t;
 	load(&t, opt.tok[0]);
 	struct nc_encode_opts o = {doc_opts(), opt.bos, opt.ids};
@@ -253,22 +252,23 @@ static void decode_text_ids(const struct nc_tokenizer *t, const char *path)
 	const char *s = (const char *)m.data, *end = s + m.size;
 	size_t line = 1;
 	while (s < end) {
-		if (*s == '\n')
-			line++;
 		if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
-			s++;
+			line += *s++ == '\n';
 			continue;
 		}
-		uint32_t v = 0;
+		uint64_t v = 0;
 		const char *b = s;
-		while (s < end && *s >= '0' && *s <= '9' && v <= UINT32_MAX / 10)
-			v = v * 10 + (*s++ - '0');
-		if (s == b || (s < end && *s != ' ' && *s != '\n' && *s != '\t' && *s != '\r'))
-			nc_die("%s:%zu: not a token id: '%.*s'", m.path, line,
-			       (int)(memchr(b, '\n', end - b) ? (const char *)memchr(b, '\n', end - b) - b > 20 ? 20 : (const char *)memchr(b, '\n', end - b) - b : end - b > 20 ? 20 : end - b), b);
-		char where[64];
-		snprintf(where, sizeof where, "line %zu", line);
-		decode_ids(t, &v, 1, m.path);
+		while (s < end && *s >= '0' && *s <= '9' && v <= UINT32_MAX)
+			v = v * 10 + (uint64_t)(*s++ - '0');
+		int sep = s == end || *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r';
+		if (s == b || !sep || v > UINT32_MAX) {
+			int n = 0;
+			while (b + n < end && n < 20 && b[n] != '\n' && b[n] != ' ')
+				n++;
+			nc_die("%s:%zu: not a token id: '%.*s'", m.path, line, n, b);
+		}
+		uint32_t id = (uint32_t)v;
+		decode_ids(t, &id, 1, m.path);
 	}
 	nc_map_close(&m);
 }
@@ -318,11 +318,13 @@ static int cmd_import(int argc, char **argv)
 		nc_usage_error("import: an output file is required (-o TOKENIZER)");
 	if (argc != 1)
 		nc_usage_error("import: exactly one rank file is expected");
+	if (!strcmp(opt.out, "-") && isatty(1))
+		nc_usage_error("import: refusing to write a binary tokenizer to a terminal");
 	const char *names[NC_N_SPECIAL + MAX_SPECIALS];
 	uint32_t ids[NC_N_SPECIAL + MAX_SPECIALS];
 	char *copies[MAX_SPECIALS];
 	int n = 0;
-	if (opt.nanochat_specials && opt.nspecial == 0)
+	if (opt.nanochat_specials)
 		for (; n < NC_N_SPECIAL; n++) {
 			names[n] = nc_special_names[n];
 			ids[n] = UINT32_MAX;
@@ -478,15 +480,16 @@ static int cmd_stats(int argc, char **argv)
 			for (int k = 0; k < opt.ntok; k++) {
 				struct nc_ids ids = {0};
 				nc_encode(&t[k], NULL, text, n, &ids);
-				tokens[(size_t)i * opt.ntok + k] = ids.n;
+				size_t ntokens = ids.n;
+				tokens[(size_t)i * opt.ntok + k] = ntokens;
 				nc_ids_free(&ids);
 				if (opt.markdown)
 					continue;
 				logfmt_str(&l, "text", base_name(argv[i]));
 				logfmt_int(&l, "bytes", (int64_t)n);
 				logfmt_str(&l, "tokenizer", base_name(opt.tok[k]));
-				logfmt_int(&l, "tokens", (int64_t)ids.n);
-				logfmt_f(&l, "ratio", ids.n ? (double)n / ids.n : 0, 4);
+				logfmt_int(&l, "tokens", (int64_t)ntokens);
+				logfmt_f(&l, "ratio", ntokens ? (double)n / ntokens : 0, 4);
 				logfmt_emit(&l, stdout);
 			}
 			free(text);

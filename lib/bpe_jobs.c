@@ -68,9 +68,6 @@ static int parse_batch(const struct nc_batch *b, const char *field, struct texts
 		}
 	}
 	if (x->bad >= 0) {
-		for (size_t i = 0; i < x->n; i++)
-			if (!x->own[i] || (long)i == x->bad)
-				x->own[i] = NULL;
 		texts_release(x);
 		return nc_fail("%s", x->msg);
 	}
@@ -195,15 +192,15 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 
 /* ---- encoding ---- */
 
-static int write_ids_text(FILE *out, const uint32_t *ids, size_t n)
+static int write_ids_text(struct nc_out *out, const uint32_t *ids, size_t n)
 {
 	char buf[16];
 	for (size_t i = 0; i < n; i++) {
 		int k = snprintf(buf, sizeof buf, i ? " %u" : "%u", ids[i]);
-		fwrite(buf, 1, k, out);
+		if (nc_out_write(out, buf, k) != 0)
+			return -1;
 	}
-	fputc('\n', out);
-	return ferror(out) ? nc_fail_errno("(stdout): write error") : 0;
+	return nc_out_write(out, "\n", 1);
 }
 
 int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
@@ -214,8 +211,10 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 	if (o->bos && bos == UINT32_MAX)
 		return nc_fail("the tokenizer has no <|bos|> token");
 	struct nc_shard_writer w;
-	if (!o->ids_text && nc_shard_create(&w, out_path, t->vocab_size,
-					    bos == UINT32_MAX ? 0 : bos, t->fingerprint, 0) != 0)
+	struct nc_out text_out;
+	if (o->ids_text ? nc_out_open(&text_out, out_path)
+			: nc_shard_create(&w, out_path, t->vocab_size, bos == UINT32_MAX ? 0 : bos,
+					  t->fingerprint, 0))
 		return -1;
 	int nth = omp_get_max_threads();
 	struct nc_enc_cache *cache = xmalloc(nth * sizeof *cache);
@@ -268,7 +267,7 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 				st->docs++;
 				st->bytes += x.len[i];
 				st->tokens += docs[i].n;
-				rc = o->ids_text ? write_ids_text(stdout, docs[i].v, docs[i].n)
+				rc = o->ids_text ? write_ids_text(&text_out, docs[i].v, docs[i].n)
 						 : nc_shard_put(&w, docs[i].v, NULL, docs[i].n);
 			}
 			texts_release(&x);
@@ -287,8 +286,12 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 	free(cache);
 	nc_batch_free(&b);
 	texts_free(&x);
-	if (o->ids_text)
-		return rc;
+	if (o->ids_text) {
+		if (rc == 0)
+			return nc_out_commit(&text_out);
+		nc_out_abort(&text_out);
+		return -1;
+	}
 	if (rc != 0) {
 		nc_shard_abort(&w);
 		return -1;

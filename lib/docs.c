@@ -55,6 +55,7 @@ int nc_docs_open(struct nc_docs *d, const char *path, int format)
 	archive_read_support_format_zip(d->a);
 	archive_read_support_format_7zip(d->a);
 	archive_read_support_format_cpio(d->a);
+	archive_read_support_format_empty(d->a);
 	archive_read_support_format_raw(d->a);
 	int r = from_stdin ? archive_read_open_fd(d->a, 0, READ_BLOCK)
 			   : archive_read_open_filename(d->a, path, READ_BLOCK);

@@ -59,24 +59,52 @@ int nc_is_stdin(const char *path)
 	return !path || strcmp(path, "-") == 0;
 }
 
+/* Where our bytes start in fd, or -1 if it cannot be patched later
+ * (pipes, terminals, files opened for appending). */
+static int64_t patch_base(int fd)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fl < 0 || (fl & O_APPEND))
+		return -1;
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	return at < 0 ? -1 : (int64_t)at;
+}
+
 int nc_out_open(struct nc_out *o, const char *path)
 {
 	memset(o, 0, sizeof *o);
 	if (nc_is_stdin(path)) {
 		o->fp = stdout;
 		o->path = xstrdup("(stdout)");
+		o->base = patch_base(1);
 		return 0;
 	}
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		o->fp = fopen(path, "wb");
+		if (!o->fp)
+			return nc_fail_errno("%s: cannot open", path);
+		o->path = xstrdup(path);
+		o->base = -1;
+		return 0;
+	}
+	char *real = realpath(path, NULL);
 	o->path = xstrdup(path);
+	if (real)
+		path = real;
 	size_t n = strlen(path) + 32;
 	o->tmp = xmalloc(n);
 	snprintf(o->tmp, n, "%s.tmp-%ld", path, (long)getpid());
+	o->real = xstrdup(path);
+	free(real);
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		nc_fail_errno("%s: cannot create", path);
+		nc_fail_errno("%s: cannot create", o->path);
 		free(o->tmp);
 		free(o->path);
-		o->tmp = o->path = NULL;
+		free(o->real);
+		o->tmp = o->path = o->real = NULL;
 		return -1;
 	}
 	track(o->tmp);
@@ -95,18 +123,15 @@ int nc_out_write(struct nc_out *o, const void *buf, size_t n)
 
 int nc_out_seekable(const struct nc_out *o)
 {
-	if (o->tmp)
-		return 1;
-	struct stat st;
-	return fstat(fileno(o->fp), &st) == 0 && S_ISREG(st.st_mode) &&
-	       lseek(fileno(o->fp), 0, SEEK_CUR) >= 0;
+	return o->tmp || o->base >= 0;
 }
 
 int nc_out_patch(struct nc_out *o, uint64_t off, const void *buf, size_t n)
 {
 	if (fflush(o->fp) != 0)
 		return nc_fail_errno("%s: write error", o->path);
-	if (pwrite(fileno(o->fp), buf, n, (off_t)off) != (ssize_t)n)
+	off_t at = (off_t)off + (o->tmp ? 0 : (off_t)o->base);
+	if (!nc_out_seekable(o) || pwrite(fileno(o->fp), buf, n, at) != (ssize_t)n)
 		return nc_fail_errno("%s: write error", o->path);
 	return 0;
 }
@@ -128,6 +153,8 @@ int nc_out_commit(struct nc_out *o)
 	if (!o->tmp) {
 		if (fflush(o->fp) != 0)
 			rc = nc_fail_errno("%s: write error", o->path);
+		if (o->fp != stdout && fclose(o->fp) != 0 && rc == 0)
+			rc = nc_fail_errno("%s: write error", o->path);
 		free(o->path);
 		o->path = NULL;
 		return rc;
@@ -136,16 +163,17 @@ int nc_out_commit(struct nc_out *o)
 		rc = nc_fail_errno("%s: write error", o->path);
 	if (fclose(o->fp) != 0 && rc == 0)
 		rc = nc_fail_errno("%s: write error", o->path);
-	if (rc == 0 && rename(o->tmp, o->path) != 0)
+	if (rc == 0 && rename(o->tmp, o->real) != 0)
 		rc = nc_fail_errno("%s: cannot rename into place", o->path);
 	if (rc != 0)
 		unlink(o->tmp);
 	else
-		sync_dir(o->path);
+		sync_dir(o->real);
 	untrack(o->tmp);
 	free(o->tmp);
 	free(o->path);
-	o->tmp = o->path = NULL;
+	free(o->real);
+	o->tmp = o->path = o->real = NULL;
 	o->fp = NULL;
 	return rc;
 }
@@ -157,8 +185,11 @@ void nc_out_abort(struct nc_out *o)
 		unlink(o->tmp);
 		untrack(o->tmp);
 		free(o->tmp);
+	} else if (o->fp && o->fp != stdout) {
+		fclose(o->fp);
 	}
 	free(o->path);
+	free(o->real);
 	memset(o, 0, sizeof *o);
 }
 

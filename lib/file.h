@@ -9,12 +9,16 @@
 /* An output. For a path it writes "path.tmp-PID" and renames it over path
  * on commit; an uncommitted temporary is removed at exit or on SIGINT/
  * SIGTERM, so a half-written file never carries the final name. A NULL
- * path or "-" writes stdout directly. */
+ * path or "-" writes stdout directly, and so does a path that names an
+ * existing device or FIFO (/dev/null, a named pipe). A symbolic link is
+ * followed: its target is replaced, not the link. */
 struct nc_out {
 	FILE *fp;
 	char *path;     /* name reported in errors */
-	char *tmp;      /* temporary name, NULL for stdout */
+	char *tmp;      /* temporary name; NULL when writing in place */
+	char *real;     /* the file the temporary replaces (links resolved) */
 	uint64_t off;   /* bytes written so far */
+	int64_t base;   /* file offset where our bytes start; -1 if not seekable */
 };
 
 int nc_out_open(struct nc_out *o, const char *path);

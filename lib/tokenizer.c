@@ -131,10 +131,16 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 	t->special_id = xcalloc(n_special + 1, sizeof *t->special_id);
 	t->vocab_size = n_tokens;
 	for (uint32_t i = 0; i < n_special; i++) {
-		uint32_t id = special_ids && special_ids[i] != UINT32_MAX ? special_ids[i] : n_tokens + i;
+		/* Without an explicit id, a special token takes the next id
+		 * after every id given so far. */
+		uint32_t id = special_ids && special_ids[i] != UINT32_MAX ? special_ids[i] : t->vocab_size;
+		if (!*special_names[i]) {
+			nc_tok_free(t);
+			return nc_fail("special token %u has an empty name", i);
+		}
 		t->special_name[i] = xstrdup(special_names[i]);
 		t->special_id[i] = id;
-		if (id < n_tokens || !*special_names[i]) {
+		if (id < n_tokens) {
 			nc_tok_free(t);
 			return nc_fail("special token %s: id %u is taken by a mergeable token", special_names[i], id);
 		}

@@ -1,0 +1,424 @@
+#!/usr/bin/env bats
+# nc-bpe: pre-tokenization, training, encoding, decoding, rank files,
+# statistics and errors, each checked against an outside oracle where one
+# exists (python regex, rustbpe, tiktoken).
+
+load helper
+
+setup_file() {
+	export T=$BATS_FILE_TMPDIR
+	gen_text --seed 1 --size 300000 >"$T/mixed.txt"
+	gen_text --seed 2 --size 100000 --random-cp >"$T/random-cp.txt"
+	gen_text --seed 3 --size 400000 --jsonl >"$T/docs.jsonl"
+	head -c 200000 /dev/urandom >"$T/random.bin"
+	python3 -c 'import random,sys
+r=random.Random(5)
+sys.stdout.write("".join(r.choice(["a","b","ab"," ","aa"]) for _ in range(50000)))' >"$T/ab.txt"
+	# A reference tokenizer trained by nc for tests that need one.
+	build/nc-bpe train --quiet --vocab-size=1200 -o "$T/tok" "$T/docs.jsonl" >/dev/null
+}
+
+setup() {
+	cd "$ROOT"
+}
+
+# ---- pre-tokenization ----
+
+@test "pre-tokenization equals the regex module on many scripts, marks, digits, emoji and whitespace" {
+	need_oracle
+	for p in nanochat gpt4 cl100k gpt2; do
+		run "$PY" "$ORACLE/split_check.py" build/nc-bpe "$p" "$T/mixed.txt"
+		assert_success
+	done
+}
+
+@test "pre-tokenization equals the regex module on random code points" {
+	need_oracle
+	for p in nanochat cl100k gpt2; do
+		run "$PY" "$ORACLE/split_check.py" build/nc-bpe "$p" "$T/random-cp.txt"
+		assert_success
+	done
+}
+
+@test "pre-tokenization equals the regex module on random bytes (invalid UTF-8)" {
+	need_oracle
+	run "$PY" "$ORACLE/split_check.py" build/nc-bpe nanochat "$T/random.bin"
+	assert_success
+}
+
+@test "split shows contractions, digit pairs and whitespace runs as nanochat's pattern does" {
+	run nc-bpe split <<<"He'LL pay 12345"$'\n\n'"  ok"
+	assert_success
+	assert_output "He
+'LL
+ pay
+ 
+12
+34
+5
+\\n\\n
+ 
+ ok
+\\n"
+}
+
+# ---- training ----
+
+@test "training gives exactly rustbpe's merges" {
+	need_oracle
+	"$PY" "$ORACLE/rustbpe_train.py" 1500 "$T/docs.jsonl" "$T/rust.ranks"
+	nc-bpe train --quiet --vocab-size=1500 -o "$T/t1500" "$T/docs.jsonl"
+	nc-bpe export -t "$T/t1500" -o "$T/nc.ranks"
+	run cmp "$T/rust.ranks" "$T/nc.ranks"
+	assert_success
+}
+
+@test "training honours --max-chars and --doc-cap as tok_train.py does" {
+	need_oracle
+	"$PY" "$ORACLE/rustbpe_train.py" 800 "$T/docs.jsonl" "$T/rust.ranks" 50000 300
+	nc-bpe train --quiet --vocab-size=800 --max-chars=50000 --doc-cap=300 -o "$T/t800" "$T/docs.jsonl"
+	nc-bpe export -t "$T/t800" -o "$T/nc.ranks"
+	run cmp "$T/rust.ranks" "$T/nc.ranks"
+	assert_success
+}
+
+@test "training with the GPT-2 pattern gives rustbpe's merges for that pattern" {
+	need_oracle
+	pat=$("$PY" -c 'import sys; sys.path.insert(0,"'"$ORACLE"'"); from split_check import PATTERNS; print(PATTERNS["gpt2"])')
+	"$PY" "$ORACLE/rustbpe_train.py" 1000 "$T/docs.jsonl" "$T/rust.ranks" 2e9 10000 "$pat"
+	nc-bpe train --quiet --pattern=gpt2 --vocab-size=1000 -o "$T/g" "$T/docs.jsonl"
+	nc-bpe export -t "$T/g" -o "$T/nc.ranks"
+	run cmp "$T/rust.ranks" "$T/nc.ranks"
+	assert_success
+}
+
+@test "training on real English text gives rustbpe's merges" {
+	need_oracle
+	corpus=$ROOT/../shared/data/corpus/tinyshakespeare/input.txt
+	[ -f "$corpus" ] || skip "shared corpus not present"
+	python3 -c 'import json,sys
+for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))' "$corpus" >"$T/shk.jsonl"
+	"$PY" "$ORACLE/rustbpe_train.py" 4000 "$T/shk.jsonl" "$T/rust.ranks"
+	nc-bpe train --quiet --vocab-size=4000 -o "$T/shk" "$T/shk.jsonl"
+	nc-bpe export -t "$T/shk" -o "$T/nc.ranks"
+	run cmp "$T/rust.ranks" "$T/nc.ranks"
+	assert_success
+}
+
+@test "training puts the 9 special tokens on the top ids" {
+	run nc-bpe info -t "$T/tok"
+	assert_success
+	assert_line --index 0 --partial "vocab_size=1200 tokens=1191 merges=935 specials=9"
+	assert_line --index 1 "special=<|bos|> id=1191"
+	assert_line --index 9 "special=<|output_end|> id=1199"
+}
+
+@test "training is the same with one thread and many" {
+	nc-bpe train --quiet --threads=1 --vocab-size=700 -o "$T/a" "$T/docs.jsonl"
+	nc-bpe train --quiet --threads=4 --vocab-size=700 -o "$T/b" "$T/docs.jsonl"
+	run cmp "$T/a" "$T/b"
+	assert_success
+}
+
+@test "training prints one logfmt metrics line" {
+	run nc-bpe train --quiet --vocab-size=300 -o "$T/s" "$T/docs.jsonl"
+	assert_success
+	assert_output --regexp '^stage=tok-train vocab_size=300 merges=35 docs=[0-9]+ chars=[0-9]+ '
+}
+
+# ---- encoding ----
+
+@test "encoding gives tiktoken's ids for the same ranks" {
+	need_oracle
+	nc-bpe export -t "$T/tok" -o "$T/tok.ranks"
+	run "$PY" "$ORACLE/tiktoken_check.py" build/nc-bpe "$T/tok" "$T/tok.ranks" nanochat \
+		"$T/mixed.txt" "$T/random-cp.txt" "$T/ab.txt"
+	assert_success
+}
+
+@test "encoding with an imported GPT-2-pattern tokenizer gives tiktoken's ids" {
+	need_oracle
+	nc-bpe train --quiet --pattern=gpt2 --vocab-size=900 -o "$T/g2" "$T/docs.jsonl"
+	nc-bpe export -t "$T/g2" -o "$T/g2.ranks"
+	nc-bpe import --pattern=gpt2 -o "$T/g2i" "$T/g2.ranks"
+	run "$PY" "$ORACLE/tiktoken_check.py" build/nc-bpe "$T/g2i" "$T/g2.ranks" gpt2 "$T/mixed.txt"
+	assert_success
+}
+
+@test "encoding long chunks (heap merging) gives tiktoken's ids" {
+	need_oracle
+	nc-bpe train --quiet --vocab-size=400 -o "$T/ab.tok" --format=text "$T/ab.txt"
+	nc-bpe export -t "$T/ab.tok" -o "$T/ab.ranks"
+	python3 -c 'import random; r=random.Random(9); print("".join(r.choice("ab") for _ in range(5000)) + " " + " "*3000 + "x")' >"$T/long.txt"
+	run "$PY" "$ORACLE/tiktoken_check.py" build/nc-bpe "$T/ab.tok" "$T/ab.ranks" nanochat "$T/long.txt"
+	assert_success
+}
+
+@test "special-token text in the input is ordinary text" {
+	run nc-bpe encode --ids --format=text -t "$T/tok" <<<"<|bos|>"
+	assert_success
+	for id in $output; do [ "$id" -lt 1191 ]; done
+	[ "$(echo "$output" | wc -w)" -gt 1 ]
+}
+
+@test "--bos puts BOS before each document" {
+	printf '{"text":"ab"}\n{"text":"cd"}\n' >"$T/two.jsonl"
+	run nc-bpe encode --ids --bos -t "$T/tok" "$T/two.jsonl"
+	assert_success
+	assert_line --index 0 --regexp '^1191 '
+	assert_line --index 1 --regexp '^1191 '
+}
+
+@test "encoding on many threads equals one thread, in order" {
+	nc-bpe encode --threads=1 -t "$T/tok" -o "$T/one.shard" "$T/docs.jsonl"
+	nc-bpe encode --threads=4 -t "$T/tok" -o "$T/four.shard" "$T/docs.jsonl"
+	run cmp "$T/one.shard" "$T/four.shard"
+	assert_success
+}
+
+# ---- round trips and operands ----
+
+@test "decode of encode is the identity on random UTF-8" {
+	nc-bpe encode --format=text -t "$T/tok" -o "$T/m.shard" "$T/mixed.txt"
+	nc-bpe decode -t "$T/tok" "$T/m.shard" >"$T/m.out"
+	run cmp "$T/mixed.txt" "$T/m.out"
+	assert_success
+}
+
+@test "decode of encode is the identity on random bytes" {
+	nc-bpe encode --format=text -t "$T/tok" "$T/random.bin" | nc-bpe decode -t "$T/tok" >"$T/r.out"
+	run cmp "$T/random.bin" "$T/r.out"
+	assert_success
+}
+
+@test "decode of decimal ids is the identity too" {
+	nc-bpe encode --ids --format=text -t "$T/tok" "$T/random-cp.txt" >"$T/ids.txt"
+	nc-bpe decode --ids -t "$T/tok" "$T/ids.txt" >"$T/rc.out"
+	run cmp "$T/random-cp.txt" "$T/rc.out"
+	assert_success
+}
+
+@test "stdin, - and a file operand give the same shard" {
+	nc-bpe encode -t "$T/tok" "$T/docs.jsonl" >"$T/f.shard"
+	nc-bpe encode -t "$T/tok" <"$T/docs.jsonl" >"$T/s.shard"
+	nc-bpe encode -t "$T/tok" - <"$T/docs.jsonl" >"$T/d.shard"
+	cmp "$T/f.shard" "$T/s.shard"
+	cmp "$T/f.shard" "$T/d.shard"
+}
+
+@test "a shard through a pipe decodes like one in a file" {
+	nc-bpe encode --format=text -t "$T/tok" -o "$T/file.shard" "$T/mixed.txt"
+	nc-bpe encode --format=text -t "$T/tok" "$T/mixed.txt" | cat >"$T/pipe.shard"
+	a=$(nc-bpe decode -t "$T/tok" "$T/file.shard" | cksum)
+	b=$(nc-bpe decode -t "$T/tok" <"$T/pipe.shard" | cksum)
+	[ "$a" = "$b" ]
+}
+
+@test "compressed and archived inputs read like plain files" {
+	gzip -c "$T/docs.jsonl" >"$T/docs.jsonl.gz"
+	zstd -q -c "$T/docs.jsonl" >"$T/docs.jsonl.zst"
+	split -l 50 "$T/docs.jsonl" "$T/part-"
+	for f in "$T"/part-*; do mv "$f" "$f.jsonl"; done
+	(cd "$T" && tar cf parts.tar part-*.jsonl)
+	nc-bpe encode -t "$T/tok" -o "$T/plain.shard" "$T/docs.jsonl"
+	for f in docs.jsonl.gz docs.jsonl.zst parts.tar; do
+		nc-bpe encode -t "$T/tok" -o "$T/x.shard" "$T/$f"
+		cmp "$T/plain.shard" "$T/x.shard"
+	done
+}
+
+# ---- rank files ----
+
+@test "export then import keeps the tokenizer (same fingerprint)" {
+	nc-bpe export -t "$T/tok" -o "$T/r.ranks"
+	nc-bpe import -o "$T/back" "$T/r.ranks"
+	a=$(nc-bpe info -t "$T/tok" | head -1 | grep -o 'fingerprint=[0-9a-f]*')
+	b=$(nc-bpe info -t "$T/back" | head -1 | grep -o 'fingerprint=[0-9a-f]*')
+	[ "$a" = "$b" ]
+}
+
+@test "a rustbpe rank file imports and encodes as tiktoken does" {
+	need_oracle
+	"$PY" "$ORACLE/rustbpe_train.py" 1000 "$T/docs.jsonl" "$T/rb.ranks"
+	nc-bpe import -o "$T/rb" "$T/rb.ranks"
+	run "$PY" "$ORACLE/tiktoken_check.py" build/nc-bpe "$T/rb" "$T/rb.ranks" nanochat "$T/mixed.txt"
+	assert_success
+}
+
+@test "import reads custom special tokens" {
+	nc-bpe export -t "$T/tok" -o "$T/r.ranks"
+	nc-bpe import --specials=none --special='<|endoftext|>=5000' --special='<|x|>' -o "$T/eot" "$T/r.ranks"
+	run nc-bpe info -t "$T/eot"
+	assert_line --index 0 --partial "vocab_size=5002"
+	assert_line --index 1 "special=<|endoftext|> id=5000"
+	assert_line --index 2 "special=<|x|> id=5001"
+	nc-bpe import --special='<|endoftext|>' -o "$T/both" "$T/r.ranks"
+	run nc-bpe info -t "$T/both"
+	assert_line --index 10 "special=<|endoftext|> id=1200"
+}
+
+# ---- stats ----
+
+@test "stats gives bytes per token for each tokenizer" {
+	printf 'hello world, hello world' >"$T/hw.txt"
+	nc-bpe train --quiet --vocab-size=300 --format=text -o "$T/hw" "$T/hw.txt"
+	run nc-bpe stats -t "$T/tok" -t "$T/hw" "$T/hw.txt"
+	assert_success
+	assert_line --index 1 --regexp '^text=hw.txt bytes=24 tokenizer=hw tokens=[0-9]+ ratio='
+	n=$(nc-bpe encode --ids --format=text -t "$T/hw" "$T/hw.txt" | wc -w)
+	assert_line --index 1 --partial "tokens=$n "
+}
+
+@test "stats --markdown prints tok_eval's comparison table" {
+	run nc-bpe stats --markdown -t "$T/tok" -t "$T/tok" "$T/mixed.txt"
+	assert_success
+	assert_line --index 0 "### Comparison with tok"
+	assert_line --index 3 --regexp '^\| mixed.txt \| [0-9]+ \| [0-9]+ \| [0-9.]+ \| [0-9]+ \| [0-9.]+ \| \+0.0% \|$'
+}
+
+@test "token byte lengths are raw bytes, 0 for special tokens" {
+	run nc-bpe stats --token-bytes -t "$T/tok"
+	assert_success
+	assert_line --index 0 "0 1"
+	assert_line --index 255 "255 1"
+	assert_line --index 1191 "1191 0"
+	assert_line --index 1199 "1199 0"
+	[ "${#lines[@]}" -eq 1200 ]
+	# token 256's length is the length of its bytes
+	len=$(nc-bpe export -t "$T/tok" | sed -n 257p | cut -d' ' -f1 | base64 -d | wc -c)
+	assert_line --index 256 "256 $len"
+}
+
+# ---- errors ----
+
+@test "a missing input file is an error naming it" {
+	run nc-bpe train -o "$T/x" "$T/nope.jsonl"
+	assert_failure 1
+	assert_output --partial "nope.jsonl"
+}
+
+@test "a truncated tokenizer file is an error naming it" {
+	head -c 1000 "$T/tok" >"$T/trunc.tok"
+	run nc-bpe encode --ids -t "$T/trunc.tok" <<<"hi"
+	assert_failure 1
+	assert_output --partial "trunc.tok: truncated"
+}
+
+@test "a corrupted tokenizer file fails its checksum, naming the file" {
+	cp "$T/tok" "$T/bad.tok"
+	printf 'X' | dd of="$T/bad.tok" bs=1 seek=3000 conv=notrunc 2>/dev/null
+	run nc-bpe encode --ids -t "$T/bad.tok" <<<"hi"
+	assert_failure 1
+	assert_output "nc-bpe: $T/bad.tok: checksum mismatch: the file is corrupted"
+}
+
+@test "a vocabulary smaller than 256 bytes + 9 specials is refused" {
+	run nc-bpe train --vocab-size=264 -o "$T/small" "$T/docs.jsonl"
+	assert_failure 1
+	assert_output --partial "too small"
+	[ ! -e "$T/small" ]
+}
+
+@test "empty input is refused" {
+	run nc-bpe train -o "$T/empty" </dev/null
+	assert_failure 1
+	assert_output --partial "empty"
+	[ ! -e "$T/empty" ]
+}
+
+@test "a shard written with another tokenizer is refused (fingerprint mismatch)" {
+	nc-bpe train --quiet --vocab-size=500 -o "$T/other" "$T/docs.jsonl"
+	nc-bpe encode --format=text -t "$T/other" -o "$T/o.shard" "$T/mixed.txt"
+	run nc-bpe decode -t "$T/tok" "$T/o.shard"
+	assert_failure 1
+	assert_output --partial "o.shard: written with another tokenizer"
+}
+
+@test "a truncated shard is an error, not a short decode" {
+	nc-bpe encode --format=text -t "$T/tok" -o "$T/m.shard" "$T/mixed.txt"
+	head -c 5000 "$T/m.shard" >"$T/cut.shard"
+	run nc-bpe decode -t "$T/tok" "$T/cut.shard"
+	assert_failure 1
+	assert_output --partial "cut.shard: truncated"
+}
+
+@test "a malformed JSON line is an error naming file and line; the old output is kept" {
+	printf '{"text":"a"}\n{"text":"b"}\n{"text": nope}\n' >"$T/bad.jsonl"
+	echo keep >"$T/out.tok"
+	run nc-bpe train -o "$T/out.tok" "$T/bad.jsonl"
+	assert_failure 1
+	assert_output --partial "bad.jsonl:3: malformed JSON"
+	[ "$(cat "$T/out.tok")" = keep ]
+	[ -z "$(ls "$T" | grep tmp-)" ]
+}
+
+@test "a record without the text field is an error naming it" {
+	printf '{"body":"a"}\n' >"$T/nofield.jsonl"
+	run nc-bpe encode --ids -t "$T/tok" "$T/nofield.jsonl"
+	assert_failure 1
+	assert_output --partial 'nofield.jsonl:1: no "text" string'
+}
+
+@test "a bad rank file line is an error naming file and line" {
+	printf 'YQ== 0\nnot base64! 1\n' >"$T/bad.ranks"
+	run nc-bpe import -o "$T/x" "$T/bad.ranks"
+	assert_failure 1
+	assert_output --partial "bad.ranks:2:"
+}
+
+@test "usage errors exit 2" {
+	run nc-bpe frobnicate
+	assert_failure 2
+	run nc-bpe encode --no-such-option
+	assert_failure 2
+	run nc-bpe encode --ids
+	assert_failure 2
+	assert_output --partial "tokenizer is required"
+	run nc-bpe train --vocab-size=lots -o x
+	assert_failure 2
+	run nc-bpe
+	assert_failure 2
+}
+
+@test "-h prints usage and exits 0" {
+	run nc-bpe -h
+	assert_success
+	assert_line --index 0 --partial "usage: nc-bpe train"
+}
+
+# ---- outputs ----
+
+@test "an output that is a FIFO is written in place, not replaced" {
+	mkfifo "$T/fifo"
+	cat "$T/fifo" >"$T/from-fifo.shard" &
+	nc-bpe encode -t "$T/tok" -o "$T/fifo" "$T/docs.jsonl"
+	wait
+	[ -p "$T/fifo" ]
+	nc-bpe encode -t "$T/tok" -o "$T/direct.shard" "$T/docs.jsonl"
+	a=$(nc-bpe decode -t "$T/tok" "$T/from-fifo.shard" | cksum)
+	b=$(nc-bpe decode -t "$T/tok" "$T/direct.shard" | cksum)
+	[ "$a" = "$b" ]
+}
+
+@test "an output through a symbolic link replaces the target and keeps the link" {
+	echo old >"$T/target"
+	ln -sf "$T/target" "$T/link"
+	nc-bpe encode --ids -t "$T/tok" -o "$T/link" <<<"hello"
+	[ -L "$T/link" ]
+	run nc-bpe decode --ids -t "$T/tok" "$T/target"
+	assert_output "hello"
+}
+
+@test "a shard on a stdout opened for appending is still valid" {
+	: >"$T/app.shard"
+	nc-bpe encode -t "$T/tok" "$T/docs.jsonl" >>"$T/app.shard"
+	run nc-bpe decode -t "$T/tok" "$T/app.shard"
+	assert_success
+}
+
+@test "a failed encode leaves no partial output" {
+	printf '{"text":"a"}\n{"text": broken\n' >"$T/half.jsonl"
+	run nc-bpe encode --ids -t "$T/tok" -o "$T/half.ids" "$T/half.jsonl"
+	assert_failure 1
+	[ ! -e "$T/half.ids" ]
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Run the C unit tests (given as arguments) and every Bats suite, all in
+# TAP, and end with one line "N passed, N failed" (", N skipped" if any).
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for t in "$@"; do
+	echo "# $t"
+	"$t" || echo "not ok - $t exited with status $?"
+done >"$log" 2>&1
+cat "$log"
+bats --tap tests/*.bats 2>&1 | tee -a "$log"
+passed=$(grep -c '^ok ' "$log" | tr -d ' ')
+skipped=$(grep -c '^ok .* # skip' "$log" | tr -d ' ')
+failed=$(grep -c '^not ok' "$log" | tr -d ' ')
+passed=$((passed - skipped))
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

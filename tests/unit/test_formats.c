@@ -1,0 +1,225 @@
+/* Unit tests of the format layer: token shards (files, pipes, masks,
+ * damage), tokenizer files, and the two BPE merge paths agreeing. */
+#include "../../lib/bpe_train.h"
+#include "../../lib/err.h"
+#include "../../lib/mem.h"
+#include "../../lib/rng.h"
+#include "../../lib/shard.h"
+#include "../../lib/tokenizer.h"
+#include "tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/nc-unit-XXXXXX";
+
+static void flip_byte(const char *path, long off)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, off, off < 0 ? SEEK_END : SEEK_SET);
+	int c = fgetc(f);
+	fseek(f, -1, SEEK_CUR);
+	fputc(c ^ 0x55, f);
+	fclose(f);
+}
+
+static void test_shard(void)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/a.shard", dir);
+	uint32_t ids[1000];
+	uint8_t mask[1000];
+	for (int i = 0; i < 1000; i++) {
+		ids[i] = (uint32_t)(i * 7919) % 70000;
+		mask[i] = i % 3 == 0;
+	}
+	struct nc_shard_writer w;
+	CHECK(nc_shard_create(&w, path, 70000, 5, 0xabcdef, 1) == 0, "create a masked u32 shard");
+	nc_shard_put(&w, ids, mask, 600);
+	nc_shard_put(&w, ids + 600, mask + 600, 400);
+	CHECK(nc_shard_finish(&w) == 0, "finish writes the trailer");
+	struct nc_shard s;
+	CHECK(nc_shard_load(&s, path) == 0, "load it back");
+	CHECK(s.n == 1000 && s.info.width == 4 && s.info.bos == 5 && s.info.fingerprint == 0xabcdef &&
+	      memcmp(s.ids, ids, sizeof ids) == 0 && memcmp(s.mask, mask, sizeof mask) == 0,
+	      "tokens, mask and header survive the round trip");
+	nc_shard_free(&s);
+
+	struct nc_shard_reader r;
+	uint32_t got[1000];
+	size_t n = 0;
+	long k;
+	CHECK(nc_shard_open(&r, path) == 0, "open for streaming");
+	while ((k = nc_shard_read(&r, got + n, 333)) > 0)
+		n += k;
+	CHECK(k == 0 && n == 1000 && memcmp(got, ids, sizeof ids) == 0, "stream read returns every token then checks the end");
+	nc_shard_close(&r);
+
+	flip_byte(path, 64 + 10);
+	CHECK(nc_shard_load(&s, path) == -1 && strstr(nc_errmsg(), "checksum") && strstr(nc_errmsg(), "a.shard"),
+	      "a flipped payload byte is a checksum error naming the file");
+	flip_byte(path, 64 + 10);
+	truncate(path, 64 + 2000);
+	CHECK(nc_shard_load(&s, path) == -1 && strstr(nc_errmsg(), "truncated"), "a truncated shard is reported as truncated");
+
+	/* A shard written to a pipe: count unknown in the header. */
+	snprintf(path, sizeof path, "%s/p.shard", dir);
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "cat > %s", path);
+	FILE *p = popen(cmd, "w");
+	fflush(stdout);
+	int saved = dup(1);
+	dup2(fileno(p), 1);
+	int created = nc_shard_create(&w, "-", 1000, 999, 7, 0);
+	int refused = nc_shard_put(&w, ids, NULL, 10);
+	for (int i = 0; i < 10; i++)
+		ids[i] %= 1000;
+	nc_shard_put(&w, ids, NULL, 10);
+	int finished = nc_shard_finish(&w);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	pclose(p);
+	CHECK(created == 0 && finished == 0, "create and finish a shard on a pipe");
+	CHECK(refused == -1, "ids outside the vocabulary are refused");
+	CHECK(nc_shard_load(&s, path) == 0 && s.n == 10 && s.info.width == 2 && memcmp(s.ids, ids, 40) == 0,
+	      "a streamed u16 shard (count unknown in the header) loads");
+	nc_shard_free(&s);
+}
+
+static void test_tokenizer_file(void)
+{
+	const unsigned char *bytes[258];
+	uint32_t lens[258];
+	unsigned char b[256];
+	for (int i = 0; i < 256; i++) {
+		b[i] = (unsigned char)i;
+		bytes[i] = b + i;
+		lens[i] = 1;
+	}
+	bytes[256] = (const unsigned char *)"ab";
+	lens[256] = 2;
+	bytes[257] = (const unsigned char *)"abc";
+	lens[257] = 3;
+	struct nc_tokenizer t, u;
+	CHECK(nc_tok_build(&t, "nanochat", 258, bytes, lens, NC_N_SPECIAL, nc_special_names, NULL) == 0, "build");
+	CHECK(t.vocab_size == 267 && nc_tok_special(&t, "<|bos|>") == 258 && nc_tok_special(&t, "<|output_end|>") == 266,
+	      "specials take the ids after the mergeable tokens");
+	char path[256];
+	snprintf(path, sizeof path, "%s/t.tok", dir);
+	CHECK(nc_tok_save(&t, path) == 0 && nc_tok_load(&u, path) == 0, "save and load");
+	CHECK(u.fingerprint == t.fingerprint && u.n_tokens == 258 && nc_tok_bytes_len(&u, 257) == 3 &&
+	      nc_tok_bytes_len(&u, 258) == 0, "the loaded tokenizer is the same");
+	nc_tok_free(&u);
+	flip_byte(path, -20);
+	CHECK(nc_tok_load(&u, path) == -1 && strstr(nc_errmsg(), "checksum") && strstr(nc_errmsg(), "t.tok"),
+	      "a corrupted tokenizer file fails its checksum, naming the file");
+	bytes[257] = (const unsigned char *)"ab";
+	lens[257] = 2;
+	CHECK(nc_tok_build(&u, "nanochat", 258, bytes, lens, 0, NULL, NULL) == -1 && strstr(nc_errmsg(), "same bytes"),
+	      "two tokens with the same bytes are refused");
+	CHECK(nc_tok_build(&u, "nanochat", 255, bytes, lens, 0, NULL, NULL) == -1 && strstr(nc_errmsg(), "0xff"),
+	      "a byte without a token is refused");
+	nc_tok_free(&t);
+}
+
+/* Naive reference: recompute every pair's rank each round. */
+static void naive_merge(const struct nc_tokenizer *t, const unsigned char *s, size_t n, struct nc_ids *out)
+{
+	uint32_t *ids = xmalloc(n * sizeof *ids);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = t->byte_id[s[i]];
+	size_t m = n;
+	for (;;) {
+		size_t best = SIZE_MAX;
+		uint32_t br = NC_MISSING;
+		for (size_t i = 0; i + 1 < m; i++) {
+			uint32_t r = u64map_get(&t->pair_map, (uint64_t)ids[i] << 32 | ids[i + 1]);
+			if (r < br) {
+				br = r;
+				best = i;
+			}
+		}
+		if (best == SIZE_MAX)
+			break;
+		ids[best] = br;
+		memmove(ids + best + 1, ids + best + 2, (m - best - 2) * sizeof *ids);
+		m--;
+	}
+	for (size_t i = 0; i < m; i++)
+		nc_ids_push(out, ids[i]);
+	free(ids);
+}
+
+static void test_merge_paths(void)
+{
+	/* Train on random text over a small alphabet so that long chunks
+	 * have many merges of every rank. */
+	struct nc_rng rng;
+	nc_rng_seed(&rng, 1);
+	size_t n = 200000;
+	unsigned char *text = xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		text[i] = "aab ba abba"[nc_rng_below(&rng, 11)];
+	struct nc_splitter sp;
+	nc_splitter_for("nanochat", &sp);
+	struct nc_chunk_counts c;
+	nc_counts_init(&c, &sp, 1);
+	nc_counts_add(&c, 0, text, n);
+	nc_counts_merge(&c);
+	struct nc_merge merges[200];
+	size_t got = nc_bpe_learn(&c, 200, merges, -1);
+	nc_counts_free(&c);
+	CHECK(got == 200 || got > 20, "training learns merges");
+	const unsigned char *bytes[512];
+	uint32_t lens[512];
+	unsigned char *store[512];
+	for (int i = 0; i < 256; i++) {
+		store[i] = xmalloc(1);
+		store[i][0] = (unsigned char)i;
+		lens[i] = 1;
+	}
+	for (size_t i = 0; i < got; i++) {
+		uint32_t l = merges[i].left, r = merges[i].right, z = 256 + (uint32_t)i;
+		lens[z] = lens[l] + lens[r];
+		store[z] = xmalloc(lens[z]);
+		memcpy(store[z], store[l], lens[l]);
+		memcpy(store[z] + lens[l], store[r], lens[r]);
+	}
+	for (size_t i = 0; i < 256 + got; i++)
+		bytes[i] = store[i];
+	struct nc_tokenizer t;
+	nc_tok_build(&t, "nanochat", 256 + (uint32_t)got, bytes, lens, 0, NULL, NULL);
+	int same = 1;
+	for (int trial = 0; trial < 200; trial++) {
+		size_t len = 2 + nc_rng_below(&rng, 400);   /* both sides of the heap threshold */
+		unsigned char chunk[512];
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = "ab"[nc_rng_below(&rng, 2)];
+		struct nc_ids a = {0}, b = {0};
+		nc_encode_chunk(&t, chunk, len, &a);
+		naive_merge(&t, chunk, len, &b);
+		same &= a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0;
+		nc_ids_free(&a);
+		nc_ids_free(&b);
+	}
+	CHECK(same, "scan and heap merging equal the naive lowest-rank-first merge");
+	nc_tok_free(&t);
+	for (size_t i = 0; i < 256 + got; i++)
+		free(store[i]);
+	free(text);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	test_shard();
+	test_tokenizer_file();
+	test_merge_paths();
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	system(cmd);
+	return TAP_DONE();
+}
