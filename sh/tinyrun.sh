@@ -1,0 +1,42 @@
+#!/bin/sh
+# The nc pipeline shrunk to run on one CPU in a minute, with no network, on
+# data embedded in this repository (its own documentation and sources).
+# Today it covers the stages that exist: train a tokenizer, inspect it,
+# encode the corpus into a token shard and check the round trip. Later
+# stages (pretraining, finetuning, evaluation, chat) join as they land.
+#
+# usage: sh/tinyrun.sh [OUTDIR]     (default out/tiny)
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:-out/tiny}
+vocab=${NC_TINY_VOCAB:-2048}
+bin=build
+
+make -s all
+mkdir -p "$out"
+
+echo "== corpus: this repository's text files, one document each"
+# A document stream built with nothing but the shell: each file becomes one
+# plain-text document inside a tar archive, which nc reads member by member.
+files=$(ls README.md man/* lib/*.h lib/*.c cmd/*.c sh/*.sh tests/*.bats 2>/dev/null)
+# shellcheck disable=SC2086
+tar cf "$out/corpus.tar" $files
+echo "$(echo "$files" | wc -l) files, $(cat $files | wc -c) bytes"
+
+echo "== tokenizer: nc-bpe train (vocabulary $vocab)"
+$bin/nc-bpe train --format=text --doc-cap=1000000 --vocab-size="$vocab" -o "$out/tokenizer" "$out/corpus.tar"
+$bin/nc-bpe info -t "$out/tokenizer" | head -1
+$bin/nc-bpe stats -t "$out/tokenizer"
+
+echo "== compression: bytes per token on a few of the files"
+$bin/nc-bpe stats --markdown -t "$out/tokenizer" README.md lib/tokenizer.c man/nc-bpe.1
+
+echo "== token shard: nc-bpe encode, with BOS before each document"
+$bin/nc-bpe encode --format=text --bos -t "$out/tokenizer" -o "$out/corpus.shard" "$out/corpus.tar"
+ls -l "$out/corpus.shard" | awk '{ print $5 " bytes" }'
+
+echo "== round trip: decode(encode(README.md)) == README.md"
+$bin/nc-bpe encode --format=text -t "$out/tokenizer" README.md |
+	$bin/nc-bpe decode -t "$out/tokenizer" | cmp - README.md && echo "identical"
+
+echo "== done: outputs in $out"
