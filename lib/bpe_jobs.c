@@ -74,6 +74,60 @@ static int parse_batch(const struct nc_batch *b, const char *field, struct texts
 	return 0;
 }
 
+/* Documents of several files, parsed a batch at a time. */
+struct reader {
+	char **files;
+	int nfiles, next;
+	struct nc_doc_opts o;
+	struct nc_docs d;
+	int open;
+	struct nc_batch b;
+	struct texts x;
+};
+
+static char *stdin_only[] = {NULL};
+
+static void reader_init(struct reader *r, char **files, int nfiles, const struct nc_doc_opts *o)
+{
+	memset(r, 0, sizeof *r);
+	r->files = nfiles ? files : stdin_only;
+	r->nfiles = nfiles ? nfiles : 1;
+	r->o = *o;
+}
+
+/* The next batch of parsed documents in r->x: 1, 0 at the end, -1. */
+static int reader_next(struct reader *r)
+{
+	texts_release(&r->x);
+	for (;;) {
+		if (!r->open) {
+			if (r->next == r->nfiles)
+				return 0;
+			if (nc_docs_open(&r->d, r->files[r->next++], r->o.format) != 0)
+				return -1;
+			r->open = 1;
+		}
+		nc_batch_reset(&r->b);
+		long got = nc_docs_read(&r->d, &r->b, BATCH_BYTES);
+		if (got < 0)
+			return -1;
+		if (got == 0) {
+			nc_docs_close(&r->d);
+			r->open = 0;
+			continue;
+		}
+		return parse_batch(&r->b, r->o.field, &r->x) == 0 ? 1 : -1;
+	}
+}
+
+static void reader_free(struct reader *r)
+{
+	if (r->open)
+		nc_docs_close(&r->d);
+	nc_batch_free(&r->b);
+	texts_free(&r->x);
+}
+
 int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struct nc_train_opts *o,
 		   struct nc_train_stats *st)
 {
@@ -87,64 +141,37 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 	int nth = omp_get_max_threads();
 	struct nc_chunk_counts counts;
 	nc_counts_init(&counts, &sp, nth);
-	struct nc_batch b = {0};
-	struct texts x = {0};
+	struct reader rd;
+	reader_init(&rd, files, nfiles, &o->docs);
+	struct texts *x = &rd.x;
 	struct nc_progress pb;
-	nc_progress_start(&pb, "counting", "B", 0, o->docs.progress > 0);
-	if (o->docs.progress < 0)
-		pb.enabled = 0;
+	nc_progress_start(&pb, "counting", "B", 0, o->docs.progress);
 	double t0 = nc_now();
-	int rc = 0, stop = 0;
+	int rc;
 	uint64_t bytes = 0;
-	static char *stdin_only[] = {NULL};
-	if (nfiles == 0) {
-		files = stdin_only;
-		nfiles = 1;
-	}
-	for (int f = 0; f < nfiles && !stop && rc == 0; f++) {
-		struct nc_docs d;
-		if (nc_docs_open(&d, files[f], o->docs.format) != 0) {
-			rc = -1;
+	while ((rc = reader_next(&rd)) > 0) {
+		/* Crop to doc_cap characters; find where max_chars stops us. */
+		#pragma omp parallel for schedule(dynamic, 64)
+		for (size_t i = 0; i < x->n; i++)
+			x->len[i] = nc_utf8_prefix(x->s[i], x->len[i], o->doc_cap);
+		size_t use = x->n;
+		for (size_t i = 0; i < x->n && use == x->n; i++) {
+			st->chars += nc_utf8_count(x->s[i], x->len[i]);
+			st->docs++;
+			if (st->chars > o->max_chars)
+				use = i + 1;
+		}
+		#pragma omp parallel for schedule(dynamic, 16)
+		for (size_t i = 0; i < use; i++)
+			nc_counts_add(&counts, omp_get_thread_num(), x->s[i], x->len[i]);
+		bytes += rd.b.len;
+		nc_progress_update(&pb, bytes);
+		if (use < x->n || st->chars > o->max_chars) {
+			rc = 0;
 			break;
 		}
-		for (;;) {
-			nc_batch_reset(&b);
-			long got = nc_docs_read(&d, &b, BATCH_BYTES);
-			if (got <= 0) {
-				rc = (int)(got < 0 ? -1 : 0);
-				break;
-			}
-			if (parse_batch(&b, o->docs.field, &x) != 0) {
-				rc = -1;
-				break;
-			}
-			/* Crop to doc_cap characters; find where max_chars stops us. */
-			#pragma omp parallel for schedule(dynamic, 64)
-			for (size_t i = 0; i < x.n; i++)
-				x.len[i] = nc_utf8_prefix(x.s[i], x.len[i], o->doc_cap);
-			size_t use = x.n;
-			for (size_t i = 0; i < x.n; i++) {
-				st->chars += nc_utf8_count(x.s[i], x.len[i]);
-				st->docs++;
-				if (st->chars > o->max_chars) {
-					use = i + 1;
-					stop = 1;
-					break;
-				}
-			}
-			#pragma omp parallel for schedule(dynamic, 16)
-			for (size_t i = 0; i < use; i++)
-				nc_counts_add(&counts, omp_get_thread_num(), x.s[i], x.len[i]);
-			texts_release(&x);
-			bytes += b.len;
-			nc_progress_update(&pb, bytes);
-			if (stop)
-				break;
-		}
-		nc_docs_close(&d);
 	}
-	nc_batch_free(&b);
-	texts_free(&x);
+	reader_free(&rd);
 	nc_progress_end(&pb, bytes);
 	if (rc == 0 && st->chars == 0)
 		rc = nc_fail("no text to train on: the input is empty");
@@ -164,28 +191,7 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 	st->merge_s = nc_now() - t0;
 	nc_counts_free(&counts);
 
-	/* Token bytes from the merges: token 256+i = left bytes + right bytes. */
-	uint32_t n_tokens = 256 + (uint32_t)got;
-	unsigned char **bytes_of = xmalloc(n_tokens * sizeof *bytes_of);
-	uint32_t *lens = xmalloc(n_tokens * sizeof *lens);
-	for (uint32_t i = 0; i < 256; i++) {
-		bytes_of[i] = xmalloc(1);
-		bytes_of[i][0] = (unsigned char)i;
-		lens[i] = 1;
-	}
-	for (size_t i = 0; i < got; i++) {
-		uint32_t l = merges[i].left, r = merges[i].right, z = 256 + (uint32_t)i;
-		lens[z] = lens[l] + lens[r];
-		bytes_of[z] = xmalloc(lens[z]);
-		memcpy(bytes_of[z], bytes_of[l], lens[l]);
-		memcpy(bytes_of[z] + lens[l], bytes_of[r], lens[r]);
-	}
-	rc = nc_tok_build(t, o->pattern, n_tokens, (const unsigned char *const *)bytes_of, lens,
-			  NC_N_SPECIAL, nc_special_names, NULL);
-	for (uint32_t i = 0; i < n_tokens; i++)
-		free(bytes_of[i]);
-	free(bytes_of);
-	free(lens);
+	rc = nc_tok_from_merges(t, o->pattern, merges, got, NC_N_SPECIAL, nc_special_names);
 	free(merges);
 	return rc;
 }
@@ -222,61 +228,38 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 		nc_enc_cache_init(&cache[i]);
 	struct nc_ids *docs = NULL;
 	size_t ndocs_cap = 0;
-	struct nc_batch b = {0};
-	struct texts x = {0};
+	struct reader rd;
+	reader_init(&rd, files, nfiles, &o->docs);
+	struct texts *x = &rd.x;
 	struct nc_progress pb;
-	nc_progress_start(&pb, "encoding", "B", 0, o->docs.progress > 0);
-	if (o->docs.progress < 0)
-		pb.enabled = 0;
-	int rc = 0;
-	static char *stdin_only[] = {NULL};
-	if (nfiles == 0) {
-		files = stdin_only;
-		nfiles = 1;
-	}
-	for (int f = 0; f < nfiles && rc == 0; f++) {
-		struct nc_docs d;
-		if (nc_docs_open(&d, files[f], o->docs.format) != 0) {
-			rc = -1;
-			break;
+	nc_progress_start(&pb, "encoding", "B", 0, o->docs.progress);
+	int rc;
+	while ((rc = reader_next(&rd)) > 0) {
+		if (x->n > ndocs_cap) {
+			docs = xrealloc(docs, x->n * sizeof *docs);
+			memset(docs + ndocs_cap, 0, (x->n - ndocs_cap) * sizeof *docs);
+			ndocs_cap = x->n;
 		}
-		for (;;) {
-			nc_batch_reset(&b);
-			long got = nc_docs_read(&d, &b, BATCH_BYTES);
-			if (got <= 0) {
-				rc = (int)(got < 0 ? -1 : 0);
-				break;
-			}
-			if (parse_batch(&b, o->docs.field, &x) != 0) {
+		#pragma omp parallel for schedule(dynamic, 16)
+		for (size_t i = 0; i < x->n; i++) {
+			docs[i].n = 0;
+			if (o->bos)
+				nc_ids_push(&docs[i], bos);
+			nc_encode(t, &cache[omp_get_thread_num()], x->s[i], x->len[i], &docs[i]);
+		}
+		for (size_t i = 0; i < x->n && rc > 0; i++) {
+			st->docs++;
+			st->bytes += x->len[i];
+			st->tokens += docs[i].n;
+			if ((o->ids_text ? write_ids_text(&text_out, docs[i].v, docs[i].n)
+					 : nc_shard_put(&w, docs[i].v, NULL, docs[i].n)) != 0)
 				rc = -1;
-				break;
-			}
-			if (x.n > ndocs_cap) {
-				docs = xrealloc(docs, x.n * sizeof *docs);
-				memset(docs + ndocs_cap, 0, (x.n - ndocs_cap) * sizeof *docs);
-				ndocs_cap = x.n;
-			}
-			#pragma omp parallel for schedule(dynamic, 16)
-			for (size_t i = 0; i < x.n; i++) {
-				docs[i].n = 0;
-				if (o->bos)
-					nc_ids_push(&docs[i], bos);
-				nc_encode(t, &cache[omp_get_thread_num()], x.s[i], x.len[i], &docs[i]);
-			}
-			for (size_t i = 0; i < x.n && rc == 0; i++) {
-				st->docs++;
-				st->bytes += x.len[i];
-				st->tokens += docs[i].n;
-				rc = o->ids_text ? write_ids_text(&text_out, docs[i].v, docs[i].n)
-						 : nc_shard_put(&w, docs[i].v, NULL, docs[i].n);
-			}
-			texts_release(&x);
-			nc_progress_update(&pb, st->bytes);
-			if (rc != 0)
-				break;
 		}
-		nc_docs_close(&d);
+		nc_progress_update(&pb, st->bytes);
+		if (rc < 0)
+			break;
 	}
+	reader_free(&rd);
 	nc_progress_end(&pb, st->bytes);
 	for (size_t i = 0; i < ndocs_cap; i++)
 		nc_ids_free(&docs[i]);
@@ -284,8 +267,6 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 	for (int i = 0; i < nth; i++)
 		nc_enc_cache_free(&cache[i]);
 	free(cache);
-	nc_batch_free(&b);
-	texts_free(&x);
 	if (o->ids_text) {
 		if (rc == 0)
 			return nc_out_commit(&text_out);
@@ -301,43 +282,28 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 
 int nc_read_joined(const char *path, const struct nc_doc_opts *o, unsigned char **text, size_t *len)
 {
-	struct nc_docs d;
-	if (nc_docs_open(&d, path, o->format) != 0)
-		return -1;
-	struct nc_batch b = {0};
-	struct texts x = {0};
-	unsigned char *out = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0, first = 1;
-	for (;;) {
-		nc_batch_reset(&b);
-		long got = nc_docs_read(&d, &b, BATCH_BYTES);
-		if (got <= 0) {
-			rc = (int)(got < 0 ? -1 : 0);
-			break;
-		}
-		if (parse_batch(&b, o->field, &x) != 0) {
-			rc = -1;
-			break;
-		}
-		for (size_t i = 0; i < x.n; i++) {
-			xgrow(&out, &cap, n + x.len[i] + 2, 1);
+	char *one[] = {(char *)path};
+	struct reader rd;
+	reader_init(&rd, one, 1, o);
+	unsigned char *out = xmalloc(1);
+	size_t n = 0, cap = 1;
+	int rc, first = 1;
+	while ((rc = reader_next(&rd)) > 0) {
+		for (size_t i = 0; i < rd.x.n; i++) {
+			xgrow(&out, &cap, n + rd.x.len[i] + 2, 1);
 			if (!first)
 				out[n++] = '\n';
 			first = 0;
-			memcpy(out + n, x.s[i], x.len[i]);
-			n += x.len[i];
+			memcpy(out + n, rd.x.s[i], rd.x.len[i]);
+			n += rd.x.len[i];
 		}
-		texts_release(&x);
 	}
-	nc_docs_close(&d);
-	nc_batch_free(&b);
-	texts_free(&x);
+	reader_free(&rd);
 	if (rc != 0) {
 		free(out);
 		return -1;
 	}
-	*text = out ? out : xmalloc(1);
+	*text = out;
 	*len = n;
 	return 0;
 }

@@ -266,9 +266,7 @@ size_t nc_bpe_learn(const struct nc_chunk_counts *c, size_t n_merges, struct nc_
 	initial_pairs(&t);
 
 	struct nc_progress pb;
-	nc_progress_start(&pb, "merging", "merges", n_merges, progress > 0);
-	if (progress < 0)
-		pb.enabled = 0;
+	nc_progress_start(&pb, "merging", "merges", n_merges, progress);
 	size_t done = 0;
 	while (done < n_merges && t.nheap) {
 		struct job j = heap_pop(&t);

@@ -9,6 +9,7 @@
 
 #include "hmap.h"
 #include "pretok.h"
+#include "tokenizer.h"
 
 /* Chunk counts, one table per thread, merged at the end. */
 struct nc_chunk_counts {
@@ -23,10 +24,6 @@ void nc_counts_add(struct nc_chunk_counts *c, int tid, const unsigned char *s, s
 /* Fold all thread tables into maps[0]. */
 void nc_counts_merge(struct nc_chunk_counts *c);
 void nc_counts_free(struct nc_chunk_counts *c);
-
-struct nc_merge {
-	uint32_t left, right;
-};
 
 /* Learn up to n_merges merges from maps[0] of the counts. Token 256+i is
  * merges[i]. Returns the number learned (fewer when no pair is left).

@@ -13,7 +13,7 @@ void nc_progress_start(struct nc_progress *p, const char *label, const char *uni
 	p->unit = unit;
 	p->total = total;
 	p->start = p->last = nc_now();
-	p->enabled = force || isatty(2);
+	p->enabled = force > 0 || (force == 0 && isatty(2));
 }
 
 static void draw(struct nc_progress *p, uint64_t done, double now, int final)

@@ -13,7 +13,7 @@ struct nc_progress {
 	int enabled;
 };
 
-/* force: 1 always draw, 0 only on a terminal. */
+/* force: 1 always draw, 0 only when stderr is a terminal, -1 never. */
 void nc_progress_start(struct nc_progress *p, const char *label, const char *unit,
 		       uint64_t total, int force);
 void nc_progress_update(struct nc_progress *p, uint64_t done);

@@ -159,6 +159,40 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 	return 0;
 }
 
+int nc_tok_from_merges(struct nc_tokenizer *t, const char *pattern, const struct nc_merge *merges,
+		       size_t n, uint32_t n_special, const char *const *special_names)
+{
+	uint32_t n_tokens = 256 + (uint32_t)n;
+	unsigned char **bytes = xmalloc(n_tokens * sizeof *bytes);
+	uint32_t *lens = xmalloc(n_tokens * sizeof *lens);
+	for (uint32_t i = 0; i < 256; i++) {
+		bytes[i] = xmalloc(1);
+		bytes[i][0] = (unsigned char)i;
+		lens[i] = 1;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t l = merges[i].left, r = merges[i].right, z = 256 + (uint32_t)i;
+		if (l >= z || r >= z) {
+			n_tokens = z;
+			rc = nc_fail("merge %zu uses a token that does not exist yet", i);
+			break;
+		}
+		lens[z] = lens[l] + lens[r];
+		bytes[z] = xmalloc(lens[z]);
+		memcpy(bytes[z], bytes[l], lens[l]);
+		memcpy(bytes[z] + lens[l], bytes[r], lens[r]);
+	}
+	if (rc == 0)
+		rc = nc_tok_build(t, pattern, n_tokens, (const unsigned char *const *)bytes, lens, n_special,
+				  special_names, NULL);
+	for (uint32_t i = 0; i < n_tokens; i++)
+		free(bytes[i]);
+	free(bytes);
+	free(lens);
+	return rc;
+}
+
 void nc_tok_free(struct nc_tokenizer *t)
 {
 	free(t->pattern);

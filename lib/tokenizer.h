@@ -45,6 +45,15 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 		 const char *const *special_names, const uint32_t *special_ids);
 void nc_tok_free(struct nc_tokenizer *t);
 
+/* A trained merge: token 256+i is the bytes of left then right. */
+struct nc_merge {
+	uint32_t left, right;
+};
+
+/* Build from ids 0..255 = the bytes and n merges, with specials after. */
+int nc_tok_from_merges(struct nc_tokenizer *t, const char *pattern, const struct nc_merge *merges,
+		       size_t n, uint32_t n_special, const char *const *special_names);
+
 int nc_tok_save(const struct nc_tokenizer *t, const char *path);
 int nc_tok_load(struct nc_tokenizer *t, const char *path);
 /* tiktoken rank files: one "base64(token bytes) rank" line per token. */

@@ -172,25 +172,8 @@ static void test_merge_paths(void)
 	size_t got = nc_bpe_learn(&c, 200, merges, -1);
 	nc_counts_free(&c);
 	CHECK(got == 200 || got > 20, "training learns merges");
-	const unsigned char *bytes[512];
-	uint32_t lens[512];
-	unsigned char *store[512];
-	for (int i = 0; i < 256; i++) {
-		store[i] = xmalloc(1);
-		store[i][0] = (unsigned char)i;
-		lens[i] = 1;
-	}
-	for (size_t i = 0; i < got; i++) {
-		uint32_t l = merges[i].left, r = merges[i].right, z = 256 + (uint32_t)i;
-		lens[z] = lens[l] + lens[r];
-		store[z] = xmalloc(lens[z]);
-		memcpy(store[z], store[l], lens[l]);
-		memcpy(store[z] + lens[l], store[r], lens[r]);
-	}
-	for (size_t i = 0; i < 256 + got; i++)
-		bytes[i] = store[i];
 	struct nc_tokenizer t;
-	nc_tok_build(&t, "nanochat", 256 + (uint32_t)got, bytes, lens, 0, NULL, NULL);
+	CHECK(nc_tok_from_merges(&t, "nanochat", merges, got, 0, NULL) == 0, "a tokenizer from the merges");
 	int same = 1;
 	for (int trial = 0; trial < 200; trial++) {
 		size_t len = 2 + nc_rng_below(&rng, 400);   /* both sides of the heap threshold */
@@ -206,8 +189,6 @@ static void test_merge_paths(void)
 	}
 	CHECK(same, "scan and heap merging equal the naive lowest-rank-first merge");
 	nc_tok_free(&t);
-	for (size_t i = 0; i < 256 + got; i++)
-		free(store[i]);
 	free(text);
 }
 
