@@ -4,7 +4,7 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -MMD -MP
-LDLIBS  := -larchive -lxxhash -ljansson -lm
+LDLIBS  := -larchive -lxxhash -ljansson -lsnappy -lzstd -lz -lm
 LDFLAGS += -fopenmp
 
 # Optional parts, found by trying them (never by asking the package manager).
