@@ -1,6 +1,7 @@
 #include "bpe_jobs.h"
 #include "bpe_train.h"
 #include "docs.h"
+#include "reader.h"
 #include "err.h"
 #include "mem.h"
 #include "progress.h"
@@ -11,122 +12,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BATCH_BYTES (32u << 20)
-
-/* The parsed texts of one batch. */
-struct texts {
-	const unsigned char **s;
-	size_t *len;
-	unsigned char **own;
-	size_t n, cap;
-	/* first failing record and its message */
-	long bad;
-	char msg[1024];
-};
-
-static void texts_fit(struct texts *x, size_t n)
-{
-	if (n > x->cap) {
-		x->cap = n;
-		x->s = xrealloc(x->s, n * sizeof *x->s);
-		x->len = xrealloc(x->len, n * sizeof *x->len);
-		x->own = xrealloc(x->own, n * sizeof *x->own);
-	}
-	x->n = n;
-	x->bad = -1;
-}
-
-static void texts_release(struct texts *x)
-{
-	for (size_t i = 0; i < x->n; i++)
-		free(x->own[i]);
-	x->n = 0;
-}
-
-static void texts_free(struct texts *x)
-{
-	texts_release(x);
-	free(x->s);
-	free(x->len);
-	free(x->own);
-}
-
-/* Parse every record of b in parallel. Returns -1 naming the first bad
- * record. */
-static int parse_batch(const struct nc_batch *b, const char *field, struct texts *x)
-{
-	texts_fit(x, b->n);
-	#pragma omp parallel for schedule(dynamic, 64)
-	for (size_t i = 0; i < b->n; i++) {
-		if (nc_rec_text(b, &b->recs[i], field, &x->s[i], &x->len[i], &x->own[i]) != 0) {
-			#pragma omp critical
-			if (x->bad < 0 || (long)i < x->bad) {
-				x->bad = (long)i;
-				snprintf(x->msg, sizeof x->msg, "%s", nc_errmsg());
-			}
-		}
-	}
-	if (x->bad >= 0) {
-		texts_release(x);
-		return nc_fail("%s", x->msg);
-	}
-	return 0;
-}
-
-/* Documents of several files, parsed a batch at a time. */
-struct reader {
-	char **files;
-	int nfiles, next;
-	struct nc_doc_opts o;
-	struct nc_docs d;
-	int open;
-	struct nc_batch b;
-	struct texts x;
-};
-
-static char *stdin_only[] = {NULL};
-
-static void reader_init(struct reader *r, char **files, int nfiles, const struct nc_doc_opts *o)
-{
-	memset(r, 0, sizeof *r);
-	r->files = nfiles ? files : stdin_only;
-	r->nfiles = nfiles ? nfiles : 1;
-	r->o = *o;
-}
-
-/* The next batch of parsed documents in r->x: 1, 0 at the end, -1. */
-static int reader_next(struct reader *r)
-{
-	texts_release(&r->x);
-	for (;;) {
-		if (!r->open) {
-			if (r->next == r->nfiles)
-				return 0;
-			if (nc_docs_open(&r->d, r->files[r->next++], r->o.format) != 0)
-				return -1;
-			r->open = 1;
-		}
-		nc_batch_reset(&r->b);
-		long got = nc_docs_read(&r->d, &r->b, BATCH_BYTES);
-		if (got < 0)
-			return -1;
-		if (got == 0) {
-			nc_docs_close(&r->d);
-			r->open = 0;
-			continue;
-		}
-		return parse_batch(&r->b, r->o.field, &r->x) == 0 ? 1 : -1;
-	}
-}
-
-static void reader_free(struct reader *r)
-{
-	if (r->open)
-		nc_docs_close(&r->d);
-	nc_batch_free(&r->b);
-	texts_free(&r->x);
-}
 
 int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struct nc_train_opts *o,
 		   struct nc_train_stats *st)
@@ -141,15 +26,15 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 	int nth = omp_get_max_threads();
 	struct nc_chunk_counts counts;
 	nc_counts_init(&counts, &sp, nth);
-	struct reader rd;
-	reader_init(&rd, files, nfiles, &o->docs);
-	struct texts *x = &rd.x;
+	struct nc_reader rd;
+	nc_reader_init(&rd, files, nfiles, &o->docs);
+	struct nc_texts *x = &rd.x;
 	struct nc_progress pb;
 	nc_progress_start(&pb, "counting", "B", 0, o->docs.progress);
 	double t0 = nc_now();
 	int rc;
 	uint64_t bytes = 0;
-	while ((rc = reader_next(&rd)) > 0) {
+	while ((rc = nc_reader_next(&rd)) > 0) {
 		/* Crop to doc_cap characters; find where max_chars stops us. */
 		#pragma omp parallel for schedule(dynamic, 64)
 		for (size_t i = 0; i < x->n; i++)
@@ -171,7 +56,7 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 			break;
 		}
 	}
-	reader_free(&rd);
+	nc_reader_free(&rd);
 	nc_progress_end(&pb, bytes);
 	if (rc == 0 && st->chars == 0)
 		rc = nc_fail("no text to train on: the input is empty");
@@ -228,13 +113,13 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 		nc_enc_cache_init(&cache[i]);
 	struct nc_ids *docs = NULL;
 	size_t ndocs_cap = 0;
-	struct reader rd;
-	reader_init(&rd, files, nfiles, &o->docs);
-	struct texts *x = &rd.x;
+	struct nc_reader rd;
+	nc_reader_init(&rd, files, nfiles, &o->docs);
+	struct nc_texts *x = &rd.x;
 	struct nc_progress pb;
 	nc_progress_start(&pb, "encoding", "B", 0, o->docs.progress);
 	int rc;
-	while ((rc = reader_next(&rd)) > 0) {
+	while ((rc = nc_reader_next(&rd)) > 0) {
 		if (x->n > ndocs_cap) {
 			docs = xrealloc(docs, x->n * sizeof *docs);
 			memset(docs + ndocs_cap, 0, (x->n - ndocs_cap) * sizeof *docs);
@@ -259,7 +144,7 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 		if (rc < 0)
 			break;
 	}
-	reader_free(&rd);
+	nc_reader_free(&rd);
 	nc_progress_end(&pb, st->bytes);
 	for (size_t i = 0; i < ndocs_cap; i++)
 		nc_ids_free(&docs[i]);
@@ -283,12 +168,12 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 int nc_read_joined(const char *path, const struct nc_doc_opts *o, unsigned char **text, size_t *len)
 {
 	char *one[] = {(char *)path};
-	struct reader rd;
-	reader_init(&rd, one, 1, o);
+	struct nc_reader rd;
+	nc_reader_init(&rd, one, 1, o);
 	unsigned char *out = xmalloc(1);
 	size_t n = 0, cap = 1;
 	int rc, first = 1;
-	while ((rc = reader_next(&rd)) > 0) {
+	while ((rc = nc_reader_next(&rd)) > 0) {
 		for (size_t i = 0; i < rd.x.n; i++) {
 			xgrow(&out, &cap, n + rd.x.len[i] + 2, 1);
 			if (!first)
@@ -298,7 +183,7 @@ int nc_read_joined(const char *path, const struct nc_doc_opts *o, unsigned char 
 			n += rd.x.len[i];
 		}
 	}
-	reader_free(&rd);
+	nc_reader_free(&rd);
 	if (rc != 0) {
 		free(out);
 		return -1;

@@ -6,13 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "reader.h"
 #include "tokenizer.h"
-
-struct nc_doc_opts {
-	int format;             /* enum nc_docs_format */
-	const char *field;      /* JSON field holding the text */
-	int progress;           /* 1 force, 0 on a terminal, -1 never */
-};
 
 struct nc_train_opts {
 	struct nc_doc_opts docs;

@@ -1,0 +1,45 @@
+/* Documents of several files (or stdin), read a batch at a time and
+ * parsed on all cores, in input order: the front end of nc-bpe train and
+ * encode and of nc-shard. */
+#ifndef NC_READER_H
+#define NC_READER_H
+
+#include <stddef.h>
+
+#include "docs.h"
+
+struct nc_doc_opts {
+	int format;             /* enum nc_docs_format */
+	const char *field;      /* JSON field holding the text */
+	int progress;           /* 1 force, 0 on a terminal, -1 never */
+};
+
+/* The texts of one batch: s[i], len[i] (own[i] is freed on release). */
+struct nc_texts {
+	const unsigned char **s;
+	size_t *len;
+	unsigned char **own;
+	size_t n, cap;
+	long bad;               /* first failing record, and its message */
+	char msg[1024];
+};
+
+struct nc_reader {
+	char **files;
+	int nfiles, next;
+	int file;               /* index of the file the current batch is from */
+	struct nc_doc_opts o;
+	struct nc_docs d;
+	int open;
+	struct nc_batch b;      /* the raw records of the current batch */
+	struct nc_texts x;      /* their texts */
+};
+
+/* nfiles == 0 reads stdin. */
+void nc_reader_init(struct nc_reader *r, char **files, int nfiles, const struct nc_doc_opts *o);
+/* The next batch in r->x (never empty): 1, 0 at the end, -1 on error. */
+int nc_reader_next(struct nc_reader *r);
+void nc_reader_free(struct nc_reader *r);
+void nc_texts_release(struct nc_texts *x);
+
+#endif
