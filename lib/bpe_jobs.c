@@ -7,7 +7,6 @@
 #include "progress.h"
 #include "shard.h"
 #include "timer.h"
-#include "unicode.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -35,23 +34,14 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 	int rc;
 	uint64_t bytes = 0;
 	while ((rc = nc_reader_next(&rd)) > 0) {
-		/* Crop to doc_cap characters; find where max_chars stops us. */
-		#pragma omp parallel for schedule(dynamic, 64)
-		for (size_t i = 0; i < x->n; i++)
-			x->len[i] = nc_utf8_prefix(x->s[i], x->len[i], o->doc_cap);
-		size_t use = x->n;
-		for (size_t i = 0; i < x->n && use == x->n; i++) {
-			st->chars += nc_utf8_count(x->s[i], x->len[i]);
-			st->docs++;
-			if (st->chars > o->max_chars)
-				use = i + 1;
-		}
+		int stop = 0;
+		size_t use = nc_texts_crop(x, o->doc_cap, o->max_chars, &st->chars, &st->docs, &stop);
 		#pragma omp parallel for schedule(dynamic, 16)
 		for (size_t i = 0; i < use; i++)
 			nc_counts_add(&counts, omp_get_thread_num(), x->s[i], x->len[i]);
 		bytes += rd.b.len;
 		nc_progress_update(&pb, bytes);
-		if (use < x->n || st->chars > o->max_chars) {
+		if (stop) {
 			rc = 0;
 			break;
 		}
@@ -82,6 +72,18 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 }
 
 /* ---- encoding ---- */
+
+void nc_encode_texts(const struct nc_tokenizer *t, struct nc_enc_cache *caches,
+		     const struct nc_texts *x, uint32_t bos, struct nc_ids *docs)
+{
+	#pragma omp parallel for schedule(dynamic, 16)
+	for (size_t i = 0; i < x->n; i++) {
+		docs[i].n = 0;
+		if (bos != UINT32_MAX)
+			nc_ids_push(&docs[i], bos);
+		nc_encode(t, &caches[omp_get_thread_num()], x->s[i], x->len[i], &docs[i]);
+	}
+}
 
 static int write_ids_text(struct nc_out *out, const uint32_t *ids, size_t n)
 {
@@ -125,13 +127,7 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 			memset(docs + ndocs_cap, 0, (x->n - ndocs_cap) * sizeof *docs);
 			ndocs_cap = x->n;
 		}
-		#pragma omp parallel for schedule(dynamic, 16)
-		for (size_t i = 0; i < x->n; i++) {
-			docs[i].n = 0;
-			if (o->bos)
-				nc_ids_push(&docs[i], bos);
-			nc_encode(t, &cache[omp_get_thread_num()], x->s[i], x->len[i], &docs[i]);
-		}
+		nc_encode_texts(t, cache, x, o->bos ? bos : UINT32_MAX, docs);
 		for (size_t i = 0; i < x->n && rc > 0; i++) {
 			st->docs++;
 			st->bytes += x->len[i];

@@ -40,6 +40,11 @@ struct nc_encode_stats {
 int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
 		    const struct nc_encode_opts *o, struct nc_encode_stats *st);
 
+/* Encode every text of x on all cores (caches: one per OpenMP thread)
+ * into docs[i], BOS first unless bos is UINT32_MAX. */
+void nc_encode_texts(const struct nc_tokenizer *t, struct nc_enc_cache *caches,
+		     const struct nc_texts *x, uint32_t bos, struct nc_ids *docs);
+
 /* All the documents of one file joined with "\n" (as tok_eval joins). */
 int nc_read_joined(const char *path, const struct nc_doc_opts *o, unsigned char **text,
 		   size_t *len);

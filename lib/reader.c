@@ -3,6 +3,7 @@
 #include "reader.h"
 #include "err.h"
 #include "mem.h"
+#include "unicode.h"
 
 #include <omp.h>
 #include <stdio.h>
@@ -104,3 +105,20 @@ void nc_reader_free(struct nc_reader *r)
 	texts_free(&r->x);
 }
 
+
+size_t nc_texts_crop(struct nc_texts *x, uint64_t doc_cap, uint64_t max_chars, uint64_t *chars,
+		     uint64_t *docs, int *stop)
+{
+	#pragma omp parallel for schedule(dynamic, 64)
+	for (size_t i = 0; i < x->n; i++)
+		x->len[i] = nc_utf8_prefix(x->s[i], x->len[i], doc_cap);
+	for (size_t i = 0; i < x->n; i++) {
+		*chars += nc_utf8_count(x->s[i], x->len[i]);
+		(*docs)++;
+		if (*chars > max_chars) {
+			*stop = 1;
+			return i + 1;
+		}
+	}
+	return x->n;
+}

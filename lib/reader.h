@@ -5,6 +5,7 @@
 #define NC_READER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "docs.h"
 
@@ -41,5 +42,12 @@ void nc_reader_init(struct nc_reader *r, char **files, int nfiles, const struct 
 int nc_reader_next(struct nc_reader *r);
 void nc_reader_free(struct nc_reader *r);
 void nc_texts_release(struct nc_texts *x);
+
+/* nanochat's tokenizer-training walk (spec §1.3) over one batch: crop each
+ * text to doc_cap characters, count them into *chars and *docs, and stop
+ * after the document that takes *chars above max_chars. Returns how many
+ * texts of the batch to use; *stop is set once the limit is passed. */
+size_t nc_texts_crop(struct nc_texts *x, uint64_t doc_cap, uint64_t max_chars, uint64_t *chars,
+		     uint64_t *docs, int *stop);
 
 #endif

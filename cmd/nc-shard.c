@@ -1,0 +1,306 @@
+/* nc-shard: turn data sets into document streams and token shards, and
+ * inspect shards. */
+#include "../lib/docs.h"
+#include "../lib/err.h"
+#include "../lib/file.h"
+#include "../lib/logfmt.h"
+#include "../lib/mem.h"
+#include "../lib/parse.h"
+#include "../lib/reader.h"
+#include "../lib/shard.h"
+#include "../lib/shard_jobs.h"
+#include "../lib/tokenizer.h"
+
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *fp)
+{
+	fputs("usage: nc-shard docs   [-o FILE] [--column=NAME] [--max-chars=N] [--doc-cap=N]\n"
+	      "                       [--format=F] [FILE...]\n"
+	      "       nc-shard tokens -t TOKENIZER -o DIR [--shard-tokens=N] [--val-docs=N]\n"
+	      "                       [--column=NAME] [--format=F] [FILE...]\n"
+	      "       nc-shard info   SHARD...\n"
+	      "       nc-shard verify [-t TOKENIZER] SHARD...\n"
+	      "       nc-shard cat    [-o FILE] [--ids] SHARD...\n"
+	      "\n"
+	      "FILE: JSONL documents (a text field), or plain text (--format=text: a file a\n"
+	      "document; --format=lines: a line a document), compressed or in archives;\n"
+	      "none or - reads stdin.\n"
+	      "Common options: --threads=N  --progress  --quiet  -h.  See nc-shard(1).\n",
+	      fp);
+}
+
+enum {
+	O_COLUMN = 256, O_MAXCHARS, O_DOCCAP, O_FORMAT, O_THREADS, O_PROGRESS, O_QUIET,
+	O_SHARDTOK, O_VALDOCS, O_IDS,
+};
+
+static const struct option longopts[] = {
+	{"column", required_argument, 0, O_COLUMN},
+	{"field", required_argument, 0, O_COLUMN},
+	{"max-chars", required_argument, 0, O_MAXCHARS},
+	{"doc-cap", required_argument, 0, O_DOCCAP},
+	{"format", required_argument, 0, O_FORMAT},
+	{"threads", required_argument, 0, O_THREADS},
+	{"progress", no_argument, 0, O_PROGRESS},
+	{"quiet", no_argument, 0, O_QUIET},
+	{"shard-tokens", required_argument, 0, O_SHARDTOK},
+	{"val-docs", required_argument, 0, O_VALDOCS},
+	{"ids", no_argument, 0, O_IDS},
+	{"output", required_argument, 0, 'o'},
+	{"tokenizer", required_argument, 0, 't'},
+	{"help", no_argument, 0, 'h'},
+	{0, 0, 0, 0},
+};
+
+static struct {
+	const char *out, *tok, *column;
+	uint64_t max_chars, doc_cap, shard_tokens, val_docs;
+	int format, progress, ids;
+} opt = {
+	.column = "text",
+	.max_chars = UINT64_MAX / 2,
+	.doc_cap = UINT64_MAX / 2,
+	.shard_tokens = 1u << 26,
+	.format = NC_DOCS_AUTO,
+};
+
+static uint64_t number(const char *name, const char *arg, uint64_t lo, uint64_t hi)
+{
+	uint64_t v;
+	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
+		nc_usage_error("%s", nc_errmsg());
+	return v;
+}
+
+static void parse_options(int argc, char **argv)
+{
+	int c;
+	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': opt.out = optarg; break;
+		case 't': opt.tok = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case O_COLUMN: opt.column = optarg; break;
+		case O_MAXCHARS: opt.max_chars = number("--max-chars", optarg, 1, UINT64_MAX / 2); break;
+		case O_DOCCAP: opt.doc_cap = number("--doc-cap", optarg, 1, UINT64_MAX / 2); break;
+		case O_FORMAT:
+			if (!strcmp(optarg, "auto")) opt.format = NC_DOCS_AUTO;
+			else if (!strcmp(optarg, "jsonl")) opt.format = NC_DOCS_JSONL;
+			else if (!strcmp(optarg, "text")) opt.format = NC_DOCS_TEXT;
+			else if (!strcmp(optarg, "lines")) opt.format = NC_DOCS_LINES;
+			else nc_usage_error("--format: '%s' is not auto, jsonl, text or lines", optarg);
+			break;
+		case O_THREADS: omp_set_num_threads((int)number("--threads", optarg, 1, 4096)); break;
+		case O_PROGRESS: opt.progress = 1; break;
+		case O_QUIET: opt.progress = -1; break;
+		case O_SHARDTOK: opt.shard_tokens = number("--shard-tokens", optarg, 1, UINT64_MAX / 8); break;
+		case O_VALDOCS: opt.val_docs = number("--val-docs", optarg, 0, 1u << 30); break;
+		case O_IDS: opt.ids = 1; break;
+		default: usage(stderr); exit(2);
+		}
+	}
+}
+
+static struct nc_doc_opts doc_opts(void)
+{
+	return (struct nc_doc_opts){opt.format, opt.column, opt.progress};
+}
+
+static void load_tokenizer(struct nc_tokenizer *t, const char *cmd)
+{
+	if (!opt.tok)
+		nc_usage_error("%s: a tokenizer is required (-t FILE)", cmd);
+	if (nc_tok_load(t, opt.tok) != 0)
+		nc_die_err();
+}
+
+static int cmd_docs(int argc, char **argv)
+{
+	struct nc_doc_opts d = doc_opts();
+	struct nc_docs_stats st;
+	if (nc_docs_jsonl(argv, argc, &d, opt.max_chars, opt.doc_cap, opt.out, &st) != 0)
+		nc_die_err();
+	if (st.replaced)
+		nc_warn("warning: %llu bytes that are not UTF-8 became U+FFFD", (unsigned long long)st.replaced);
+	return 0;
+}
+
+static int cmd_tokens(int argc, char **argv)
+{
+	if (!opt.out)
+		nc_usage_error("tokens: an output directory is required (-o DIR)");
+	struct nc_tokenizer t;
+	load_tokenizer(&t, "tokens");
+	struct nc_tokens_opts o = {doc_opts(), opt.out, opt.shard_tokens, opt.val_docs};
+	struct nc_tokens_stats st;
+	if (nc_tokens_files(&t, argv, argc, &o, &st) != 0)
+		nc_die_err();
+	if (st.val_shards == 0)
+		nc_warn("warning: no validation split (give several files, or --val-docs=N)");
+	if (st.skipped)
+		nc_warn("%d complete shards were already there and were kept", st.skipped);
+	struct nc_logfmt l = {0};
+	logfmt_str(&l, "stage", "shard");
+	logfmt_int(&l, "docs", (int64_t)st.docs);
+	logfmt_int(&l, "bytes", (int64_t)st.bytes);
+	logfmt_int(&l, "train_tokens", (int64_t)st.train_tokens);
+	logfmt_int(&l, "val_tokens", (int64_t)st.val_tokens);
+	logfmt_int(&l, "train_shards", st.train_shards);
+	logfmt_int(&l, "val_shards", st.val_shards);
+	logfmt_emit(&l, stderr);
+	logfmt_free(&l);
+	nc_tok_free(&t);
+	return 0;
+}
+
+static void need_operands(int argc, const char *cmd)
+{
+	if (argc == 0)
+		nc_usage_error("%s: no shards given", cmd);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	need_operands(argc, "info");
+	struct nc_logfmt l = {0};
+	for (int i = 0; i < argc; i++) {
+		struct nc_shard_reader r;
+		if (nc_shard_open(&r, argv[i]) != 0)
+			nc_die_err();
+		char fp[32];
+		snprintf(fp, sizeof fp, "%016llx", (unsigned long long)r.info.fingerprint);
+		logfmt_str(&l, "shard", argv[i]);
+		if (r.info.count == NC_SHARD_STREAMED)
+			logfmt_str(&l, "tokens", "streamed");
+		else
+			logfmt_int(&l, "tokens", (int64_t)r.info.count);
+		logfmt_int(&l, "token_bytes", r.info.width);
+		logfmt_int(&l, "vocab_size", r.info.vocab_size);
+		logfmt_int(&l, "bos", r.info.bos);
+		logfmt_str(&l, "mask", (r.info.flags & NC_SHARD_HAS_MASK) ? "yes" : "no");
+		logfmt_str(&l, "fingerprint", fp);
+		logfmt_emit(&l, stdout);
+		nc_shard_close(&r);
+	}
+	logfmt_free(&l);
+	return 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	need_operands(argc, "verify");
+	struct nc_tokenizer t;
+	int have_tok = opt.tok != NULL, bad = 0;
+	if (have_tok)
+		load_tokenizer(&t, "verify");
+	struct nc_logfmt l = {0};
+	for (int i = 0; i < argc; i++) {
+		struct nc_shard s;
+		int ok = nc_shard_load(&s, argv[i]) == 0;
+		if (ok) {
+			for (uint64_t k = 0; k < s.n && ok; k++)
+				if (s.ids[k] >= s.info.vocab_size) {
+					ok = 0;
+					nc_fail("%s: token %llu is id %u, outside the vocabulary (%u)", argv[i],
+						(unsigned long long)k, s.ids[k], s.info.vocab_size);
+				}
+			if (ok && have_tok && s.info.fingerprint != t.fingerprint) {
+				ok = 0;
+				nc_fail("%s: written with another tokenizer than %s", argv[i], opt.tok);
+			}
+		}
+		if (!ok) {
+			nc_warn("%s", nc_errmsg());
+			bad = 1;
+		}
+		logfmt_str(&l, "shard", argv[i]);
+		logfmt_str(&l, "ok", ok ? "yes" : "no");
+		if (ok)
+			logfmt_int(&l, "tokens", (int64_t)s.n);
+		logfmt_emit(&l, stdout);
+		if (ok)
+			nc_shard_free(&s);
+	}
+	logfmt_free(&l);
+	if (have_tok)
+		nc_tok_free(&t);
+	return bad;
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+	need_operands(argc, "cat");
+	if (!opt.ids && (!opt.out || !strcmp(opt.out, "-")) && isatty(1))
+		nc_usage_error("cat: refusing to write a binary shard to a terminal (use -o FILE or --ids)");
+	struct nc_shard_writer w;
+	struct nc_out text;
+	struct nc_shard_info first = {0};
+	uint32_t *ids = xmalloc((1 << 16) * sizeof *ids);
+	char buf[16];
+	for (int i = 0; i < argc; i++) {
+		struct nc_shard_reader r;
+		if (nc_shard_open(&r, argv[i]) != 0)
+			nc_die_err();
+		if (i == 0) {
+			first = r.info;
+			if (opt.ids ? nc_out_open(&text, opt.out)
+				    : nc_shard_create(&w, opt.out, first.vocab_size, first.bos, first.fingerprint, 0))
+				nc_die_err();
+		} else if (r.info.fingerprint != first.fingerprint) {
+			nc_die("%s: made with another tokenizer than %s", argv[i], argv[0]);
+		}
+		long n;
+		while ((n = nc_shard_read(&r, ids, 1 << 16)) > 0) {
+			for (long k = 0; k < n && opt.ids; k++) {
+				int len = snprintf(buf, sizeof buf, "%u%c", ids[k], k + 1 == n ? '\n' : ' ');
+				if (nc_out_write(&text, buf, len) != 0)
+					nc_die_err();
+			}
+			if (!opt.ids && nc_shard_put(&w, ids, NULL, (size_t)n) != 0)
+				nc_die_err();
+		}
+		if (n < 0)
+			nc_die_err();
+		nc_shard_close(&r);
+	}
+	if (opt.ids ? nc_out_commit(&text) : nc_shard_finish(&w))
+		nc_die_err();
+	free(ids);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int, char **);
+} commands[] = {
+	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"info", cmd_info},
+	{"verify", cmd_verify}, {"cat", cmd_cat},
+};
+
+int main(int argc, char **argv)
+{
+	nc_prog = "nc-shard";
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		parse_options(argc - 1, argv + 1);
+		int rc = commands[i].run(argc - 1 - optind, argv + 1 + optind);
+		nc_close_stdout();
+		return rc;
+	}
+	nc_usage_error("unknown command '%s'", argv[1]);
+}

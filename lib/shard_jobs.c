@@ -1,0 +1,304 @@
+#include "shard_jobs.h"
+#include "bpe_jobs.h"
+#include "err.h"
+#include "file.h"
+#include "mem.h"
+#include "progress.h"
+#include "shard.h"
+#include "unicode.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- documents as JSONL ---- */
+
+/* Append s as a JSON string; returns the number of invalid bytes replaced. */
+static size_t json_quote(const unsigned char *s, size_t n, unsigned char **out, size_t *len,
+			 size_t *cap)
+{
+	size_t bad = 0;
+	xgrow(out, cap, *len + 6 * n + 3, 1);
+	unsigned char *o = *out + *len;
+	*o++ = '"';
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		if (c >= 0x80) {
+			uint32_t cp;
+			size_t k = nc_utf8_decode(s + i, n - i, &cp);
+			if (cp == UINT32_MAX) {
+				memcpy(o, "\xef\xbf\xbd", 3);
+				o += 3;
+				bad++;
+			} else {
+				memcpy(o, s + i, k);
+				o += k;
+			}
+			i += k;
+			continue;
+		}
+		i++;
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = c;
+		} else if (c == '\n') {
+			*o++ = '\\';
+			*o++ = 'n';
+		} else if (c == '\t') {
+			*o++ = '\\';
+			*o++ = 't';
+		} else if (c == '\r') {
+			*o++ = '\\';
+			*o++ = 'r';
+		} else if (c < 0x20 || c == 0x7f) {
+			o += sprintf((char *)o, "\\u%04x", c);
+		} else {
+			*o++ = c;
+		}
+	}
+	*o++ = '"';
+	*len = o - *out;
+	return bad;
+}
+
+int nc_docs_jsonl(char **files, int nfiles, const struct nc_doc_opts *o, uint64_t max_chars,
+		  uint64_t doc_cap, const char *out_path, struct nc_docs_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	struct nc_out out;
+	if (nc_out_open(&out, out_path) != 0)
+		return -1;
+	struct nc_reader rd;
+	nc_reader_init(&rd, files, nfiles, o);
+	unsigned char *line = NULL;
+	size_t cap = 0;
+	int rc, stop = 0;
+	while (!stop && (rc = nc_reader_next(&rd)) > 0) {
+		size_t use = nc_texts_crop(&rd.x, doc_cap, max_chars, &st->chars, &st->docs, &stop);
+		for (size_t i = 0; i < use && rc > 0; i++) {
+			size_t len = 8;
+			xgrow(&line, &cap, len, 1);
+			memcpy(line, "{\"text\":", 8);
+			st->replaced += json_quote(rd.x.s[i], rd.x.len[i], &line, &len, &cap);
+			xgrow(&line, &cap, len + 2, 1);
+			line[len++] = '}';
+			line[len++] = '\n';
+			if (nc_out_write(&out, line, len) != 0)
+				rc = -1;
+		}
+		if (rc < 0)
+			break;
+	}
+	if (stop)
+		rc = 0;
+	nc_reader_free(&rd);
+	free(line);
+	if (rc != 0) {
+		nc_out_abort(&out);
+		return -1;
+	}
+	return nc_out_commit(&out);
+}
+
+/* ---- token shards ---- */
+
+/* A numbered series of fixed-size shards: DIR/PREFIX_NNNNN.bin. */
+struct series {
+	const struct nc_tokenizer *t;
+	const char *dir, *prefix;
+	uint64_t per;
+	int index;              /* number of the shard being filled */
+	int open, skipping;
+	uint64_t filled;        /* tokens in the shard being filled */
+	uint64_t total;         /* tokens in all shards of the series */
+	struct nc_shard_writer w;
+	char path[4096];
+	int *skipped;
+};
+
+static void series_path(struct series *s)
+{
+	snprintf(s->path, sizeof s->path, "%s/%s_%05d.bin", s->dir, s->prefix, s->index);
+}
+
+/* A shard already complete: valid, full, and made with this tokenizer. */
+static int already_done(const struct series *s)
+{
+	struct stat st;
+	if (stat(s->path, &st) != 0)
+		return 0;
+	struct nc_shard sh;
+	if (nc_shard_load(&sh, s->path) != 0)
+		return 0;
+	int done = sh.n == s->per && sh.info.fingerprint == s->t->fingerprint && !sh.mask;
+	nc_shard_free(&sh);
+	return done;
+}
+
+static int series_open(struct series *s)
+{
+	series_path(s);
+	s->filled = 0;
+	s->open = 1;
+	s->skipping = already_done(s);
+	if (s->skipping) {
+		(*s->skipped)++;
+		return 0;
+	}
+	uint32_t bos = nc_tok_special(s->t, "<|bos|>");
+	return nc_shard_create(&s->w, s->path, s->t->vocab_size, bos, s->t->fingerprint, 0);
+}
+
+static int series_close(struct series *s)
+{
+	if (!s->open)
+		return 0;
+	s->open = 0;
+	if (!s->skipping && nc_shard_finish(&s->w) != 0)
+		return -1;
+	printf("%s\n", s->path);
+	fflush(stdout);
+	s->index++;
+	return 0;
+}
+
+static int series_put(struct series *s, const uint32_t *ids, size_t n)
+{
+	while (n > 0) {
+		if (!s->open && series_open(s) != 0)
+			return -1;
+		size_t k = s->per - s->filled < n ? (size_t)(s->per - s->filled) : n;
+		if (!s->skipping && nc_shard_put(&s->w, ids, NULL, k) != 0)
+			return -1;
+		s->filled += k;
+		s->total += k;
+		ids += k;
+		n -= k;
+		if (s->filled == s->per && series_close(s) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void series_abort(struct series *s)
+{
+	if (s->open && !s->skipping)
+		nc_shard_abort(&s->w);
+	s->open = 0;
+}
+
+/* The last val_docs documents, held back until the end. */
+struct holdback {
+	struct nc_ids *ring;
+	size_t cap, head, n;
+};
+
+static int hold(struct holdback *h, struct nc_ids *doc, struct series *train)
+{
+	if (h->cap == 0)
+		return series_put(train, doc->v, doc->n);
+	struct nc_ids *slot = &h->ring[(h->head + h->n) % h->cap];
+	if (h->n == h->cap) {
+		/* The oldest held document goes to train; its slot takes this one. */
+		slot = &h->ring[h->head];
+		if (series_put(train, slot->v, slot->n) != 0)
+			return -1;
+		h->head = (h->head + 1) % h->cap;
+		h->n--;
+	}
+	slot->n = 0;
+	for (size_t i = 0; i < doc->n; i++)
+		nc_ids_push(slot, doc->v[i]);
+	h->n++;
+	return 0;
+}
+
+static int release(struct holdback *h, struct series *val)
+{
+	for (size_t k = 0; k < h->n; k++) {
+		struct nc_ids *d = &h->ring[(h->head + k) % h->cap];
+		if (series_put(val, d->v, d->n) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
+		    const struct nc_tokens_opts *o, struct nc_tokens_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	uint32_t bos = nc_tok_special(t, "<|bos|>");
+	if (bos == UINT32_MAX)
+		return nc_fail("the tokenizer has no <|bos|> token");
+	if (mkdir(o->dir, 0755) != 0 && errno != EEXIST)
+		return nc_fail_errno("%s: cannot create the directory", o->dir);
+	struct series train = {.t = t, .dir = o->dir, .prefix = "train", .per = o->shard_tokens,
+			       .skipped = &st->skipped};
+	struct series val = train;
+	val.prefix = "val";
+	struct holdback hb = {0};
+	if (o->val_docs) {
+		hb.cap = o->val_docs;
+		hb.ring = xcalloc(hb.cap, sizeof *hb.ring);
+	}
+	int val_file = o->val_docs == 0 && nfiles > 1 ? nfiles - 1 : -1;
+	int nth = omp_get_max_threads();
+	struct nc_enc_cache *cache = xmalloc(nth * sizeof *cache);
+	for (int i = 0; i < nth; i++)
+		nc_enc_cache_init(&cache[i]);
+	struct nc_ids *docs = NULL;
+	size_t ndocs_cap = 0;
+	struct nc_reader rd;
+	nc_reader_init(&rd, files, nfiles, &o->docs);
+	struct nc_progress pb;
+	nc_progress_start(&pb, "tokenizing", "B", 0, o->docs.progress);
+	int rc;
+	while ((rc = nc_reader_next(&rd)) > 0) {
+		struct nc_texts *x = &rd.x;
+		if (x->n > ndocs_cap) {
+			docs = xrealloc(docs, x->n * sizeof *docs);
+			memset(docs + ndocs_cap, 0, (x->n - ndocs_cap) * sizeof *docs);
+			ndocs_cap = x->n;
+		}
+		nc_encode_texts(t, cache, x, bos, docs);
+		int to_val = rd.file == val_file;
+		for (size_t i = 0; i < x->n && rc > 0; i++) {
+			st->docs++;
+			st->bytes += x->len[i];
+			if (to_val ? series_put(&val, docs[i].v, docs[i].n) : hold(&hb, &docs[i], &train))
+				rc = -1;
+		}
+		nc_progress_update(&pb, st->bytes);
+		if (rc < 0)
+			break;
+	}
+	nc_reader_free(&rd);
+	nc_progress_end(&pb, st->bytes);
+	if (rc == 0 && hb.cap)
+		rc = release(&hb, &val);
+	if (rc == 0 && st->docs == 0)
+		rc = nc_fail("no documents in the input");
+	if (rc == 0)
+		rc = series_close(&train) == 0 && series_close(&val) == 0 ? 0 : -1;
+	if (rc != 0) {
+		series_abort(&train);
+		series_abort(&val);
+	}
+	st->train_shards = train.index;
+	st->val_shards = val.index;
+	st->train_tokens = train.total;
+	st->val_tokens = val.total;
+	for (size_t i = 0; i < ndocs_cap; i++)
+		nc_ids_free(&docs[i]);
+	free(docs);
+	for (size_t i = 0; i < hb.cap; i++)
+		nc_ids_free(&hb.ring[i]);
+	free(hb.ring);
+	for (int i = 0; i < nth; i++)
+		nc_enc_cache_free(&cache[i]);
+	free(cache);
+	return rc;
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bats
+# nc-shard: documents out, token shards in fixed sizes with a validation
+# split, resumption, and the shard inspection commands.
+
+load helper
+
+setup_file() {
+	export T=$BATS_FILE_TMPDIR
+	gen_text --seed 11 --size 300000 --jsonl >"$T/a.jsonl"
+	gen_text --seed 12 --size 60000 --jsonl >"$T/b.jsonl"
+	build/nc-bpe train --quiet --vocab-size=1000 -o "$T/tok" "$T/a.jsonl" >/dev/null
+}
+
+setup() {
+	cd "$ROOT"
+}
+
+# All ids of the train shards then the val shards, one per line.
+all_ids() {
+	nc-shard cat --ids "$@" | tr ' ' '\n'
+}
+
+@test "docs writes a document stream that reads back to the same texts" {
+	nc-shard docs -o "$T/docs.jsonl" "$T/a.jsonl"
+	a=$(nc-bpe encode --ids -t "$T/tok" "$T/a.jsonl" | cksum)
+	b=$(nc-bpe encode --ids -t "$T/tok" "$T/docs.jsonl" | cksum)
+	[ "$a" = "$b" ]
+}
+
+@test "docs turns plain text into one document per file or per line" {
+	printf 'one\ntwo "quoted"\n' >"$T/p.txt"
+	run nc-shard docs --format=lines "$T/p.txt"
+	assert_output '{"text":"one"}
+{"text":"two \"quoted\""}'
+	run nc-shard docs --format=text "$T/p.txt"
+	assert_output '{"text":"one\ntwo \"quoted\"\n"}'
+}
+
+@test "docs crops with --doc-cap and stops after --max-chars as tokenizer training does" {
+	printf '{"text":"abcdef"}\n{"text":"ghijkl"}\n{"text":"mnopqr"}\n' >"$T/c.jsonl"
+	run nc-shard docs --doc-cap=4 --max-chars=5 "$T/c.jsonl"
+	assert_output '{"text":"abcd"}
+{"text":"ghij"}'
+}
+
+@test "docs picks the column named by --column" {
+	printf '{"id":1,"body":"x"}\n' >"$T/col.jsonl"
+	run nc-shard docs --column=body "$T/col.jsonl"
+	assert_output '{"text":"x"}'
+}
+
+@test "tokens writes fixed-size shards, BOS before every document, last file as validation" {
+	run nc-shard tokens --quiet -t "$T/tok" -o "$T/s1" --shard-tokens=20000 "$T/a.jsonl" "$T/b.jsonl"
+	assert_success
+	assert_line "$T/s1/train_00000.bin"
+	assert_line "$T/s1/val_00000.bin"
+	for f in "$T"/s1/train_*.bin; do
+		[ "$f" = "$(ls "$T"/s1/train_*.bin | tail -1)" ] && break
+		nc-shard info "$f" | grep -q ' tokens=20000 '
+	done
+	# The train shards hold exactly the first file encoded with BOS, in order.
+	diff <(all_ids "$T"/s1/train_*.bin) <(nc-bpe encode --ids --bos -t "$T/tok" "$T/a.jsonl" | tr ' ' '\n')
+	diff <(all_ids "$T"/s1/val_*.bin) <(nc-bpe encode --ids --bos -t "$T/tok" "$T/b.jsonl" | tr ' ' '\n')
+}
+
+@test "tokens --val-docs N holds out the last N documents" {
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/s2" --val-docs=5 "$T/a.jsonl" >/dev/null
+	n=$(wc -l <"$T/a.jsonl")
+	diff <(all_ids "$T"/s2/val_*.bin) <(tail -n 5 "$T/a.jsonl" | nc-bpe encode --ids --bos -t "$T/tok" | tr ' ' '\n')
+	diff <(all_ids "$T"/s2/train_*.bin) <(head -n $((n - 5)) "$T/a.jsonl" | nc-bpe encode --ids --bos -t "$T/tok" | tr ' ' '\n')
+}
+
+@test "tokens on many threads equals one thread" {
+	nc-shard tokens --quiet --threads=1 -t "$T/tok" -o "$T/t1" "$T/a.jsonl" "$T/b.jsonl" >/dev/null
+	nc-shard tokens --quiet --threads=4 -t "$T/tok" -o "$T/t4" "$T/a.jsonl" "$T/b.jsonl" >/dev/null
+	for f in "$T"/t1/*.bin; do cmp "$f" "$T/t4/$(basename "$f")"; done
+}
+
+@test "tokens resumes: complete valid shards are kept, damaged ones rewritten" {
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/r" --shard-tokens=20000 "$T/a.jsonl" "$T/b.jsonl" >/dev/null
+	cp "$T/r/train_00001.bin" "$T/good1"
+	touch -d '2001-01-01' "$T/r/train_00000.bin"
+	printf 'X' | dd of="$T/r/train_00001.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null
+	run nc-shard tokens --quiet -t "$T/tok" -o "$T/r" --shard-tokens=20000 "$T/a.jsonl" "$T/b.jsonl"
+	assert_success
+	assert_output --partial "were already there and were kept"
+	# the untouched shard was not rewritten; the damaged one was
+	[ "$(stat -c %Y "$T/r/train_00000.bin")" -lt 1000000000 ]
+	cmp "$T/good1" "$T/r/train_00001.bin"
+}
+
+@test "verify checks checksums and the tokenizer" {
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/v" "$T/a.jsonl" "$T/b.jsonl" >/dev/null
+	run nc-shard verify -t "$T/tok" "$T"/v/*.bin
+	assert_success
+	assert_line --index 0 --regexp 'train_00000.bin ok=yes tokens=[0-9]+$'
+	cp "$T/v/train_00000.bin" "$T/bad.bin"
+	printf 'X' | dd of="$T/bad.bin" bs=1 seek=500 conv=notrunc 2>/dev/null
+	run nc-shard verify "$T/bad.bin"
+	assert_failure 1
+	assert_output --partial "bad.bin: checksum mismatch"
+	nc-bpe train --quiet --vocab-size=400 -o "$T/other" "$T/b.jsonl"
+	run nc-shard verify -t "$T/other" "$T/v/val_00000.bin"
+	assert_failure 1
+	assert_output --partial "another tokenizer"
+}
+
+@test "cat streams shards through a pipe into nc-bpe decode" {
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/c" "$T/a.jsonl" "$T/b.jsonl" >/dev/null
+	a=$(nc-shard cat "$T"/c/val_*.bin | nc-bpe decode --skip-special -t "$T/tok" | cksum)
+	b=$(nc-bpe encode -t "$T/tok" "$T/b.jsonl" | nc-bpe decode -t "$T/tok" | cksum)
+	[ "$a" = "$b" ]
+}
+
+@test "bad input: a malformed line names file and line, and no shard looks complete" {
+	printf '{"text":"a"}\n{"text":\n' >"$T/broken.jsonl"
+	run nc-shard tokens -t "$T/tok" -o "$T/broken" "$T/broken.jsonl"
+	assert_failure 1
+	assert_output --partial "broken.jsonl:2: malformed JSON"
+	[ -z "$(ls "$T/broken")" ]
+}
+
+@test "usage errors exit 2" {
+	run nc-shard tokens -o "$T/x" "$T/a.jsonl"
+	assert_failure 2
+	run nc-shard nope
+	assert_failure 2
+	run nc-shard info
+	assert_failure 2
+}
