@@ -22,13 +22,16 @@ static void batch_add(struct nc_batch *b, const unsigned char *s, size_t n, uint
 	xgrow(&b->data, &b->cap, b->len + n + 1, 1);
 	memcpy(b->data + b->len, s, n);
 	xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
-	b->recs[b->n++] = (struct nc_rec){b->len, n, (uint32_t)(b->nsources - 1), line, json};
+	b->recs[b->n++] = (struct nc_rec){b->len, n, (uint32_t)(b->nsources - 1), line, json, NULL};
 	b->len += n;
 	b->data[b->len] = 0;
 }
 
 void nc_batch_reset(struct nc_batch *b)
 {
+	for (size_t i = 0; i < b->n; i++)
+		if (b->recs[i].obj)
+			json_decref(b->recs[i].obj);
 	for (size_t i = 0; i < b->nsources; i++)
 		free(b->sources[i]);
 	b->len = b->n = b->nsources = 0;
@@ -259,16 +262,14 @@ int nc_rec_text(const struct nc_batch *b, const struct nc_rec *r, const char *fi
 		const unsigned char **text, size_t *len, unsigned char **own)
 {
 	*own = NULL;
-	if (!r->json) {
+	if (!r->json && !r->obj) {
 		*text = b->data + r->off;
 		*len = r->len;
 		return 0;
 	}
-	json_error_t err;
-	json_t *root = json_loadb((const char *)b->data + r->off, r->len, JSON_ALLOW_NUL, &err);
-	if (!root)
-		return nc_fail("%s:%llu: malformed JSON at column %d: %s", b->sources[r->source],
-			       (unsigned long long)r->line, err.column, err.text);
+	json_t *root;
+	if (nc_rec_json(b, r, (void **)&root) != 0)
+		return -1;
 	json_t *v = json_is_object(root) ? json_object_get(root, field) : NULL;
 	if (!v || !json_is_string(v)) {
 		json_decref(root);
@@ -283,5 +284,22 @@ int nc_rec_text(const struct nc_batch *b, const struct nc_rec *r, const char *fi
 	*own = copy;
 	*text = copy;
 	*len = n;
+	return 0;
+}
+
+int nc_rec_json(const struct nc_batch *b, const struct nc_rec *r, void **json)
+{
+	if (r->obj) {
+		*json = json_incref(r->obj);
+		return 0;
+	}
+	if (!r->json)
+		return nc_fail("%s: plain text where JSON records were expected", b->sources[r->source]);
+	json_error_t err;
+	json_t *root = json_loadb((const char *)b->data + r->off, r->len, JSON_ALLOW_NUL, &err);
+	if (!root)
+		return nc_fail("%s:%llu: malformed JSON at column %d: %s", b->sources[r->source],
+			       (unsigned long long)r->line, err.column, err.text);
+	*json = root;
 	return 0;
 }

@@ -20,8 +20,9 @@ enum nc_docs_format {
 struct nc_rec {
 	size_t off, len;      /* in the batch's data */
 	uint32_t source;      /* index into the batch's source names */
-	uint64_t line;        /* 1-based line (0 for whole files) */
+	uint64_t line;        /* 1-based line, or row (0 for whole files) */
 	int json;
+	void *obj;            /* an already parsed record (json_t *), or NULL */
 };
 
 struct nc_batch {
@@ -65,5 +66,8 @@ void nc_batch_free(struct nc_batch *b);
  * source and line. */
 int nc_rec_text(const struct nc_batch *b, const struct nc_rec *r, const char *field,
 		const unsigned char **text, size_t *len, unsigned char **own);
+/* The record as a JSON value (json_t *, a new reference the caller
+ * releases); text records are an error. Thread-safe. */
+int nc_rec_json(const struct nc_batch *b, const struct nc_rec *r, void **json);
 
 #endif

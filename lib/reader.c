@@ -5,6 +5,7 @@
 #include "mem.h"
 #include "unicode.h"
 
+#include <jansson.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ static void texts_fit(struct nc_texts *x, size_t n)
 		x->s = xrealloc(x->s, n * sizeof *x->s);
 		x->len = xrealloc(x->len, n * sizeof *x->len);
 		x->own = xrealloc(x->own, n * sizeof *x->own);
+		x->obj = xrealloc(x->obj, n * sizeof *x->obj);
 	}
 	x->n = n;
 	x->bad = -1;
@@ -26,8 +28,11 @@ static void texts_fit(struct nc_texts *x, size_t n)
 
 void nc_texts_release(struct nc_texts *x)
 {
-	for (size_t i = 0; i < x->n; i++)
+	for (size_t i = 0; i < x->n; i++) {
 		free(x->own[i]);
+		if (x->obj[i])
+			json_decref(x->obj[i]);
+	}
 	x->n = 0;
 }
 
@@ -37,6 +42,7 @@ static void texts_free(struct nc_texts *x)
 	free(x->s);
 	free(x->len);
 	free(x->own);
+	free(x->obj);
 }
 
 /* Parse every record of b in parallel. Returns -1 naming the first bad
@@ -46,7 +52,15 @@ static int parse_batch(const struct nc_batch *b, const char *field, struct nc_te
 	texts_fit(x, b->n);
 	#pragma omp parallel for schedule(dynamic, 64)
 	for (size_t i = 0; i < b->n; i++) {
-		if (nc_rec_text(b, &b->recs[i], field, &x->s[i], &x->len[i], &x->own[i]) != 0) {
+		int rc;
+		x->obj[i] = NULL;
+		x->own[i] = NULL;
+		x->len[i] = 0;
+		if (field)
+			rc = nc_rec_text(b, &b->recs[i], field, &x->s[i], &x->len[i], &x->own[i]);
+		else
+			rc = nc_rec_json(b, &b->recs[i], &x->obj[i]);
+		if (rc != 0) {
 			#pragma omp critical
 			if (x->bad < 0 || (long)i < x->bad) {
 				x->bad = (long)i;

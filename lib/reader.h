@@ -11,15 +11,17 @@
 
 struct nc_doc_opts {
 	int format;             /* enum nc_docs_format */
-	const char *field;      /* JSON field holding the text */
+	const char *field;      /* JSON field holding the text; NULL: whole records */
 	int progress;           /* 1 force, 0 on a terminal, -1 never */
 };
 
-/* The texts of one batch: s[i], len[i] (own[i] is freed on release). */
+/* The texts of one batch: s[i], len[i] (own[i] is freed on release); or,
+ * when the reader's field is NULL, the whole records as JSON in obj[i]. */
 struct nc_texts {
 	const unsigned char **s;
 	size_t *len;
 	unsigned char **own;
+	void **obj;
 	size_t n, cap;
 	long bad;               /* first failing record, and its message */
 	char msg[1024];
