@@ -24,6 +24,8 @@ static void usage(FILE *fp)
 	      "                       [--format=F] [FILE...]\n"
 	      "       nc-shard tokens -t TOKENIZER -o DIR [--shard-tokens=N] [--val-docs=N]\n"
 	      "                       [--column=NAME] [--format=F] [FILE...]\n"
+	      "       nc-shard chat   -t TOKENIZER [-o SHARD] [--max-tokens=N] [--ids|--show]\n"
+	      "                       [FILE...]\n"
 	      "       nc-shard info   SHARD...\n"
 	      "       nc-shard verify [-t TOKENIZER] SHARD...\n"
 	      "       nc-shard cat    [-o FILE] [--ids] SHARD...\n"
@@ -37,7 +39,7 @@ static void usage(FILE *fp)
 
 enum {
 	O_COLUMN = 256, O_MAXCHARS, O_DOCCAP, O_FORMAT, O_THREADS, O_PROGRESS, O_QUIET,
-	O_SHARDTOK, O_VALDOCS, O_IDS,
+	O_SHARDTOK, O_VALDOCS, O_IDS, O_MAXTOK, O_SHOW,
 };
 
 static const struct option longopts[] = {
@@ -52,6 +54,8 @@ static const struct option longopts[] = {
 	{"shard-tokens", required_argument, 0, O_SHARDTOK},
 	{"val-docs", required_argument, 0, O_VALDOCS},
 	{"ids", no_argument, 0, O_IDS},
+	{"max-tokens", required_argument, 0, O_MAXTOK},
+	{"show", no_argument, 0, O_SHOW},
 	{"output", required_argument, 0, 'o'},
 	{"tokenizer", required_argument, 0, 't'},
 	{"help", no_argument, 0, 'h'},
@@ -60,13 +64,14 @@ static const struct option longopts[] = {
 
 static struct {
 	const char *out, *tok, *column;
-	uint64_t max_chars, doc_cap, shard_tokens, val_docs;
-	int format, progress, ids;
+	uint64_t max_chars, doc_cap, shard_tokens, val_docs, max_tokens;
+	int format, progress, ids, show;
 } opt = {
 	.column = "text",
 	.max_chars = UINT64_MAX / 2,
 	.doc_cap = UINT64_MAX / 2,
 	.shard_tokens = 1u << 26,
+	.max_tokens = 2048,           /* render_conversation's max_tokens, spec §1.8 */
 	.format = NC_DOCS_AUTO,
 };
 
@@ -102,6 +107,8 @@ static void parse_options(int argc, char **argv)
 		case O_SHARDTOK: opt.shard_tokens = number("--shard-tokens", optarg, 1, UINT64_MAX / 8); break;
 		case O_VALDOCS: opt.val_docs = number("--val-docs", optarg, 0, 1u << 30); break;
 		case O_IDS: opt.ids = 1; break;
+		case O_MAXTOK: opt.max_tokens = number("--max-tokens", optarg, 1, UINT32_MAX); break;
+		case O_SHOW: opt.show = 1; break;
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -155,6 +162,25 @@ static int cmd_tokens(int argc, char **argv)
 	logfmt_int(&l, "val_shards", st.val_shards);
 	logfmt_emit(&l, stderr);
 	logfmt_free(&l);
+	nc_tok_free(&t);
+	return 0;
+}
+
+static int cmd_chat(int argc, char **argv)
+{
+	if (opt.ids && opt.show)
+		nc_usage_error("chat: --ids and --show exclude each other");
+	int to_stdout = !opt.out || !strcmp(opt.out, "-");
+	if (!opt.ids && !opt.show && to_stdout && isatty(1))
+		nc_usage_error("chat: refusing to write a binary shard to a terminal (use -o FILE, --ids or --show)");
+	struct nc_tokenizer t;
+	load_tokenizer(&t, "chat");
+	struct nc_chat_opts o = {doc_opts(), opt.max_tokens,
+				 opt.ids ? NC_CHAT_IDS : opt.show ? NC_CHAT_SHOW : NC_CHAT_SHARD,
+				 opt.show && to_stdout && isatty(1)};
+	struct nc_chat_stats st;
+	if (nc_chat_files(&t, argv, argc, opt.out, &o, &st) != 0)
+		nc_die_err();
 	nc_tok_free(&t);
 	return 0;
 }
@@ -279,7 +305,7 @@ static const struct {
 	const char *name;
 	int (*run)(int, char **);
 } commands[] = {
-	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"info", cmd_info},
+	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"info", cmd_info},
 	{"verify", cmd_verify}, {"cat", cmd_cat},
 };
 

@@ -296,7 +296,7 @@ int nc_rec_json(const struct nc_batch *b, const struct nc_rec *r, void **json)
 	if (!r->json)
 		return nc_fail("%s: plain text where JSON records were expected", b->sources[r->source]);
 	json_error_t err;
-	json_t *root = json_loadb((const char *)b->data + r->off, r->len, JSON_ALLOW_NUL, &err);
+	json_t *root = json_loadb((const char *)b->data + r->off, r->len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
 	if (!root)
 		return nc_fail("%s:%llu: malformed JSON at column %d: %s", b->sources[r->source],
 			       (unsigned long long)r->line, err.column, err.text);

@@ -1,13 +1,16 @@
 #include "shard_jobs.h"
 #include "bpe_jobs.h"
+#include "chat.h"
 #include "err.h"
 #include "file.h"
+#include "logfmt.h"
 #include "mem.h"
 #include "progress.h"
 #include "shard.h"
 #include "unicode.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,4 +304,154 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 		nc_enc_cache_free(&cache[i]);
 	free(cache);
 	return rc;
+}
+
+/* ---- conversations ---- */
+
+/* A GSM8K row becomes a conversation whose answer is tool-call parts. */
+static json_t *as_conversation(json_t *rec)
+{
+	json_t *q = json_object_get(rec, "question"), *a = json_object_get(rec, "answer");
+	if (!json_is_object(rec) || json_object_get(rec, "messages") || !json_is_string(q) ||
+	    !json_is_string(a))
+		return json_incref(rec);
+	json_t *parts = nc_gsm8k_parts(json_string_value(a), json_string_length(a));
+	if (!parts)
+		return json_incref(rec);
+	return json_pack("{s:[{s:s,s:O},{s:s,s:o}]}", "messages", "role", "user", "content", q, "role",
+			 "assistant", "content", parts);
+}
+
+struct rendered {
+	struct nc_ids ids;
+	struct nc_bytes mask;
+};
+
+static int render_batch(const struct nc_tokenizer *t, const struct nc_reader *rd, size_t max_tokens,
+			struct rendered *out)
+{
+	long bad = -1;
+	char msg[1024] = "";
+	#pragma omp parallel for schedule(dynamic, 16)
+	for (size_t i = 0; i < rd->x.n; i++) {
+		const struct nc_rec *r = &rd->b.recs[i];
+		char where[600];
+		snprintf(where, sizeof where, "%s:%llu", rd->b.sources[r->source],
+			 (unsigned long long)r->line);
+		out[i].ids.n = out[i].mask.n = 0;
+		json_t *conv = as_conversation(rd->x.obj[i]);
+		if (nc_chat_render(t, conv, max_tokens, where, &out[i].ids, &out[i].mask) != 0) {
+			#pragma omp critical
+			if (bad < 0 || (long)i < bad) {
+				bad = (long)i;
+				snprintf(msg, sizeof msg, "%s", nc_errmsg());
+			}
+		}
+		json_decref(conv);
+	}
+	return bad < 0 ? 0 : nc_fail("%s", msg);
+}
+
+static int show(struct nc_out *out, const struct nc_tokenizer *t, const struct rendered *r, int color)
+{
+	struct nc_logfmt l = {0};
+	char line[64];
+	int rc = 0;
+	for (size_t k = 0; k < r->ids.n && rc == 0; k++) {
+		size_t len;
+		const unsigned char *s = nc_tok_decode1(t, r->ids.v[k], &len);
+		if (color) {
+			rc = nc_out_write(out, r->mask.v[k] ? "\033[32m" : "\033[31m", 5);
+			if (rc == 0)
+				rc = nc_out_write(out, s, len);
+			if (rc == 0)
+				rc = nc_out_write(out, "\033[0m|", 5);
+			continue;
+		}
+		int n = snprintf(line, sizeof line, "%u %u ", r->ids.v[k], r->mask.v[k]);
+		char *text = xmalloc(len + 1);
+		memcpy(text, s, len);
+		text[len] = 0;
+		logfmt_str(&l, "t", text);
+		free(text);
+		rc = nc_out_write(out, line, n);
+		if (rc == 0)
+			rc = nc_out_write(out, l.buf + 2, l.len - 2);
+		if (rc == 0)
+			rc = nc_out_write(out, "\n", 1);
+		l.len = 0;
+	}
+	logfmt_free(&l);
+	return rc ? rc : nc_out_write(out, "\n", 1);
+}
+
+static int ids_line(struct nc_out *out, const struct rendered *r)
+{
+	char buf[32];
+	for (size_t k = 0; k < r->ids.n; k++) {
+		int n = snprintf(buf, sizeof buf, k ? " %u/%u" : "%u/%u", r->ids.v[k], r->mask.v[k]);
+		if (nc_out_write(out, buf, n) != 0)
+			return -1;
+	}
+	return nc_out_write(out, "\n", 1);
+}
+
+int nc_chat_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
+		  const struct nc_chat_opts *o, struct nc_chat_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	struct nc_shard_writer w;
+	struct nc_out text;
+	uint32_t bos = nc_tok_special(t, "<|bos|>");
+	if (o->mode == NC_CHAT_SHARD ? nc_shard_create(&w, out_path, t->vocab_size, bos, t->fingerprint, 1)
+				     : nc_out_open(&text, out_path))
+		return -1;
+	struct nc_doc_opts d = o->docs;
+	d.field = NULL;
+	struct nc_reader rd;
+	nc_reader_init(&rd, files, nfiles, &d);
+	struct rendered *out = NULL;
+	size_t cap = 0;
+	int rc;
+	while ((rc = nc_reader_next(&rd)) > 0) {
+		if (rd.x.n > cap) {
+			out = xrealloc(out, rd.x.n * sizeof *out);
+			memset(out + cap, 0, (rd.x.n - cap) * sizeof *out);
+			cap = rd.x.n;
+		}
+		if (render_batch(t, &rd, o->max_tokens, out) != 0) {
+			rc = -1;
+			break;
+		}
+		for (size_t i = 0; i < rd.x.n && rc > 0; i++) {
+			st->conversations++;
+			st->tokens += out[i].ids.n;
+			for (size_t k = 0; k < out[i].mask.n; k++)
+				st->supervised += out[i].mask.v[k];
+			if (o->mode == NC_CHAT_SHARD)
+				rc = nc_shard_put(&w, out[i].ids.v, out[i].mask.v, out[i].ids.n) ? -1 : 1;
+			else if (o->mode == NC_CHAT_IDS)
+				rc = ids_line(&text, &out[i]) ? -1 : 1;
+			else
+				rc = show(&text, t, &out[i], o->color) ? -1 : 1;
+		}
+		if (rc < 0)
+			break;
+	}
+	nc_reader_free(&rd);
+	for (size_t i = 0; i < cap; i++) {
+		nc_ids_free(&out[i].ids);
+		nc_bytes_free(&out[i].mask);
+	}
+	free(out);
+	if (rc == 0 && st->conversations == 0)
+		rc = nc_fail("no conversations in the input");
+	if (rc != 0) {
+		if (o->mode == NC_CHAT_SHARD)
+			nc_shard_abort(&w);
+		else
+			nc_out_abort(&text);
+		return -1;
+	}
+	return o->mode == NC_CHAT_SHARD ? nc_shard_finish(&w) : nc_out_commit(&text);
 }

@@ -37,4 +37,24 @@ struct nc_tokens_stats {
 int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 		    const struct nc_tokens_opts *o, struct nc_tokens_stats *st);
 
+struct nc_chat_opts {
+	struct nc_doc_opts docs;
+	size_t max_tokens;        /* per conversation (nanochat: 2048) */
+	int mode;                 /* NC_CHAT_SHARD, NC_CHAT_IDS or NC_CHAT_SHOW */
+	int color;                /* for NC_CHAT_SHOW */
+};
+
+enum { NC_CHAT_SHARD, NC_CHAT_IDS, NC_CHAT_SHOW };
+
+struct nc_chat_stats {
+	uint64_t conversations, tokens, supervised;
+};
+
+/* Render conversations (objects with "messages", bare arrays of messages,
+ * or GSM8K rows with "question" and "answer") as nanochat does, into one
+ * shard with a loss mask at out_path, or as "id/mask" lines, or for a
+ * human to read. */
+int nc_chat_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
+		  const struct nc_chat_opts *o, struct nc_chat_stats *st);
+
 #endif

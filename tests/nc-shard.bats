@@ -128,3 +128,76 @@ all_ids() {
 	run nc-shard info
 	assert_failure 2
 }
+
+# ---- conversations ----
+
+chat_oracle() {
+	nc-bpe export -t "$T/tok" -o "$T/tok.ranks"
+	"$PY" "$ORACLE/render_chat.py" "$@"
+}
+
+@test "chat renders conversations as nanochat does: same ids, same loss mask" {
+	need_oracle
+	f=tests/fixtures/chat/conversations.jsonl
+	chat_oracle "$T/tok.ranks" "$f" >"$T/want"
+	nc-shard chat --ids -t "$T/tok" "$f" >"$T/got"
+	run "$PY" "$ORACLE/chat_compare.py" "$T/got" "$T/want"
+	assert_success
+	chat_oracle --max-tokens=100 "$T/tok.ranks" "$f" >"$T/want"
+	nc-shard chat --ids --max-tokens=100 -t "$T/tok" "$f" >"$T/got"
+	run "$PY" "$ORACLE/chat_compare.py" "$T/got" "$T/want"
+	assert_success
+}
+
+@test "chat renders nanochat's identity conversations as nanochat does" {
+	need_oracle
+	f=$ROOT/../shared/data/chat/identity/identity_conversations.jsonl
+	[ -f "$f" ] || skip "shared data not present"
+	chat_oracle "$T/tok.ranks" "$f" >"$T/want"
+	nc-shard chat --ids -t "$T/tok" "$f" >"$T/got"
+	run "$PY" "$ORACLE/chat_compare.py" "$T/got" "$T/want"
+	assert_success
+}
+
+@test "chat turns GSM8K rows into tool calls as nanochat does" {
+	need_oracle
+	f=$ROOT/../shared/data/eval-samples/gsm8k/train.jsonl
+	if [ -f "$f" ]; then head -n 300 "$f" >"$T/gsm.jsonl"; else
+		printf '%s\n' '{"question":"What is 2 times 3?","answer":"2*3 = <<2*3=6>>6 so\n#### 6"}' >"$T/gsm.jsonl"
+	fi
+	python3 "$ORACLE/gsm8k_parts.py" --conversations "$T/gsm.jsonl" >"$T/gsm.conv"
+	chat_oracle "$T/tok.ranks" "$T/gsm.conv" >"$T/want"
+	nc-shard chat --ids -t "$T/tok" "$T/gsm.jsonl" >"$T/got"
+	run "$PY" "$ORACLE/chat_compare.py" "$T/got" "$T/want"
+	assert_success
+	grep -q "$(nc-bpe info -t "$T/tok" | sed -n 's/^special=<|python_start|> id=//p')/1" "$T/got"
+}
+
+@test "chat writes one shard whose loss mask matches the rendering" {
+	f=tests/fixtures/chat/conversations.jsonl
+	nc-shard chat -t "$T/tok" -o "$T/chat.bin" "$f"
+	run nc-shard info "$T/chat.bin"
+	assert_output --partial "mask=yes"
+	nc-shard verify -t "$T/tok" "$T/chat.bin"
+	nc-shard chat --ids -t "$T/tok" "$f" | tr ' ' '\n' | cut -d/ -f1 >"$T/want.ids"
+	nc-shard cat --ids "$T/chat.bin" | tr ' ' '\n' >"$T/got.ids"
+	cmp "$T/want.ids" "$T/got.ids"
+}
+
+@test "chat --show prints each token with its mask for humans" {
+	printf '%s\n' '[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]' >"$T/one.jsonl"
+	run nc-shard chat --show -t "$T/tok" "$T/one.jsonl"
+	assert_success
+	assert_line --index 0 --regexp '^[0-9]+ 0 <\|bos\|>$'
+	assert_line --regexp '^[0-9]+ 1 <\|assistant_end\|>$'
+}
+
+@test "chat refuses each malformed conversation, naming file and line" {
+	n=$(wc -l <tests/fixtures/chat/bad.jsonl)
+	for i in $(seq 1 "$n"); do
+		sed -n "${i}p" tests/fixtures/chat/bad.jsonl >"$T/bad1.jsonl"
+		run nc-shard chat --ids -t "$T/tok" "$T/bad1.jsonl"
+		assert_failure 1
+		assert_output --partial "bad1.jsonl:1"
+	done
+}
