@@ -133,7 +133,9 @@ static void parse_options(int argc, char **argv)
 			else if (!strcmp(optarg, "jsonl")) opt.format = NC_DOCS_JSONL;
 			else if (!strcmp(optarg, "text")) opt.format = NC_DOCS_TEXT;
 			else if (!strcmp(optarg, "lines")) opt.format = NC_DOCS_LINES;
-			else nc_usage_error("--format: '%s' is not auto, jsonl, text or lines", optarg);
+			else if (!strcmp(optarg, "parquet")) opt.format = NC_DOCS_PARQUET;
+			else if (!strcmp(optarg, "csv")) opt.format = NC_DOCS_CSV;
+			else nc_usage_error("--format: '%s' is not auto, jsonl, text, lines, parquet or csv", optarg);
 			break;
 		case O_FIELD: opt.field = optarg; break;
 		case O_THREADS: omp_set_num_threads((int)number("--threads", optarg, 1, 4096)); break;

@@ -1,11 +1,14 @@
 #include "docs.h"
+#include "csv.h"
 #include "err.h"
 #include "mem.h"
+#include "parquet.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 #define READ_BLOCK (1 << 20)
 
@@ -46,11 +49,18 @@ void nc_batch_free(struct nc_batch *b)
 	memset(b, 0, sizeof *b);
 }
 
-int nc_docs_open(struct nc_docs *d, const char *path, int format)
+int nc_docs_open(struct nc_docs *d, const char *path, int format, const char *field)
 {
 	memset(d, 0, sizeof *d);
+	d->field = field;
 	int from_stdin = !path || strcmp(path, "-") == 0;
 	d->path = xstrdup(from_stdin ? "(stdin)" : path);
+	char *hash = from_stdin ? NULL : strrchr(d->path, '#');
+	if (hash && access(d->path, F_OK) != 0) {
+		d->member = xstrdup(hash + 1);
+		*hash = 0;
+		path = d->path;
+	}
 	d->format = format;
 	d->a = archive_read_new();
 	archive_read_support_filter_all(d->a);
@@ -70,11 +80,32 @@ int nc_docs_open(struct nc_docs *d, const char *path, int format)
 	return 0;
 }
 
+static void end_table(struct nc_docs *d)
+{
+	for (size_t i = d->row; i < d->nrows; i++)
+		json_decref(d->rows[i]);
+	free(d->rows);
+	d->rows = NULL;
+	d->nrows = d->row = 0;
+	if (d->pq) {
+		nc_parquet_close(d->pq);
+		free(d->pq);
+		d->pq = NULL;
+	}
+	if (d->csv) {
+		nc_csv_free(d->csv);
+		free(d->csv);
+		d->csv = NULL;
+	}
+}
+
 void nc_docs_close(struct nc_docs *d)
 {
+	end_table(d);
 	if (d->a)
 		archive_read_free(d->a);
 	free(d->path);
+	free(d->member);
 	free(d->entry);
 	free(d->buf);
 	memset(d, 0, sizeof *d);
@@ -86,8 +117,8 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Name without compression suffixes, lowercased, for sniffing the format. */
-static int named_jsonl(const char *name)
+/* The format a name says (compression suffixes aside), or NC_DOCS_AUTO. */
+static int named_format(const char *name)
 {
 	char *s = xstrdup(name);
 	for (char *p = s; *p; p++)
@@ -99,9 +130,15 @@ static int named_jsonl(const char *name)
 		if (n > k && strcmp(s + n - k, comp[i]) == 0)
 			s[n - k] = 0;
 	}
-	int yes = ends_with(s, ".jsonl") || ends_with(s, ".json") || ends_with(s, ".ndjson");
+	int f = NC_DOCS_AUTO;
+	if (ends_with(s, ".jsonl") || ends_with(s, ".json") || ends_with(s, ".ndjson"))
+		f = NC_DOCS_JSONL;
+	else if (ends_with(s, ".parquet"))
+		f = NC_DOCS_PARQUET;
+	else if (ends_with(s, ".csv"))
+		f = NC_DOCS_CSV;
 	free(s);
-	return yes;
+	return f;
 }
 
 /* Read more of the current entry into d->buf. Returns bytes read, 0 at the
@@ -134,13 +171,19 @@ static int next_entry(struct nc_docs *d)
 	struct archive_entry *e;
 	for (;;) {
 		int r = archive_read_next_header(d->a, &e);
-		if (r == ARCHIVE_EOF)
+		if (r == ARCHIVE_EOF) {
+			if (d->member && !d->found)
+				return nc_fail("%s: no member %s", d->path, d->member);
 			return 0;
+		}
 		if (r < ARCHIVE_WARN)
 			return nc_fail("%s: %s", d->path, archive_error_string(d->a));
 		d->raw = archive_format(d->a) == ARCHIVE_FORMAT_RAW;
 		if (!d->raw && archive_entry_filetype(e) != AE_IFREG)
 			continue;
+		if (d->member && (d->raw || strcmp(archive_entry_pathname(e), d->member) != 0))
+			continue;
+		d->found++;
 		break;
 	}
 	free(d->entry);
@@ -158,8 +201,9 @@ static int next_entry(struct nc_docs *d)
 	d->entry_format = d->format;
 	if (d->format == NC_DOCS_AUTO) {
 		const char *name = d->raw ? d->path : archive_entry_pathname(e);
-		if (name && named_jsonl(name)) {
-			d->entry_format = NC_DOCS_JSONL;
+		int named = name ? named_format(name) : NC_DOCS_AUTO;
+		if (named != NC_DOCS_AUTO) {
+			d->entry_format = named;
 		} else {
 			/* Sniff the first non-blank byte. */
 			size_t i = 0;
@@ -172,7 +216,13 @@ static int next_entry(struct nc_docs *d)
 				if (fill(d) < 0)
 					return -1;
 			}
-			d->entry_format = i < d->len && d->buf[i] == '{' ? NC_DOCS_JSONL : NC_DOCS_TEXT;
+			while (d->len < 4 && !d->entry_eof)
+				if (fill(d) < 0)
+					return -1;
+			if (d->len >= 4 && memcmp(d->buf, "PAR1", 4) == 0)
+				d->entry_format = NC_DOCS_PARQUET;
+			else
+				d->entry_format = i < d->len && d->buf[i] == '{' ? NC_DOCS_JSONL : NC_DOCS_TEXT;
 		}
 	}
 	d->in_entry = 1;
@@ -183,7 +233,7 @@ static int next_entry(struct nc_docs *d)
 static int next_line(struct nc_docs *d, const unsigned char **s, size_t *n)
 {
 	for (;;) {
-		unsigned char *start = d->buf + d->pos;
+		unsigned char *start = d->buf ? d->buf + d->pos : NULL;
 		unsigned char *nl = d->len > d->pos ? memchr(start, '\n', d->len - d->pos) : NULL;
 		if (nl) {
 			*s = start;
@@ -207,6 +257,101 @@ static int next_line(struct nc_docs *d, const unsigned char **s, size_t *n)
 	}
 }
 
+static void batch_add_obj(struct nc_batch *b, json_t *obj, uint64_t row)
+{
+	xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
+	b->recs[b->n++] = (struct nc_rec){b->len, 0, (uint32_t)(b->nsources - 1), row, 0, obj};
+}
+
+/* Read the whole entry: tables are not streamed. */
+static int slurp(struct nc_docs *d)
+{
+	long got;
+	while ((got = fill(d)) > 0)
+		;
+	return got < 0 ? -1 : 0;
+}
+
+static int start_table(struct nc_docs *d)
+{
+	if (slurp(d) != 0)
+		return -1;
+	if (d->entry_format == NC_DOCS_PARQUET) {
+		d->pq = xcalloc(1, sizeof *d->pq);
+		if (nc_parquet_open(d->pq, d->buf + d->pos, d->len - d->pos, d->entry) != 0) {
+			free(d->pq);
+			d->pq = NULL;
+			return -1;
+		}
+	} else {
+		d->csv = xcalloc(1, sizeof *d->csv);
+		nc_csv_init(d->csv, d->entry, (const char *)d->buf + d->pos, d->len - d->pos);
+	}
+	d->rg = 0;
+	d->rows_before = 0;
+	return 0;
+}
+
+/* The next row of the current table entry as JSON: 1, 0 at its end, -1. */
+static int next_row(struct nc_docs *d, json_t **row, uint64_t *number)
+{
+	if (d->csv) {
+		int r = nc_csv_next(d->csv);
+		if (r <= 0)
+			return r;
+		json_t *o = json_object();
+		for (size_t i = 0; i < d->csv->nf; i++) {
+			char key[24];
+			snprintf(key, sizeof key, "%zu", i);
+			json_object_set_new(o, key, json_stringn(d->csv->f[i].s, d->csv->f[i].len));
+		}
+		*row = o;
+		*number = d->csv->record_line;
+		return 1;
+	}
+	while (d->row == d->nrows) {
+		d->rows_before += d->nrows;
+		free(d->rows);
+		d->rows = NULL;
+		d->nrows = d->row = 0;
+		if (d->rg == nc_parquet_num_row_groups(d->pq))
+			return 0;
+		const char *fields[1] = {d->field};
+		if (nc_parquet_read_rows(d->pq, d->rg++, fields, d->field ? 1 : 0, (json_t ***)&d->rows,
+					 &d->nrows) != 0)
+			return -1;
+	}
+	*number = d->rows_before + d->row + 1;
+	*row = d->rows[d->row++];
+	return 1;
+}
+
+/* Rows of a table entry into b; returns rows added or -1. */
+static long read_table(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
+{
+	if (!d->pq && !d->csv && start_table(d) != 0)
+		return -1;
+	long added = 0;
+	size_t bytes = 0;
+	while (bytes < max_bytes) {
+		json_t *row;
+		uint64_t number;
+		int r = next_row(d, &row, &number);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			end_table(d);
+			d->in_entry = 0;
+			break;
+		}
+		batch_add_obj(b, row, number);
+		json_t *v = d->field ? json_object_get(row, d->field) : NULL;
+		bytes += 64 + (json_is_string(v) ? json_string_length(v) : 1024);
+		added++;
+	}
+	return added;
+}
+
 long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 {
 	long added = 0;
@@ -222,6 +367,15 @@ long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 			}
 		}
 		batch_source(b, d->entry);
+		if (d->entry_format == NC_DOCS_PARQUET || d->entry_format == NC_DOCS_CSV) {
+			long got = read_table(d, b, max_bytes);
+			if (got < 0)
+				return -1;
+			added += got;
+			if (d->in_entry)
+				break;
+			continue;
+		}
 		if (d->entry_format == NC_DOCS_TEXT) {
 			long got;
 			while ((got = fill(d)) > 0)
@@ -272,9 +426,10 @@ int nc_rec_text(const struct nc_batch *b, const struct nc_rec *r, const char *fi
 		return -1;
 	json_t *v = json_is_object(root) ? json_object_get(root, field) : NULL;
 	if (!v || !json_is_string(v)) {
+		char where[600];
+		nc_rec_where(b, r, where, sizeof where);
 		json_decref(root);
-		return nc_fail("%s:%llu: no \"%s\" string in this record", b->sources[r->source],
-			       (unsigned long long)r->line, field);
+		return nc_fail("%s: no \"%s\" string in this record", where, field);
 	}
 	size_t n = json_string_length(v);
 	unsigned char *copy = xmalloc(n + 1);
@@ -302,4 +457,10 @@ int nc_rec_json(const struct nc_batch *b, const struct nc_rec *r, void **json)
 			       (unsigned long long)r->line, err.column, err.text);
 	*json = root;
 	return 0;
+}
+
+void nc_rec_where(const struct nc_batch *b, const struct nc_rec *r, char *buf, size_t n)
+{
+	snprintf(buf, n, r->obj ? "%s: row %llu" : "%s:%llu", b->sources[r->source],
+		 (unsigned long long)r->line);
 }

@@ -10,10 +10,12 @@
 #include <stdint.h>
 
 enum nc_docs_format {
-	NC_DOCS_AUTO,   /* JSONL by name (.jsonl .json .ndjson) or by a leading '{' */
+	NC_DOCS_AUTO,   /* by name (.jsonl .json .ndjson .parquet .csv), else by content */
 	NC_DOCS_JSONL,  /* one JSON object a line, text in a field */
 	NC_DOCS_TEXT,   /* one file (or archive member) = one document */
 	NC_DOCS_LINES,  /* one line = one document */
+	NC_DOCS_PARQUET,/* rows of a Parquet file (found by name or by its magic) */
+	NC_DOCS_CSV,    /* records of an RFC 4180 CSV file, fields named "0", "1", ... */
 };
 
 /* One record: a raw line or file, not yet parsed. */
@@ -35,6 +37,8 @@ struct nc_batch {
 };
 
 struct archive;
+struct nc_parquet;
+struct nc_csv;
 
 struct nc_docs {
 	char *path;           /* operand as named in messages */
@@ -49,9 +53,21 @@ struct nc_docs {
 	size_t len, pos, cap;
 	int entry_eof;
 	uint64_t bytes_in;    /* bytes read so far (decompressed) */
+	const char *field;    /* the one field tables need to decode; NULL: all */
+	char *member;         /* "archive#member": read only this member */
+	int found;            /* entries read (for a missing member) */
+	/* A table entry (Parquet, CSV), read whole, then served row by row. */
+	struct nc_parquet *pq;
+	int rg;
+	void **rows;          /* json_t * of the current row group */
+	size_t nrows, row;
+	uint64_t rows_before; /* rows of earlier row groups */
+	struct nc_csv *csv;
 };
 
-int nc_docs_open(struct nc_docs *d, const char *path, int format);
+/* field: the field tables (Parquet) need to decode, NULL for all. A path
+ * "ARCHIVE#MEMBER" that names no file reads one member of ARCHIVE. */
+int nc_docs_open(struct nc_docs *d, const char *path, int format, const char *field);
 /* Append records to b until about max_bytes are held (at least one
  * record). Returns the number of records added, 0 at the end, -1 on error. */
 long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes);
@@ -66,6 +82,9 @@ void nc_batch_free(struct nc_batch *b);
  * source and line. */
 int nc_rec_text(const struct nc_batch *b, const struct nc_rec *r, const char *field,
 		const unsigned char **text, size_t *len, unsigned char **own);
+/* Where a record is, for messages: "file:LINE", or "file: row N" for
+ * table rows. */
+void nc_rec_where(const struct nc_batch *b, const struct nc_rec *r, char *buf, size_t n);
 /* The record as a JSON value (json_t *, a new reference the caller
  * releases); text records are an error. Thread-safe. */
 int nc_rec_json(const struct nc_batch *b, const struct nc_rec *r, void **json);

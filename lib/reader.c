@@ -93,7 +93,7 @@ int nc_reader_next(struct nc_reader *r)
 		if (!r->open) {
 			if (r->next == r->nfiles)
 				return 0;
-			if (nc_docs_open(&r->d, r->files[r->next++], r->o.format) != 0)
+			if (nc_docs_open(&r->d, r->files[r->next++], r->o.format, r->o.field) != 0)
 				return -1;
 			r->open = 1;
 		}

@@ -336,8 +336,7 @@ static int render_batch(const struct nc_tokenizer *t, const struct nc_reader *rd
 	for (size_t i = 0; i < rd->x.n; i++) {
 		const struct nc_rec *r = &rd->b.recs[i];
 		char where[600];
-		snprintf(where, sizeof where, "%s:%llu", rd->b.sources[r->source],
-			 (unsigned long long)r->line);
+		nc_rec_where(&rd->b, r, where, sizeof where);
 		out[i].ids.n = out[i].mask.n = 0;
 		json_t *conv = as_conversation(rd->x.obj[i]);
 		if (nc_chat_render(t, conv, max_tokens, where, &out[i].ids, &out[i].mask) != 0) {

@@ -201,3 +201,110 @@ chat_oracle() {
 		assert_output --partial "bad1.jsonl:1"
 	done
 }
+
+# ---- real data set formats ----
+
+# A FineWeb-Edu-shaped shard (text column, zstd, no dictionary, many row
+# groups) and a SmolTalk-shaped one, written by pyarrow.
+make_parquet_sets() {
+	"$PY" - "$T" <<'PY'
+import json, random, sys
+import pyarrow as pa, pyarrow.parquet as pq
+d = sys.argv[1]
+docs = [json.loads(l)["text"] for l in open(d + "/a.jsonl", encoding="utf-8")]
+pq.write_table(pa.table({"text": docs}), d + "/fw.parquet", row_group_size=37,
+               use_dictionary=False, compression="zstd", write_statistics=False)
+with open(d + "/fw.want", "w", encoding="utf-8") as f:
+    for t in pq.read_table(d + "/fw.parquet").column("text").to_pylist():
+        f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+r = random.Random(7)
+convs = []
+for i in range(60):
+    msgs = []
+    if i % 5 == 0:
+        msgs.append({"content": "You are terse.", "role": "system"})
+    for k in range(r.randint(1, 3)):
+        msgs.append({"content": r.choice(docs)[:200], "role": "user"})
+        msgs.append({"content": r.choice(docs)[:300], "role": "assistant"})
+    convs.append(msgs)
+pq.write_table(pa.table({"messages": convs}), d + "/st.parquet", row_group_size=16, compression="snappy")
+with open(d + "/st.jsonl", "w", encoding="utf-8") as f:
+    for m in pq.read_table(d + "/st.parquet").column("messages").to_pylist():
+        f.write(json.dumps({"messages": m}, ensure_ascii=False) + "\n")
+PY
+}
+
+@test "docs reads a FineWeb-shaped parquet shard as pyarrow does, row for row" {
+	need_oracle
+	make_parquet_sets
+	nc-shard docs "$T/fw.parquet" >"$T/fw.got"
+	"$PY" -c 'import json,sys
+a=[json.loads(l)["text"] for l in open(sys.argv[1],encoding="utf-8")]
+b=[json.loads(l)["text"] for l in open(sys.argv[2],encoding="utf-8")]
+sys.exit(0 if a==b else 1)' "$T/fw.got" "$T/fw.want"
+}
+
+@test "a parquet shard inside a tar or zip reads like the file itself" {
+	need_oracle
+	make_parquet_sets
+	(cd "$T" && tar cf fw.tar fw.parquet && rm -f fw.zip && python3 -m zipfile -c fw.zip fw.parquet)
+	nc-shard docs "$T/fw.parquet" >"$T/plain.out"
+	nc-shard docs "$T/fw.tar" | cmp - "$T/plain.out"
+	nc-shard docs "$T/fw.zip" | cmp - "$T/plain.out"
+}
+
+@test "tokens from parquet equal tokens from the same documents as JSONL" {
+	need_oracle
+	make_parquet_sets
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/pq" --val-docs=3 "$T/fw.parquet" >/dev/null
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/js" --val-docs=3 "$T/a.jsonl" >/dev/null
+	for f in "$T"/js/*.bin; do cmp "$f" "$T/pq/$(basename "$f")"; done
+}
+
+@test "chat renders SmolTalk-shaped parquet conversations as nanochat does" {
+	need_oracle
+	make_parquet_sets
+	chat_oracle "$T/tok.ranks" "$T/st.jsonl" >"$T/want"
+	nc-shard chat --ids -t "$T/tok" "$T/st.parquet" >"$T/got"
+	run "$PY" "$ORACLE/chat_compare.py" "$T/got" "$T/want"
+	assert_success
+}
+
+@test "CSV records read with RFC 4180 quoting, columns by number" {
+	printf 'q1,"a, b","say ""hi""",x\r\n"multi\nline",2,3,4\n' >"$T/m.csv"
+	run nc-shard docs --column=1 "$T/m.csv"
+	assert_output '{"text":"a, b"}
+{"text":"2"}'
+	run nc-shard docs --column=0 "$T/m.csv"
+	assert_line --index 1 '{"text":"multi\nline"}'
+}
+
+@test "bad input: a null text names the parquet row; a broken CSV quote names the line" {
+	run nc-shard docs tests/fixtures/parquet/fineweb_zstd_v1_plain.parquet
+	assert_failure 1
+	assert_output --partial "fineweb_zstd_v1_plain.parquet: row 3: no \"text\" string"
+	printf 'a,b\n"open,c\n' >"$T/broken.csv"
+	run nc-shard docs --column=0 "$T/broken.csv"
+	assert_failure 1
+	assert_output --partial "broken.csv:2:"
+}
+
+@test "bad input: a truncated parquet file, a missing column and a missing zip member are errors" {
+	head -c 2000 tests/fixtures/parquet/gsm8k_zstd_v1_plain.parquet >"$T/cut.parquet"
+	run nc-shard docs "$T/cut.parquet"
+	assert_failure 1
+	assert_output --partial "cut.parquet"
+	run nc-shard docs --column=nope tests/fixtures/parquet/gsm8k_zstd_v1_plain.parquet
+	assert_failure 1
+	assert_output --partial "nope"
+	run nc-shard docs "$T/no-such.zip"
+	assert_failure 1
+	assert_output --partial "no-such.zip"
+	(cd "$T" && printf '{"text":"in a zip"}\n' >m1.jsonl && rm -f two.zip && python3 -m zipfile -c two.zip m1.jsonl a.jsonl)
+	run nc-shard docs "$T/two.zip#m1.jsonl"
+	assert_success
+	assert_output '{"text":"in a zip"}'
+	run nc-shard docs "$T/two.zip#missing.jsonl"
+	assert_failure 1
+	assert_output --partial "two.zip: no member missing.jsonl"
+}

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Run the C unit tests (given as arguments) and every Bats suite, all in
-# TAP, and end with one line "N passed, N failed" (", N skipped" if any).
+# Run the C unit tests (given as arguments), the fuzz targets briefly, and
+# every Bats suite, all in TAP, and end with one line "N passed, N failed"
+# (", N skipped" if any).
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -8,6 +9,7 @@ for t in "$@"; do
 	echo "# $t"
 	"$t" || echo "not ok - $t exited with status $?"
 done >"$log" 2>&1
+sh tests/fuzz/run.sh >>"$log" 2>&1
 cat "$log"
 bats --tap tests/*.bats 2>&1 | tee -a "$log"
 passed=$(grep -c '^ok ' "$log" | tr -d ' ')
