@@ -2,8 +2,9 @@
 # The nc pipeline shrunk to run on one CPU in a minute, with no network, on
 # data embedded in this repository (its own documentation and sources).
 # Today it covers the stages that exist: train a tokenizer, inspect it,
-# encode the corpus into a token shard and check the round trip. Later
-# stages (pretraining, finetuning, evaluation, chat) join as they land.
+# cut the corpus into token shards with a validation split, render chat
+# data with its loss mask, and check the round trip. Later stages
+# (pretraining, finetuning, evaluation, chat) join as they land.
 #
 # usage: sh/tinyrun.sh [OUTDIR]     (default out/tiny)
 set -eu
@@ -31,9 +32,17 @@ $bin/nc-bpe stats -t "$out/tokenizer"
 echo "== compression: bytes per token on a few of the files"
 $bin/nc-bpe stats --markdown -t "$out/tokenizer" README.md lib/tokenizer.c man/nc-bpe.1
 
-echo "== token shard: nc-bpe encode, with BOS before each document"
-$bin/nc-bpe encode --format=text --bos -t "$out/tokenizer" -o "$out/corpus.shard" "$out/corpus.tar"
-ls -l "$out/corpus.shard" | awk '{ print $5 " bytes" }'
+echo "== token shards: nc-shard tokens (BOS before each document, 4 held out for validation)"
+rm -rf "$out/data"
+$bin/nc-shard tokens --quiet --format=text --val-docs=4 --shard-tokens=40000 \
+	-t "$out/tokenizer" -o "$out/data" "$out/corpus.tar"
+$bin/nc-shard verify -t "$out/tokenizer" "$out"/data/*.bin
+
+echo "== chat data: nc-shard chat (nanochat's rendering and loss mask)"
+$bin/nc-shard chat -t "$out/tokenizer" -o "$out/chat.bin" tests/fixtures/chat/conversations.jsonl
+$bin/nc-shard info "$out/chat.bin"
+printf '%s\n' '{"question":"What is 6 times 7?","answer":"6*7 = <<6*7=42>>42\n#### 42"}' |
+	$bin/nc-shard chat --show -t "$out/tokenizer" | awk '$2 == 1' | head -5
 
 echo "== round trip: decode(encode(README.md)) == README.md"
 $bin/nc-bpe encode --format=text -t "$out/tokenizer" README.md |
