@@ -308,3 +308,12 @@ sys.exit(0 if a==b else 1)' "$T/fw.got" "$T/fw.want"
 	assert_failure 1
 	assert_output --partial "two.zip: no member missing.jsonl"
 }
+
+@test "bad input: an unsupported parquet encoding or codec is named" {
+	run nc-shard docs tests/fixtures/parquet-unsupported/delta-encoding.parquet
+	assert_failure 1
+	assert_output --partial "delta-encoding.parquet: row group 0: column text: page at byte 4: unsupported encoding DELTA_LENGTH_BYTE_ARRAY"
+	run nc-shard docs tests/fixtures/parquet-unsupported/lz4-codec.parquet
+	assert_failure 1
+	assert_output --partial "unsupported codec LZ4_RAW"
+}

@@ -143,6 +143,17 @@ def main():
                 dictionary = False   # as the FineWeb-Edu files are written
             tag = "%s_%s_v%s_%s" % (name, codec, version[0], "dict" if dictionary else "plain")
             write(outdir, tag, schema, rows, codec, version, dictionary)
+    unsupported(os.path.join(os.path.dirname(outdir.rstrip("/")) or ".", "parquet-unsupported"))
+
+
+def unsupported(outdir):
+    """Files nc must refuse with a clear message: an encoding and a codec it
+    does not read."""
+    os.makedirs(outdir, exist_ok=True)
+    t = pa.table({"text": ["alpha", "beta", "gamma"]})
+    pq.write_table(t, os.path.join(outdir, "delta-encoding.parquet"), use_dictionary=False,
+                   column_encoding={"text": "DELTA_LENGTH_BYTE_ARRAY"}, compression="none")
+    pq.write_table(t, os.path.join(outdir, "lz4-codec.parquet"), compression="lz4")
 
 
 if __name__ == "__main__":
