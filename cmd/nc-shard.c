@@ -25,14 +25,15 @@ static void usage(FILE *fp)
 	      "       nc-shard tokens -t TOKENIZER -o DIR [--shard-tokens=N] [--val-docs=N]\n"
 	      "                       [--column=NAME] [--format=F] [FILE...]\n"
 	      "       nc-shard chat   -t TOKENIZER [-o SHARD] [--max-tokens=N] [--ids|--show]\n"
-	      "                       [FILE...]\n"
+	      "                       [--format=F] [FILE...]\n"
 	      "       nc-shard info   SHARD...\n"
 	      "       nc-shard verify [-t TOKENIZER] SHARD...\n"
 	      "       nc-shard cat    [-o FILE] [--ids] SHARD...\n"
 	      "\n"
-	      "FILE: JSONL documents (a text field), or plain text (--format=text: a file a\n"
-	      "document; --format=lines: a line a document), compressed or in archives;\n"
-	      "none or - reads stdin.\n"
+	      "FILE: JSONL (--column picks the text), Parquet, CSV (columns 0, 1, ...), or\n"
+	      "plain text (--format=text: a file a document; lines: a line a document),\n"
+	      "compressed or in archives (ARCHIVE#MEMBER for one member); none or - is stdin.\n"
+	      "--format=auto|jsonl|text|lines|parquet|csv.\n"
 	      "Common options: --threads=N  --progress  --quiet  -h.  See nc-shard(1).\n",
 	      fp);
 }
@@ -146,12 +147,17 @@ static int cmd_tokens(int argc, char **argv)
 		nc_usage_error("tokens: an output directory is required (-o DIR)");
 	struct nc_tokenizer t;
 	load_tokenizer(&t, "tokens");
-	struct nc_tokens_opts o = {doc_opts(), opt.out, opt.shard_tokens, opt.val_docs};
+	char *dir = xstrdup(opt.out);
+	for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+		dir[n - 1] = 0;
+	struct nc_tokens_opts o = {doc_opts(), dir, opt.shard_tokens, opt.val_docs};
 	struct nc_tokens_stats st;
 	if (nc_tokens_files(&t, argv, argc, &o, &st) != 0)
 		nc_die_err();
 	if (st.val_shards == 0)
 		nc_warn("warning: no validation split (give several files, or --val-docs=N)");
+	if (st.train_shards == 0)
+		nc_warn("warning: no training shard: every document went to the validation split");
 	if (st.skipped)
 		nc_warn("%d complete shards were already there and were kept", st.skipped);
 	struct nc_logfmt l = {0};
@@ -165,6 +171,7 @@ static int cmd_tokens(int argc, char **argv)
 	logfmt_emit(&l, stderr);
 	logfmt_free(&l);
 	nc_tok_free(&t);
+	free(dir);
 	return 0;
 }
 
@@ -183,6 +190,15 @@ static int cmd_chat(int argc, char **argv)
 	struct nc_chat_stats st;
 	if (nc_chat_files(&t, argv, argc, opt.out, &o, &st) != 0)
 		nc_die_err();
+	if (opt.progress >= 0 && !opt.ids && !opt.show) {
+		struct nc_logfmt l = {0};
+		logfmt_str(&l, "stage", "chat");
+		logfmt_int(&l, "conversations", (int64_t)st.conversations);
+		logfmt_int(&l, "tokens", (int64_t)st.tokens);
+		logfmt_int(&l, "supervised", (int64_t)st.supervised);
+		logfmt_emit(&l, stderr);
+		logfmt_free(&l);
+	}
 	nc_tok_free(&t);
 	return 0;
 }
@@ -246,19 +262,36 @@ static int cmd_verify(int argc, char **argv)
 		if (!ok) {
 			nc_warn("%s", nc_errmsg());
 			bad = 1;
+			nc_shard_free(&s);
 		}
 		logfmt_str(&l, "shard", argv[i]);
 		logfmt_str(&l, "ok", ok ? "yes" : "no");
 		if (ok)
 			logfmt_int(&l, "tokens", (int64_t)s.n);
 		logfmt_emit(&l, stdout);
-		if (ok)
-			nc_shard_free(&s);
+		nc_shard_free(&s);
 	}
 	logfmt_free(&l);
 	if (have_tok)
 		nc_tok_free(&t);
 	return bad;
+}
+
+/* Ids as text: a line per document (each BOS starts one), "id/mask" when
+ * the shard has a loss mask. */
+static void write_id_lines(struct nc_out *out, const struct nc_shard *s, int *at_start)
+{
+	char buf[32];
+	for (uint64_t k = 0; k < s->n; k++) {
+		int first = *at_start;
+		int newline = !first && s->ids[k] == s->info.bos;
+		int len = snprintf(buf, sizeof buf, "%s%u", newline ? "\n" : first ? "" : " ", s->ids[k]);
+		if (s->mask)
+			len += snprintf(buf + len, sizeof buf - len, "/%u", s->mask[k]);
+		if (nc_out_write(out, buf, len) != 0)
+			nc_die_err();
+		*at_start = 0;
+	}
 }
 
 static int cmd_cat(int argc, char **argv)
@@ -269,37 +302,33 @@ static int cmd_cat(int argc, char **argv)
 	struct nc_shard_writer w;
 	struct nc_out text;
 	struct nc_shard_info first = {0};
-	uint32_t *ids = xmalloc((1 << 16) * sizeof *ids);
-	char buf[16];
+	int at_start = 1;
 	for (int i = 0; i < argc; i++) {
-		struct nc_shard_reader r;
-		if (nc_shard_open(&r, argv[i]) != 0)
+		struct nc_shard s;
+		if (nc_shard_load(&s, argv[i]) != 0)
 			nc_die_err();
+		int masked = s.mask != NULL;
 		if (i == 0) {
-			first = r.info;
+			first = s.info;
 			if (opt.ids ? nc_out_open(&text, opt.out)
-				    : nc_shard_create(&w, opt.out, first.vocab_size, first.bos, first.fingerprint, 0))
+				    : nc_shard_create(&w, opt.out, first.vocab_size, first.bos, first.fingerprint, masked))
 				nc_die_err();
-		} else if (r.info.fingerprint != first.fingerprint) {
+		} else if (s.info.fingerprint != first.fingerprint) {
 			nc_die("%s: made with another tokenizer than %s", argv[i], argv[0]);
+		} else if (masked != ((first.flags & NC_SHARD_HAS_MASK) != 0)) {
+			nc_die("%s: %s a loss mask and %s does not", masked ? argv[i] : argv[0], "has",
+			       masked ? argv[0] : argv[i]);
 		}
-		long n;
-		while ((n = nc_shard_read(&r, ids, 1 << 16)) > 0) {
-			for (long k = 0; k < n && opt.ids; k++) {
-				int len = snprintf(buf, sizeof buf, "%u%c", ids[k], k + 1 == n ? '\n' : ' ');
-				if (nc_out_write(&text, buf, len) != 0)
-					nc_die_err();
-			}
-			if (!opt.ids && nc_shard_put(&w, ids, NULL, (size_t)n) != 0)
-				nc_die_err();
-		}
-		if (n < 0)
+		if (opt.ids)
+			write_id_lines(&text, &s, &at_start);
+		else if (nc_shard_put(&w, s.ids, s.mask, s.n) != 0)
 			nc_die_err();
-		nc_shard_close(&r);
+		nc_shard_free(&s);
 	}
+	if (opt.ids && !at_start && nc_out_write(&text, "\n", 1) != 0)
+		nc_die_err();
 	if (opt.ids ? nc_out_commit(&text) : nc_shard_finish(&w))
 		nc_die_err();
-	free(ids);
 	return 0;
 }
 

@@ -25,7 +25,7 @@ static void batch_add(struct nc_batch *b, const unsigned char *s, size_t n, uint
 	xgrow(&b->data, &b->cap, b->len + n + 1, 1);
 	memcpy(b->data + b->len, s, n);
 	xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
-	b->recs[b->n++] = (struct nc_rec){b->len, n, (uint32_t)(b->nsources - 1), line, json, NULL};
+	b->recs[b->n++] = (struct nc_rec){b->len, n, (uint32_t)(b->nsources - 1), line, json, NULL, 0};
 	b->len += n;
 	b->data[b->len] = 0;
 }
@@ -117,6 +117,15 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+static int compressed_name(const char *name)
+{
+	static const char *const comp[] = {".gz", ".zst", ".xz", ".bz2", ".lz4", ".zstd"};
+	for (size_t i = 0; i < sizeof comp / sizeof comp[0]; i++)
+		if (name && ends_with(name, comp[i]))
+			return 1;
+	return 0;
+}
+
 /* The format a name says (compression suffixes aside), or NC_DOCS_AUTO. */
 static int named_format(const char *name)
 {
@@ -184,6 +193,9 @@ static int next_entry(struct nc_docs *d)
 		if (d->member && (d->raw || strcmp(archive_entry_pathname(e), d->member) != 0))
 			continue;
 		d->found++;
+		if (!d->raw && compressed_name(archive_entry_pathname(e)))
+			return nc_fail("%s: member %s is compressed; nc does not read compressed members of archives",
+				       d->path, archive_entry_pathname(e));
 		break;
 	}
 	free(d->entry);
@@ -222,7 +234,8 @@ static int next_entry(struct nc_docs *d)
 			if (d->len >= 4 && memcmp(d->buf, "PAR1", 4) == 0)
 				d->entry_format = NC_DOCS_PARQUET;
 			else
-				d->entry_format = i < d->len && d->buf[i] == '{' ? NC_DOCS_JSONL : NC_DOCS_TEXT;
+				d->entry_format = i < d->len && (d->buf[i] == '{' || d->buf[i] == '[')
+							  ? NC_DOCS_JSONL : NC_DOCS_TEXT;
 		}
 	}
 	d->in_entry = 1;
@@ -257,10 +270,10 @@ static int next_line(struct nc_docs *d, const unsigned char **s, size_t *n)
 	}
 }
 
-static void batch_add_obj(struct nc_batch *b, json_t *obj, uint64_t row)
+static void batch_add_obj(struct nc_batch *b, json_t *obj, uint64_t number, int row)
 {
 	xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
-	b->recs[b->n++] = (struct nc_rec){b->len, 0, (uint32_t)(b->nsources - 1), row, 0, obj};
+	b->recs[b->n++] = (struct nc_rec){b->len, 0, (uint32_t)(b->nsources - 1), number, 0, obj, row};
 }
 
 /* Read the whole entry: tables are not streamed. */
@@ -344,7 +357,7 @@ static long read_table(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 			d->in_entry = 0;
 			break;
 		}
-		batch_add_obj(b, row, number);
+		batch_add_obj(b, row, number, d->pq != NULL);
 		json_t *v = d->field ? json_object_get(row, d->field) : NULL;
 		bytes += 64 + (json_is_string(v) ? json_string_length(v) : 1024);
 		added++;
@@ -461,6 +474,6 @@ int nc_rec_json(const struct nc_batch *b, const struct nc_rec *r, void **json)
 
 void nc_rec_where(const struct nc_batch *b, const struct nc_rec *r, char *buf, size_t n)
 {
-	snprintf(buf, n, r->obj ? "%s: row %llu" : "%s:%llu", b->sources[r->source],
+	snprintf(buf, n, r->row ? "%s: row %llu" : "%s:%llu", b->sources[r->source],
 		 (unsigned long long)r->line);
 }

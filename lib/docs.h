@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 enum nc_docs_format {
-	NC_DOCS_AUTO,   /* by name (.jsonl .json .ndjson .parquet .csv), else by content */
+	NC_DOCS_AUTO,   /* by name (.jsonl .json .ndjson .parquet .csv), else by content:
+			 * "PAR1" Parquet, a leading '{' or '[' JSONL, else text */
 	NC_DOCS_JSONL,  /* one JSON object a line, text in a field */
 	NC_DOCS_TEXT,   /* one file (or archive member) = one document */
 	NC_DOCS_LINES,  /* one line = one document */
@@ -25,6 +26,7 @@ struct nc_rec {
 	uint64_t line;        /* 1-based line, or row (0 for whole files) */
 	int json;
 	void *obj;            /* an already parsed record (json_t *), or NULL */
+	int row;              /* line is a table row number (Parquet), not a line */
 };
 
 struct nc_batch {

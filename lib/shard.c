@@ -186,6 +186,7 @@ int nc_shard_load(struct nc_shard *s, const char *path)
 		const unsigned char *p = m.data + NC_SHARD_HEADER;
 		s->n = n;
 		s->info.count = n;
+		s->digest = le64(m.data + m.size - NC_SHARD_TRAILER + 24);
 		s->ids = xmalloc((n + 1) * sizeof *s->ids);
 		for (uint64_t i = 0; i < n; i++)
 			s->ids[i] = get_id(p + i * s->info.width, s->info.width);

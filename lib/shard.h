@@ -72,6 +72,7 @@ struct nc_shard {
 	uint32_t *ids;
 	uint8_t *mask;          /* NULL unless the shard has one */
 	uint64_t n;
+	uint64_t digest;        /* the payload's XXH3-64 (checked) */
 };
 int nc_shard_load(struct nc_shard *s, const char *path);
 void nc_shard_free(struct nc_shard *s);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- documents as JSONL ---- */
 
@@ -108,13 +109,33 @@ int nc_docs_jsonl(char **files, int nfiles, const struct nc_doc_opts *o, uint64_
 
 /* ---- token shards ---- */
 
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+	char *p = xstrdup(dir);
+	int rc = 0;
+	for (char *s = p + 1; rc == 0; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = 0;
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			rc = -1;
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
 /* A numbered series of fixed-size shards: DIR/PREFIX_NNNNN.bin. */
 struct series {
 	const struct nc_tokenizer *t;
 	const char *dir, *prefix;
 	uint64_t per;
 	int index;              /* number of the shard being filled */
-	int open, skipping;
+	int open;
 	uint64_t filled;        /* tokens in the shard being filled */
 	uint64_t total;         /* tokens in all shards of the series */
 	struct nc_shard_writer w;
@@ -127,18 +148,19 @@ static void series_path(struct series *s)
 	snprintf(s->path, sizeof s->path, "%s/%s_%05d.bin", s->dir, s->prefix, s->index);
 }
 
-/* A shard already complete: valid, full, and made with this tokenizer. */
-static int already_done(const struct series *s)
+/* Is the shard at path already exactly what w holds (same header, same
+ * tokens by checksum, and intact)? Then it is kept as it is. */
+static int unchanged(const char *path, struct nc_shard_writer *w)
 {
-	struct stat st;
-	if (stat(s->path, &st) != 0)
+	struct nc_shard old;
+	if (access(path, F_OK) != 0 || nc_shard_load(&old, path) != 0)
 		return 0;
-	struct nc_shard sh;
-	if (nc_shard_load(&sh, s->path) != 0)
-		return 0;
-	int done = sh.n == s->per && sh.info.fingerprint == s->t->fingerprint && !sh.mask;
-	nc_shard_free(&sh);
-	return done;
+	int same = old.n == w->n && !old.mask && old.info.width == w->info.width &&
+		   old.info.vocab_size == w->info.vocab_size && old.info.bos == w->info.bos &&
+		   old.info.fingerprint == w->info.fingerprint &&
+		   old.digest == nc_hasher_digest(&w->h);
+	nc_shard_free(&old);
+	return same;
 }
 
 static int series_open(struct series *s)
@@ -146,11 +168,6 @@ static int series_open(struct series *s)
 	series_path(s);
 	s->filled = 0;
 	s->open = 1;
-	s->skipping = already_done(s);
-	if (s->skipping) {
-		(*s->skipped)++;
-		return 0;
-	}
 	uint32_t bos = nc_tok_special(s->t, "<|bos|>");
 	return nc_shard_create(&s->w, s->path, s->t->vocab_size, bos, s->t->fingerprint, 0);
 }
@@ -160,8 +177,12 @@ static int series_close(struct series *s)
 	if (!s->open)
 		return 0;
 	s->open = 0;
-	if (!s->skipping && nc_shard_finish(&s->w) != 0)
+	if (unchanged(s->path, &s->w)) {
+		nc_shard_abort(&s->w);
+		(*s->skipped)++;
+	} else if (nc_shard_finish(&s->w) != 0) {
 		return -1;
+	}
 	printf("%s\n", s->path);
 	fflush(stdout);
 	s->index++;
@@ -174,7 +195,7 @@ static int series_put(struct series *s, const uint32_t *ids, size_t n)
 		if (!s->open && series_open(s) != 0)
 			return -1;
 		size_t k = s->per - s->filled < n ? (size_t)(s->per - s->filled) : n;
-		if (!s->skipping && nc_shard_put(&s->w, ids, NULL, k) != 0)
+		if (nc_shard_put(&s->w, ids, NULL, k) != 0)
 			return -1;
 		s->filled += k;
 		s->total += k;
@@ -188,9 +209,21 @@ static int series_put(struct series *s, const uint32_t *ids, size_t n)
 
 static void series_abort(struct series *s)
 {
-	if (s->open && !s->skipping)
+	if (s->open)
 		nc_shard_abort(&s->w);
 	s->open = 0;
+}
+
+/* Shards numbered past the end of this run are left from an earlier run on
+ * other input: remove them so that DIR/train_*.bin is this run alone. */
+static void remove_stale(struct series *s)
+{
+	for (int k = s->index;; k++) {
+		char path[sizeof s->path];
+		snprintf(path, sizeof path, "%s/%s_%05d.bin", s->dir, s->prefix, k);
+		if (unlink(path) != 0)
+			break;
+	}
 }
 
 /* The last val_docs documents, held back until the end. */
@@ -236,7 +269,7 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 	uint32_t bos = nc_tok_special(t, "<|bos|>");
 	if (bos == UINT32_MAX)
 		return nc_fail("the tokenizer has no <|bos|> token");
-	if (mkdir(o->dir, 0755) != 0 && errno != EEXIST)
+	if (make_dirs(o->dir) != 0)
 		return nc_fail_errno("%s: cannot create the directory", o->dir);
 	struct series train = {.t = t, .dir = o->dir, .prefix = "train", .per = o->shard_tokens,
 			       .skipped = &st->skipped};
@@ -286,6 +319,10 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 		rc = nc_fail("no documents in the input");
 	if (rc == 0)
 		rc = series_close(&train) == 0 && series_close(&val) == 0 ? 0 : -1;
+	if (rc == 0) {
+		remove_stale(&train);
+		remove_stale(&val);
+	}
 	if (rc != 0) {
 		series_abort(&train);
 		series_abort(&val);

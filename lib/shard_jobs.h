@@ -32,8 +32,9 @@ struct nc_tokens_stats {
 
 /* Encode the documents (BOS before each) into DIR/train_NNNNN.bin and
  * DIR/val_NNNNN.bin, printing each shard's path on stdout when complete.
- * A shard already present, valid, full and made with this tokenizer is not
- * written again. */
+ * A shard already present, intact and identical to the one this run makes
+ * is kept as it is (not rewritten); shards numbered past the end of this
+ * run are removed. */
 int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 		    const struct nc_tokens_opts *o, struct nc_tokens_stats *st);
 

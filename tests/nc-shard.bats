@@ -179,9 +179,40 @@ chat_oracle() {
 	run nc-shard info "$T/chat.bin"
 	assert_output --partial "mask=yes"
 	nc-shard verify -t "$T/tok" "$T/chat.bin"
-	nc-shard chat --ids -t "$T/tok" "$f" | tr ' ' '\n' | cut -d/ -f1 >"$T/want.ids"
-	nc-shard cat --ids "$T/chat.bin" | tr ' ' '\n' >"$T/got.ids"
+	nc-shard chat --ids -t "$T/tok" "$f" >"$T/want.ids"
+	nc-shard cat --ids "$T/chat.bin" >"$T/got.ids"
 	cmp "$T/want.ids" "$T/got.ids"
+	# cat keeps the mask in a shard too, and reads a chat shard from a pipe
+	nc-shard chat -t "$T/tok" "$f" | nc-shard cat -o "$T/copy.bin" -
+	nc-shard cat --ids "$T/copy.bin" | cmp - "$T/want.ids"
+}
+
+@test "cat --ids writes a line per document" {
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/lines/" --val-docs=2 "$T/b.jsonl" >/dev/null
+	[ "$(nc-shard cat --ids "$T"/lines/train_*.bin | wc -l)" -eq $(($(wc -l <"$T/b.jsonl") - 2)) ]
+	[ -e "$T/lines/train_00000.bin" ]
+}
+
+@test "tokens removes shards left past the end by an earlier run" {
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/st" --shard-tokens=5000 "$T/a.jsonl" >/dev/null
+	[ -e "$T/st/train_00010.bin" ]
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/st" --shard-tokens=5000 "$T/b.jsonl" >/dev/null
+	[ ! -e "$T/st/train_00010.bin" ]
+	diff <(all_ids "$T"/st/train_*.bin) <(nc-bpe encode --ids --bos -t "$T/tok" "$T/b.jsonl" | tr ' ' '\n')
+}
+
+@test "bare JSON arrays of messages are found without a .jsonl name" {
+	printf '%s\n' '[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]' >"$T/conv.txt"
+	run nc-shard chat --ids -t "$T/tok" "$T/conv.txt"
+	assert_success
+}
+
+@test "a compressed member inside an archive is refused, not misread" {
+	gzip -c "$T/b.jsonl" >"$T/b.jsonl.gz"
+	(cd "$T" && tar cf gz.tar b.jsonl.gz)
+	run nc-shard docs "$T/gz.tar"
+	assert_failure 1
+	assert_output --partial "member b.jsonl.gz is compressed"
 }
 
 @test "chat --show prints each token with its mask for humans" {
