@@ -37,8 +37,8 @@
 set -eu
 set -o pipefail
 
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
+BENCH_NAME=bpe
+. "$(dirname "$0")/common.sh"
 
 BENCH_MB=${BENCH_MB:-100}
 BENCH_VOCAB=${BENCH_VOCAB:-32768}
@@ -51,29 +51,14 @@ BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_RESULTS=${BENCH_RESULTS-tests/bench/RESULTS.md}
 NC_CORPUS=${NC_CORPUS:-../shared/data/corpus}
 
-die() { printf 'bench/bpe: %s\n' "$*" >&2; exit 1; }
-note() { printf 'bench/bpe: %s\n' "$*" >&2; }
-
 case $BENCH_MB in ''|*[!0-9.]*) die "BENCH_MB must be a number (got '$BENCH_MB')";; esac
-for v in BENCH_VOCAB THREADS BENCH_MAX_CHARS BENCH_DOC_CAP BENCH_SEED BENCH_VERIFY_DOCS BENCH_RUNS; do
-	eval "x=\$$v"
-	case $x in ''|*[!0-9]*) die "$v must be a whole number (got '$x')";; esac
-done
+check_number BENCH_VOCAB THREADS BENCH_MAX_CHARS BENCH_DOC_CAP BENCH_SEED BENCH_VERIFY_DOCS BENCH_RUNS
 [ "$THREADS" -ge 1 ] || die "THREADS must be at least 1"
 [ "$BENCH_RUNS" -ge 1 ] || die "BENCH_RUNS must be at least 1"
 
 # ---- tools ----
 
-if [ -n "${NC_PYTHON:-}" ]; then
-	PY=$NC_PYTHON
-elif [ -x .venv/bin/python ]; then
-	PY=.venv/bin/python
-else
-	PY=python3
-fi
-command -v "$PY" >/dev/null 2>&1 || die "no python interpreter '$PY' (set NC_PYTHON or run sh/setup.sh)"
-"$PY" -c 'import tiktoken, rustbpe' 2>/dev/null ||
-	die "$PY cannot import tiktoken and rustbpe (run sh/setup.sh, or set NC_PYTHON to an interpreter that has them)"
+find_python tiktoken rustbpe
 PEERS=$("$PY" -c 'import importlib.metadata as m, platform
 print("python %s, rustbpe %s, tiktoken %s" % (platform.python_version(), m.version("rustbpe"), m.version("tiktoken")))')
 
@@ -83,169 +68,16 @@ if [ -z "${NC_BPE:-}" ]; then
 fi
 [ -x "$NC_BPE" ] || die "$NC_BPE: not an executable"
 
-GNUTIME=$(type -P time 2>/dev/null || true)
-if [ -n "$GNUTIME" ] && ! "$GNUTIME" -f %M -o /dev/null true 2>/dev/null; then
-	GNUTIME=
-fi
-
-TMP=$(mktemp -d -t nc-bench-bpe.XXXXXX) || die "mktemp failed"
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# How a command is shown: relative to the repository and the temp folder.
-show() {
-	local s="$*"
-	s=${s//"$TMP/"/}
-	s=${s//"$ROOT/"/}
-	s=${s//"$PY "/"python "}
-	printf '%s' "$s"
-}
-
-now() { date +%s.%N; }
-
-# timed NAME CMD...: run CMD BENCH_RUNS times; the fastest wall seconds go
-# in W_NAME, all of them in ALL_NAME, and that run's peak resident memory
-# (MiB, when GNU time is there) in M_NAME. Output is the caller's to
-# redirect.
-timed() {
-	local name=$1 t0 t1 rc w i best= all= rss=?
-	shift
-	for i in $(seq "$BENCH_RUNS"); do
-		sync
-		rc=0
-		t0=$(now)
-		if [ -n "$GNUTIME" ]; then
-			"$GNUTIME" -f %M -o "$TMP/$name.rss" "$@" || rc=$?
-		else
-			"$@" || rc=$?
-		fi
-		t1=$(now)
-		[ $rc -eq 0 ] || die "$name failed (exit $rc): $(show "$@")"
-		w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-		all="$all${all:+ }$w"
-		if [ -z "$best" ] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-			best=$w
-			rss=?
-			if [ -n "$GNUTIME" ] && [ -s "$TMP/$name.rss" ]; then
-				rss=$(awk 'END { printf "%.0f", $1 / 1024 }' "$TMP/$name.rss")
-			fi
-		fi
-	done
-	eval "W_$name=\$best ALL_$name=\"\$all\" M_$name=\$rss"
-}
-
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+find_gnutime
+make_tmp
 
 # ---- machine and revision ----
 
-CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-[ -n "$CPU" ] || CPU=$(uname -m)
-CORES=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
-MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || echo '?')
-OS=$(uname -sr)
-CCV=$(${CC:-cc} --version 2>/dev/null | head -n 1 || echo '?')
-BUILD=$(sed 's/ ([^)]*)//g' build/.config 2>/dev/null || echo '?')
-REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY_FILES=$(git status --porcelain -- . ':!tests/bench/RESULTS.md' 2>/dev/null | cut -c4- || true)
-if [ -n "$DIRTY_FILES" ]; then
-	DIRTY="yes ($(printf '%s\n' "$DIRTY_FILES" | head -n 5 | paste -sd, - | sed 's/,/, /g')$([ "$(printf '%s\n' "$DIRTY_FILES" | wc -l)" -gt 5 ] && echo ', ...'))"
-else
-	DIRTY=no
-fi
-STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
-T_START=$(now)
-load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
-LOAD_START=$(load)
+machine_facts
 
 # ---- input ----
 
-cat >"$TMP/gen.py" <<'EOF'
-import json, os, random, re, sys
-
-corpus, mb, seed, out = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-target = int(mb * 1e6)
-
-files = []
-if os.path.isdir(corpus):
-    for top, dirs, names in os.walk(corpus):
-        dirs.sort()
-        files += [os.path.join(top, n) for n in sorted(names) if n.endswith(".txt")]
-
-paras = []
-for path in files:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read().lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    paras += [p.strip("\n").rstrip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
-
-source = "corpus"
-if not paras:
-    # Synthetic English-like text: Zipf-distributed made-up words.
-    source = "synthetic"
-    rng = random.Random(seed)
-    letters = "etaoinshrdlcumwfgypbvkjxqz"
-    freq = [12.7, 9.1, 8.2, 7.5, 7.0, 6.3, 6.1, 6.0, 6.0, 4.3, 4.0, 2.8, 2.8, 2.4, 2.4,
-            2.2, 2.0, 2.0, 1.9, 1.5, 1.0, 0.8, 0.2, 0.2, 0.1, 0.1]
-    vocab = sorted({"".join(rng.choices(letters, freq, k=rng.choice([1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 9, 11])))
-                    for _ in range(30000)})
-    rng.shuffle(vocab)
-    cum, acc = [], 0.0
-    for i in range(len(vocab)):
-        acc += 1.0 / (i + 1)
-        cum.append(acc)
-    size = 0
-    while size < 4_000_000:
-        sents = []
-        for _ in range(rng.randint(1, 8)):
-            words = rng.choices(vocab, cum_weights=cum, k=rng.randint(4, 28))
-            words[0] = words[0].capitalize()
-            if rng.random() < 0.3:
-                words[rng.randrange(len(words))] += ","
-            if rng.random() < 0.1:
-                words.insert(rng.randrange(len(words)), str(rng.randint(0, 2100)))
-            sents.append(" ".join(words) + rng.choice(".....?!"))
-        p = " ".join(sents)
-        paras.append(p)
-        size += len(p)
-
-
-def typos(s, rng):
-    """Swap about one pair of adjacent letters per 500 characters."""
-    n = len(s)
-    k = n // 500 + (rng.random() < (n % 500) / 500)
-    if n < 2 or not k:
-        return s
-    c = list(s)
-    for _ in range(k):
-        i = rng.randrange(n - 1)
-        if c[i].isalpha() and c[i + 1].isalpha():
-            c[i], c[i + 1] = c[i + 1], c[i]
-    return "".join(c)
-
-
-total = docs = rep = 0
-with open(out, "w", encoding="utf-8") as f:
-    while total < target:
-        rng = random.Random(seed * 1_000_003 + rep)
-        order = list(range(len(paras)))
-        rng.shuffle(order)
-        for i in order:
-            s = typos(paras[i], rng) if rep else paras[i]
-            f.write(json.dumps({"text": s}, ensure_ascii=False))
-            f.write("\n")
-            total += len(s.encode("utf-8"))
-            docs += 1
-            if total >= target:
-                break
-        rep += 1
-
-print("SOURCE=%s" % source)
-print("SOURCE_FILES=%d" % len(files))
-print("SOURCE_PARAS=%d" % len(paras))
-print("REPS=%d" % rep)
-print("DOCS=%d" % docs)
-print("TEXT_BYTES=%d" % total)
-EOF
+write_gen_py "$TMP/gen.py"
 
 DOCS_JSONL=$TMP/docs.jsonl
 note "building ${BENCH_MB} MB of input from $NC_CORPUS ..."
@@ -316,25 +148,8 @@ note "  ${W_nc_encT} s"
 CAL_JSONL=$TMP/cal.jsonl
 head -c 5000000 "$DOCS_JSONL" | sed '$d' >"$CAL_JSONL"
 cal_one() { "$NC_BPE" encode -t "$NC_TOK" --threads=1 --quiet -o - "$CAL_JSONL" >/dev/null; }
-cal_many() {
-	local i pids=
-	for i in $(seq "$THREADS"); do
-		cal_one &
-		pids="$pids $!"
-	done
-	for i in $pids; do
-		wait "$i" || die "calibration run failed"
-	done
-}
 note "measuring parallel capacity ($THREADS copies of a 1-thread encode side by side) ..."
-CAL_ONE= CAL_MANY=
-for i in $(seq "$BENCH_RUNS"); do
-	t0=$(now); cal_one; t1=$(now); cal_many; t2=$(now)
-	a=$(calc %.3f "$t1 - $t0"); b=$(calc %.3f "$t2 - $t1")
-	[ -n "$CAL_ONE" ] && awk -v x="$a" -v y="$CAL_ONE" 'BEGIN { exit !(x >= y) }' || CAL_ONE=$a
-	[ -n "$CAL_MANY" ] && awk -v x="$b" -v y="$CAL_MANY" 'BEGIN { exit !(x >= y) }' || CAL_MANY=$b
-done
-SCALING=$(calc %.2f "$THREADS * $CAL_ONE / $CAL_MANY")
+capacity cal_one
 note "  1 copy ${CAL_ONE} s, $THREADS copies ${CAL_MANY} s: $SCALING of $THREADS"
 
 # ids for the check, as text (not timed)
@@ -484,20 +299,6 @@ LOAD_END=$(load)
 echo
 cat "$TMP/section.md"
 
-if [ -n "$BENCH_RESULTS" ]; then
-	mkdir -p "$(dirname "$BENCH_RESULTS")"
-	if [ ! -s "$BENCH_RESULTS" ]; then
-		{
-			echo "# Benchmark results"
-			echo
-			echo "Sections appended by the scripts in sh/bench/, newest last. Each names the"
-			echo "machine, the revision, the input and the exact commands; compare numbers"
-			echo "only between runs on the same machine."
-			echo
-		} >"$BENCH_RESULTS"
-	fi
-	cat "$TMP/section.md" >>"$BENCH_RESULTS"
-	note "appended to $BENCH_RESULTS"
-fi
+append_results "$TMP/section.md"
 
 [ "$MERGES_SAME" = yes ] && [ "$IDS_SAME" = yes ] || { note "MISMATCH: merges identical=$MERGES_SAME, ids identical=$IDS_SAME"; exit 1; }
