@@ -3,7 +3,7 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -MMD -MP
+CFLAGS  += $(if $(HAVE_BLAS),-DNC_BLAS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -MMD -MP
 LDLIBS  := -larchive -lxxhash -ljansson -lsnappy -lzstd -lz -lm
 LDFLAGS += -fopenmp
 
@@ -13,6 +13,8 @@ NVCC    ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/
 CUDA    ?= $(if $(NVCC),1,0)
 HAVE_BLAS := $(call try_link,-lopenblas)
 HAVE_MPI  := $(shell command -v mpicc >/dev/null 2>&1 && echo yes)
+# Only what runs the model links BLAS (its thread pool starts at load).
+BLAS_LIBS := $(if $(HAVE_BLAS),-lopenblas)
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
@@ -40,7 +42,7 @@ build/nc-%: build/cmd/nc-%.o build/libnc.a
 
 build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@
 
 # Everything that needs no GPU; ends with one line "N passed, N failed".
 test: all $(UNIT)

@@ -1,0 +1,80 @@
+/* The op interface: every compute step of the model, forward and backward,
+ * behind one table of functions, so that the model (lib/gpt.c) is written
+ * once and runs on the CPU (lib/ops_cpu.c) or CUDA (kernels/) below it.
+ * This is the one place where behaviour is chosen at run time.
+ *
+ * Layouts are row-major. Activations of a batch of B sequences of T tokens
+ * are (B*T, C). Matrices follow PyTorch's Linear: W is (out, in) and
+ * y = x W^T. Backward functions add into gradient buffers (+=) unless
+ * said otherwise, so that a residual stream collects its gradients. */
+#ifndef NC_OPS_H
+#define NC_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nc_ops {
+	const char *name;
+	void *(*alloc)(size_t bytes);            /* zeroed */
+	void (*free)(void *p);
+	void (*zero)(float *x, size_t n);
+	void (*copy)(float *dst, const float *src, size_t n);
+	void (*add)(float *y, const float *x, size_t n);         /* y += x */
+
+	/* y[M,N] = x[M,K] W[N,K]^T (acc: y +=) */
+	void (*matmul)(float *y, const float *x, const float *w, int M, int N, int K, int acc);
+	/* dx[M,K] += dy W (if dx); dw[N,K] += dy^T x (if dw) */
+	void (*matmul_backward)(float *dx, float *dw, const float *dy, const float *x,
+				const float *w, int M, int N, int K);
+
+	/* out[n,C] = wte[idx[n]] */
+	void (*embedding)(float *out, const int32_t *idx, const float *wte, int n, int C);
+	/* dwte[idx[n]] += dout[n] */
+	void (*embedding_backward)(float *dwte, const float *dout, const int32_t *idx, int n, int C);
+
+	/* RMSNorm without gain over rows of C: out = x / sqrt(mean(x^2) + eps);
+	 * rstd[n] keeps the scale for backward. */
+	void (*rmsnorm)(float *out, float *rstd, const float *x, int n, int C, float eps);
+	/* dx += d out / dx . dout, from out and rstd */
+	void (*rmsnorm_backward)(float *dx, const float *dout, const float *out, const float *rstd,
+				 int n, int C);
+
+	/* Rotary embedding in place on x (B*T rows of H heads of D), position
+	 * t0 + t, nanochat's half-split pairing and sign (spec §2.3):
+	 * y1 = x1 cos + x2 sin, y2 = -x1 sin + x2 cos. cos and sin are (T, D/2).
+	 * inverse: the inverse rotation, which is also the backward. */
+	void (*rotary)(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
+		       int inverse);
+
+	/* Causal attention. q (B,T,H,D), k and v (B,T,Hkv,D), out (B,T,H,D);
+	 * head h reads kv head h / (H / Hkv); scale 1/sqrt(D). lse (B,H,T)
+	 * keeps the softmax's log-sum-exp for backward. */
+	void (*attention)(float *out, float *lse, const float *q, const float *k, const float *v,
+			  int B, int T, int H, int Hkv, int D);
+	/* dq, dk, dv += ... (dk and dv summed over the heads that share them) */
+	void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout,
+				   const float *out, const float *lse, const float *q, const float *k,
+				   const float *v, int B, int T, int H, int Hkv, int D);
+
+	/* y = relu(x)^2 ; dx += 2 relu(x) dy */
+	void (*relu2)(float *y, const float *x, size_t n);
+	void (*relu2_backward)(float *dx, const float *dy, const float *x, size_t n);
+
+	/* Softcapped cross-entropy over rows of V logits: c = cap*tanh(z/cap),
+	 * loss[i] = logsumexp(c) - c[target[i]] (0 where target < 0). With
+	 * grad_scale != 0 the logits are overwritten by d(grad_scale * sum of
+	 * losses)/dz. Returns the sum of the losses. */
+	double (*softcap_xent)(float *logits, float *loss, const int32_t *targets, int n, int V,
+			       float cap, float grad_scale);
+	/* Softcap only (inference): logits = cap*tanh(logits/cap). */
+	void (*softcap)(float *logits, size_t n, float cap);
+};
+
+extern const struct nc_ops nc_ops_cpu;
+
+/* Rotary tables as nanochat computes them in fp32: inv_freq[i] =
+ * 1/base^(2i/D), angle t*inv_freq[i] for t in [t0, t0+T); cos and sin are
+ * (T, D/2). Host memory. */
+void nc_rotary_tables(float *cos, float *sin, int T, int D, int t0, float base);
+
+#endif
