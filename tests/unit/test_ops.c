@@ -42,7 +42,7 @@ typedef double (*loss_fn)(void *ctx);
  * difference of L in x[i], over a sample of positions. */
 static double fd_check(loss_fn L, void *ctx, double *x, const double *grad, size_t n)
 {
-	double worst = 0, h = 1e-6;
+	double worst = 0, h = 1e-5;
 	size_t step = n > 64 ? n / 64 : 1;
 	for (size_t i = 0; i < n; i += step) {
 		double keep = x[i];
