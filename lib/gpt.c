@@ -1,0 +1,358 @@
+#include "gpt.h"
+#include "err.h"
+#include "mem.h"
+#include "rng.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int nc_gpt_config_check(const struct nc_gpt_config *c)
+{
+	if (c->n_layer < 1 || c->n_embd < 1 || c->vocab_size < 1 || c->sequence_len < 1)
+		return nc_fail("impossible model: layers %d, width %d, vocabulary %d, context %d",
+			       c->n_layer, c->n_embd, c->vocab_size, c->sequence_len);
+	if (c->n_head < 1 || c->n_embd % c->n_head)
+		return nc_fail("width %d does not split into %d heads", c->n_embd, c->n_head);
+	if (c->n_kv_head < 1 || c->n_head % c->n_kv_head)
+		return nc_fail("%d query heads do not share %d kv heads evenly", c->n_head, c->n_kv_head);
+	if ((c->n_embd / c->n_head) % 2)
+		return nc_fail("head size %d is odd: rotary needs pairs", c->n_embd / c->n_head);
+	return 0;
+}
+
+int nc_gpt_config_from_depth(struct nc_gpt_config *c, int depth, int vocab_size, int sequence_len)
+{
+	memset(c, 0, sizeof *c);
+	c->n_layer = depth;
+	c->n_embd = 64 * depth;                 /* aspect ratio 64 */
+	c->n_head = (c->n_embd + 127) / 128;    /* heads of 128 */
+	if (c->n_head < 1)
+		c->n_head = 1;
+	c->n_kv_head = c->n_head;
+	c->vocab_size = vocab_size;
+	c->sequence_len = sequence_len;
+	c->rope_base = 10000.0f;
+	c->softcap = 15.0f;
+	c->norm_eps = FLT_EPSILON;
+	return nc_gpt_config_check(c);
+}
+
+/* ---- parameters ---- */
+
+static void add_param(struct nc_gpt *m, const char *name, int rows, int cols)
+{
+	struct nc_param *p = &m->params[m->nparams++];
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->rows = rows;
+	p->cols = cols;
+	p->offset = m->nweights;
+	m->nweights += (size_t)rows * cols;
+}
+
+const struct nc_param *nc_gpt_param(const struct nc_gpt *m, const char *name)
+{
+	for (int i = 0; i < m->nparams; i++)
+		if (strcmp(m->params[i].name, name) == 0)
+			return &m->params[i];
+	return NULL;
+}
+
+/* Per-layer parameter order, as nanochat's state_dict lists them. */
+enum { P_Q, P_K, P_V, P_O, P_FC, P_PROJ, P_PER_LAYER };
+
+static float *W(const struct nc_gpt *m, int layer, int which)
+{
+	return m->w + m->params[1 + layer * P_PER_LAYER + which].offset;
+}
+
+static float *G(const struct nc_gpt *m, int layer, int which)
+{
+	return m->g + m->params[1 + layer * P_PER_LAYER + which].offset;
+}
+
+int nc_gpt_init(struct nc_gpt *m, const struct nc_gpt_config *c, const struct nc_ops *ops)
+{
+	memset(m, 0, sizeof *m);
+	if (nc_gpt_config_check(c) != 0)
+		return -1;
+	m->c = *c;
+	m->ops = ops;
+	int C = c->n_embd, D = C / c->n_head, kv = c->n_kv_head * D;
+	m->params = xcalloc(2 + (size_t)c->n_layer * P_PER_LAYER, sizeof *m->params);
+	add_param(m, "transformer.wte.weight", c->vocab_size, C);
+	for (int l = 0; l < c->n_layer; l++) {
+		char name[64];
+		static const char *const part[] = {"attn.c_q", "attn.c_k", "attn.c_v", "attn.c_proj",
+						   "mlp.c_fc", "mlp.c_proj"};
+		int rows[] = {C, kv, kv, C, 4 * C, C}, cols[] = {C, C, C, C, C, 4 * C};
+		for (int k = 0; k < P_PER_LAYER; k++) {
+			snprintf(name, sizeof name, "transformer.h.%d.%s.weight", l, part[k]);
+			add_param(m, name, rows[k], cols[k]);
+		}
+	}
+	add_param(m, "lm_head.weight", c->vocab_size, C);
+	m->w = ops->alloc(m->nweights * sizeof(float));
+	m->g = ops->alloc(m->nweights * sizeof(float));
+	return 0;
+}
+
+void nc_gpt_init_weights(struct nc_gpt *m, uint64_t seed)
+{
+	/* Linear: N(0, s), s = 1/sqrt(in) * min(1, sqrt(out/in)); the two
+	 * c_proj and lm_head start at zero; wte N(0, 1) (spec §2.4). */
+	struct nc_rng r;
+	nc_rng_seed(&r, seed);
+	float *host = xmalloc(m->nweights * sizeof *host);
+	for (int i = 0; i < m->nparams; i++) {
+		const struct nc_param *p = &m->params[i];
+		float *w = host + p->offset;
+		size_t n = (size_t)p->rows * p->cols;
+		int zero = strstr(p->name, "c_proj") || strcmp(p->name, "lm_head.weight") == 0;
+		double s = i == 0 ? 1.0 : 1.0 / sqrt(p->cols) * fmin(1.0, sqrt((double)p->rows / p->cols));
+		for (size_t k = 0; k < n; k++) {
+			if (zero) {
+				w[k] = 0;
+				continue;
+			}
+			/* Box-Muller */
+			double u1 = nc_rng_uniform(&r), u2 = nc_rng_uniform(&r);
+			w[k] = (float)(s * sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2));
+		}
+	}
+	m->ops->copy(m->w, host, m->nweights);
+	free(host);
+}
+
+double nc_gpt_flops_per_token(const struct nc_gpt *m, int T)
+{
+	const struct nc_gpt_config *c = &m->c;
+	double n = (double)m->nweights - (double)c->vocab_size * c->n_embd;   /* all but wte */
+	int D = c->n_embd / c->n_head;
+	return 6 * n + 12.0 * c->n_layer * c->n_head * D * T;
+}
+
+/* ---- activations ---- */
+
+struct layer_acts {
+	float *xin, *h1, *r1;        /* residual in; its norm and scales */
+	float *q, *k, *v;            /* after rotary and QK norm: q, k; v as projected */
+	float *rq, *rk;              /* QK norm scales */
+	float *att, *lse;
+	float *xmid, *h2, *r2;
+	float *u, *a;                /* MLP pre-activation and relu^2 */
+};
+
+struct nc_gpt_acts {
+	const struct nc_ops *ops;
+	float *emb, *x0, *r0;        /* embedding, its norm (the stream start), scales */
+	struct layer_acts *l;
+	float *xL, *xf, *rf;         /* stream end, final norm, scales */
+	float *logits, *loss;
+	int32_t *idx, *targets;
+	float *cos, *sin;
+	/* backward scratch */
+	float *dx, *dxmid, *dh, *dq, *dk, *dv, *dqr, *dkr, *datt, *da, *du, *dxf;
+	double n_valid;
+	int have_targets;
+};
+
+static float *A(const struct nc_ops *o, size_t n)
+{
+	return o->alloc(n * sizeof(float));
+}
+
+static void acts_free(struct nc_gpt *m)
+{
+	struct nc_gpt_acts *a = m->a;
+	if (!a)
+		return;
+	const struct nc_ops *o = a->ops;
+	float **all[] = {&a->emb, &a->x0, &a->r0, &a->xL, &a->xf, &a->rf, &a->logits, &a->loss,
+			 &a->dx, &a->dxmid, &a->dh, &a->dq, &a->dk, &a->dv, &a->dqr, &a->dkr, &a->datt,
+			 &a->da, &a->du, &a->dxf};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		o->free(*all[i]);
+	for (int i = 0; i < m->c.n_layer; i++) {
+		struct layer_acts *l = &a->l[i];
+		float *lp[] = {l->xin, l->h1, l->r1, l->q, l->k, l->v, l->rq, l->rk, l->att, l->lse,
+			       l->xmid, l->h2, l->r2, l->u, l->a};
+		for (size_t k = 0; k < sizeof lp / sizeof lp[0]; k++)
+			o->free(lp[k]);
+	}
+	o->free(a->idx);
+	o->free(a->targets);
+	free(a->cos);   /* host memory */
+	free(a->sin);
+	free(a->l);
+	free(a);
+	m->a = NULL;
+}
+
+static void acts_fit(struct nc_gpt *m, int B, int T)
+{
+	if (m->a && m->B == B && m->T == T)
+		return;
+	acts_free(m);
+	const struct nc_ops *o = m->ops;
+	const struct nc_gpt_config *c = &m->c;
+	size_t N = (size_t)B * T, C = c->n_embd, H = c->n_head, D = C / H, KV = c->n_kv_head * D;
+	struct nc_gpt_acts *a = xcalloc(1, sizeof *a);
+	a->ops = o;
+	a->emb = A(o, N * C), a->x0 = A(o, N * C), a->r0 = A(o, N);
+	a->xL = A(o, N * C), a->xf = A(o, N * C), a->rf = A(o, N);
+	a->logits = A(o, N * c->vocab_size), a->loss = A(o, N);
+	a->dx = A(o, N * C), a->dxmid = A(o, N * C), a->dh = A(o, N * C);
+	a->dq = A(o, N * C), a->dk = A(o, N * KV), a->dv = A(o, N * KV), a->datt = A(o, N * C);
+	a->da = A(o, N * 4 * C), a->du = A(o, N * 4 * C), a->dxf = A(o, N * C);
+	a->dqr = A(o, N * C), a->dkr = A(o, N * KV);
+	a->idx = o->alloc(N * sizeof(int32_t));
+	a->targets = o->alloc(N * sizeof(int32_t));
+	a->l = xcalloc(c->n_layer, sizeof *a->l);
+	for (int i = 0; i < c->n_layer; i++) {
+		struct layer_acts *l = &a->l[i];
+		l->xin = A(o, N * C), l->h1 = A(o, N * C), l->r1 = A(o, N);
+		l->q = A(o, N * C), l->k = A(o, N * KV), l->v = A(o, N * KV);
+		l->rq = A(o, N * H), l->rk = A(o, N * c->n_kv_head);
+		l->att = A(o, N * C), l->lse = A(o, (size_t)B * H * T);
+		l->xmid = A(o, N * C), l->h2 = A(o, N * C), l->r2 = A(o, N);
+		l->u = A(o, N * 4 * C), l->a = A(o, N * 4 * C);
+	}
+	/* Rotary tables live in host memory (the CPU reads them); the CUDA
+	 * ops copy them as they need. */
+	a->cos = xmalloc((size_t)T * D / 2 * sizeof(float));
+	a->sin = xmalloc((size_t)T * D / 2 * sizeof(float));
+	nc_rotary_tables(a->cos, a->sin, T, (int)D, 0, c->rope_base);
+	m->a = a;
+	m->B = B;
+	m->T = T;
+}
+
+void nc_gpt_free(struct nc_gpt *m)
+{
+	if (!m->ops)
+		return;
+	acts_free(m);
+	m->ops->free(m->w);
+	m->ops->free(m->g);
+	free(m->params);
+	memset(m, 0, sizeof *m);
+}
+
+/* ---- forward ---- */
+
+double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
+		      float *logits_out)
+{
+	acts_fit(m, B, T);
+	struct nc_gpt_acts *a = m->a;
+	const struct nc_ops *o = m->ops;
+	const struct nc_gpt_config *c = &m->c;
+	int N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head, D = C / H, KV = Hk * D;
+	int V = c->vocab_size;
+	float eps = c->norm_eps;
+
+	memcpy(a->idx, idx, (size_t)N * sizeof *idx);
+	o->embedding(a->emb, a->idx, m->w + m->params[0].offset, N, C);
+	o->rmsnorm(a->x0, a->r0, a->emb, N, C, eps);
+	const float *x = a->x0;
+	for (int i = 0; i < c->n_layer; i++) {
+		struct layer_acts *l = &a->l[i];
+		o->copy(l->xin, x, (size_t)N * C);
+		o->rmsnorm(l->h1, l->r1, l->xin, N, C, eps);
+		o->matmul(l->q, l->h1, W(m, i, P_Q), N, C, C, 0);
+		o->matmul(l->k, l->h1, W(m, i, P_K), N, KV, C, 0);
+		o->matmul(l->v, l->h1, W(m, i, P_V), N, KV, C, 0);
+		o->rotary(l->q, a->cos, a->sin, B, T, H, D, 0);
+		o->rotary(l->k, a->cos, a->sin, B, T, Hk, D, 0);
+		/* QK norm after rotary, in place over each head (spec §2.2) */
+		o->rmsnorm(l->q, l->rq, l->q, N * H, D, eps);
+		o->rmsnorm(l->k, l->rk, l->k, N * Hk, D, eps);
+		o->attention(l->att, l->lse, l->q, l->k, l->v, B, T, H, Hk, D);
+		o->copy(l->xmid, l->xin, (size_t)N * C);
+		o->matmul(l->xmid, l->att, W(m, i, P_O), N, C, C, 1);
+		o->rmsnorm(l->h2, l->r2, l->xmid, N, C, eps);
+		o->matmul(l->u, l->h2, W(m, i, P_FC), N, 4 * C, C, 0);
+		o->relu2(l->a, l->u, (size_t)N * 4 * C);
+		float *xout = i + 1 < c->n_layer ? a->l[i + 1].xin : a->xL;
+		o->copy(xout, l->xmid, (size_t)N * C);
+		o->matmul(xout, l->a, W(m, i, P_PROJ), N, C, 4 * C, 1);
+		x = xout;
+	}
+	o->rmsnorm(a->xf, a->rf, a->xL, N, C, eps);
+	o->matmul(a->logits, a->xf, m->w + m->params[m->nparams - 1].offset, N, V, C, 0);
+	a->have_targets = targets != NULL;
+	if (!targets) {
+		o->softcap(a->logits, (size_t)N * V, c->softcap);
+		if (logits_out)
+			o->copy(logits_out, a->logits, (size_t)N * V);
+		return 0;
+	}
+	memcpy(a->targets, targets, (size_t)N * sizeof *targets);
+	double n_valid = 0;
+	for (int i = 0; i < N; i++)
+		n_valid += targets[i] >= 0;
+	a->n_valid = n_valid;
+	/* The loss's gradient is taken here, while the logits are at hand;
+	 * backward then starts from it. */
+	double sum = o->softcap_xent(a->logits, a->loss, a->targets, N, V, c->softcap,
+				     n_valid > 0 ? (float)(1.0 / n_valid) : 0);
+	return n_valid > 0 ? sum / n_valid : 0;
+}
+
+/* ---- backward ---- */
+
+void nc_gpt_backward(struct nc_gpt *m)
+{
+	struct nc_gpt_acts *a = m->a;
+	const struct nc_ops *o = m->ops;
+	const struct nc_gpt_config *c = &m->c;
+	int B = m->B, T = m->T, N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head;
+	int D = C / H, KV = Hk * D, V = c->vocab_size;
+	size_t NC = (size_t)N * C, NKV = (size_t)N * KV, N4 = (size_t)N * 4 * C;
+	const struct nc_param *lm = &m->params[m->nparams - 1];
+
+	/* a->logits holds d loss / d logits (softcap included) */
+	o->zero(a->dxf, NC);
+	o->matmul_backward(a->dxf, m->g + lm->offset, a->logits, a->xf, m->w + lm->offset, N, V, C);
+	o->zero(a->dx, NC);
+	o->rmsnorm_backward(a->dx, a->dxf, a->xf, a->rf, N, C);
+	for (int i = c->n_layer - 1; i >= 0; i--) {
+		struct layer_acts *l = &a->l[i];
+		/* MLP: x = xmid + relu2(rmsnorm(xmid) Wfc^T) Wproj^T */
+		o->zero(a->da, N4);
+		o->matmul_backward(a->da, G(m, i, P_PROJ), a->dx, l->a, W(m, i, P_PROJ), N, C, 4 * C);
+		o->zero(a->du, N4);
+		o->relu2_backward(a->du, a->da, l->u, N4);
+		o->zero(a->dh, NC);
+		o->matmul_backward(a->dh, G(m, i, P_FC), a->du, l->h2, W(m, i, P_FC), N, 4 * C, C);
+		o->copy(a->dxmid, a->dx, NC);
+		o->rmsnorm_backward(a->dxmid, a->dh, l->h2, l->r2, N, C);
+		/* attention: xmid = xin + att Wo^T */
+		o->zero(a->datt, NC);
+		o->matmul_backward(a->datt, G(m, i, P_O), a->dxmid, l->att, W(m, i, P_O), N, C, C);
+		o->zero(a->dq, NC);
+		o->zero(a->dk, NKV);
+		o->zero(a->dv, NKV);
+		o->attention_backward(a->dq, a->dk, a->dv, a->datt, l->att, l->lse, l->q, l->k, l->v, B,
+				      T, H, Hk, D);
+		/* QK norm, then rotary (its inverse is its backward) */
+		o->zero(a->dqr, NC);
+		o->rmsnorm_backward(a->dqr, a->dq, l->q, l->rq, N * H, D);
+		o->zero(a->dkr, NKV);
+		o->rmsnorm_backward(a->dkr, a->dk, l->k, l->rk, N * Hk, D);
+		o->rotary(a->dqr, a->cos, a->sin, B, T, H, D, 1);
+		o->rotary(a->dkr, a->cos, a->sin, B, T, Hk, D, 1);
+		o->zero(a->dh, NC);
+		o->matmul_backward(a->dh, G(m, i, P_Q), a->dqr, l->h1, W(m, i, P_Q), N, C, C);
+		o->matmul_backward(a->dh, G(m, i, P_K), a->dkr, l->h1, W(m, i, P_K), N, KV, C);
+		o->matmul_backward(a->dh, G(m, i, P_V), a->dv, l->h1, W(m, i, P_V), N, KV, C);
+		o->copy(a->dx, a->dxmid, NC);
+		o->rmsnorm_backward(a->dx, a->dh, l->h1, l->r1, N, C);
+	}
+	o->zero(a->dh, NC);
+	o->rmsnorm_backward(a->dh, a->dx, a->x0, a->r0, N, C);
+	o->embedding_backward(m->g + m->params[0].offset, a->dh, a->idx, N, C);
+}

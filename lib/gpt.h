@@ -1,0 +1,61 @@
+/* nanochat's GPT (spec §2), written once over the op interface: sizes from
+ * depth, parameters under nanochat's state_dict names, initialization,
+ * forward with the loss, and backward. */
+#ifndef NC_GPT_H
+#define NC_GPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops.h"
+
+struct nc_gpt_config {
+	int n_layer, n_head, n_kv_head, n_embd;
+	int vocab_size, sequence_len;
+	float rope_base;      /* 10,000 (spec §2.3) */
+	float softcap;        /* 15 (spec §2.2) */
+	float norm_eps;       /* F.rms_norm's default: the dtype's epsilon */
+};
+
+/* nanochat's sizing (spec §2.1): width 64*depth, heads of 128. Returns -1
+ * if the width does not split into whole heads. */
+int nc_gpt_config_from_depth(struct nc_gpt_config *c, int depth, int vocab_size, int sequence_len);
+/* Checks a configuration; -1 with a message if it is impossible. */
+int nc_gpt_config_check(const struct nc_gpt_config *c);
+
+struct nc_param {
+	char name[64];        /* nanochat's state_dict name */
+	int rows, cols;       /* (out, in) for matrices; (V, C) for wte */
+	size_t offset;        /* in floats, into the parameter buffer */
+};
+
+struct nc_gpt_acts;
+
+struct nc_gpt {
+	struct nc_gpt_config c;
+	const struct nc_ops *ops;
+	int nparams;
+	struct nc_param *params;
+	size_t nweights;      /* floats in w (and g) */
+	float *w, *g;         /* parameters and their gradients (ops memory) */
+	int B, T;             /* shape the activations are sized for */
+	struct nc_gpt_acts *a;
+};
+
+int nc_gpt_init(struct nc_gpt *m, const struct nc_gpt_config *c, const struct nc_ops *ops);
+void nc_gpt_free(struct nc_gpt *m);
+const struct nc_param *nc_gpt_param(const struct nc_gpt *m, const char *name);
+/* nanochat's initialization (spec §2.4), from a seeded generator. */
+void nc_gpt_init_weights(struct nc_gpt *m, uint64_t seed);
+
+/* Forward on idx (B, T). With targets, returns the mean cross-entropy over
+ * targets >= 0 (and keeps what backward needs); without, leaves the
+ * softcapped logits (B*T, V) in logits (if given) and returns 0. */
+double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
+		      float *logits);
+/* Gradients of the last forward's loss, added into m->g. */
+void nc_gpt_backward(struct nc_gpt *m);
+/* FLOPs per token (spec §2.5) at context T. */
+double nc_gpt_flops_per_token(const struct nc_gpt *m, int T);
+
+#endif
