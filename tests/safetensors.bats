@@ -1,0 +1,34 @@
+#!/usr/bin/env bats
+# safetensors interoperability with Hugging Face's Python package: what nc
+# writes, Python reads; what Python writes (the committed fixture, checked
+# value by value in tests/unit/test_safetensors.c) is what the script makes.
+
+load helper
+
+# Skip when the venv lacks safetensors and numpy; in CI that is a failure,
+# so that the check never silently stops running.
+need_safetensors() {
+	if ! "$PY" -c 'import safetensors, numpy' 2>/dev/null; then
+		if [ -n "${CI:-}" ]; then
+			fail "python safetensors missing in CI (run make setup)"
+		fi
+		skip "python safetensors not installed (run make setup)"
+	fi
+}
+
+setup() {
+	cd "$ROOT"
+	need_safetensors
+}
+
+@test "a file nc writes loads in Python safetensors with the same tensors and metadata" {
+	build/tests/test_safetensors --write "$BATS_TEST_TMPDIR/nc.safetensors"
+	run "$PY" "$ORACLE/check_safetensors.py" "$BATS_TEST_TMPDIR/nc.safetensors"
+	assert_success
+	assert_output ok
+}
+
+@test "the committed fixture is exactly what make_safetensors.py writes" {
+	"$PY" "$ORACLE/make_safetensors.py" "$BATS_TEST_TMPDIR"
+	cmp "$BATS_TEST_TMPDIR/torch_like.safetensors" tests/fixtures/safetensors/torch_like.safetensors
+}
