@@ -302,6 +302,11 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
 	return n_valid > 0 ? sum / n_valid : 0;
 }
 
+const float *nc_gpt_token_losses(const struct nc_gpt *m)
+{
+	return m->a ? m->a->loss : NULL;
+}
+
 /* ---- backward ---- */
 
 void nc_gpt_backward(struct nc_gpt *m)

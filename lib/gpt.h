@@ -53,6 +53,9 @@ void nc_gpt_init_weights(struct nc_gpt *m, uint64_t seed);
  * softcapped logits (B*T, V) in logits (if given) and returns 0. */
 double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
 		      float *logits);
+/* Per-token losses (nats) of the last forward with targets: B*T values,
+ * 0 where the target was ignored. Host memory on the CPU. */
+const float *nc_gpt_token_losses(const struct nc_gpt *m);
 /* Gradients of the last forward's loss, added into m->g. */
 void nc_gpt_backward(struct nc_gpt *m);
 /* FLOPs per token (spec §2.5) at context T. */

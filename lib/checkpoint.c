@@ -1,0 +1,228 @@
+#include "checkpoint.h"
+#include "err.h"
+#include "file.h"
+#include "mem.h"
+#include "safetensors.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int copy_file(const char *from, const char *to)
+{
+	struct nc_map m;
+	if (nc_map_open(&m, from) != 0)
+		return -1;
+	struct nc_out o;
+	int rc = nc_out_open(&o, to);
+	if (rc == 0) {
+		rc = nc_out_write(&o, m.data, m.size);
+		if (rc == 0)
+			rc = nc_out_commit(&o);
+		else
+			nc_out_abort(&o);
+	}
+	nc_map_close(&m);
+	return rc;
+}
+
+static void config_meta(struct nc_st_writer *w, const struct nc_gpt_config *c)
+{
+	char v[64];
+	struct { const char *k; double x; } f[] = {
+		{"config.n_layer", c->n_layer}, {"config.n_head", c->n_head},
+		{"config.n_kv_head", c->n_kv_head}, {"config.n_embd", c->n_embd},
+		{"config.vocab_size", c->vocab_size}, {"config.sequence_len", c->sequence_len},
+		{"config.rope_base", c->rope_base}, {"config.softcap", c->softcap},
+		{"config.norm_eps", c->norm_eps},
+	};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		snprintf(v, sizeof v, "%.9g", f[i].x);
+		nc_st_set_meta(w, f[i].k, v);
+	}
+	nc_st_set_meta(w, "format", "nc-checkpoint 1");
+}
+
+static void rm_rf_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char p[4096];
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+int nc_ckpt_write(const char *dir, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta,
+		  const struct nc_named *state, int nstate, int rank, const char *tokenizer_path)
+{
+	char tmp[4096], p[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", dir, (long)getpid());
+	rm_rf_dir(tmp);
+	if (mkdir(tmp, 0755) != 0)
+		return nc_fail_errno("%s: cannot create", tmp);
+	struct nc_st_writer w;
+	nc_st_writer_init(&w);
+	config_meta(&w, &m->c);
+	for (int i = 0; i < nmeta; i++)
+		nc_st_set_meta(&w, meta[i].key, meta[i].value);
+	for (int i = 0; i < m->nparams; i++) {
+		int64_t shape[2] = {m->params[i].rows, m->params[i].cols};
+		nc_st_add_f32(&w, m->params[i].name, 2, shape, m->w + m->params[i].offset, 0);
+	}
+	snprintf(p, sizeof p, "%s/model.safetensors", tmp);
+	int rc = nc_st_write(&w, p);
+	nc_st_writer_free(&w);
+	if (rc == 0) {
+		nc_st_writer_init(&w);
+		for (int i = 0; i < nstate; i++) {
+			int64_t shape[2] = {state[i].rows, state[i].cols};
+			nc_st_add_f32(&w, state[i].name, 2, shape, state[i].data, 0);
+		}
+		snprintf(p, sizeof p, "%s/optim.%d.safetensors", tmp, rank);
+		rc = nc_st_write(&w, p);
+		nc_st_writer_free(&w);
+	}
+	if (rc == 0 && tokenizer_path) {
+		snprintf(p, sizeof p, "%s/tokenizer", tmp);
+		rc = copy_file(tokenizer_path, p);
+	}
+	if (rc == 0 && rename(tmp, dir) != 0)
+		rc = nc_fail_errno("%s: cannot rename the checkpoint into place", dir);
+	if (rc != 0) {
+		rm_rf_dir(tmp);
+		return -1;
+	}
+	/* make the rename durable */
+	char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+	if (slash)
+		*slash = 0;
+	int fd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(parent);
+	return 0;
+}
+
+static int open_model(const char *dir, struct nc_safetensors *st)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/model.safetensors", dir);
+	return nc_st_open(st, p);
+}
+
+int nc_ckpt_config(const char *dir, struct nc_gpt_config *c)
+{
+	struct nc_safetensors st;
+	if (open_model(dir, &st) != 0)
+		return -1;
+	memset(c, 0, sizeof *c);
+	double v[9] = {0};
+	const char *keys[9] = {"config.n_layer", "config.n_head", "config.n_kv_head", "config.n_embd",
+			       "config.vocab_size", "config.sequence_len", "config.rope_base",
+			       "config.softcap", "config.norm_eps"};
+	int rc = 0;
+	for (int i = 0; i < 9; i++) {
+		const char *s = nc_st_meta(&st, keys[i]);
+		if (!s) {
+			rc = nc_fail("%s/model.safetensors: no %s in the metadata", dir, keys[i]);
+			break;
+		}
+		v[i] = strtod(s, NULL);
+	}
+	nc_st_close(&st);
+	if (rc != 0)
+		return -1;
+	c->n_layer = (int)v[0], c->n_head = (int)v[1], c->n_kv_head = (int)v[2], c->n_embd = (int)v[3];
+	c->vocab_size = (int)v[4], c->sequence_len = (int)v[5];
+	c->rope_base = (float)v[6], c->softcap = (float)v[7], c->norm_eps = (float)v[8];
+	if (nc_gpt_config_check(c) != 0)
+		return nc_fail("%s: %s", dir, nc_errmsg());
+	return 0;
+}
+
+int nc_ckpt_load_model(const char *dir, struct nc_gpt *m)
+{
+	struct nc_safetensors st;
+	if (open_model(dir, &st) != 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < m->nparams && rc == 0; i++) {
+		int64_t shape[2] = {m->params[i].rows, m->params[i].cols};
+		rc = nc_st_read_f32(&st, m->params[i].name, 2, shape, m->w + m->params[i].offset);
+	}
+	nc_st_close(&st);
+	return rc;
+}
+
+int nc_ckpt_load_state(const char *dir, int rank, struct nc_named *state, int nstate)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s/optim.%d.safetensors", dir, rank);
+	struct nc_safetensors st;
+	if (nc_st_open(&st, p) != 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < nstate && rc == 0; i++) {
+		int64_t shape[2] = {state[i].rows, state[i].cols};
+		rc = nc_st_read_f32(&st, state[i].name, 2, shape, state[i].data);
+	}
+	nc_st_close(&st);
+	return rc;
+}
+
+int nc_ckpt_meta(const char *dir, const char *key, char *buf, size_t n)
+{
+	struct nc_safetensors st;
+	if (open_model(dir, &st) != 0)
+		return -1;
+	const char *v = nc_st_meta(&st, key);
+	if (v)
+		snprintf(buf, n, "%s", v);
+	nc_st_close(&st);
+	return v ? 0 : -1;
+}
+
+void nc_ckpt_path(char *buf, size_t n, const char *run_dir, long step)
+{
+	snprintf(buf, n, "%s/step_%06ld", run_dir, step);
+}
+
+int nc_ckpt_latest(const char *run_dir, char *buf, size_t n, long *step)
+{
+	DIR *d = opendir(run_dir);
+	if (!d)
+		return -1;
+	long best = -1;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		if (strncmp(e->d_name, "step_", 5) != 0)
+			continue;
+		long s = strtol(e->d_name + 5, &end, 10);
+		/* temporaries ("step_N.tmp-PID") are not checkpoints */
+		if (*end || end == e->d_name + 5)
+			continue;
+		if (s > best)
+			best = s;
+	}
+	closedir(d);
+	if (best < 0)
+		return -1;
+	*step = best;
+	nc_ckpt_path(buf, n, run_dir, best);
+	return 0;
+}

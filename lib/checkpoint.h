@@ -1,0 +1,45 @@
+/* Checkpoints (DESIGN §3): a directory holding model.safetensors (nanochat's
+ * tensor names; the configuration and training metadata in __metadata__),
+ * optim.R.safetensors per rank (optimizer state, step, data cursor), and a
+ * copy of the tokenizer. It is written under a temporary name and renamed
+ * when complete, so a crash never leaves a whole-looking partial one. */
+#ifndef NC_CHECKPOINT_H
+#define NC_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpt.h"
+
+/* A named float tensor of optimizer or loader state. */
+struct nc_named {
+	char name[96];
+	float *data;
+	int64_t rows, cols;
+};
+
+struct nc_kv {
+	const char *key, *value;
+};
+
+/* Write checkpoint directory dir: model (with meta), rank 0's state, and
+ * the tokenizer file copied from tokenizer_path. */
+int nc_ckpt_write(const char *dir, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta,
+		  const struct nc_named *state, int nstate, int rank, const char *tokenizer_path);
+
+/* The configuration stored in a checkpoint's model file. */
+int nc_ckpt_config(const char *dir, struct nc_gpt_config *c);
+/* Load parameters into an initialized model of the same configuration. */
+int nc_ckpt_load_model(const char *dir, struct nc_gpt *m);
+/* Load named state tensors (each must be present with its shape). */
+int nc_ckpt_load_state(const char *dir, int rank, struct nc_named *state, int nstate);
+/* A metadata value of the model file, copied into buf; -1 if absent. */
+int nc_ckpt_meta(const char *dir, const char *key, char *buf, size_t n);
+
+/* Path of run_dir/step_NNNNNN for a step. */
+void nc_ckpt_path(char *buf, size_t n, const char *run_dir, long step);
+/* The complete checkpoint of run_dir with the highest step (or -1 with no
+ * message if there is none). */
+int nc_ckpt_latest(const char *run_dir, char *buf, size_t n, long *step);
+
+#endif
