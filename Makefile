@@ -40,6 +40,10 @@ build/libnc.a: $(LIB_OBJ)
 build/nc-%: build/cmd/nc-%.o build/libnc.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The tools that run the model link BLAS.
+build/nc-train: build/cmd/nc-train.o build/libnc.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@
+
 build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@

@@ -1,0 +1,150 @@
+/* nc-train: train nanochat's GPT. Stage base (pretraining) on the CPU. */
+#include "../lib/err.h"
+#include "../lib/file.h"
+#include "../lib/parse.h"
+#include "../lib/train.h"
+
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *fp)
+{
+	fputs("usage: nc-train base -t TOKENIZER --data DIR -o RUN_DIR [options]\n"
+	      "\n"
+	      "Model:    --depth=20  --max-seq-len=2048\n"
+	      "Batch:    --device-batch-size=32  --total-batch-size=524288 (tokens)\n"
+	      "Horizon:  --num-iterations=N | --target-flops=F | --target-param-data-ratio=20\n"
+	      "Optimizer: --embedding-lr=0.2  --unembedding-lr=0.004  --matrix-lr=0.02\n"
+	      "          --weight-decay=0  --grad-clip=1.0  --warmup-ratio=0  --warmdown-ratio=0.2\n"
+	      "          --final-lr-frac=0  --muon-bf16\n"
+	      "Eval:     --eval-every=250  --eval-tokens=10485760 (0 turns evaluation off)\n"
+	      "Saving:   --save-every=N (and at the end)  --resume (from RUN_DIR's latest)\n"
+	      "Other:    --seed=42  --device=cpu  --threads=N  --progress  --quiet  -h\n"
+	      "\n"
+	      "DIR holds token shards train_*.bin and val_*.bin (nc-shard tokens). Metrics\n"
+	      "go to stdout as logfmt lines. See nc-train(1).\n",
+	      fp);
+}
+
+enum {
+	O_DEPTH = 256, O_SEQ, O_DBS, O_TBS, O_ITERS, O_FLOPS, O_RATIO, O_ELR, O_ULR, O_MLR, O_WD,
+	O_CLIP, O_WARMUP, O_WARMDOWN, O_FINAL, O_BF16, O_EVERY, O_ETOK, O_SAVE, O_RESUME, O_SEED,
+	O_DEVICE, O_THREADS, O_PROGRESS, O_QUIET, O_DATA,
+};
+
+static const struct option longopts[] = {
+	{"depth", required_argument, 0, O_DEPTH},
+	{"max-seq-len", required_argument, 0, O_SEQ},
+	{"device-batch-size", required_argument, 0, O_DBS},
+	{"total-batch-size", required_argument, 0, O_TBS},
+	{"num-iterations", required_argument, 0, O_ITERS},
+	{"target-flops", required_argument, 0, O_FLOPS},
+	{"target-param-data-ratio", required_argument, 0, O_RATIO},
+	{"embedding-lr", required_argument, 0, O_ELR},
+	{"unembedding-lr", required_argument, 0, O_ULR},
+	{"matrix-lr", required_argument, 0, O_MLR},
+	{"weight-decay", required_argument, 0, O_WD},
+	{"grad-clip", required_argument, 0, O_CLIP},
+	{"warmup-ratio", required_argument, 0, O_WARMUP},
+	{"warmdown-ratio", required_argument, 0, O_WARMDOWN},
+	{"final-lr-frac", required_argument, 0, O_FINAL},
+	{"muon-bf16", no_argument, 0, O_BF16},
+	{"eval-every", required_argument, 0, O_EVERY},
+	{"eval-tokens", required_argument, 0, O_ETOK},
+	{"save-every", required_argument, 0, O_SAVE},
+	{"resume", no_argument, 0, O_RESUME},
+	{"seed", required_argument, 0, O_SEED},
+	{"device", required_argument, 0, O_DEVICE},
+	{"threads", required_argument, 0, O_THREADS},
+	{"progress", no_argument, 0, O_PROGRESS},
+	{"quiet", no_argument, 0, O_QUIET},
+	{"data", required_argument, 0, O_DATA},
+	{"output", required_argument, 0, 'o'},
+	{"tokenizer", required_argument, 0, 't'},
+	{"help", no_argument, 0, 'h'},
+	{0, 0, 0, 0},
+};
+
+static long integer(const char *name, const char *arg, uint64_t lo, uint64_t hi)
+{
+	uint64_t v;
+	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
+		nc_usage_error("%s", nc_errmsg());
+	return (long)v;
+}
+
+static double real(const char *name, const char *arg, double lo, double hi)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (end == arg || *end || v < lo || v > hi)
+		nc_usage_error("%s: '%s' is not a number in [%g, %g]", name, arg, lo, hi);
+	return v;
+}
+
+static void parse(int argc, char **argv, struct nc_train_opts *o)
+{
+	int c;
+	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->run_dir = optarg; break;
+		case 't': o->tokenizer = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case O_DATA: o->data_dir = optarg; break;
+		case O_DEPTH: o->depth = (int)integer("--depth", optarg, 1, 1024); break;
+		case O_SEQ: o->max_seq_len = (int)integer("--max-seq-len", optarg, 1, 1 << 20); break;
+		case O_DBS: o->device_batch_size = (int)integer("--device-batch-size", optarg, 1, 1 << 20); break;
+		case O_TBS: o->total_batch_size = integer("--total-batch-size", optarg, 1, 1L << 40); break;
+		case O_ITERS: o->num_iterations = integer("--num-iterations", optarg, 0, 1L << 40); break;
+		case O_FLOPS: o->target_flops = real("--target-flops", optarg, 0, 1e30); break;
+		case O_RATIO: o->target_param_data_ratio = real("--target-param-data-ratio", optarg, 0, 1e9); break;
+		case O_ELR: o->optim.embedding_lr = real("--embedding-lr", optarg, 0, 1e3); break;
+		case O_ULR: o->optim.unembedding_lr = real("--unembedding-lr", optarg, 0, 1e3); break;
+		case O_MLR: o->optim.matrix_lr = real("--matrix-lr", optarg, 0, 1e3); break;
+		case O_WD: o->optim.weight_decay = real("--weight-decay", optarg, 0, 1e3); break;
+		case O_CLIP: o->optim.grad_clip = real("--grad-clip", optarg, 0, 1e9); break;
+		case O_WARMUP: o->optim.warmup_ratio = real("--warmup-ratio", optarg, 0, 1); break;
+		case O_WARMDOWN: o->optim.warmdown_ratio = real("--warmdown-ratio", optarg, 0, 1); break;
+		case O_FINAL: o->optim.final_lr_frac = real("--final-lr-frac", optarg, 0, 1); break;
+		case O_BF16: o->optim.muon_bf16 = 1; break;
+		case O_EVERY: o->eval_every = integer("--eval-every", optarg, 0, 1L << 40); break;
+		case O_ETOK: o->eval_tokens = integer("--eval-tokens", optarg, 0, 1L << 50); break;
+		case O_SAVE: o->save_every = integer("--save-every", optarg, 0, 1L << 40); break;
+		case O_RESUME: o->resume = 1; break;
+		case O_SEED: o->seed = (uint64_t)integer("--seed", optarg, 0, UINT64_MAX / 2); break;
+		case O_DEVICE:
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto"))
+				nc_usage_error("--device: only cpu (and auto) exist in this build so far");
+			break;
+		case O_THREADS: omp_set_num_threads((int)integer("--threads", optarg, 1, 4096)); break;
+		case O_PROGRESS: o->progress = 1; break;
+		case O_QUIET: o->progress = -1; break;
+		default: usage(stderr); exit(2);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	nc_prog = "nc-train";
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "base") != 0)
+		nc_usage_error("unknown stage '%s' (this build trains: base)", argv[1]);
+	struct nc_train_opts o;
+	nc_train_defaults(&o);
+	parse(argc - 1, argv + 1, &o);
+	if (optind + 1 < argc)
+		nc_usage_error("unexpected operand '%s'", argv[optind + 1]);
+	if (!o.tokenizer || !o.data_dir || !o.run_dir)
+		nc_usage_error("base: -t TOKENIZER, --data DIR and -o RUN_DIR are required");
+	if (nc_train_base(&o) != 0)
+		nc_die_err();
+	nc_close_stdout();
+	return 0;
+}

@@ -1,0 +1,321 @@
+#include "train.h"
+#include "checkpoint.h"
+#include "err.h"
+#include "logfmt.h"
+#include "loader.h"
+#include "mem.h"
+#include "progress.h"
+#include "timer.h"
+#include "tokenizer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void nc_train_defaults(struct nc_train_opts *o)
+{
+	/* base_train's defaults (spec §4.1) */
+	memset(o, 0, sizeof *o);
+	o->depth = 20;
+	o->max_seq_len = 2048;
+	o->device_batch_size = 32;
+	o->total_batch_size = 524288;
+	o->num_iterations = -1;
+	o->target_flops = -1;
+	o->target_param_data_ratio = 20;
+	nc_optim_defaults(&o->optim);
+	o->eval_every = 250;
+	o->eval_tokens = 20 * 524288;
+	o->seed = 42;
+}
+
+/* The run's state that a checkpoint carries besides the model. */
+struct run {
+	const struct nc_train_opts *o;
+	struct nc_tokenizer tok;
+	struct nc_gpt m;
+	struct nc_optim opt;
+	struct nc_loader train, val;
+	uint32_t *token_bytes;
+	int accum;
+	long iterations, step;
+	int32_t *inputs, *targets;
+};
+
+static long horizon(const struct run *r, int *accum)
+{
+	const struct nc_train_opts *o = r->o;
+	long tokens_per_micro = (long)o->device_batch_size * o->max_seq_len;
+	if (o->total_batch_size % tokens_per_micro)
+		return nc_fail("--total-batch-size=%ld is not a multiple of --device-batch-size x --max-seq-len = %ld",
+			       o->total_batch_size, tokens_per_micro);
+	*accum = (int)(o->total_batch_size / tokens_per_micro);
+	if (o->num_iterations > 0)
+		return o->num_iterations;
+	double flops = nc_gpt_flops_per_token(&r->m, o->max_seq_len);
+	if (o->target_flops > 0)
+		return lround(o->target_flops / (flops * o->total_batch_size));
+	if (o->target_param_data_ratio > 0) {
+		/* Chinchilla: tokens = ratio x parameters (spec §4.1) */
+		double n = (double)r->m.nweights;
+		return (long)(o->target_param_data_ratio * n / o->total_batch_size);
+	}
+	return nc_fail("no training horizon: give --num-iterations, --target-flops or --target-param-data-ratio");
+}
+
+static int save(struct run *r)
+{
+	const struct nc_train_opts *o = r->o;
+	char dir[4096], v[5][32];
+	nc_ckpt_path(dir, sizeof dir, o->run_dir, r->step);
+	struct stat sb;
+	if (stat(dir, &sb) == 0)
+		return 0;   /* this step is saved already (a resumed, finished run) */
+	int n = nc_optim_state_count(&r->opt);
+	struct nc_named *st = xcalloc(n, sizeof *st);
+	for (int i = 0; i < n; i++) {
+		struct nc_optim_tensor t;
+		nc_optim_state_tensor(&r->opt, &r->m, i, &t);
+		snprintf(st[i].name, sizeof st[i].name, "%s", t.name);
+		st[i].data = t.data;
+		st[i].rows = t.rows;
+		st[i].cols = t.cols;
+	}
+	int64_t cur[NC_CURSOR_WORDS];
+	nc_cursor_pack(&r->train.cur, cur);
+	snprintf(v[0], sizeof v[0], "%ld", r->step);
+	snprintf(v[1], sizeof v[1], "%ld", r->opt.step);
+	snprintf(v[2], sizeof v[2], "%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64, cur[0], cur[1],
+		 cur[2], cur[3]);
+	snprintf(v[3], sizeof v[3], "%ld", r->iterations);
+	snprintf(v[4], sizeof v[4], "%016llx", (unsigned long long)r->tok.fingerprint);
+	struct nc_kv meta[] = {{"stage", "base"}, {"step", v[0]}, {"optim_step", v[1]},
+			       {"cursor", v[2]}, {"num_iterations", v[3]}, {"tokenizer_fingerprint", v[4]}};
+	int rc = nc_ckpt_write(dir, &r->m, meta, 6, st, n, 0, o->tokenizer);
+	free(st);
+	if (rc == 0)
+		fprintf(stderr, "%s: saved %s\n", nc_prog, dir);
+	return rc;
+}
+
+static int resume(struct run *r, const char *dir)
+{
+	char v[128];
+	int n = nc_optim_state_count(&r->opt);
+	struct nc_named *st = xcalloc(n, sizeof *st);
+	for (int i = 0; i < n; i++) {
+		struct nc_optim_tensor t;
+		nc_optim_state_tensor(&r->opt, &r->m, i, &t);
+		snprintf(st[i].name, sizeof st[i].name, "%s", t.name);
+		st[i].data = t.data;
+		st[i].rows = t.rows;
+		st[i].cols = t.cols;
+	}
+	int rc = nc_ckpt_load_model(dir, &r->m);
+	if (rc == 0)
+		rc = nc_ckpt_load_state(dir, 0, st, n);
+	free(st);
+	int64_t cur[NC_CURSOR_WORDS];
+	if (rc == 0 && (nc_ckpt_meta(dir, "step", v, sizeof v) != 0 ||
+			sscanf(v, "%ld", &r->step) != 1))
+		rc = nc_fail("%s: no step in the checkpoint", dir);
+	if (rc == 0 && (nc_ckpt_meta(dir, "optim_step", v, sizeof v) != 0 ||
+			sscanf(v, "%ld", &r->opt.step) != 1))
+		rc = nc_fail("%s: no optimizer step in the checkpoint", dir);
+	if (rc == 0 && (nc_ckpt_meta(dir, "cursor", v, sizeof v) != 0 ||
+			sscanf(v, "%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64, &cur[0], &cur[1], &cur[2],
+			       &cur[3]) != 4))
+		rc = nc_fail("%s: no data cursor in the checkpoint", dir);
+	if (rc == 0) {
+		struct nc_cursor c;
+		nc_cursor_unpack(&c, cur);
+		rc = nc_loader_seek(&r->train, &c);
+	}
+	return rc;
+}
+
+static double evaluate(struct run *r)
+{
+	const struct nc_train_opts *o = r->o;
+	int B = o->device_batch_size, T = o->max_seq_len;
+	struct nc_bpb b;
+	nc_bpb_init(&b, r->token_bytes, r->tok.vocab_size);
+	int64_t steps = nc_loader_eval_begin(&r->val, (uint64_t)o->eval_tokens);
+	for (int64_t s = 0; s < steps; s++) {
+		if (nc_loader_next(&r->val, r->inputs, r->targets) != 1)
+			break;
+		nc_gpt_forward(&r->m, r->inputs, r->targets, B, T, NULL);
+		nc_bpb_add(&b, nc_gpt_token_losses(&r->m), r->targets, (size_t)B * T);
+	}
+	return nc_bpb_result(&b);
+}
+
+static void log_eval(const struct run *r, double bpb)
+{
+	struct nc_logfmt l = {0};
+	logfmt_str(&l, "stage", "base");
+	logfmt_int(&l, "step", r->step);
+	logfmt_f(&l, "val_bpb", bpb, 6);
+	logfmt_emit(&l, stdout);
+	logfmt_free(&l);
+	fflush(stdout);
+}
+
+static void log_step(const struct run *r, double loss, double lrm, double norm, double dt)
+{
+	const struct nc_train_opts *o = r->o;
+	double tokens = (double)o->total_batch_size;
+	struct nc_logfmt l = {0};
+	logfmt_str(&l, "stage", "base");
+	logfmt_int(&l, "step", r->step);
+	logfmt_f(&l, "loss", loss, 6);
+	logfmt_f(&l, "lrm", lrm, 4);
+	logfmt_f(&l, "grad_norm", norm, 4);
+	logfmt_f(&l, "dt_ms", dt * 1e3, 1);
+	logfmt_int(&l, "tok_s", (int64_t)(tokens / dt));
+	logfmt_emit(&l, stdout);
+	logfmt_free(&l);
+	fflush(stdout);
+}
+
+static int train_step(struct run *r, double *loss, double *norm)
+{
+	const struct nc_train_opts *o = r->o;
+	int B = o->device_batch_size, T = o->max_seq_len;
+	*loss = 0;
+	for (int k = 0; k < r->accum; k++) {
+		if (nc_loader_next(&r->train, r->inputs, r->targets) != 1)
+			return -1;
+		*loss += nc_gpt_forward(&r->m, r->inputs, r->targets, B, T, NULL) / r->accum;
+		nc_gpt_backward(&r->m);
+	}
+	/* the mean over micro-batches, as nanochat divides each loss */
+	if (r->accum > 1)
+		for (size_t i = 0; i < r->m.nweights; i++)
+			r->m.g[i] /= (float)r->accum;
+	*norm = nc_clip_grad_norm(&r->m, o->optim.grad_clip);
+	double lrm = nc_lr_multiplier(&o->optim, r->step, r->iterations);
+	nc_optim_step(&r->opt, &r->m, lrm, nc_muon_momentum(r->step));
+	memset(r->m.g, 0, r->m.nweights * sizeof *r->m.g);
+	return 0;
+}
+
+static int setup(struct run *r)
+{
+	const struct nc_train_opts *o = r->o;
+	if (nc_tok_load(&r->tok, o->tokenizer) != 0)
+		return -1;
+	r->token_bytes = nc_bpb_token_bytes(&r->tok);
+	struct nc_gpt_config c;
+	char latest[4096];
+	long at;
+	int from_ckpt = o->resume && nc_ckpt_latest(o->run_dir, latest, sizeof latest, &at) == 0;
+	if (from_ckpt ? nc_ckpt_config(latest, &c) != 0
+		      : nc_gpt_config_from_depth(&c, o->depth, (int)r->tok.vocab_size, o->max_seq_len) != 0)
+		return -1;
+	if ((uint32_t)c.vocab_size != r->tok.vocab_size)
+		return nc_fail("%s: vocabulary %d, but the tokenizer has %u", latest, c.vocab_size,
+			       r->tok.vocab_size);
+	if (nc_gpt_init(&r->m, &c, &nc_ops_cpu) != 0 || nc_optim_init(&r->opt, &r->m, &o->optim) != 0)
+		return -1;
+	nc_gpt_init_weights(&r->m, o->seed);
+	struct nc_loader_cfg lc = {o->device_batch_size, o->max_seq_len, 0, 1, r->tok.fingerprint};
+	if (nc_loader_open_dir(&r->train, o->data_dir, "train", &lc) != 0)
+		return -1;
+	if (o->eval_every > 0 && nc_loader_open_dir(&r->val, o->data_dir, "val", &lc) != 0)
+		return -1;
+	if ((r->iterations = horizon(r, &r->accum)) < 0)
+		return -1;
+	r->inputs = xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->inputs);
+	r->targets = xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->targets);
+	if (mkdir(o->run_dir, 0755) != 0 && errno != EEXIST)
+		return nc_fail_errno("%s: cannot create", o->run_dir);
+	if (from_ckpt) {
+		if (resume(r, latest) != 0)
+			return -1;
+		fprintf(stderr, "%s: resuming from %s\n", nc_prog, latest);
+	}
+	return 0;
+}
+
+static void config_line(const struct run *r)
+{
+	const struct nc_train_opts *o = r->o;
+	struct nc_logfmt l = {0};
+	logfmt_str(&l, "stage", "base");
+	logfmt_str(&l, "event", "config");
+	logfmt_int(&l, "depth", r->m.c.n_layer);
+	logfmt_int(&l, "n_embd", r->m.c.n_embd);
+	logfmt_int(&l, "n_head", r->m.c.n_head);
+	logfmt_int(&l, "vocab_size", r->m.c.vocab_size);
+	logfmt_int(&l, "params", (int64_t)r->m.nweights);
+	logfmt_f(&l, "flops_per_token", nc_gpt_flops_per_token(&r->m, o->max_seq_len), 0);
+	logfmt_int(&l, "max_seq_len", o->max_seq_len);
+	logfmt_int(&l, "device_batch_size", o->device_batch_size);
+	logfmt_int(&l, "total_batch_size", o->total_batch_size);
+	logfmt_int(&l, "grad_accum_steps", r->accum);
+	logfmt_int(&l, "num_iterations", r->iterations);
+	logfmt_f(&l, "matrix_lr", o->optim.matrix_lr, 6);
+	logfmt_f(&l, "embedding_lr", o->optim.embedding_lr, 6);
+	logfmt_f(&l, "unembedding_lr", o->optim.unembedding_lr, 6);
+	logfmt_emit(&l, stdout);
+	logfmt_free(&l);
+}
+
+static void teardown(struct run *r)
+{
+	nc_loader_close(&r->train);
+	if (r->o->eval_every > 0)
+		nc_loader_close(&r->val);
+	nc_optim_free(&r->opt);
+	nc_gpt_free(&r->m);
+	nc_tok_free(&r->tok);
+	free(r->token_bytes);
+	free(r->inputs);
+	free(r->targets);
+}
+
+int nc_train_base(const struct nc_train_opts *o)
+{
+	struct run r;
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	if (setup(&r) != 0) {
+		teardown(&r);
+		return -1;
+	}
+	config_line(&r);
+	struct nc_progress pb;
+	nc_progress_start(&pb, "training", "steps", (uint64_t)r.iterations, o->progress);
+	int rc = 0;
+	for (;;) {
+		int last = r.step == r.iterations;
+		if (o->eval_every > 0 && (r.step % o->eval_every == 0 || last))
+			log_eval(&r, evaluate(&r));
+		if (last)
+			break;
+		double t0 = nc_now(), loss, norm;
+		double lrm = nc_lr_multiplier(&o->optim, r.step, r.iterations);
+		if ((rc = train_step(&r, &loss, &norm)) != 0)
+			break;
+		if (!isfinite(loss)) {
+			rc = nc_fail("step %ld: the loss is not finite (%g)", r.step, loss);
+			break;
+		}
+		log_step(&r, loss, lrm, norm, nc_now() - t0);
+		r.step++;
+		nc_progress_update(&pb, (uint64_t)r.step);
+		if (o->save_every > 0 && r.step % o->save_every == 0 && r.step < r.iterations &&
+		    (rc = save(&r)) != 0)
+			break;
+	}
+	nc_progress_end(&pb, (uint64_t)r.step);
+	if (rc == 0)
+		rc = save(&r);
+	teardown(&r);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* Pretraining (nanochat's base_train, spec §4.1) on the CPU ops: the loop
+ * over steps with gradient accumulation, schedules, clipping, evaluation
+ * of validation bits per byte, logfmt metrics, checkpoints and resume. */
+#ifndef NC_TRAIN_H
+#define NC_TRAIN_H
+
+#include <stdint.h>
+
+#include "optim.h"
+
+struct nc_train_opts {
+	/* model (spec §2.1) */
+	int depth, max_seq_len;
+	/* batch and horizon (spec §4.1); -1: not given */
+	int device_batch_size;
+	long total_batch_size, num_iterations;
+	double target_flops, target_param_data_ratio;
+	struct nc_optim_config optim;
+	/* evaluation and saving; 0 turns off */
+	long eval_every, eval_tokens, save_every;
+	uint64_t seed;
+	/* files */
+	const char *tokenizer, *data_dir, *run_dir;
+	int resume;
+	int progress;           /* 1 force, 0 on a terminal, -1 never */
+};
+
+void nc_train_defaults(struct nc_train_opts *o);
+/* Train; metrics go to stdout as logfmt lines. */
+int nc_train_base(const struct nc_train_opts *o);
+
+#endif
