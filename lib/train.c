@@ -97,7 +97,7 @@ static int save(struct run *r)
 			       {"cursor", v[2]}, {"num_iterations", v[3]}, {"tokenizer_fingerprint", v[4]}};
 	int rc = nc_ckpt_write(dir, &r->m, meta, 6, st, n, 0, o->tokenizer);
 	free(st);
-	if (rc == 0)
+	if (rc == 0 && o->progress >= 0)
 		fprintf(stderr, "%s: saved %s\n", nc_prog, dir);
 	return rc;
 }
@@ -237,7 +237,8 @@ static int setup(struct run *r)
 	if (from_ckpt) {
 		if (resume(r, latest) != 0)
 			return -1;
-		fprintf(stderr, "%s: resuming from %s\n", nc_prog, latest);
+		if (o->progress >= 0)
+			fprintf(stderr, "%s: resuming from %s\n", nc_prog, latest);
 	}
 	return 0;
 }

@@ -1,0 +1,110 @@
+#!/usr/bin/env bats
+# nc-train base on the CPU: it learns, resumes bit for bit, survives kill -9
+# without leaving a half checkpoint, and refuses bad input clearly.
+
+load helper
+
+setup_file() {
+	export T=$BATS_FILE_TMPDIR
+	gen_text --seed 21 --size 400000 --jsonl >"$T/docs.jsonl"
+	build/nc-bpe train --quiet --vocab-size=400 -o "$T/tok" "$T/docs.jsonl" >/dev/null
+	build/nc-shard tokens --quiet -t "$T/tok" -o "$T/data" --val-docs=20 "$T/docs.jsonl" >/dev/null 2>&1
+}
+
+setup() {
+	cd "$ROOT"
+}
+
+# A tiny model: depth 1 (width 64, one head), context 32, 4 x 32 tokens a step.
+tiny() {
+	nc-train base -t "$T/tok" --data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4 \
+		--total-batch-size=256 --eval-tokens=2048 "$@"
+}
+
+@test "a tiny model learns: loss and validation bits per byte fall" {
+	run tiny -o "$T/learn" --num-iterations=80 --eval-every=40 --quiet
+	assert_success
+	first=$(echo "$output" | grep -m1 ' loss=' | sed 's/.* loss=\([0-9.]*\).*/\1/')
+	last=$(echo "$output" | grep ' loss=' | tail -1 | sed 's/.* loss=\([0-9.]*\).*/\1/')
+	b0=$(echo "$output" | grep -m1 val_bpb | sed 's/.*val_bpb=//')
+	b1=$(echo "$output" | grep val_bpb | tail -1 | sed 's/.*val_bpb=//')
+	echo "loss $first -> $last, bpb $b0 -> $b1"
+	awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1.0) }'
+	awk -v a="$b0" -v b="$b1" 'BEGIN { exit !(b < a - 0.5) }'
+	[ -f "$T/learn/step_000080/model.safetensors" ]
+	[ -f "$T/learn/step_000080/optim.0.safetensors" ]
+	[ -f "$T/learn/step_000080/tokenizer" ]
+}
+
+@test "every step logs one logfmt line with loss, lr multiplier, time and tokens/s" {
+	run tiny -o "$T/log" --num-iterations=3 --eval-every=0 --quiet
+	assert_success
+	assert_line --index 0 --regexp '^stage=base event=config depth=1 n_embd=64 n_head=1 vocab_size=400 '
+	assert_line --index 1 --regexp '^stage=base step=0 loss=[0-9.]+ lrm=1.0000 grad_norm=[0-9.]+ dt_ms=[0-9.]+ tok_s=[0-9]+$'
+	[ "${#lines[@]}" -eq 4 ]
+}
+
+@test "a resumed run is bit for bit the run that never stopped" {
+	tiny -o "$T/straight" --num-iterations=12 --eval-every=0 --quiet >"$T/straight.log"
+	tiny -o "$T/stopped" --num-iterations=12 --save-every=6 --eval-every=0 --quiet >/dev/null
+	rm -rf "$T/stopped/step_000012"
+	tiny -o "$T/stopped" --num-iterations=12 --eval-every=0 --resume --quiet >"$T/resumed.log"
+	cmp "$T/straight/step_000012/model.safetensors" "$T/stopped/step_000012/model.safetensors"
+	cmp "$T/straight/step_000012/optim.0.safetensors" "$T/stopped/step_000012/optim.0.safetensors"
+	diff <(grep -E 'step=(6|7|8|9|10|11) ' "$T/straight.log" | sed 's/ dt_ms.*//') \
+		<(grep -E 'step=' "$T/resumed.log" | sed 's/ dt_ms.*//')
+}
+
+@test "kill -9 at any moment leaves only complete checkpoints, and the run resumes" {
+	tiny -o "$T/killed" --num-iterations=400 --save-every=1 --eval-every=0 --quiet >/dev/null &
+	pid=$!
+	sleep 3
+	kill -9 "$pid"
+	wait "$pid" || true
+	# every checkpoint name that looks complete is complete
+	for d in "$T"/killed/step_*; do
+		case "$d" in *.tmp-*) continue ;; esac
+		[ -f "$d/model.safetensors" ] && [ -f "$d/optim.0.safetensors" ] && [ -f "$d/tokenizer" ]
+	done
+	run tiny -o "$T/killed" --num-iterations=400 --eval-every=0 --resume --quiet
+	assert_success
+	[ -f "$T/killed/step_000400/model.safetensors" ]
+}
+
+@test "shards from another tokenizer are refused" {
+	build/nc-bpe train --quiet --vocab-size=300 -o "$T/other" "$T/docs.jsonl" >/dev/null
+	run nc-train base -t "$T/other" --data "$T/data" -o "$T/x" --depth=1 --max-seq-len=32 \
+		--device-batch-size=4 --total-batch-size=256 --num-iterations=1
+	assert_failure 1
+	assert_output --partial "written with another tokenizer"
+}
+
+@test "an impossible configuration is refused" {
+	run tiny -o "$T/y" --total-batch-size=100 --num-iterations=1
+	assert_failure 1
+	assert_output --partial "not a multiple"
+	run nc-train base -t "$T/tok" --data "$T/data" -o "$T/y" --depth=5 --num-iterations=1
+	assert_failure 1
+	assert_output --partial "does not split into 3 heads"
+	run nc-train base -t "$T/tok" --data "$T/nope" -o "$T/y" --depth=1 --num-iterations=1
+	assert_failure 1
+	assert_output --partial "nope"
+}
+
+@test "a checkpoint with a damaged tensor is refused on resume" {
+	tiny -o "$T/dmg" --num-iterations=2 --eval-every=0 --quiet >/dev/null
+	f="$T/dmg/step_000002/model.safetensors"
+	head -c 2000 "$f" >"$f.cut" && mv "$f.cut" "$f"
+	run tiny -o "$T/dmg" --num-iterations=4 --eval-every=0 --resume --quiet
+	assert_failure 1
+	assert_output --partial "model.safetensors"
+}
+
+@test "usage errors exit 2" {
+	run nc-train base -t "$T/tok"
+	assert_failure 2
+	run nc-train sft
+	assert_failure 2
+	run nc-train base --depth=lots
+	assert_failure 2
+}
