@@ -20,7 +20,7 @@ static void usage(FILE *fp)
 	      "Optimizer: --embedding-lr=0.2  --unembedding-lr=0.004  --matrix-lr=0.02\n"
 	      "          --weight-decay=0  --grad-clip=1.0  --warmup-ratio=0  --warmdown-ratio=0.2\n"
 	      "          --final-lr-frac=0  --muon-bf16\n"
-	      "Eval:     --eval-every=250  --eval-tokens=10485760 (0 turns evaluation off)\n"
+	      "Eval:     --eval-every=250 (0: never)  --eval-tokens=10485760 (0: the whole split)\n"
 	      "Saving:   --save-every=N (and at the end)  --resume (from RUN_DIR's latest)\n"
 	      "Other:    --seed=42  --device=cpu  --threads=N  --progress  --quiet  -h\n"
 	      "\n"
@@ -98,7 +98,7 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case O_SEQ: o->max_seq_len = (int)integer("--max-seq-len", optarg, 1, 1 << 20); break;
 		case O_DBS: o->device_batch_size = (int)integer("--device-batch-size", optarg, 1, 1 << 20); break;
 		case O_TBS: o->total_batch_size = integer("--total-batch-size", optarg, 1, 1L << 40); break;
-		case O_ITERS: o->num_iterations = integer("--num-iterations", optarg, 0, 1L << 40); break;
+		case O_ITERS: o->num_iterations = integer("--num-iterations", optarg, 1, 1L << 40); break;
 		case O_FLOPS: o->target_flops = real("--target-flops", optarg, 0, 1e30); break;
 		case O_RATIO: o->target_param_data_ratio = real("--target-param-data-ratio", optarg, 0, 1e9); break;
 		case O_ELR: o->optim.embedding_lr = real("--embedding-lr", optarg, 0, 1e3); break;

@@ -104,7 +104,7 @@ int nc_loader_open(struct nc_loader *ld, char *const *paths, int n, const struct
 		nc_loader_close(ld);
 		return -1;
 	}
-	ld->windows = (int64_t)((len - 1) / bt);
+	ld->windows = (int64_t)(len / (bt + 1));
 	return 0;
 }
 
@@ -237,9 +237,11 @@ static int read_span(struct nc_loader *ld, uint64_t pos, uint64_t len)
 	return 0;
 }
 
+/* A window is B*T+1 tokens, and windows do not share tokens: nanochat's
+ * loader pops B*T+1 tokens for each batch (spec §4.2). */
 static uint64_t window_size(const struct nc_loader *ld)
 {
-	return (uint64_t)ld->cfg.B * ld->cfg.T;
+	return (uint64_t)ld->cfg.B * ld->cfg.T + 1;
 }
 
 /* Number (within its epoch) of the cursor's window. */
@@ -260,10 +262,10 @@ int nc_loader_next(struct nc_loader *ld, int32_t *inputs, int32_t *targets)
 {
 	if (ld->stop >= 0 && ld->cur.steps >= ld->stop)
 		return 0;
-	uint64_t bt = window_size(ld);
+	uint64_t w = window_size(ld), bt = w - 1;
 	int64_t k0 = cursor_window(ld);
 	int64_t k = (k0 + ld->cfg.rank) % ld->windows;
-	if (read_span(ld, (uint64_t)k * bt, bt + 1) != 0)
+	if (read_span(ld, (uint64_t)k * w, w) != 0)
 		return -1;
 	for (uint64_t i = 0; i < bt; i++) {
 		inputs[i] = (int32_t)ld->buf[i];

@@ -2,8 +2,9 @@
  * bits per byte (spec §6.1).
  *
  * The token stream is the shards concatenated in order. It is cut into
- * windows of B*T tokens; a batch is one window plus the token after it:
- * inputs are the window as B rows of T, targets the same shifted by one.
+ * windows of B*T+1 tokens that share none (nanochat pops B*T+1 tokens for
+ * each batch): inputs are the first B*T as B rows of T, targets the same
+ * shifted by one.
  * At step s, rank r of W takes window number s*W + r, so the ranks of one
  * step read consecutive windows and together cover the stream once per
  * epoch; the stream then starts again (training) or ends (evaluation).

@@ -217,6 +217,18 @@ static int setup(struct run *r)
 	if (from_ckpt ? nc_ckpt_config(latest, &c) != 0
 		      : nc_gpt_config_from_depth(&c, o->depth, (int)r->tok.vocab_size, o->max_seq_len) != 0)
 		return -1;
+	if (!o->resume && nc_ckpt_latest(o->run_dir, latest, sizeof latest, &at) == 0)
+		return nc_fail("%s already holds checkpoints (%s): use --resume, or another directory",
+			       o->run_dir, latest);
+	if (from_ckpt) {
+		char fp[32], want[32];
+		snprintf(want, sizeof want, "%016llx", (unsigned long long)r->tok.fingerprint);
+		if (nc_ckpt_meta(latest, "tokenizer_fingerprint", fp, sizeof fp) != 0 || strcmp(fp, want))
+			return nc_fail("%s: made with another tokenizer than %s", latest, o->tokenizer);
+		if (c.sequence_len != o->max_seq_len)
+			return nc_fail("%s: trained with --max-seq-len=%d, not %d", latest, c.sequence_len,
+				       o->max_seq_len);
+	}
 	if ((uint32_t)c.vocab_size != r->tok.vocab_size)
 		return nc_fail("%s: vocabulary %d, but the tokenizer has %u", latest, c.vocab_size,
 			       r->tok.vocab_size);
@@ -237,6 +249,9 @@ static int setup(struct run *r)
 	if (from_ckpt) {
 		if (resume(r, latest) != 0)
 			return -1;
+		if (r->step > r->iterations)
+			return nc_fail("%s is at step %ld, past the %ld iterations asked for", latest, r->step,
+				       r->iterations);
 		if (o->progress >= 0)
 			fprintf(stderr, "%s: resuming from %s\n", nc_prog, latest);
 	}

@@ -16,7 +16,7 @@ struct nc_train_opts {
 	long total_batch_size, num_iterations;
 	double target_flops, target_param_data_ratio;
 	struct nc_optim_config optim;
-	/* evaluation and saving; 0 turns off */
+	/* evaluation and saving: every 0 turns off; eval_tokens 0 is the whole split */
 	long eval_every, eval_tokens, save_every;
 	uint64_t seed;
 	/* files */

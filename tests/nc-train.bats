@@ -108,3 +108,16 @@ tiny() {
 	run nc-train base --depth=lots
 	assert_failure 2
 }
+
+@test "a run directory holding checkpoints needs --resume; resuming past the horizon is refused" {
+	tiny -o "$T/twice" --num-iterations=3 --eval-every=0 --quiet >/dev/null
+	run tiny -o "$T/twice" --num-iterations=3 --eval-every=0 --quiet
+	assert_failure 1
+	assert_output --partial "already holds checkpoints"
+	run tiny -o "$T/twice" --num-iterations=2 --eval-every=0 --resume --quiet
+	assert_failure 1
+	assert_output --partial "past the 2 iterations"
+	run tiny -o "$T/twice" --num-iterations=3 --eval-every=0 --resume --max-seq-len=16 --quiet
+	assert_failure 1
+	assert_output --partial "max-seq-len=32"
+}

@@ -42,11 +42,12 @@ static const struct nc_loader_cfg *cfg(int rank, int world)
 	return &c;
 }
 
-/* Is (in, tg) window k of the stream: k*BT .. k*BT+BT and one past it? */
+/* Is (in, tg) window k of the stream: the BT+1 tokens from k*(BT+1)?
+ * Windows do not share tokens, as nanochat pops BT+1 tokens a batch. */
 static int is_window(const int32_t *in, const int32_t *tg, int64_t k)
 {
 	for (int i = 0; i < BT; i++)
-		if (in[i] != (k * BT + i) % VOCAB || tg[i] != (k * BT + i + 1) % VOCAB)
+		if (in[i] != (k * (BT + 1) + i) % VOCAB || tg[i] != (k * (BT + 1) + i + 1) % VOCAB)
 			return 0;
 	return 1;
 }
@@ -59,23 +60,22 @@ static int shards_held(const struct nc_loader *ld)
 	return k;
 }
 
-/* Stream of 250 tokens in shards of 100, 100, 50: 15 windows of 16 (the
- * last token is only ever a target). */
+/* Stream of 250 tokens in shards of 100, 100, 50: 14 windows of 17. */
 static void test_windows(void)
 {
 	struct nc_loader ld;
 	int32_t in[BT], tg[BT];
-	CHECK(nc_loader_open_dir(&ld, dir, "train", cfg(0, 1)) == 0 && ld.n == 3 && ld.windows == 15,
+	CHECK(nc_loader_open_dir(&ld, dir, "train", cfg(0, 1)) == 0 && ld.n == 3 && ld.windows == 14,
 	      "a directory's train shards open as one stream of whole windows");
 	int ok = 1, bounded = 1;
-	for (int s = 0; s < 15; s++) {
-		ok &= nc_loader_next(&ld, in, tg) == 1 && is_window(in, tg, s) && ld.cur.epoch == (s + 1) / 15;
+	for (int s = 0; s < 14; s++) {
+		ok &= nc_loader_next(&ld, in, tg) == 1 && is_window(in, tg, s) && ld.cur.epoch == (s + 1) / 14;
 		bounded &= shards_held(&ld) <= 2;
 	}
 	CHECK(ok, "one rank reads consecutive windows, targets shifted by one, across shard boundaries");
 	CHECK(bounded, "only the shards under the window are held");
 	CHECK(nc_loader_next(&ld, in, tg) == 1 && is_window(in, tg, 0) && ld.cur.epoch == 1 &&
-	      ld.cur.steps == 16, "after the last whole window the stream starts again in a new epoch");
+	      ld.cur.steps == 15, "after the last whole window the stream starts again in a new epoch");
 	CHECK(shards_held(&ld) == 1 && ld.held[0].ids, "going back to the start frees the last shards");
 	nc_loader_close(&ld);
 
@@ -83,13 +83,13 @@ static void test_windows(void)
 	nc_loader_open_dir(&r0, dir, "train", cfg(0, 2));
 	nc_loader_open_dir(&r1, dir, "train", cfg(1, 2));
 	int32_t in1[BT], tg1[BT];
-	int strided = 1, seen[15] = {0};
+	int strided = 1, seen[14] = {0};
 	for (int s = 0; s < 20; s++) {
-		strided &= nc_loader_next(&r0, in, tg) == 1 && is_window(in, tg, (2 * s) % 15);
-		strided &= nc_loader_next(&r1, in1, tg1) == 1 && is_window(in1, tg1, (2 * s + 1) % 15);
+		strided &= nc_loader_next(&r0, in, tg) == 1 && is_window(in, tg, (2 * s) % 14);
+		strided &= nc_loader_next(&r1, in1, tg1) == 1 && is_window(in1, tg1, (2 * s + 1) % 14);
 		if (s < 7) {
-			seen[in[0] / BT]++;
-			seen[in1[0] / BT]++;
+			seen[in[0] / (BT + 1)]++;
+			seen[in1[0] / (BT + 1)]++;
 		}
 	}
 	CHECK(strided, "two ranks take windows s*W+r, modulo the windows in an epoch");
@@ -121,9 +121,10 @@ static void test_small_shards(void)
 	}
 	struct nc_loader ld;
 	int32_t in[BT], tg[BT];
-	int ok = nc_loader_open(&ld, paths, 12, cfg(0, 1)) == 0 && ld.windows == 76 / BT;
+	int ok = nc_loader_open(&ld, paths, 12, cfg(0, 1)) == 0 && ld.windows == 77 / (BT + 1);
 	for (int s = 0; s < 10; s++)
-		ok &= nc_loader_next(&ld, in, tg) == 1 && is_window(in, tg, s % 4) && shards_held(&ld) <= 4;
+		/* 17 tokens touch at most 4 shards of 7, and the empty one among them */
+		ok &= nc_loader_next(&ld, in, tg) == 1 && is_window(in, tg, s % 4) && shards_held(&ld) <= 5;
 	CHECK(ok, "windows span many small shards and an empty one");
 	nc_loader_close(&ld);
 }
@@ -166,8 +167,9 @@ static void test_eval(void)
 	      "the whole val split is as many steps as every rank can take (5 windows, 2 ranks)");
 	int ok = 1;
 	for (int s = 0; s < 2; s++) {
-		ok &= nc_loader_next(&r0, in, tg) == 1 && in[0] == (500 + (2 * s) * BT) % VOCAB && tg[BT - 1] == (500 + (2 * s + 1) * BT) % VOCAB;
-		ok &= nc_loader_next(&r1, in, tg) == 1 && in[0] == (500 + (2 * s + 1) * BT) % VOCAB;
+		ok &= nc_loader_next(&r0, in, tg) == 1 && in[0] == (500 + (2 * s) * (BT + 1)) % VOCAB &&
+		      tg[BT - 1] == (500 + (2 * s) * (BT + 1) + BT) % VOCAB;
+		ok &= nc_loader_next(&r1, in, tg) == 1 && in[0] == (500 + (2 * s + 1) * (BT + 1)) % VOCAB;
 	}
 	CHECK(ok && nc_loader_next(&r0, in, tg) == 0 && nc_loader_next(&r1, in, tg) == 0,
 	      "val windows are rank-strided and end with the split");

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""nanochat's own pretraining step on the CPU, timed: the PyTorch side of
+sh/bench/train-cpu.sh.
+
+nanochat is not vendored: --nanochat DIR names a directory holding a nanochat
+checkout's `nanochat/` package (v1, e.g. `git archive 3a5e0bc` of
+karpathy/nanochat), and this script imports GPT, GPTConfig and (through
+GPT.setup_optimizers) Muon from it. What runs is the body of nanochat's
+scripts/base_train.py training loop, with one micro-step per step:
+
+    loss = model(x, y); loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    lr multiplier and Muon momentum from base_train's schedules
+    adamw.step(); muon.step(); model.zero_grad(set_to_none=True)
+
+The model is base_train's for --depth: n_layer = depth, n_embd = 64 * depth,
+n_head = n_kv_head = ceil(n_embd / 128), sequence_len = --seq. It is built as
+base_train builds it (meta device, to_empty, init_weights) and then run in
+float32 on the CPU:
+
+  * wte, which GPT.__init__ casts to bf16, is cast back to fp32 (model.float());
+  * the rotary tables are built by nanochat's _precompute_rotary_embeddings
+    with its final .bfloat16() made a no-op, so they are fp32, and the script
+    re-executes itself under `python -O` to skip GPT.forward's assert that
+    they are bf16 (the same route as tests/oracle/nanochat_ref.py);
+  * no autocast (base_train's is a CUDA autocast);
+  * torch.compile is off (TORCHDYNAMO_DISABLE=1): base_train compiles the
+    model and Muon's Newton-Schulz is @torch.compile'd; here both run eagerly.
+    Newton-Schulz still casts to bf16 inside, as nanochat does on every device.
+
+The optimizers are GPT.setup_optimizers()'s for one process: fused AdamW on
+lm_head and wte, Muon on the block matrices; if this torch build refuses
+fused AdamW on the CPU, the same groups go to torch.optim.AdamW(fused=False)
+and the output says so.
+
+Batches: with --data DIR, consecutive (B, T+1) windows of the tokens of
+DIR/train_*.bin (nc token shards: a 64-byte header, then the ids as
+little-endian uint16 or uint32, then a 32-byte trailer); otherwise random ids.
+Each step is timed with time.perf_counter from fetching its batch to the end
+of zero_grad. The first --warmup steps are not counted.
+
+Output: one logfmt line per step on stdout, then a summary line
+  event=summary steps=K tokens=N seconds=S tok_s=R best_ms=... median_ms=...
+and the run's facts as an event=config line first.
+"""
+
+import argparse
+import contextlib
+import glob
+import math
+import os
+import statistics
+import struct
+import sys
+import time
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nanochat", required=True, help="directory containing nanochat's nanochat/ package")
+    ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--seq", type=int, default=256, help="sequence length T")
+    ap.add_argument("--batch", type=int, default=8, help="device batch size B")
+    ap.add_argument("--vocab", type=int, default=4096)
+    ap.add_argument("--steps", type=int, default=20, help="timed steps")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave)")
+    ap.add_argument("--data", help="directory of nc token shards (train_*.bin)")
+    ap.add_argument("--seed", type=int, default=42)
+    return ap.parse_args()
+
+
+args = parse_args()
+if not sys.flags.optimize:
+    # skip GPT.forward's `assert self.cos.dtype == torch.bfloat16`
+    os.execv(sys.executable, [sys.executable, "-O"] + sys.argv)
+
+os.environ["TORCHDYNAMO_DISABLE"] = "1"
+for _k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+    os.environ.pop(_k, None)
+if not os.path.isdir(os.path.join(args.nanochat, "nanochat")):
+    raise SystemExit("nanochat_cpu_step: no nanochat/ package under " + args.nanochat)
+sys.path.insert(0, os.path.abspath(args.nanochat))
+
+import torch  # noqa: E402
+from nanochat.gpt import GPT, GPTConfig  # noqa: E402
+from nanochat.muon import Muon  # noqa: E402
+
+
+def fail(msg):
+    raise SystemExit("nanochat_cpu_step: " + msg)
+
+
+@contextlib.contextmanager
+def bf16_cast_disabled():
+    """Make Tensor.bfloat16() the identity while nanochat code runs."""
+    had = "bfloat16" in torch.Tensor.__dict__
+    old = torch.Tensor.__dict__.get("bfloat16")
+    torch.Tensor.bfloat16 = lambda self, *a, **k: self
+    try:
+        yield
+    finally:
+        if had:
+            torch.Tensor.bfloat16 = old
+        else:
+            del torch.Tensor.bfloat16
+
+
+def shard_tokens(path):
+    """The ids of one nc token shard, as a 1-D int64 tensor."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 96 or blob[:8] != b"NCTOKENS":
+        fail(path + ": not an nc token shard")
+    width, count = struct.unpack_from("<IQ", blob, 12)
+    flags = struct.unpack_from("<I", blob, 32)[0]
+    if width not in (2, 4):
+        fail("%s: token width %d" % (path, width))
+    payload = len(blob) - 64 - 32
+    n = payload // (width + 1) if flags & 1 else payload // width
+    if count != 2**64 - 1 and count != n:
+        fail("%s: header says %d tokens, the file holds %d" % (path, count, n))
+    dtype = torch.int32 if width == 4 else torch.uint16
+    ids = torch.frombuffer(bytearray(blob[64:64 + n * width]), dtype=dtype)
+    if sys.byteorder != "little":
+        ids = ids.byteswap() if hasattr(ids, "byteswap") else fail("big-endian host")
+    return ids.to(torch.int64)
+
+
+def batches(B, T, V, data, seed):
+    """(x, y) pairs of shape (B, T), forever."""
+    if data:
+        files = sorted(glob.glob(os.path.join(data, "train_*.bin")))
+        if not files:
+            fail("no train_*.bin under " + data)
+        toks = torch.cat([shard_tokens(p) for p in files])
+        if int(toks.max()) >= V:
+            fail("token id %d in the shards is outside the vocabulary (%d)" % (int(toks.max()), V))
+        need = B * T + 1
+        if toks.numel() < need:
+            fail("the shards hold %d tokens, a batch needs %d" % (toks.numel(), need))
+        pos = 0
+        while True:
+            if pos + need > toks.numel():
+                pos = 0
+            w = toks[pos:pos + need]
+            pos += B * T
+            yield w[:-1].view(B, T), w[1:].view(B, T)
+    g = torch.Generator().manual_seed(seed + 1)
+    while True:
+        w = torch.randint(0, V, (B, T + 1), generator=g, dtype=torch.int64)
+        yield w[:, :-1].contiguous(), w[:, 1:].contiguous()
+
+
+def main():
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    B, T, V, depth = args.batch, args.seq, args.vocab, args.depth
+    n_embd = depth * 64
+    n_head = max(1, (n_embd + 127) // 128)
+    cfg = dict(sequence_len=T, vocab_size=V, n_layer=depth, n_head=n_head, n_kv_head=n_head, n_embd=n_embd)
+
+    torch.manual_seed(args.seed)
+    with torch.device("meta"):
+        model = GPT(GPTConfig(**cfg))
+    model.to_empty(device="cpu")
+    model.init_weights()
+    wte_dtype = str(model.transformer.wte.weight.dtype).replace("torch.", "")
+    model.float()
+    with bf16_cast_disabled():
+        cos, sin = model._precompute_rotary_embeddings(model.rotary_seq_len, n_embd // n_head)
+    if cos.dtype != torch.float32:
+        fail("rotary tables are not fp32")
+    model.cos, model.sin = cos, sin
+    for n, p in model.named_parameters():
+        if p.dtype != torch.float32:
+            fail(n + " is not fp32")
+    model.train()
+
+    adamw_impl = "fused"
+    try:
+        adamw, muon = model.setup_optimizers()
+        # fused AdamW may only complain at its first step
+        for grp in adamw.param_groups:
+            for p in grp["params"]:
+                p.grad = torch.zeros_like(p)
+        snapshot = {n: p.detach().clone() for n, p in model.named_parameters()}
+        adamw.step()
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                p.copy_(snapshot[n])
+        adamw.state.clear()
+        model.zero_grad(set_to_none=True)
+    except (RuntimeError, ValueError):
+        scale = (n_embd / 768) ** -0.5
+        adamw = torch.optim.AdamW(
+            [dict(params=list(model.lm_head.parameters()), lr=0.004 * scale),
+             dict(params=list(model.transformer.wte.parameters()), lr=0.2 * scale)],
+            betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0, fused=False)
+        muon = Muon(list(model.transformer.h.parameters()), lr=0.02, momentum=0.95)
+        for opt in (adamw, muon):
+            for grp in opt.param_groups:
+                grp["initial_lr"] = grp["lr"]
+        adamw_impl = "unfused (fused refused)"
+    optimizers = [adamw, muon]
+
+    n_iter = args.warmup + args.steps
+    warmdown = round(0.2 * n_iter)
+
+    def lr_mult(it):  # base_train: warmup_ratio 0, warmdown_ratio 0.2, final_lr_frac 0
+        if it <= n_iter - warmdown:
+            return 1.0
+        return (n_iter - it) / warmdown
+
+    def muon_momentum(it):
+        frac = min(it / 300, 1)
+        return (1 - frac) * 0.85 + frac * 0.95
+
+    params = sum(p.numel() for p in model.parameters())
+    print("event=config torch=%s threads=%d depth=%d n_embd=%d n_head=%d vocab_size=%d seq=%d batch=%d "
+          "params=%d wte_init_dtype=%s rotary=fp32 compile=off adamw=%s data=%s" % (
+              torch.__version__, torch.get_num_threads(), depth, n_embd, n_head, V, T, B, params,
+              wte_dtype, adamw_impl.split()[0], "shards" if args.data else "random"), flush=True)
+
+    it = batches(B, T, V, args.data, args.seed)
+    times = []
+    for step in range(n_iter):
+        t0 = time.perf_counter()
+        x, y = next(it)
+        loss = model(x, y)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        lrm = lr_mult(step)
+        for opt in optimizers:
+            for grp in opt.param_groups:
+                grp["lr"] = grp["initial_lr"] * lrm
+        for grp in muon.param_groups:
+            grp["momentum"] = muon_momentum(step)
+        for opt in optimizers:
+            opt.step()
+        model.zero_grad(set_to_none=True)
+        lossf = loss.item()
+        dt = time.perf_counter() - t0
+        if step >= args.warmup:
+            times.append(dt)
+        print("step=%d loss=%.6f grad_norm=%.4f lrm=%.4f dt_ms=%.1f tok_s=%.0f%s" % (
+            step, lossf, float(gnorm), lrm, dt * 1e3, B * T / dt,
+            "" if step >= args.warmup else " warmup=1"), flush=True)
+        if not math.isfinite(lossf):
+            fail("loss is not finite")
+
+    secs = sum(times)
+    print("event=summary steps=%d tokens=%d seconds=%.4f tok_s=%.1f best_ms=%.1f median_ms=%.1f" % (
+        len(times), len(times) * B * T, secs, len(times) * B * T / secs,
+        min(times) * 1e3, statistics.median(times) * 1e3), flush=True)
+
+
+main()
