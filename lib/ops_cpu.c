@@ -5,6 +5,7 @@
 #include "mem.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,62 @@
 #define REAL float
 #define OP(name) cpu_##name
 #include "ops_cpu_impl.h"
+
+#ifdef NC_BLAS
+/* BLAS runs one thread per call, and the calls are spread over the OpenMP
+ * threads in row blocks: two thread pools (OpenMP's and OpenBLAS's own)
+ * spinning on the same cores cost 2x and more on a busy machine. */
+static void blas_single_thread(void)
+{
+	static int done;
+	if (!done) {
+		openblas_set_num_threads(1);
+		done = 1;
+	}
+}
+
+static void rows_of(int n, int *lo, int *hi)
+{
+	int nt = omp_get_num_threads(), t = omp_get_thread_num();
+	*lo = (int)((long)n * t / nt);
+	*hi = (int)((long)n * (t + 1) / nt);
+}
+
+static void par_matmul(float *y, const float *x, const float *w, int M, int N, int K, int acc)
+{
+	blas_single_thread();
+	#pragma omp parallel
+	{
+		int lo, hi;
+		rows_of(M, &lo, &hi);
+		if (hi > lo)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, N, K, 1,
+				    x + (size_t)lo * K, K, w, K, acc ? 1 : 0, y + (size_t)lo * N, N);
+	}
+}
+
+static void par_matmul_backward(float *dx, float *dw, const float *dy, const float *x,
+				const float *w, int M, int N, int K)
+{
+	blas_single_thread();
+	#pragma omp parallel
+	{
+		int lo, hi;
+		if (dx) {
+			rows_of(M, &lo, &hi);   /* dx rows lo..hi = dy rows W */
+			if (hi > lo)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, K, N, 1,
+					    dy + (size_t)lo * N, N, w, K, 1, dx + (size_t)lo * K, K);
+		}
+		if (dw) {
+			rows_of(N, &lo, &hi);   /* dW rows lo..hi = dy columns^T x */
+			if (hi > lo)
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, K, M, 1,
+					    dy + lo, N, x, K, 1, dw + (size_t)lo * K, K);
+		}
+	}
+}
+#endif
 
 static void *cpu_alloc(size_t bytes)
 {
@@ -61,8 +118,13 @@ const struct nc_ops nc_ops_cpu = {
 	.zero = cpu_zero,
 	.copy = cpu_copy,
 	.add = cpu_add,
+#ifdef NC_BLAS
+	.matmul = par_matmul,
+	.matmul_backward = par_matmul_backward,
+#else
 	.matmul = cpu_matmul,
 	.matmul_backward = cpu_matmul_backward,
+#endif
 	.embedding = cpu_embedding,
 	.embedding_backward = cpu_embedding_backward,
 	.rmsnorm = cpu_rmsnorm_f,

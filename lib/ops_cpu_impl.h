@@ -3,11 +3,11 @@
  * with REAL = double (for finite-difference gradient checks). The includer
  * defines REAL, OP(name) (the function name for this type) and GEMM (a
  * cblas gemm for REAL, or leaves it undefined for plain loops). */
-#include <math.h>
 #include <string.h>
+#include <tgmath.h>   /* exp, log, tanh, sqrt in the precision of REAL */
 
 /* y[M,N] (=|+=) x[M,K] W[N,K]^T */
-static void OP(matmul)(REAL *y, const REAL *x, const REAL *w, int M, int N, int K, int acc)
+__attribute__((unused)) static void OP(matmul)(REAL *y, const REAL *x, const REAL *w, int M, int N, int K, int acc)
 {
 #ifdef GEMM
 	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, x, K, w, K, acc ? 1 : 0, y, N);
@@ -23,7 +23,7 @@ static void OP(matmul)(REAL *y, const REAL *x, const REAL *w, int M, int N, int 
 #endif
 }
 
-static void OP(matmul_backward)(REAL *dx, REAL *dw, const REAL *dy, const REAL *x, const REAL *w,
+__attribute__((unused)) static void OP(matmul_backward)(REAL *dx, REAL *dw, const REAL *dy, const REAL *x, const REAL *w,
 				int M, int N, int K)
 {
 #ifdef GEMM
@@ -126,6 +126,7 @@ static REAL OP(attn_row)(REAL *p, const REAL *q, const REAL *k, int t, size_t ks
 	for (int j = 0; j <= t; j++) {
 		const REAL *kj = k + (size_t)j * kstride;
 		REAL s = 0;
+		#pragma omp simd reduction(+ : s)
 		for (int d = 0; d < D; d++)
 			s += q[d] * kj[d];
 		p[j] = s * scale;
@@ -163,9 +164,13 @@ static void OP(attention)(REAL *out, REAL *lse, const REAL *q, const REAL *k, co
 					REAL *o = out + (((size_t)b * T + t) * H + h) * D;
 					for (int d = 0; d < D; d++)
 						o[d] = 0;
-					for (int j = 0; j <= t; j++)
+					for (int j = 0; j <= t; j++) {
+						const REAL *vj = vb + (size_t)j * kvs;
+						REAL pj = p[j];
+						#pragma omp simd
 						for (int d = 0; d < D; d++)
-							o[d] += p[j] * vb[(size_t)j * kvs + d];
+							o[d] += pj * vj[d];
+					}
 				}
 		free(p);
 	}
@@ -195,21 +200,26 @@ static void OP(attention_backward)(REAL *dq, REAL *dk, REAL *dv, const REAL *dou
 						REAL *dkb = dk + ((size_t)b * T * Hkv + hk) * D;
 						REAL *dvb = dv + ((size_t)b * T * Hkv + hk) * D;
 						REAL l = lse[((size_t)b * H + h) * T + t], delta = 0;
+						#pragma omp simd reduction(+ : delta)
 						for (int d = 0; d < D; d++)
 							delta += go[d] * ot[d];
+						REAL *dqt = dq + qo;
 						for (int j = 0; j <= t; j++) {
 							const REAL *kj = kb + (size_t)j * kvs, *vj = vb + (size_t)j * kvs;
+							REAL *dkj = dkb + (size_t)j * kvs, *dvj = dvb + (size_t)j * kvs;
 							REAL s = 0, dp = 0;
+							#pragma omp simd reduction(+ : s, dp)
 							for (int d = 0; d < D; d++) {
 								s += qt[d] * kj[d];
 								dp += go[d] * vj[d];
 							}
 							REAL pj = exp(s * scale - l);
 							REAL ds = pj * (dp - delta) * scale;
+							#pragma omp simd
 							for (int d = 0; d < D; d++) {
-								dvb[(size_t)j * kvs + d] += pj * go[d];
-								dkb[(size_t)j * kvs + d] += ds * qt[d];
-								dq[qo + d] += ds * kj[d];
+								dvj[d] += pj * go[d];
+								dkj[d] += ds * qt[d];
+								dqt[d] += ds * kj[d];
 							}
 						}
 					}

@@ -107,7 +107,9 @@ static void check_ns(const struct nc_safetensors *st, const char *tag, int rows,
 	double e = rel_err(x, want, n);
 	printf("# %s (%dx%d) fp32: largest difference %.2e of the largest entry\n", tag, rows, cols, e);
 	snprintf(what, sizeof what, "%s: Newton–Schulz in fp32 equals nanochat's fp32 run", tag);
-	CHECK(e < 1e-5, what);
+	/* five iterations with coefficients near 5 amplify fp32 rounding of
+	 * products summed in another order (BLAS blocks vs torch) to ~1e-5 */
+	CHECK(e < 5e-5, what);
 
 	memcpy(x, in, n * sizeof *x);
 	nc_newton_schulz5(&nc_ops_cpu, x, rows, cols, 1, work);
