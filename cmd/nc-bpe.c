@@ -1,5 +1,6 @@
 /* nc-bpe: train, use and inspect byte-level BPE tokenizers. */
 #include "../lib/bpe_jobs.h"
+#include "../lib/cli.h"
 #include "../lib/docs.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
@@ -554,10 +555,7 @@ static int cmd_split(int argc, char **argv)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int (*run)(int, char **);
-} commands[] = {
+static const struct nc_command commands[] = {
 	{"train", cmd_train}, {"encode", cmd_encode}, {"decode", cmd_decode},
 	{"import", cmd_import}, {"export", cmd_export}, {"stats", cmd_stats},
 	{"info", cmd_info}, {"split", cmd_split},
@@ -566,21 +564,6 @@ static const struct {
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-bpe";
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[1], commands[i].name) != 0)
-			continue;
-		parse_options(argc - 1, argv + 1);
-		int rc = commands[i].run(argc - 1 - optind, argv + 1 + optind);
-		nc_close_stdout();
-		return rc;
-	}
-	nc_usage_error("unknown command '%s'", argv[1]);
+	return nc_dispatch(argc, argv, commands, sizeof commands / sizeof commands[0], parse_options,
+			   usage);
 }

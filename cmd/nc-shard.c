@@ -1,5 +1,6 @@
 /* nc-shard: turn data sets into document streams and token shards, and
  * inspect shards. */
+#include "../lib/cli.h"
 #include "../lib/docs.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
@@ -332,10 +333,7 @@ static int cmd_cat(int argc, char **argv)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int (*run)(int, char **);
-} commands[] = {
+static const struct nc_command commands[] = {
 	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"info", cmd_info},
 	{"verify", cmd_verify}, {"cat", cmd_cat},
 };
@@ -343,21 +341,6 @@ static const struct {
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-shard";
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[1], commands[i].name) != 0)
-			continue;
-		parse_options(argc - 1, argv + 1);
-		int rc = commands[i].run(argc - 1 - optind, argv + 1 + optind);
-		nc_close_stdout();
-		return rc;
-	}
-	nc_usage_error("unknown command '%s'", argv[1]);
+	return nc_dispatch(argc, argv, commands, sizeof commands / sizeof commands[0], parse_options,
+			   usage);
 }

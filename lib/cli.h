@@ -1,0 +1,19 @@
+/* The front of a tool with subcommands: "tool CMD [options] [operands]". */
+#ifndef NC_CLI_H
+#define NC_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct nc_command {
+	const char *name;
+	int (*run)(int argc, char **argv);   /* the operands after the options */
+};
+
+/* Find argv[1] among cmds, parse the options after it with parse (which
+ * leaves getopt's optind), run it on the operands, check stdout, and
+ * return its status; -h/--help print usage; unknown commands exit 2. */
+int nc_dispatch(int argc, char **argv, const struct nc_command *cmds, size_t n,
+		void (*parse)(int argc, char **argv), void (*usage)(FILE *fp));
+
+#endif
