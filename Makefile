@@ -12,7 +12,12 @@ try_link = $(shell printf 'int main(void){return 0;}' | $(CC) -x c - $(1) -o /de
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 CUDA    ?= $(if $(NVCC),1,0)
 HAVE_BLAS := $(call try_link,-lopenblas)
-HAVE_MPI  := $(shell command -v mpicc >/dev/null 2>&1 && echo yes)
+# MPI (Open MPI's mpicc --showme): only lib/comm.c and nc-train use it.
+MPI_CF    := $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LD    := $(shell mpicc --showme:link 2>/dev/null)
+HAVE_MPI  := $(if $(MPI_LD),$(call try_link,$(MPI_CF) $(MPI_LD)))
+MPI_CFLAGS := $(if $(HAVE_MPI),-DNC_MPI $(MPI_CF))
+MPI_LIBS  := $(if $(HAVE_MPI),$(MPI_LD))
 # Only what runs the model links BLAS (its thread pool starts at load).
 BLAS_LIBS := $(if $(HAVE_BLAS),-lopenblas)
 
@@ -33,6 +38,11 @@ build/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Rebuilt when MPI comes or goes (build/.config changes then).
+build/lib/comm.o: lib/comm.c build/.config
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+
 build/libnc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -40,9 +50,9 @@ build/libnc.a: $(LIB_OBJ)
 build/nc-%: build/cmd/nc-%.o build/libnc.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-# The tools that run the model link BLAS.
-build/nc-train: build/cmd/nc-train.o build/libnc.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@
+# The tools that run the model link BLAS; nc-train also MPI (lib/comm.c).
+build/nc-train: build/cmd/nc-train.o build/libnc.a build/.config
+	$(CC) $(LDFLAGS) $(filter-out build/.config,$^) $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) -o $@
 
 build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)

@@ -1,4 +1,5 @@
 /* nc-train: train nanochat's GPT. Stage base (pretraining) on the CPU. */
+#include "../lib/comm.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
 #include "../lib/parse.h"
@@ -25,7 +26,8 @@ static void usage(FILE *fp)
 	      "Other:    --seed=42  --device=cpu  --threads=N  --progress  --quiet  -h\n"
 	      "\n"
 	      "DIR holds token shards train_*.bin and val_*.bin (nc-shard tokens). Metrics\n"
-	      "go to stdout as logfmt lines. See nc-train(1).\n",
+	      "go to stdout as logfmt lines. Over several processes: mpirun -np N nc-train ...\n"
+	      "(--total-batch-size counts all ranks). See nc-train(1).\n",
 	      fp);
 }
 
@@ -143,8 +145,19 @@ int main(int argc, char **argv)
 		nc_usage_error("unexpected operand '%s'", argv[optind + 1]);
 	if (!o.tokenizer || !o.data_dir || !o.run_dir)
 		nc_usage_error("base: -t TOKENIZER, --data DIR and -o RUN_DIR are required");
-	if (nc_train_base(&o) != 0)
+	/* Under mpirun every rank runs this; alone it is rank 0 of 1. */
+	struct nc_comm comm;
+	if (nc_comm_init(&comm, &argc, &argv) != 0)
 		nc_die_err();
+	o.comm = &comm;
+	if (nc_train_base(&o) != 0) {
+		if (comm.world == 1)
+			nc_die_err();
+		/* the other ranks may wait in a collective: end them all */
+		fprintf(stderr, "%s: rank %d: %s\n", nc_prog, comm.rank, nc_errmsg());
+		nc_comm_abort(&comm, 1);
+	}
+	nc_comm_finalize(&comm);
 	nc_close_stdout();
 	return 0;
 }

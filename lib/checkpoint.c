@@ -64,14 +64,22 @@ static void rm_rf_dir(const char *dir)
 	rmdir(dir);
 }
 
-int nc_ckpt_write(const char *dir, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta,
-		  const struct nc_named *state, int nstate, int rank, const char *tokenizer_path)
+int nc_ckpt_begin(const char *tmp)
 {
-	char tmp[4096], p[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", dir, (long)getpid());
 	rm_rf_dir(tmp);
 	if (mkdir(tmp, 0755) != 0)
 		return nc_fail_errno("%s: cannot create", tmp);
+	return 0;
+}
+
+void nc_ckpt_abort(const char *tmp)
+{
+	rm_rf_dir(tmp);
+}
+
+static int write_model(const char *tmp, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta)
+{
+	char p[4200];
 	struct nc_st_writer w;
 	nc_st_writer_init(&w);
 	config_meta(&w, &m->c);
@@ -84,25 +92,44 @@ int nc_ckpt_write(const char *dir, const struct nc_gpt *m, const struct nc_kv *m
 	snprintf(p, sizeof p, "%s/model.safetensors", tmp);
 	int rc = nc_st_write(&w, p);
 	nc_st_writer_free(&w);
-	if (rc == 0) {
-		nc_st_writer_init(&w);
-		for (int i = 0; i < nstate; i++) {
-			int64_t shape[2] = {state[i].rows, state[i].cols};
-			nc_st_add_f32(&w, state[i].name, 2, shape, state[i].data, 0);
-		}
-		snprintf(p, sizeof p, "%s/optim.%d.safetensors", tmp, rank);
-		rc = nc_st_write(&w, p);
-		nc_st_writer_free(&w);
+	return rc;
+}
+
+static int write_state(const char *tmp, const struct nc_named *state, int nstate, int rank)
+{
+	char p[4200];
+	struct nc_st_writer w;
+	nc_st_writer_init(&w);
+	for (int i = 0; i < nstate; i++) {
+		int64_t shape[2] = {state[i].rows, state[i].cols};
+		nc_st_add_f32(&w, state[i].name, 2, shape, state[i].data, 0);
 	}
+	snprintf(p, sizeof p, "%s/optim.%d.safetensors", tmp, rank);
+	int rc = nc_st_write(&w, p);
+	nc_st_writer_free(&w);
+	return rc;
+}
+
+int nc_ckpt_write_part(const char *tmp, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta,
+		       const struct nc_named *state, int nstate, int rank, const char *tokenizer_path)
+{
+	char p[4200];
+	int rc = m ? write_model(tmp, m, meta, nmeta) : 0;
+	if (rc == 0)
+		rc = write_state(tmp, state, nstate, rank);
 	if (rc == 0 && tokenizer_path) {
 		snprintf(p, sizeof p, "%s/tokenizer", tmp);
 		rc = copy_file(tokenizer_path, p);
 	}
-	if (rc == 0 && rename(tmp, dir) != 0)
-		rc = nc_fail_errno("%s: cannot rename the checkpoint into place", dir);
-	if (rc != 0) {
+	return rc;
+}
+
+int nc_ckpt_commit(const char *tmp, const char *dir)
+{
+	if (rename(tmp, dir) != 0) {
+		int rc = nc_fail_errno("%s: cannot rename the checkpoint into place", dir);
 		rm_rf_dir(tmp);
-		return -1;
+		return rc;
 	}
 	/* make the rename durable */
 	char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
@@ -115,6 +142,20 @@ int nc_ckpt_write(const char *dir, const struct nc_gpt *m, const struct nc_kv *m
 	}
 	free(parent);
 	return 0;
+}
+
+int nc_ckpt_write(const char *dir, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta,
+		  const struct nc_named *state, int nstate, int rank, const char *tokenizer_path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", dir, (long)getpid());
+	if (nc_ckpt_begin(tmp) != 0)
+		return -1;
+	if (nc_ckpt_write_part(tmp, m, meta, nmeta, state, nstate, rank, tokenizer_path) != 0) {
+		rm_rf_dir(tmp);
+		return -1;
+	}
+	return nc_ckpt_commit(tmp, dir);
 }
 
 static int open_model(const char *dir, struct nc_safetensors *st)

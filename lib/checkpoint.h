@@ -27,6 +27,18 @@ struct nc_kv {
 int nc_ckpt_write(const char *dir, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta,
 		  const struct nc_named *state, int nstate, int rank, const char *tokenizer_path);
 
+/* The same in pieces, for a checkpoint written by several ranks: one rank
+ * makes the temporary directory tmp (removing a stale one), every rank
+ * writes its part into it (the model, meta and tokenizer only from the
+ * rank that passes m and tokenizer_path; m may be NULL), and once all are
+ * written one rank commits it: renames tmp to dir. nc_ckpt_abort removes
+ * tmp. Every rank must see the same file system. */
+int nc_ckpt_begin(const char *tmp);
+int nc_ckpt_write_part(const char *tmp, const struct nc_gpt *m, const struct nc_kv *meta, int nmeta,
+		       const struct nc_named *state, int nstate, int rank, const char *tokenizer_path);
+int nc_ckpt_commit(const char *tmp, const char *dir);
+void nc_ckpt_abort(const char *tmp);
+
 /* The configuration stored in a checkpoint's model file. */
 int nc_ckpt_config(const char *dir, struct nc_gpt_config *c);
 /* Load parameters into an initialized model of the same configuration. */

@@ -56,41 +56,77 @@ static double slot_lr(const struct nc_optim_config *c, const struct nc_gpt *m, c
 	return c->matrix_lr;
 }
 
-int nc_optim_init(struct nc_optim *o, const struct nc_gpt *m, const struct nc_optim_config *c)
+/* This rank's share of slot s's state, in floats per moment: AdamW keeps
+ * rows/world rows, Muon a whole buffer on the owner only (spec §3.4). */
+static size_t slot_share(const struct nc_optim *o, const struct nc_optim_slot *s, const struct nc_param *p)
 {
-	memset(o, 0, sizeof *o);
-	o->c = *c;
-	o->n = m->nparams;
-	o->s = xcalloc(o->n, sizeof *o->s);
-	size_t work = 0;
+	size_t n = (size_t)p->rows * p->cols;
+	if (s->kind == NC_OPTIM_ADAMW)
+		return n / o->world;
+	return s->owner == o->rank ? n : 0;
+}
+
+static int sort_slots(struct nc_optim *o, const struct nc_gpt *m, size_t *work)
+{
+	int muons = 0;
 	for (int i = 0; i < o->n; i++) {
 		const struct nc_param *p = &m->params[i];
 		size_t n = (size_t)p->rows * p->cols;
-		o->s[i].param = i;
-		o->s[i].kind = slot_kind(p->name);
-		if (o->s[i].kind < 0) {
-			nc_optim_free(o);
+		struct nc_optim_slot *s = &o->s[i];
+		s->param = i;
+		s->kind = slot_kind(p->name);
+		if (s->kind < 0)
 			return nc_fail("optimizer: no group for parameter %s", p->name);
-		}
-		o->s[i].lr = slot_lr(c, m, p->name);
-		o->nstate += o->s[i].kind == NC_OPTIM_ADAMW ? 2 * n : n;
-		/* Muon's input beside Newton–Schulz's own space */
-		if (o->s[i].kind == NC_OPTIM_MUON && n + nc_newton_schulz5_work(p->rows, p->cols) > work)
-			work = n + nc_newton_schulz5_work(p->rows, p->cols);
+		if (s->kind == NC_OPTIM_ADAMW && p->rows % o->world)
+			return nc_fail("optimizer: %s has %d rows, which do not split over %d ranks",
+				       p->name, p->rows, o->world);
+		/* Muon's parameters in blocks of world: rank r owns base + r */
+		s->owner = s->kind == NC_OPTIM_MUON ? muons++ % o->world : -1;
+		s->lr = slot_lr(&o->c, m, p->name);
+		size_t share = slot_share(o, s, p);
+		o->nstate += s->kind == NC_OPTIM_ADAMW ? 2 * share : share;
+		/* Muon's input beside Newton–Schulz's own space; a sharded AdamW
+		 * step's averaged gradient rows */
+		size_t need = s->kind == NC_OPTIM_MUON ? n + nc_newton_schulz5_work(p->rows, p->cols)
+						       : o->world > 1 ? share : 0;
+		if (need > *work)
+			*work = need;
 	}
-	o->state = xcalloc(o->nstate, sizeof *o->state);
+	return 0;
+}
+
+int nc_optim_init_sharded(struct nc_optim *o, const struct nc_gpt *m, const struct nc_optim_config *c,
+			  int rank, int world)
+{
+	memset(o, 0, sizeof *o);
+	o->c = *c;
+	o->rank = rank;
+	o->world = world;
+	o->n = m->nparams;
+	o->s = xcalloc(o->n, sizeof *o->s);
+	size_t work = 0;
+	if (sort_slots(o, m, &work) != 0) {
+		nc_optim_free(o);
+		return -1;
+	}
+	o->state = xcalloc(o->nstate ? o->nstate : 1, sizeof *o->state);
 	o->work = work ? xmalloc(work * sizeof *o->work) : NULL;
 	float *next = o->state;
 	for (int i = 0; i < o->n; i++) {
-		size_t n = (size_t)m->params[i].rows * m->params[i].cols;
-		o->s[i].m = next;
-		next += n;
+		size_t share = slot_share(o, &o->s[i], &m->params[i]);
+		o->s[i].m = share ? next : NULL;
+		next += share;
 		if (o->s[i].kind == NC_OPTIM_ADAMW) {
 			o->s[i].v = next;
-			next += n;
+			next += share;
 		}
 	}
 	return 0;
+}
+
+int nc_optim_init(struct nc_optim *o, const struct nc_gpt *m, const struct nc_optim_config *c)
+{
+	return nc_optim_init_sharded(o, m, c, 0, 1);
 }
 
 void nc_optim_free(struct nc_optim *o)
@@ -101,11 +137,19 @@ void nc_optim_free(struct nc_optim *o)
 	memset(o, 0, sizeof *o);
 }
 
+/* State tensors of slot s on this rank: AdamW 2, Muon 1 on its owner. */
+static int slot_tensors(const struct nc_optim *o, const struct nc_optim_slot *s)
+{
+	if (s->kind == NC_OPTIM_ADAMW)
+		return 2;
+	return s->owner == o->rank ? 1 : 0;
+}
+
 int nc_optim_state_count(const struct nc_optim *o)
 {
 	int n = 0;
 	for (int i = 0; i < o->n; i++)
-		n += o->s[i].kind == NC_OPTIM_ADAMW ? 2 : 1;
+		n += slot_tensors(o, &o->s[i]);
 	return n;
 }
 
@@ -113,14 +157,14 @@ void nc_optim_state_tensor(const struct nc_optim *o, const struct nc_gpt *m, int
 			   struct nc_optim_tensor *t)
 {
 	int k = 0;
-	while (i >= (o->s[k].kind == NC_OPTIM_ADAMW ? 2 : 1))
-		i -= o->s[k++].kind == NC_OPTIM_ADAMW ? 2 : 1;
+	while (i >= slot_tensors(o, &o->s[k]))
+		i -= slot_tensors(o, &o->s[k++]);
 	const struct nc_optim_slot *s = &o->s[k];
 	const struct nc_param *p = &m->params[s->param];
 	const char *what = s->kind == NC_OPTIM_MUON ? "muon.buf" : i == 0 ? "adam.m" : "adam.v";
 	snprintf(t->name, sizeof t->name, "%s.%s", what, p->name);
 	t->data = i == 0 ? s->m : s->v;
-	t->rows = p->rows;
+	t->rows = s->kind == NC_OPTIM_ADAMW ? p->rows / o->world : p->rows;
 	t->cols = p->cols;
 }
 
@@ -197,6 +241,12 @@ static void adamw_update(const struct nc_optim_config *c, float *p, const float 
 		v[i] = fmaf(w2 * gi, gi, v[i] * b2);    /* torch's addcmul, fused */
 		p[i] = pi - step * mo[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
 	}
+}
+
+void nc_optim_adamw(const struct nc_optim *o, const struct nc_optim_slot *s, float *p, const float *g,
+		    size_t n, double lr)
+{
+	adamw_update(&o->c, p, g, s->m, s->v, n, lr, o->step);
 }
 
 /* ---- Muon (spec §3.2) ---- */
@@ -322,13 +372,13 @@ static void muon_momentum(float *out, const float *g, float *buf, size_t n, doub
 	}
 }
 
-static void muon_update(struct nc_optim *o, struct nc_gpt *m, const struct nc_optim_slot *s,
-			double lr, double mu)
+void nc_optim_muon(struct nc_optim *o, struct nc_gpt *m, const struct nc_optim_slot *s,
+		   const float *g, double lr, double mu)
 {
 	const struct nc_param *p = &m->params[s->param];
 	size_t n = (size_t)p->rows * p->cols;
 	float *x = o->work, *w = o->work + n;
-	muon_momentum(x, m->g + p->offset, s->m, n, mu, o->c.muon_nesterov);
+	muon_momentum(x, g, s->m, n, mu, o->c.muon_nesterov);
 	nc_newton_schulz5(m->ops, x, p->rows, p->cols, o->c.muon_bf16, w);
 	/* Tall matrices (c_fc, rows/cols = 4) take a larger step (spec §3.2). */
 	float a = (float)(lr * sqrt(fmax(1.0, (double)p->rows / p->cols)));
@@ -350,5 +400,6 @@ void nc_optim_step(struct nc_optim *o, struct nc_gpt *m, double lr_mult, double 
 	}
 	for (int i = 0; i < o->n; i++)
 		if (o->s[i].kind == NC_OPTIM_MUON)
-			muon_update(o, m, &o->s[i], o->s[i].lr * lr_mult, momentum);
+			nc_optim_muon(o, m, &o->s[i], m->g + m->params[o->s[i].param].offset,
+				      o->s[i].lr * lr_mult, momentum);
 }

@@ -36,6 +36,7 @@ struct nc_optim_slot {
 	int kind;               /* NC_OPTIM_ADAMW or NC_OPTIM_MUON */
 	double lr;              /* before the schedule's multiplier */
 	float *m, *v;           /* AdamW: first and second moments; Muon: m is the momentum buffer, v NULL */
+	int owner;              /* Muon: the rank that steps it (m NULL elsewhere); AdamW: -1 */
 };
 
 struct nc_optim {
@@ -46,12 +47,21 @@ struct nc_optim {
 	float *state;           /* every m, v and buffer, zero at the start */
 	size_t nstate;
 	float *work;            /* Newton–Schulz's work space, for the largest matrix */
+	int rank, world;        /* this rank's shard of the state (spec §3.4); 0 of 1 */
 };
 
 /* Sorts the model's parameters into nanochat's groups: wte and lm_head to
  * AdamW, every transformer.h.* matrix to Muon. -1 on a parameter it does
  * not know. */
 int nc_optim_init(struct nc_optim *o, const struct nc_gpt *m, const struct nc_optim_config *c);
+/* The same for rank of world, keeping only this rank's state as nanochat's
+ * DistAdamW and DistMuon do (spec §3.4): AdamW's moments for rows
+ * [rank, rank + 1) x rows/world of each parameter (-1 unless rows divide
+ * by world), Muon's buffer only for the matrices the rank owns: Muon's
+ * parameters in order, in blocks of world, base + r owned by rank r.
+ * Step it with nc_optim_step_dist (optim_dist.h). */
+int nc_optim_init_sharded(struct nc_optim *o, const struct nc_gpt *m, const struct nc_optim_config *c,
+			  int rank, int world);
 void nc_optim_free(struct nc_optim *o);
 
 /* The learning-rate multiplier at step (0-based) of total (spec §3.5). */
@@ -68,6 +78,14 @@ double nc_clip_grad_norm(struct nc_gpt *m, double max_norm);
  * they were. */
 void nc_optim_step(struct nc_optim *o, struct nc_gpt *m, double lr_mult, double momentum);
 
+/* The pieces of a step, for the sharded one: AdamW on n floats p with
+ * gradient g and slot s's moments (at step o->step); Muon on slot s's whole
+ * matrix with gradient g (which may be o->work). */
+void nc_optim_adamw(const struct nc_optim *o, const struct nc_optim_slot *s, float *p, const float *g,
+		    size_t n, double lr);
+void nc_optim_muon(struct nc_optim *o, struct nc_gpt *m, const struct nc_optim_slot *s,
+		   const float *g, double lr, double mu);
+
 /* Newton–Schulz, 5 steps, in place on x (rows, cols): nanochat's
  * zeropower_via_newtonschulz5 (spec §3.2). work holds
  * nc_newton_schulz5_work(rows, cols) floats. bf16 as muon_bf16. */
@@ -77,7 +95,8 @@ void nc_newton_schulz5(const struct nc_ops *ops, float *x, int rows, int cols, i
 /* The state as named tensors, for checkpoints. For i in [0, count):
  * "adam.m.<param>", "adam.v.<param>" for AdamW's parameters and
  * "muon.buf.<param>" for Muon's, in the model's parameter order, each
- * shaped like its parameter. data points into o->state: a writer reads it,
+ * shaped like its parameter (sharded: this rank's AdamW rows, and only the
+ * Muon buffers it owns). data points into o->state: a writer reads it,
  * a loader fills it. The step count is o->step, saved beside them. */
 struct nc_optim_tensor {
 	char name[80];

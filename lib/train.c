@@ -4,6 +4,7 @@
 #include "logfmt.h"
 #include "loader.h"
 #include "mem.h"
+#include "optim_dist.h"
 #include "progress.h"
 #include "timer.h"
 #include "tokenizer.h"
@@ -36,6 +37,8 @@ void nc_train_defaults(struct nc_train_opts *o)
 /* The run's state that a checkpoint carries besides the model. */
 struct run {
 	const struct nc_train_opts *o;
+	const struct nc_comm *comm;     /* o->comm, or one rank */
+	struct nc_comm single;
 	struct nc_tokenizer tok;
 	struct nc_gpt m;
 	struct nc_optim opt;
@@ -49,10 +52,10 @@ struct run {
 static long horizon(const struct run *r, int *accum)
 {
 	const struct nc_train_opts *o = r->o;
-	long tokens_per_micro = (long)o->device_batch_size * o->max_seq_len;
+	long tokens_per_micro = (long)o->device_batch_size * o->max_seq_len * r->comm->world;
 	if (o->total_batch_size % tokens_per_micro)
-		return nc_fail("--total-batch-size=%ld is not a multiple of --device-batch-size x --max-seq-len = %ld",
-			       o->total_batch_size, tokens_per_micro);
+		return nc_fail("--total-batch-size=%ld is not a multiple of --device-batch-size x --max-seq-len%s = %ld",
+			       o->total_batch_size, r->comm->world > 1 ? " x ranks" : "", tokens_per_micro);
 	*accum = (int)(o->total_batch_size / tokens_per_micro);
 	if (o->num_iterations > 0)
 		return o->num_iterations;
@@ -67,16 +70,46 @@ static long horizon(const struct run *r, int *accum)
 	return nc_fail("no training horizon: give --num-iterations, --target-flops or --target-param-data-ratio");
 }
 
-static int save(struct run *r)
+/* -1 on every rank when rc is -1 on any: a rank that did not fail itself
+ * says that another did. */
+static int agree(const struct run *r, int rc)
 {
-	const struct nc_train_opts *o = r->o;
-	char dir[4096], v[5][32];
-	nc_ckpt_path(dir, sizeof dir, o->run_dir, r->step);
-	struct stat sb;
-	if (stat(dir, &sb) == 0)
-		return 0;   /* this step is saved already (a resumed, finished run) */
-	int n = nc_optim_state_count(&r->opt);
-	struct nc_named *st = xcalloc(n, sizeof *st);
+	double failed = rc != 0;
+	if (r->comm->world == 1)
+		return rc;
+	if (nc_comm_allreduce_sum_d(r->comm, &failed, 1) != 0)
+		return -1;
+	if (failed && rc == 0)
+		return nc_fail("another rank failed (its message is above)");
+	return failed ? -1 : 0;
+}
+
+/* Over several ranks: rank 0 makes the temporary directory and writes the
+ * model and tokenizer, every rank its optim.R, and rank 0 renames the
+ * directory into place once all have written. */
+static int write_ckpt(struct run *r, const char *dir, const struct nc_kv *meta, int nmeta,
+		      const struct nc_named *st, int n)
+{
+	const struct nc_comm *c = r->comm;
+	if (c->world == 1)
+		return nc_ckpt_write(dir, &r->m, meta, nmeta, st, n, 0, r->o->tokenizer);
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp-ranks", dir);
+	int first = c->rank == 0;
+	if (agree(r, first ? nc_ckpt_begin(tmp) : 0) != 0)
+		return -1;
+	int rc = nc_ckpt_write_part(tmp, first ? &r->m : NULL, meta, nmeta, st, n, c->rank,
+				    first ? r->o->tokenizer : NULL);
+	if (agree(r, rc) != 0) {
+		if (first)
+			nc_ckpt_abort(tmp);
+		return -1;
+	}
+	return agree(r, first ? nc_ckpt_commit(tmp, dir) : 0);
+}
+
+static void state_tensors(const struct run *r, struct nc_named *st, int n)
+{
 	for (int i = 0; i < n; i++) {
 		struct nc_optim_tensor t;
 		nc_optim_state_tensor(&r->opt, &r->m, i, &t);
@@ -85,6 +118,19 @@ static int save(struct run *r)
 		st[i].rows = t.rows;
 		st[i].cols = t.cols;
 	}
+}
+
+static int save(struct run *r)
+{
+	const struct nc_train_opts *o = r->o;
+	char dir[4096], v[6][32];
+	nc_ckpt_path(dir, sizeof dir, o->run_dir, r->step);
+	struct stat sb;
+	if (stat(dir, &sb) == 0)
+		return 0;   /* this step is saved already (a resumed, finished run) */
+	int n = nc_optim_state_count(&r->opt);
+	struct nc_named *st = xcalloc(n ? n : 1, sizeof *st);
+	state_tensors(r, st, n);
 	int64_t cur[NC_CURSOR_WORDS];
 	nc_cursor_pack(&r->train.cur, cur);
 	snprintf(v[0], sizeof v[0], "%ld", r->step);
@@ -93,11 +139,13 @@ static int save(struct run *r)
 		 cur[2], cur[3]);
 	snprintf(v[3], sizeof v[3], "%ld", r->iterations);
 	snprintf(v[4], sizeof v[4], "%016llx", (unsigned long long)r->tok.fingerprint);
+	snprintf(v[5], sizeof v[5], "%d", r->comm->world);
 	struct nc_kv meta[] = {{"stage", "base"}, {"step", v[0]}, {"optim_step", v[1]},
-			       {"cursor", v[2]}, {"num_iterations", v[3]}, {"tokenizer_fingerprint", v[4]}};
-	int rc = nc_ckpt_write(dir, &r->m, meta, 6, st, n, 0, o->tokenizer);
+			       {"cursor", v[2]}, {"num_iterations", v[3]}, {"tokenizer_fingerprint", v[4]},
+			       {"world_size", v[5]}};
+	int rc = write_ckpt(r, dir, meta, 7, st, n);
 	free(st);
-	if (rc == 0 && o->progress >= 0)
+	if (rc == 0 && o->progress >= 0 && r->comm->rank == 0)
 		fprintf(stderr, "%s: saved %s\n", nc_prog, dir);
 	return rc;
 }
@@ -105,19 +153,19 @@ static int save(struct run *r)
 static int resume(struct run *r, const char *dir)
 {
 	char v[128];
+	int world = 1;
+	/* the optimizer state is sharded by rank: only as many ranks can resume it */
+	if (nc_ckpt_meta(dir, "world_size", v, sizeof v) == 0 && sscanf(v, "%d", &world) != 1)
+		return nc_fail("%s: bad world_size '%s'", dir, v);
+	if (world != r->comm->world)
+		return nc_fail("%s was written by %d ranks; resume it with as many, not %d", dir, world,
+			       r->comm->world);
 	int n = nc_optim_state_count(&r->opt);
-	struct nc_named *st = xcalloc(n, sizeof *st);
-	for (int i = 0; i < n; i++) {
-		struct nc_optim_tensor t;
-		nc_optim_state_tensor(&r->opt, &r->m, i, &t);
-		snprintf(st[i].name, sizeof st[i].name, "%s", t.name);
-		st[i].data = t.data;
-		st[i].rows = t.rows;
-		st[i].cols = t.cols;
-	}
+	struct nc_named *st = xcalloc(n ? n : 1, sizeof *st);
+	state_tensors(r, st, n);
 	int rc = nc_ckpt_load_model(dir, &r->m);
 	if (rc == 0)
-		rc = nc_ckpt_load_state(dir, 0, st, n);
+		rc = nc_ckpt_load_state(dir, r->comm->rank, st, n);
 	free(st);
 	int64_t cur[NC_CURSOR_WORDS];
 	if (rc == 0 && (nc_ckpt_meta(dir, "step", v, sizeof v) != 0 ||
@@ -151,11 +199,20 @@ static double evaluate(struct run *r)
 		nc_gpt_forward(&r->m, r->inputs, r->targets, B, T, NULL);
 		nc_bpb_add(&b, nc_gpt_token_losses(&r->m), r->targets, (size_t)B * T);
 	}
+	/* bits per byte over all ranks: their nats and bytes summed (exact in a
+	 * double below 2^53 bytes) */
+	double sums[2] = {b.nats, (double)b.bytes};
+	if (nc_comm_allreduce_sum_d(r->comm, sums, 2) != 0)
+		return NAN;
+	b.nats = sums[0];
+	b.bytes = (uint64_t)sums[1];
 	return nc_bpb_result(&b);
 }
 
 static void log_eval(const struct run *r, double bpb)
 {
+	if (r->comm->rank != 0)
+		return;
 	struct nc_logfmt l = {0};
 	logfmt_str(&l, "stage", "base");
 	logfmt_int(&l, "step", r->step);
@@ -169,6 +226,8 @@ static void log_step(const struct run *r, double loss, double lrm, double norm, 
 {
 	const struct nc_train_opts *o = r->o;
 	double tokens = (double)o->total_batch_size;
+	if (r->comm->rank != 0)
+		return;
 	struct nc_logfmt l = {0};
 	logfmt_str(&l, "stage", "base");
 	logfmt_int(&l, "step", r->step);
@@ -197,9 +256,17 @@ static int train_step(struct run *r, double *loss, double *norm)
 	if (r->accum > 1)
 		for (size_t i = 0; i < r->m.nweights; i++)
 			r->m.g[i] /= (float)r->accum;
+	/* The loss logged is the mean over ranks. Clipping, as in nanochat v1
+	 * (no DDP, spec §3.5), measures and scales each rank's own gradient
+	 * before the optimizer averages them: a known bug, kept so that runs
+	 * compare; the norm logged is rank 0's. */
+	if (nc_comm_allreduce_sum_d(r->comm, loss, 1) != 0)
+		return -1;
+	*loss /= r->comm->world;
 	*norm = nc_clip_grad_norm(&r->m, o->optim.grad_clip);
 	double lrm = nc_lr_multiplier(&o->optim, r->step, r->iterations);
-	nc_optim_step(&r->opt, &r->m, lrm, nc_muon_momentum(r->step));
+	if (nc_optim_step_dist(&r->opt, &r->m, r->comm, lrm, nc_muon_momentum(r->step)) != 0)
+		return -1;
 	memset(r->m.g, 0, r->m.nweights * sizeof *r->m.g);
 	return 0;
 }
@@ -232,10 +299,14 @@ static int setup(struct run *r)
 	if ((uint32_t)c.vocab_size != r->tok.vocab_size)
 		return nc_fail("%s: vocabulary %d, but the tokenizer has %u", latest, c.vocab_size,
 			       r->tok.vocab_size);
-	if (nc_gpt_init(&r->m, &c, &nc_ops_cpu) != 0 || nc_optim_init(&r->opt, &r->m, &o->optim) != 0)
+	const struct nc_comm *cm = r->comm;
+	if (nc_gpt_init(&r->m, &c, &nc_ops_cpu) != 0 ||
+	    nc_optim_init_sharded(&r->opt, &r->m, &o->optim, cm->rank, cm->world) != 0)
 		return -1;
+	/* every rank draws the same weights from the same seed */
 	nc_gpt_init_weights(&r->m, o->seed);
-	struct nc_loader_cfg lc = {o->device_batch_size, o->max_seq_len, 0, 1, r->tok.fingerprint};
+	struct nc_loader_cfg lc = {o->device_batch_size, o->max_seq_len, cm->rank, cm->world,
+				   r->tok.fingerprint};
 	if (nc_loader_open_dir(&r->train, o->data_dir, "train", &lc) != 0)
 		return -1;
 	if (o->eval_every > 0 && nc_loader_open_dir(&r->val, o->data_dir, "val", &lc) != 0)
@@ -252,7 +323,7 @@ static int setup(struct run *r)
 		if (r->step > r->iterations)
 			return nc_fail("%s is at step %ld, past the %ld iterations asked for", latest, r->step,
 				       r->iterations);
-		if (o->progress >= 0)
+		if (o->progress >= 0 && cm->rank == 0)
 			fprintf(stderr, "%s: resuming from %s\n", nc_prog, latest);
 	}
 	return 0;
@@ -261,6 +332,8 @@ static int setup(struct run *r)
 static void config_line(const struct run *r)
 {
 	const struct nc_train_opts *o = r->o;
+	if (r->comm->rank != 0)
+		return;
 	struct nc_logfmt l = {0};
 	logfmt_str(&l, "stage", "base");
 	logfmt_str(&l, "event", "config");
@@ -274,6 +347,8 @@ static void config_line(const struct run *r)
 	logfmt_int(&l, "device_batch_size", o->device_batch_size);
 	logfmt_int(&l, "total_batch_size", o->total_batch_size);
 	logfmt_int(&l, "grad_accum_steps", r->accum);
+	if (r->comm->world > 1)
+		logfmt_int(&l, "world_size", r->comm->world);
 	logfmt_int(&l, "num_iterations", r->iterations);
 	logfmt_f(&l, "matrix_lr", o->optim.matrix_lr, 6);
 	logfmt_f(&l, "embedding_lr", o->optim.embedding_lr, 6);
@@ -300,13 +375,16 @@ int nc_train_base(const struct nc_train_opts *o)
 	struct run r;
 	memset(&r, 0, sizeof r);
 	r.o = o;
+	r.single = (struct nc_comm){0, 1, 0};
+	r.comm = o->comm ? o->comm : &r.single;
 	if (setup(&r) != 0) {
 		teardown(&r);
 		return -1;
 	}
 	config_line(&r);
 	struct nc_progress pb;
-	nc_progress_start(&pb, "training", "steps", (uint64_t)r.iterations, o->progress);
+	nc_progress_start(&pb, "training", "steps", (uint64_t)r.iterations,
+			  r.comm->rank == 0 ? o->progress : -1);
 	int rc = 0;
 	for (;;) {
 		int last = r.step == r.iterations;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "comm.h"
 #include "optim.h"
 
 struct nc_train_opts {
@@ -23,6 +24,10 @@ struct nc_train_opts {
 	const char *tokenizer, *data_dir, *run_dir;
 	int resume;
 	int progress;           /* 1 force, 0 on a terminal, -1 never */
+	/* the ranks of the run (DESIGN §5); NULL: one process. Each rank reads
+	 * its own windows, total_batch_size counts all of them, and only rank
+	 * 0 logs and writes the model. */
+	const struct nc_comm *comm;
 };
 
 void nc_train_defaults(struct nc_train_opts *o);

@@ -121,3 +121,54 @@ tiny() {
 	assert_failure 1
 	assert_output --partial "max-seq-len=32"
 }
+
+# Two ranks under mpirun against one process with twice the accumulation:
+# rank r at step s reads window 2s + r, the one process windows 2s and
+# 2s + 1, so both see the same data. Clipping is off: nanochat clips each
+# rank's own gradient (spec §3.5), which makes the runs differ by design.
+# The models differ only by float rounding (summing the micro-batches'
+# gradients in another order), which AdamW's large embedding step grows to
+# about 1e-3 at most; a wrong average or shard would differ by about the
+# learning rate (0.7).
+mpi() {
+	if ! command -v mpirun >/dev/null; then
+		[ -z "${CI:-}" ] || { echo "mpirun is missing (make setup)"; return 1; }
+		skip "no mpirun"
+	fi
+	grep -q 'mpi=yes' build/.config || skip "nc-train built without MPI"
+	mpirun --allow-run-as-root --oversubscribe -np "$1" -x OMP_NUM_THREADS=1 build/nc-train "${@:2}"
+}
+
+@test "two ranks under mpirun train the model one process trains with twice the accumulation" {
+	args=(-t "$T/tok" --data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4
+	      --total-batch-size=256 --eval-tokens=2580 --eval-every=4 --num-iterations=8
+	      --grad-clip=0 --quiet)
+	OMP_NUM_THREADS=1 nc-train base "${args[@]}" -o "$T/one" >"$T/one.log"
+	mpi 2 base "${args[@]}" -o "$T/two" >"$T/two.log"
+	grep -q 'grad_accum_steps=2 ' "$T/one.log"
+	grep -q 'grad_accum_steps=1 world_size=2 ' "$T/two.log"
+	# each rank saved its shard of the optimizer state
+	[ -f "$T/two/step_000008/optim.0.safetensors" ] && [ -f "$T/two/step_000008/optim.1.safetensors" ]
+	python3 tests/oracle/st_close.py "$T/one/step_000008/model.safetensors" \
+		"$T/two/step_000008/model.safetensors" 5e-3
+	# the same losses and bits per byte, to 1e-5
+	paste <(grep -o -E '(loss|val_bpb)=[0-9.]+' "$T/one.log") \
+	      <(grep -o -E '(loss|val_bpb)=[0-9.]+' "$T/two.log") | tr '=' '\t' |
+		awk -F'\t' '{ d = $2 - $4; if ($1 != $3 || d > 1e-5 || d < -1e-5) bad = 1; n++ }
+			    END { exit bad || n != 11 }'
+}
+
+@test "a run over two ranks resumes bit for bit, and only with two ranks" {
+	args=(-t "$T/tok" --data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4
+	      --total-batch-size=256 --eval-every=0 --num-iterations=8 --quiet)
+	mpi 2 base "${args[@]}" -o "$T/s2" >/dev/null
+	mpi 2 base "${args[@]}" -o "$T/r2" --save-every=4 >/dev/null
+	rm -rf "$T/r2/step_000008"
+	mpi 2 base "${args[@]}" -o "$T/r2" --resume >/dev/null
+	for f in model optim.0 optim.1; do
+		cmp "$T/s2/step_000008/$f.safetensors" "$T/r2/step_000008/$f.safetensors"
+	done
+	run nc-train base "${args[@]}" -o "$T/r2" --resume --num-iterations=9
+	assert_failure 1
+	assert_output --partial "written by 2 ranks"
+}
