@@ -23,7 +23,10 @@ static void usage(FILE *fp)
 	      "          --final-lr-frac=0  --muon-bf16\n"
 	      "Eval:     --eval-every=250 (0: never)  --eval-tokens=10485760 (0: the whole split)\n"
 	      "Saving:   --save-every=N (and at the end)  --resume (from RUN_DIR's latest)\n"
-	      "Other:    --seed=42  --device=cpu  --threads=N  --progress  --quiet  -h\n"
+	      "Other:    --seed=42  --device=cpu  --threads=N  --peak-flops=F (for MFU)\n"
+	      "          --model-tag=TAG  --run=NAME (recorded)  --progress  --quiet  -h\n"
+	      "Accepted for nanochat's command lines, -1 only so far: --core-metric-every,\n"
+	      "          --sample-every, --core-metric-max-per-task\n"
 	      "\n"
 	      "DIR holds token shards train_*.bin and val_*.bin (nc-shard tokens). Metrics\n"
 	      "go to stdout as logfmt lines. Over several processes: mpirun -np N nc-train ...\n"
@@ -34,7 +37,8 @@ static void usage(FILE *fp)
 enum {
 	O_DEPTH = 256, O_SEQ, O_DBS, O_TBS, O_ITERS, O_FLOPS, O_RATIO, O_ELR, O_ULR, O_MLR, O_WD,
 	O_CLIP, O_WARMUP, O_WARMDOWN, O_FINAL, O_BF16, O_EVERY, O_ETOK, O_SAVE, O_RESUME, O_SEED,
-	O_DEVICE, O_THREADS, O_PROGRESS, O_QUIET, O_DATA,
+	O_DEVICE, O_THREADS, O_PROGRESS, O_QUIET, O_DATA, O_PEAK, O_TAG, O_RUN, O_CORE_EVERY,
+	O_CORE_MAX, O_SAMPLE_EVERY,
 };
 
 static const struct option longopts[] = {
@@ -64,6 +68,12 @@ static const struct option longopts[] = {
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, O_QUIET},
 	{"data", required_argument, 0, O_DATA},
+	{"peak-flops", required_argument, 0, O_PEAK},
+	{"model-tag", required_argument, 0, O_TAG},
+	{"run", required_argument, 0, O_RUN},
+	{"core-metric-every", required_argument, 0, O_CORE_EVERY},
+	{"core-metric-max-per-task", required_argument, 0, O_CORE_MAX},
+	{"sample-every", required_argument, 0, O_SAMPLE_EVERY},
 	{"output", required_argument, 0, 'o'},
 	{"tokenizer", required_argument, 0, 't'},
 	{"help", no_argument, 0, 'h'},
@@ -96,6 +106,18 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case 't': o->tokenizer = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case O_DATA: o->data_dir = optarg; break;
+		case O_PEAK: o->peak_flops = real("--peak-flops", optarg, 0, 1e30); break;
+		case O_TAG: o->model_tag = optarg; break;
+		case O_RUN: o->run_name = optarg; break;
+		case O_CORE_MAX: break;   /* only used with --core-metric-every */
+		case O_CORE_EVERY:
+		case O_SAMPLE_EVERY:
+			/* nanochat's names, kept so its command lines parse; the
+			 * evaluators they call (nc-eval, nc-sample) come later */
+			if (strtol(optarg, NULL, 10) > 0)
+				nc_usage_error("--%s: CORE evaluation and sampling during training are not in this build yet (use -1)",
+					       c == O_CORE_EVERY ? "core-metric-every" : "sample-every");
+			break;
 		case O_DEPTH: o->depth = (int)integer("--depth", optarg, 1, 1024); break;
 		case O_SEQ: o->max_seq_len = (int)integer("--max-seq-len", optarg, 1, 1 << 20); break;
 		case O_DBS: o->device_batch_size = (int)integer("--device-batch-size", optarg, 1, 1 << 20); break;

@@ -142,8 +142,9 @@ static int save(struct run *r)
 	snprintf(v[5], sizeof v[5], "%d", r->comm->world);
 	struct nc_kv meta[] = {{"stage", "base"}, {"step", v[0]}, {"optim_step", v[1]},
 			       {"cursor", v[2]}, {"num_iterations", v[3]}, {"tokenizer_fingerprint", v[4]},
-			       {"world_size", v[5]}};
-	int rc = write_ckpt(r, dir, meta, 7, st, n);
+			       {"world_size", v[5]}, {"model_tag", o->model_tag ? o->model_tag : ""},
+			       {"run", o->run_name ? o->run_name : ""}};
+	int rc = write_ckpt(r, dir, meta, 9, st, n);
 	free(st);
 	if (rc == 0 && o->progress >= 0 && r->comm->rank == 0)
 		fprintf(stderr, "%s: saved %s\n", nc_prog, dir);
@@ -236,6 +237,9 @@ static void log_step(const struct run *r, double loss, double lrm, double norm, 
 	logfmt_f(&l, "grad_norm", norm, 4);
 	logfmt_f(&l, "dt_ms", dt * 1e3, 1);
 	logfmt_int(&l, "tok_s", (int64_t)(tokens / dt));
+	if (o->peak_flops > 0)
+		logfmt_f(&l, "mfu", nc_gpt_flops_per_token(&r->m, o->max_seq_len) * tokens / dt /
+			 (o->peak_flops * r->comm->world), 4);
 	logfmt_emit(&l, stdout);
 	logfmt_free(&l);
 	fflush(stdout);

@@ -23,7 +23,9 @@ struct nc_train_opts {
 	/* files */
 	const char *tokenizer, *data_dir, *run_dir;
 	int resume;
-	int progress;           /* 1 force, 0 on a terminal, -1 never */
+	int progress;
+	double peak_flops;      /* FLOP/s of the hardware for MFU; 0: unknown, not logged */
+	const char *model_tag, *run_name;   /* recorded in checkpoints */           /* 1 force, 0 on a terminal, -1 never */
 	/* the ranks of the run (DESIGN §5); NULL: one process. Each rank reads
 	 * its own windows, total_batch_size counts all of them, and only rank
 	 * 0 logs and writes the model. */

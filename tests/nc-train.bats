@@ -172,3 +172,29 @@ mpi() {
 	assert_failure 1
 	assert_output --partial "written by 2 ranks"
 }
+
+@test "on real English text (this project's manual pages) the loss falls well below its start" {
+	for f in man/*.[157] README.md; do
+		python3 -c 'import json,sys
+for p in open(sys.argv[1], encoding="utf-8").read().split("\n.PP\n"):
+    print(json.dumps({"text": p}))' "$f"
+	done >"$T/man.jsonl"
+	build/nc-bpe train --quiet --vocab-size=512 -o "$T/mtok" "$T/man.jsonl" >/dev/null
+	build/nc-shard tokens --quiet -t "$T/mtok" -o "$T/mdata" --val-docs=10 "$T/man.jsonl" >/dev/null 2>&1
+	run nc-train base -t "$T/mtok" --data "$T/mdata" -o "$T/mrun" --depth=1 --max-seq-len=64 \
+		--device-batch-size=4 --total-batch-size=256 --num-iterations=150 --eval-every=0 --quiet
+	assert_success
+	first=$(echo "$output" | grep -m1 ' loss=' | sed 's/.* loss=\([0-9.]*\).*/\1/')
+	last=$(echo "$output" | grep ' loss=' | tail -5 | sed 's/.* loss=\([0-9.]*\).*/\1/' | sort -n | tail -1)
+	echo "loss $first -> $last"
+	awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 2.0) }'
+}
+
+@test "nanochat's option names parse; the evaluators they need are refused until they exist" {
+	run tiny -o "$T/names" --num-iterations=1 --eval-every=0 --quiet --model-tag=d1 --run=dummy \
+		--core-metric-every=-1 --sample-every=-1 --core-metric-max-per-task=500 --peak-flops=1e12
+	assert_success
+	assert_line --index 1 --regexp ' mfu=[0-9.]+$'
+	run tiny -o "$T/names2" --num-iterations=1 --core-metric-every=10
+	assert_failure 2
+}
