@@ -99,14 +99,6 @@ static struct {
 	.nanochat_specials = 1,
 };
 
-static uint64_t number(const char *name, const char *arg, uint64_t lo, uint64_t hi)
-{
-	uint64_t v;
-	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
-		nc_usage_error("%s", nc_errmsg());
-	return v;
-}
-
 static void parse_options(int argc, char **argv)
 {
 	int c;
@@ -119,9 +111,9 @@ static void parse_options(int argc, char **argv)
 			opt.tok[opt.ntok++] = optarg;
 			break;
 		case 'h': usage(stdout); exit(0);
-		case O_VOCAB: opt.vocab_size = number("--vocab-size", optarg, 1, 1u << 30); break;
-		case O_MAXCHARS: opt.max_chars = number("--max-chars", optarg, 1, UINT64_MAX / 2); break;
-		case O_DOCCAP: opt.doc_cap = number("--doc-cap", optarg, 1, UINT64_MAX / 2); break;
+		case O_VOCAB: opt.vocab_size = nc_opt_u64("--vocab-size", optarg, 1, 1u << 30); break;
+		case O_MAXCHARS: opt.max_chars = nc_opt_u64("--max-chars", optarg, 1, UINT64_MAX / 2); break;
+		case O_DOCCAP: opt.doc_cap = nc_opt_u64("--doc-cap", optarg, 1, UINT64_MAX / 2); break;
 		case O_PATTERN: {
 			struct nc_splitter sp;
 			if (nc_splitter_for(optarg, &sp) != 0)
@@ -130,17 +122,9 @@ static void parse_options(int argc, char **argv)
 			opt.pattern = p ? p : optarg;
 			break;
 		}
-		case O_FORMAT:
-			if (!strcmp(optarg, "auto")) opt.format = NC_DOCS_AUTO;
-			else if (!strcmp(optarg, "jsonl")) opt.format = NC_DOCS_JSONL;
-			else if (!strcmp(optarg, "text")) opt.format = NC_DOCS_TEXT;
-			else if (!strcmp(optarg, "lines")) opt.format = NC_DOCS_LINES;
-			else if (!strcmp(optarg, "parquet")) opt.format = NC_DOCS_PARQUET;
-			else if (!strcmp(optarg, "csv")) opt.format = NC_DOCS_CSV;
-			else nc_usage_error("--format: '%s' is not auto, jsonl, text, lines, parquet or csv", optarg);
-			break;
+		case O_FORMAT: opt.format = nc_opt_format(optarg); break;
 		case O_FIELD: opt.field = optarg; break;
-		case O_THREADS: omp_set_num_threads((int)number("--threads", optarg, 1, 4096)); break;
+		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: opt.progress = 1; break;
 		case O_QUIET: opt.progress = -1; break;
 		case O_IDS: opt.ids = 1; break;
@@ -339,7 +323,7 @@ static int cmd_import(int argc, char **argv)
 		ids[n] = UINT32_MAX;
 		if (eq && eq[1] >= '0' && eq[1] <= '9') {
 			*eq = 0;
-			ids[n] = (uint32_t)number("--special", eq + 1, 0, UINT32_MAX - 1);
+			ids[n] = (uint32_t)nc_opt_u64("--special", eq + 1, 0, UINT32_MAX - 1);
 		}
 		names[n++] = copies[i];
 	}

@@ -77,14 +77,6 @@ static struct {
 	.format = NC_DOCS_AUTO,
 };
 
-static uint64_t number(const char *name, const char *arg, uint64_t lo, uint64_t hi)
-{
-	uint64_t v;
-	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
-		nc_usage_error("%s", nc_errmsg());
-	return v;
-}
-
 static void parse_options(int argc, char **argv)
 {
 	int c;
@@ -94,24 +86,16 @@ static void parse_options(int argc, char **argv)
 		case 't': opt.tok = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case O_COLUMN: opt.column = optarg; break;
-		case O_MAXCHARS: opt.max_chars = number("--max-chars", optarg, 1, UINT64_MAX / 2); break;
-		case O_DOCCAP: opt.doc_cap = number("--doc-cap", optarg, 1, UINT64_MAX / 2); break;
-		case O_FORMAT:
-			if (!strcmp(optarg, "auto")) opt.format = NC_DOCS_AUTO;
-			else if (!strcmp(optarg, "jsonl")) opt.format = NC_DOCS_JSONL;
-			else if (!strcmp(optarg, "text")) opt.format = NC_DOCS_TEXT;
-			else if (!strcmp(optarg, "lines")) opt.format = NC_DOCS_LINES;
-			else if (!strcmp(optarg, "parquet")) opt.format = NC_DOCS_PARQUET;
-			else if (!strcmp(optarg, "csv")) opt.format = NC_DOCS_CSV;
-			else nc_usage_error("--format: '%s' is not auto, jsonl, text, lines, parquet or csv", optarg);
-			break;
-		case O_THREADS: omp_set_num_threads((int)number("--threads", optarg, 1, 4096)); break;
+		case O_MAXCHARS: opt.max_chars = nc_opt_u64("--max-chars", optarg, 1, UINT64_MAX / 2); break;
+		case O_DOCCAP: opt.doc_cap = nc_opt_u64("--doc-cap", optarg, 1, UINT64_MAX / 2); break;
+		case O_FORMAT: opt.format = nc_opt_format(optarg); break;
+		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: opt.progress = 1; break;
 		case O_QUIET: opt.progress = -1; break;
-		case O_SHARDTOK: opt.shard_tokens = number("--shard-tokens", optarg, 1, UINT64_MAX / 8); break;
-		case O_VALDOCS: opt.val_docs = number("--val-docs", optarg, 0, 1u << 30); break;
+		case O_SHARDTOK: opt.shard_tokens = nc_opt_u64("--shard-tokens", optarg, 1, UINT64_MAX / 8); break;
+		case O_VALDOCS: opt.val_docs = nc_opt_u64("--val-docs", optarg, 0, 1u << 30); break;
 		case O_IDS: opt.ids = 1; break;
-		case O_MAXTOK: opt.max_tokens = number("--max-tokens", optarg, 1, UINT32_MAX); break;
+		case O_MAXTOK: opt.max_tokens = nc_opt_u64("--max-tokens", optarg, 1, UINT32_MAX); break;
 		case O_SHOW: opt.show = 1; break;
 		default: usage(stderr); exit(2);
 		}

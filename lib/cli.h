@@ -3,6 +3,7 @@
 #define NC_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct nc_command {
@@ -15,5 +16,12 @@ struct nc_command {
  * return its status; -h/--help print usage; unknown commands exit 2. */
 int nc_dispatch(int argc, char **argv, const struct nc_command *cmds, size_t n,
 		void (*parse)(int argc, char **argv), void (*usage)(FILE *fp));
+
+/* A number option in [lo, hi] (also "2e9", "64K"); a usage error (exit 2)
+ * naming the option otherwise. */
+uint64_t nc_opt_u64(const char *name, const char *arg, uint64_t lo, uint64_t hi);
+/* --format's value: auto, jsonl, text, lines, parquet or csv (enum
+ * nc_docs_format); a usage error otherwise. */
+int nc_opt_format(const char *arg);
 
 #endif
