@@ -3,8 +3,8 @@
 # data embedded in this repository (its own documentation and sources).
 # Today it covers the stages that exist: train a tokenizer, inspect it,
 # cut the corpus into token shards with a validation split, render chat
-# data with its loss mask, and check the round trip. Later stages
-# (pretraining, finetuning, evaluation, chat) join as they land.
+# data with its loss mask, and pretrain a small model on the CPU. Later
+# stages (finetuning, evaluation, sampling, the report) join as they land.
 #
 # usage: sh/tinyrun.sh [OUTDIR]     (default out/tiny)
 set -eu
@@ -19,7 +19,7 @@ mkdir -p "$out"
 echo "== corpus: this repository's text files, one document each"
 # A document stream built with nothing but the shell: each file becomes one
 # plain-text document inside a tar archive, which nc reads member by member.
-files=$(ls README.md man/* lib/*.h lib/*.c cmd/*.c sh/*.sh tests/*.bats 2>/dev/null)
+files=$(printf "%s\n" lib/*.h lib/*.c cmd/*.c sh/*.sh tests/*.bats man/* README.md | grep -v unicode_tables)
 # shellcheck disable=SC2086
 tar cf "$out/corpus.tar" $files
 echo "$(echo "$files" | wc -l) files, $(cat $files | wc -c) bytes"
@@ -43,6 +43,14 @@ $bin/nc-shard chat -t "$out/tokenizer" -o "$out/chat.bin" tests/fixtures/chat/co
 $bin/nc-shard info "$out/chat.bin"
 printf '%s\n' '{"question":"What is 6 times 7?","answer":"6*7 = <<6*7=42>>42\n#### 42"}' |
 	$bin/nc-shard chat --show -t "$out/tokenizer" | awk '$2 == 1' | head -5
+
+echo "== pretraining: nc-train base, a depth-2 model on the CPU"
+rm -rf "$out/base"
+$bin/nc-train base --quiet -t "$out/tokenizer" --data "$out/data" -o "$out/base" \
+	--depth=2 --max-seq-len=128 --device-batch-size=8 --total-batch-size=1024 \
+	--num-iterations="${NC_TINY_STEPS:-150}" --eval-every=50 --eval-tokens=8192 >"$out/base.log"
+grep -E 'val_bpb|step=0 ' "$out/base.log"
+tail -n 1 "$out/base.log"
 
 echo "== round trip: decode(encode(README.md)) == README.md"
 $bin/nc-bpe encode --format=text -t "$out/tokenizer" README.md |
