@@ -85,17 +85,6 @@ void nc_encode_texts(const struct nc_tokenizer *t, struct nc_enc_cache *caches,
 	}
 }
 
-static int write_ids_text(struct nc_out *out, const uint32_t *ids, size_t n)
-{
-	char buf[16];
-	for (size_t i = 0; i < n; i++) {
-		int k = snprintf(buf, sizeof buf, i ? " %u" : "%u", ids[i]);
-		if (nc_out_write(out, buf, k) != 0)
-			return -1;
-	}
-	return nc_out_write(out, "\n", 1);
-}
-
 int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
 		    const struct nc_encode_opts *o, struct nc_encode_stats *st)
 {
@@ -132,7 +121,7 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 			st->docs++;
 			st->bytes += x->len[i];
 			st->tokens += docs[i].n;
-			if ((o->ids_text ? write_ids_text(&text_out, docs[i].v, docs[i].n)
+			if ((o->ids_text ? nc_ids_write_line(&text_out, docs[i].v, NULL, docs[i].n)
 					 : nc_shard_put(&w, docs[i].v, NULL, docs[i].n)) != 0)
 				rc = -1;
 		}

@@ -421,17 +421,6 @@ static int show(struct nc_out *out, const struct nc_tokenizer *t, const struct r
 	return rc ? rc : nc_out_write(out, "\n", 1);
 }
 
-static int ids_line(struct nc_out *out, const struct rendered *r)
-{
-	char buf[32];
-	for (size_t k = 0; k < r->ids.n; k++) {
-		int n = snprintf(buf, sizeof buf, k ? " %u/%u" : "%u/%u", r->ids.v[k], r->mask.v[k]);
-		if (nc_out_write(out, buf, n) != 0)
-			return -1;
-	}
-	return nc_out_write(out, "\n", 1);
-}
-
 int nc_chat_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
 		  const struct nc_chat_opts *o, struct nc_chat_stats *st)
 {
@@ -467,7 +456,7 @@ int nc_chat_files(const struct nc_tokenizer *t, char **files, int nfiles, const 
 			if (o->mode == NC_CHAT_SHARD)
 				rc = nc_shard_put(&w, out[i].ids.v, out[i].mask.v, out[i].ids.n) ? -1 : 1;
 			else if (o->mode == NC_CHAT_IDS)
-				rc = ids_line(&text, &out[i]) ? -1 : 1;
+				rc = nc_ids_write_line(&text, out[i].ids.v, out[i].mask.v, out[i].ids.n) ? -1 : 1;
 			else
 				rc = show(&text, t, &out[i], o->color) ? -1 : 1;
 		}
