@@ -73,16 +73,42 @@ int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struc
 
 /* ---- encoding ---- */
 
-void nc_encode_texts(const struct nc_tokenizer *t, struct nc_enc_cache *caches,
-		     const struct nc_texts *x, uint32_t bos, struct nc_ids *docs)
+void nc_batch_encoder_init(struct nc_batch_encoder *e)
 {
+	memset(e, 0, sizeof *e);
+	e->nthreads = omp_get_max_threads();
+	e->caches = xmalloc(e->nthreads * sizeof *e->caches);
+	for (int i = 0; i < e->nthreads; i++)
+		nc_enc_cache_init(&e->caches[i]);
+}
+
+void nc_batch_encode(struct nc_batch_encoder *e, const struct nc_tokenizer *t,
+		     const struct nc_texts *x, uint32_t bos)
+{
+	if (x->n > e->cap) {
+		e->docs = xrealloc(e->docs, x->n * sizeof *e->docs);
+		memset(e->docs + e->cap, 0, (x->n - e->cap) * sizeof *e->docs);
+		e->cap = x->n;
+	}
+	struct nc_ids *docs = e->docs;
 	#pragma omp parallel for schedule(dynamic, 16)
 	for (size_t i = 0; i < x->n; i++) {
 		docs[i].n = 0;
 		if (bos != UINT32_MAX)
 			nc_ids_push(&docs[i], bos);
-		nc_encode(t, &caches[omp_get_thread_num()], x->s[i], x->len[i], &docs[i]);
+		nc_encode(t, &e->caches[omp_get_thread_num()], x->s[i], x->len[i], &docs[i]);
 	}
+}
+
+void nc_batch_encoder_free(struct nc_batch_encoder *e)
+{
+	for (size_t i = 0; i < e->cap; i++)
+		nc_ids_free(&e->docs[i]);
+	free(e->docs);
+	for (int i = 0; i < e->nthreads; i++)
+		nc_enc_cache_free(&e->caches[i]);
+	free(e->caches);
+	memset(e, 0, sizeof *e);
 }
 
 int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
@@ -98,12 +124,9 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 			: nc_shard_create(&w, out_path, t->vocab_size, bos == UINT32_MAX ? 0 : bos,
 					  t->fingerprint, 0))
 		return -1;
-	int nth = omp_get_max_threads();
-	struct nc_enc_cache *cache = xmalloc(nth * sizeof *cache);
-	for (int i = 0; i < nth; i++)
-		nc_enc_cache_init(&cache[i]);
-	struct nc_ids *docs = NULL;
-	size_t ndocs_cap = 0;
+	struct nc_batch_encoder enc;
+	nc_batch_encoder_init(&enc);
+	struct nc_ids *docs;
 	struct nc_reader rd;
 	nc_reader_init(&rd, files, nfiles, &o->docs);
 	struct nc_texts *x = &rd.x;
@@ -111,12 +134,8 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 	nc_progress_start(&pb, "encoding", "B", 0, o->docs.progress);
 	int rc;
 	while ((rc = nc_reader_next(&rd)) > 0) {
-		if (x->n > ndocs_cap) {
-			docs = xrealloc(docs, x->n * sizeof *docs);
-			memset(docs + ndocs_cap, 0, (x->n - ndocs_cap) * sizeof *docs);
-			ndocs_cap = x->n;
-		}
-		nc_encode_texts(t, cache, x, o->bos ? bos : UINT32_MAX, docs);
+		nc_batch_encode(&enc, t, x, o->bos ? bos : UINT32_MAX);
+		docs = enc.docs;
 		for (size_t i = 0; i < x->n && rc > 0; i++) {
 			st->docs++;
 			st->bytes += x->len[i];
@@ -131,12 +150,7 @@ int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, cons
 	}
 	nc_reader_free(&rd);
 	nc_progress_end(&pb, st->bytes);
-	for (size_t i = 0; i < ndocs_cap; i++)
-		nc_ids_free(&docs[i]);
-	free(docs);
-	for (int i = 0; i < nth; i++)
-		nc_enc_cache_free(&cache[i]);
-	free(cache);
+	nc_batch_encoder_free(&enc);
 	if (o->ids_text) {
 		if (rc == 0)
 			return nc_out_commit(&text_out);

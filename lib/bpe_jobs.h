@@ -40,10 +40,21 @@ struct nc_encode_stats {
 int nc_encode_files(const struct nc_tokenizer *t, char **files, int nfiles, const char *out_path,
 		    const struct nc_encode_opts *o, struct nc_encode_stats *st);
 
-/* Encode every text of x on all cores (caches: one per OpenMP thread)
- * into docs[i], BOS first unless bos is UINT32_MAX. */
-void nc_encode_texts(const struct nc_tokenizer *t, struct nc_enc_cache *caches,
-		     const struct nc_texts *x, uint32_t bos, struct nc_ids *docs);
+/* Encoding batches of texts on all cores: a chunk cache per OpenMP thread
+ * and an id array per text of the batch, kept from batch to batch. */
+struct nc_batch_encoder {
+	struct nc_enc_cache *caches;
+	int nthreads;
+	struct nc_ids *docs;      /* docs[i]: the ids of text i of the last batch */
+	size_t cap;
+};
+
+void nc_batch_encoder_init(struct nc_batch_encoder *e);
+/* Encode every text of x into e->docs[i], BOS first unless bos is
+ * UINT32_MAX. */
+void nc_batch_encode(struct nc_batch_encoder *e, const struct nc_tokenizer *t,
+		     const struct nc_texts *x, uint32_t bos);
+void nc_batch_encoder_free(struct nc_batch_encoder *e);
 
 /* All the documents of one file joined with "\n" (as tok_eval joins). */
 int nc_read_joined(const char *path, const struct nc_doc_opts *o, unsigned char **text,

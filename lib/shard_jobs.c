@@ -281,12 +281,9 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 		hb.ring = xcalloc(hb.cap, sizeof *hb.ring);
 	}
 	int val_file = o->val_docs == 0 && nfiles > 1 ? nfiles - 1 : -1;
-	int nth = omp_get_max_threads();
-	struct nc_enc_cache *cache = xmalloc(nth * sizeof *cache);
-	for (int i = 0; i < nth; i++)
-		nc_enc_cache_init(&cache[i]);
-	struct nc_ids *docs = NULL;
-	size_t ndocs_cap = 0;
+	struct nc_batch_encoder enc;
+	nc_batch_encoder_init(&enc);
+	struct nc_ids *docs;
 	struct nc_reader rd;
 	nc_reader_init(&rd, files, nfiles, &o->docs);
 	struct nc_progress pb;
@@ -294,12 +291,8 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 	int rc;
 	while ((rc = nc_reader_next(&rd)) > 0) {
 		struct nc_texts *x = &rd.x;
-		if (x->n > ndocs_cap) {
-			docs = xrealloc(docs, x->n * sizeof *docs);
-			memset(docs + ndocs_cap, 0, (x->n - ndocs_cap) * sizeof *docs);
-			ndocs_cap = x->n;
-		}
-		nc_encode_texts(t, cache, x, bos, docs);
+		nc_batch_encode(&enc, t, x, bos);
+		docs = enc.docs;
 		int to_val = rd.file == val_file;
 		for (size_t i = 0; i < x->n && rc > 0; i++) {
 			st->docs++;
@@ -331,15 +324,10 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 	st->val_shards = val.index;
 	st->train_tokens = train.total;
 	st->val_tokens = val.total;
-	for (size_t i = 0; i < ndocs_cap; i++)
-		nc_ids_free(&docs[i]);
-	free(docs);
+	nc_batch_encoder_free(&enc);
 	for (size_t i = 0; i < hb.cap; i++)
 		nc_ids_free(&hb.ring[i]);
 	free(hb.ring);
-	for (int i = 0; i < nth; i++)
-		nc_enc_cache_free(&cache[i]);
-	free(cache);
 	return rc;
 }
 
