@@ -85,12 +85,7 @@ t0=$(now)
 "$PY" "$TMP/gen.py" "$NC_CORPUS" "$BENCH_MB" "$BENCH_SEED" "$DOCS_JSONL" >"$TMP/gen.env" || die "input generation failed"
 . "$TMP/gen.env"
 FILE_BYTES=$(wc -c <"$DOCS_JSONL" | tr -d ' ')
-if [ "$SOURCE" = synthetic ]; then
-	note "no *.txt under $NC_CORPUS: the input is SYNTHETIC text (seed $BENCH_SEED)"
-	INPUT_DESC="SYNTHETIC text (no corpus at NC_CORPUS=$NC_CORPUS; Zipf words, seed $BENCH_SEED), $REPS repetitions"
-else
-	INPUT_DESC="$SOURCE_FILES files of $NC_CORPUS ($SOURCE_PARAS paragraphs), $REPS repetitions, each shuffled (seed $BENCH_SEED+rep) and after the first with ~1 letter swap per 500 chars"
-fi
+describe_input
 note "input: $DOCS docs, $TEXT_BYTES bytes of text, $FILE_BYTES bytes of JSONL ($(calc %.1f "$(now) - $t0") s)"
 MB=$(calc %.6f "$TEXT_BYTES / 1e6")
 

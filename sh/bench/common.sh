@@ -282,6 +282,17 @@ print("TEXT_BYTES=%d" % total)
 EOF
 }
 
+# After the generator's env file is sourced: INPUT_DESC, the words for the
+# results section, and a warning when the text is synthetic.
+describe_input() {
+	if [ "$SOURCE" = synthetic ]; then
+		note "no *.txt under $NC_CORPUS: the input is SYNTHETIC text (seed $BENCH_SEED)"
+		INPUT_DESC="SYNTHETIC text (no corpus at NC_CORPUS=$NC_CORPUS; Zipf words, seed $BENCH_SEED), $REPS repetitions"
+	else
+		INPUT_DESC="$SOURCE_FILES files of $NC_CORPUS ($SOURCE_PARAS paragraphs), $REPS repetitions, each shuffled (seed $BENCH_SEED+rep) and after the first with ~1 letter swap per 500 chars"
+	fi
+}
+
 # append_results SECTION: append the file SECTION to BENCH_RESULTS (unless
 # that is empty), starting the file with its preamble when it is new.
 append_results() {

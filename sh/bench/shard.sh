@@ -142,12 +142,7 @@ t0=$(now)
 . "$TMP/parquet.env"
 rm -f "$DOCS_JSONL"
 PQ_BYTES=$(( $(wc -c <"$PQ0") + $(wc -c <"$PQ1") ))
-if [ "$SOURCE" = synthetic ]; then
-	note "no *.txt under $NC_CORPUS: the input is SYNTHETIC text (seed $BENCH_SEED)"
-	INPUT_DESC="SYNTHETIC text (no corpus at NC_CORPUS=$NC_CORPUS; Zipf words, seed $BENCH_SEED), $REPS repetitions"
-else
-	INPUT_DESC="$SOURCE_FILES files of $NC_CORPUS ($SOURCE_PARAS paragraphs), $REPS repetitions, each shuffled (seed $BENCH_SEED+rep) and after the first with ~1 letter swap per 500 chars"
-fi
+describe_input
 note "input: $DOCS docs, $TEXT_BYTES bytes of text in 2 parquet files of $PQ_BYTES bytes ($(calc %.1f "$(now) - $t0") s)"
 MB=$(calc %.6f "$TEXT_BYTES / 1e6")
 

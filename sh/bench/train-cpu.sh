@@ -128,12 +128,7 @@ note "building ${BENCH_MB} MB of text from $NC_CORPUS ..."
 "$PY" "$TMP/gen.py" "$NC_CORPUS" "$BENCH_MB" "$BENCH_SEED" "$TMP/docs.jsonl" 4000 >"$TMP/gen.env" ||
 	die "input generation failed"
 . "$TMP/gen.env"
-if [ "$SOURCE" = synthetic ]; then
-	note "no *.txt under $NC_CORPUS: the input is SYNTHETIC text (seed $BENCH_SEED)"
-	INPUT_DESC="SYNTHETIC text (no corpus at NC_CORPUS=$NC_CORPUS; Zipf words, seed $BENCH_SEED)"
-else
-	INPUT_DESC="$SOURCE_FILES files of $NC_CORPUS ($SOURCE_PARAS paragraphs), $REPS repetitions, seed $BENCH_SEED"
-fi
+describe_input
 
 TOK=$TMP/nc.tok
 DATA=$TMP/data
