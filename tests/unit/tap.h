@@ -20,4 +20,19 @@ static int tap_n, tap_failed;
 
 #define TAP_DONE() (printf("1..%d\n", tap_n), tap_failed ? 1 : 0)
 
+#include <math.h>
+#include <stddef.h>
+
+/* Largest |a - b| relative to the largest |b|: how tests compare tensors
+ * with a reference. */
+static inline double tap_rel_err(const float *a, const float *b, size_t n)
+{
+	double d = 0, s = 0;
+	for (size_t i = 0; i < n; i++) {
+		d = fmax(d, fabs((double)a[i] - b[i]));
+		s = fmax(s, fabs((double)b[i]));
+	}
+	return s > 0 ? d / s : d;
+}
+
 #endif

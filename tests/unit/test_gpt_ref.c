@@ -17,17 +17,6 @@ static int meta_int(const struct nc_safetensors *st, const char *key)
 	return v ? atoi(v) : -1;
 }
 
-/* Largest |a - b| relative to the largest |b|. */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double d = 0, s = 0;
-	for (size_t i = 0; i < n; i++) {
-		d = fmax(d, fabs((double)a[i] - b[i]));
-		s = fmax(s, fabs((double)b[i]));
-	}
-	return s > 0 ? d / s : d;
-}
-
 static void check_case(const char *path, const char *tag, int grads)
 {
 	char name[128], what[256];
@@ -72,11 +61,11 @@ static void check_case(const char *path, const char *tag, int grads)
 	if (nc_st_read_f32(&st, "rotary.cos", 2, cs, cw) == 0 && nc_st_read_f32(&st, "rotary.sin", 2, cs, sw) == 0) {
 		nc_rotary_tables(cg, sg, (int)cs[0], D, 0, 10000.0f);
 		snprintf(what, sizeof what, "%s: rotary tables equal nanochat's", tag);
-		CHECK(rel_err(cg, cw, cs[0] * cs[1]) < 1e-6 && rel_err(sg, sw, cs[0] * cs[1]) < 1e-6, what);
+		CHECK(tap_rel_err(cg, cw, cs[0] * cs[1]) < 1e-6 && tap_rel_err(sg, sw, cs[0] * cs[1]) < 1e-6, what);
 	}
 
 	nc_gpt_forward(&m, idx, NULL, B, T, logits);
-	double e = rel_err(logits, want, (size_t)N * V);
+	double e = tap_rel_err(logits, want, (size_t)N * V);
 	printf("# %s logits: largest difference %.2e of the largest logit\n", tag, e);
 	snprintf(what, sizeof what, "%s: logits equal nanochat's to float tolerance", tag);
 	CHECK(e < 1e-5, what);
@@ -98,7 +87,7 @@ static void check_case(const char *path, const char *tag, int grads)
 			if (nc_st_read_f32(&st, name, 2, shape, g) != 0) {
 				found = 0;
 			} else {
-				double r = rel_err(m.g + m.params[p].offset, g, n);
+				double r = tap_rel_err(m.g + m.params[p].offset, g, n);
 				if (r > worst) {
 					worst = r;
 					worst_name = m.params[p].name;

@@ -14,17 +14,6 @@
 
 #define FIXTURE "tests/fixtures/gpt/ref_gqa.safetensors"
 
-/* Largest |a - b| relative to the largest |b|. */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double d = 0, s = 0;
-	for (size_t i = 0; i < n; i++) {
-		d = fmax(d, fabs((double)a[i] - b[i]));
-		s = fmax(s, fabs((double)b[i]));
-	}
-	return s > 0 ? d / s : d;
-}
-
 /* ||a - b||_F / ||b||_F */
 static double rel_frob(const float *a, const float *b, size_t n)
 {
@@ -104,7 +93,7 @@ static void check_ns(const struct nc_safetensors *st, const char *tag, int rows,
 	}
 	memcpy(x, in, n * sizeof *x);
 	nc_newton_schulz5(&nc_ops_cpu, x, rows, cols, 0, work);
-	double e = rel_err(x, want, n);
+	double e = tap_rel_err(x, want, n);
 	printf("# %s (%dx%d) fp32: largest difference %.2e of the largest entry\n", tag, rows, cols, e);
 	snprintf(what, sizeof what, "%s: Newton–Schulz in fp32 equals nanochat's fp32 run", tag);
 	/* five iterations with coefficients near 5 amplify fp32 rounding of
@@ -113,7 +102,7 @@ static void check_ns(const struct nc_safetensors *st, const char *tag, int rows,
 
 	memcpy(x, in, n * sizeof *x);
 	nc_newton_schulz5(&nc_ops_cpu, x, rows, cols, 1, work);
-	double e16 = rel_err(x, want16, n), f16 = rel_frob(x, want16, n);
+	double e16 = tap_rel_err(x, want16, n), f16 = rel_frob(x, want16, n);
 	printf("# %s bf16 replay: largest difference %.2e of the largest entry, %.2e in Frobenius norm\n",
 	       tag, e16, f16);
 	/* nanochat's bf16 run has null-space singular values of 0.1-0.3 from
@@ -157,7 +146,7 @@ static void check_step(const struct nc_safetensors *st)
 		if (!want)
 			continue;
 		if (o.s[i].kind == NC_OPTIM_ADAMW) {
-			adam = fmax(adam, rel_err(m.w + p->offset, want, n));
+			adam = fmax(adam, tap_rel_err(m.w + p->offset, want, n));
 		} else {
 			/* compare the updates, not the parameters they are added to */
 			float *du = malloc(n * sizeof *du), *dw = malloc(n * sizeof *dw);
@@ -211,7 +200,7 @@ static void check_muon_bookkeeping(const struct nc_safetensors *st, const char *
 
 	for (size_t k = 0; k < n; k++)
 		want[k] = w0[k] - (float)lr * ns16[k];
-	double e = rel_err(want, w1, n);
+	double e = tap_rel_err(want, w1, n);
 	printf("# %s: nanochat's step vs param - lr*scale*ns.out: %.2e\n", name, e);
 	snprintf(what, sizeof what, "%s: nanochat's Muon step is param - lr*%g*NS(g)", name,
 		 sqrt(fmax(1.0, (double)p->rows / p->cols)));
@@ -222,7 +211,7 @@ static void check_muon_bookkeeping(const struct nc_safetensors *st, const char *
 		du[k] = m.w[p->offset + k] - w0[k];
 		dw[k] = -(float)lr * ns32[k];
 	}
-	e = rel_err(du, dw, n);
+	e = tap_rel_err(du, dw, n);
 	printf("# %s: fp32 step vs -lr*scale*ns.out_fp32: %.2e of the largest update\n", name, e);
 	snprintf(what, sizeof what, "%s: the fp32 Muon step is -lr*scale*NS(nesterov(g)) as nanochat's", name);
 	CHECK(e < 2e-5, what);
