@@ -51,6 +51,9 @@ build/nc-%: build/cmd/nc-%.o build/libnc.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The tools that run the model link BLAS; nc-train also MPI (lib/comm.c).
+build/nc-sample: build/cmd/nc-sample.o build/libnc.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@
+
 build/nc-train: build/cmd/nc-train.o build/libnc.a build/.config
 	$(CC) $(LDFLAGS) $(filter-out build/.config,$^) $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) -o $@
 

@@ -361,3 +361,156 @@ void nc_gpt_backward(struct nc_gpt *m)
 	o->rmsnorm_backward(a->dh, a->dx, a->x0, a->r0, N, C);
 	o->embedding_backward(m->g + m->params[0].offset, a->dh, a->idx, N, C);
 }
+
+/* ---- inference with a KV cache ---- */
+
+struct nc_infer_acts {
+	int N, B;                    /* rows of token activations; batch rows */
+	float *x, *h, *q, *k, *v, *att, *u;
+	float *rs, *rq, *rk;         /* norm scales (unused after the step) */
+	float *xl, *logits;          /* last position of each row; its logits */
+	int32_t *idx;
+};
+
+static void infer_free(const struct nc_ops *o, struct nc_infer_acts *a)
+{
+	if (!a)
+		return;
+	float *all[] = {a->x, a->h, a->q, a->k, a->v, a->att, a->u, a->rs, a->rq, a->rk, a->xl,
+			a->logits};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		o->free(all[i]);
+	o->free(a->idx);
+	free(a);
+}
+
+/* Scratch for N token rows in B batch rows, grown as needed. */
+static struct nc_infer_acts *infer_fit(const struct nc_gpt *m, struct nc_kv_cache *kv, int N, int B)
+{
+	struct nc_infer_acts *a = kv->a;
+	if (a && a->N >= N && a->B >= B)
+		return a;
+	const struct nc_ops *o = m->ops;
+	const struct nc_gpt_config *c = &m->c;
+	if (a) {
+		N = N > a->N ? N : a->N;
+		B = B > a->B ? B : a->B;
+	}
+	infer_free(o, a);
+	size_t C = c->n_embd, H = c->n_head, KV = (size_t)kv->KV, n = (size_t)N;
+	a = xcalloc(1, sizeof *a);
+	a->N = N;
+	a->B = B;
+	a->x = A(o, n * C), a->h = A(o, n * C), a->q = A(o, n * C);
+	a->k = A(o, n * KV), a->v = A(o, n * KV), a->att = A(o, n * C), a->u = A(o, n * 4 * C);
+	a->rs = A(o, n), a->rq = A(o, n * H), a->rk = A(o, n * c->n_kv_head);
+	a->xl = A(o, (size_t)B * C), a->logits = A(o, (size_t)B * c->vocab_size);
+	a->idx = o->alloc(n * sizeof(int32_t));
+	kv->a = a;
+	return a;
+}
+
+int nc_kv_init(struct nc_kv_cache *kv, const struct nc_gpt *m, int B, int Tmax)
+{
+	memset(kv, 0, sizeof *kv);
+	const struct nc_gpt_config *c = &m->c;
+	if (B < 1 || Tmax < 1)
+		return nc_fail("a KV cache needs rows and positions (%d x %d)", B, Tmax);
+	if (Tmax > c->sequence_len)
+		return nc_fail("%d positions exceed the model's context of %d", Tmax, c->sequence_len);
+	kv->L = c->n_layer;
+	kv->B = B;
+	kv->Tmax = Tmax;
+	kv->KV = c->n_kv_head * (c->n_embd / c->n_head);
+	size_t n = (size_t)kv->L * B * Tmax * kv->KV;
+	kv->k = A(m->ops, n);
+	kv->v = A(m->ops, n);
+	return 0;
+}
+
+void nc_kv_free(struct nc_kv_cache *kv, const struct nc_gpt *m)
+{
+	if (!kv->k)
+		return;
+	m->ops->free(kv->k);
+	m->ops->free(kv->v);
+	infer_free(m->ops, kv->a);
+	memset(kv, 0, sizeof *kv);
+}
+
+static size_t kv_at(const struct nc_kv_cache *kv, int layer, int row, int t)
+{
+	return (((size_t)layer * kv->B + row) * kv->Tmax + t) * kv->KV;
+}
+
+void nc_kv_copy_row(struct nc_kv_cache *kv, const struct nc_gpt *m, int dst, int src)
+{
+	if (dst == src || kv->pos == 0)
+		return;
+	size_t n = (size_t)kv->pos * kv->KV;
+	for (int l = 0; l < kv->L; l++) {
+		m->ops->copy(kv->k + kv_at(kv, l, dst, 0), kv->k + kv_at(kv, l, src, 0), n);
+		m->ops->copy(kv->v + kv_at(kv, l, dst, 0), kv->v + kv_at(kv, l, src, 0), n);
+	}
+}
+
+/* Rows (B, T, KV) of x into the cache at positions pos..pos+T-1. */
+static void kv_store(struct nc_kv_cache *kv, const struct nc_ops *o, float *cache, int layer,
+		     const float *x, int B, int T)
+{
+	for (int b = 0; b < B; b++)
+		o->copy(cache + kv_at(kv, layer, b, kv->pos), x + (size_t)b * T * kv->KV,
+			(size_t)T * kv->KV);
+}
+
+int nc_gpt_step(struct nc_gpt *m, struct nc_kv_cache *kv, const int32_t *idx, int B, int T,
+		float *logits)
+{
+	const struct nc_ops *o = m->ops;
+	const struct nc_gpt_config *c = &m->c;
+	if (B < 1 || B > kv->B || T < 1)
+		return nc_fail("a step of %d x %d tokens does not fit a cache of %d rows", B, T, kv->B);
+	if (kv->pos + T > kv->Tmax)
+		return nc_fail("the KV cache is full: %d + %d positions exceed %d", kv->pos, T,
+			       kv->Tmax);
+	int N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head, D = C / H, KV = kv->KV;
+	int V = c->vocab_size;
+	float eps = c->norm_eps;
+	struct nc_infer_acts *a = infer_fit(m, kv, N, B);
+	float *cos = xmalloc((size_t)T * D / 2 * sizeof *cos), *sin = xmalloc((size_t)T * D / 2 * sizeof *sin);
+	nc_rotary_tables(cos, sin, T, D, kv->pos, c->rope_base);
+
+	o->upload(a->idx, idx, (size_t)N * sizeof *idx);
+	o->embedding(a->h, a->idx, m->w + m->params[0].offset, N, C);
+	o->rmsnorm(a->x, a->rs, a->h, N, C, eps);
+	for (int i = 0; i < c->n_layer; i++) {
+		o->rmsnorm(a->h, a->rs, a->x, N, C, eps);
+		o->matmul(a->q, a->h, W(m, i, P_Q), N, C, C, 0);
+		o->matmul(a->k, a->h, W(m, i, P_K), N, KV, C, 0);
+		o->matmul(a->v, a->h, W(m, i, P_V), N, KV, C, 0);
+		o->rotary(a->q, cos, sin, B, T, H, D, 0);
+		o->rotary(a->k, cos, sin, B, T, Hk, D, 0);
+		o->rmsnorm(a->q, a->rq, a->q, N * H, D, eps);
+		o->rmsnorm(a->k, a->rk, a->k, N * Hk, D, eps);
+		kv_store(kv, o, kv->k, i, a->k, B, T);
+		kv_store(kv, o, kv->v, i, a->v, B, T);
+		o->attention_cached(a->att, a->q, kv->k + kv_at(kv, i, 0, 0), kv->v + kv_at(kv, i, 0, 0),
+				    B, T, H, Hk, D, kv->pos, kv->Tmax);
+		o->matmul(a->x, a->att, W(m, i, P_O), N, C, C, 1);
+		o->rmsnorm(a->h, a->rs, a->x, N, C, eps);
+		o->matmul(a->u, a->h, W(m, i, P_FC), N, 4 * C, C, 0);
+		o->relu2(a->u, a->u, (size_t)N * 4 * C);
+		o->matmul(a->x, a->u, W(m, i, P_PROJ), N, C, 4 * C, 1);
+	}
+	/* only each row's last position goes through the head */
+	for (int b = 0; b < B; b++)
+		o->copy(a->xl + (size_t)b * C, a->x + ((size_t)b * T + T - 1) * C, (size_t)C);
+	o->rmsnorm(a->xl, a->rs, a->xl, B, C, eps);
+	o->matmul(a->logits, a->xl, m->w + m->params[m->nparams - 1].offset, B, V, C, 0);
+	o->softcap(a->logits, (size_t)B * V, c->softcap);
+	o->download(logits, a->logits, (size_t)B * V * sizeof *logits);
+	kv->pos += T;
+	free(cos);
+	free(sin);
+	return 0;
+}

@@ -58,6 +58,33 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
 const float *nc_gpt_token_losses(const struct nc_gpt *m);
 /* Gradients of the last forward's loss, added into m->g. */
 void nc_gpt_backward(struct nc_gpt *m);
+/* ---- inference ----
+ * A KV cache of B rows that share one position count (spec §5.1): for
+ * each layer, k and v of (B, Tmax, Hkv, D). Rows 0..n-1 are the live
+ * ones: a step runs on the first n rows only. */
+struct nc_infer_acts;
+
+struct nc_kv_cache {
+	int L, B, Tmax, KV;   /* layers, rows, positions, floats per position */
+	int pos;              /* positions filled in every row */
+	float *k, *v;         /* (L, B, Tmax, KV), ops memory */
+	struct nc_infer_acts *a;
+};
+
+/* A cache for B rows of up to Tmax positions; -1 if Tmax exceeds the
+ * model's context. */
+int nc_kv_init(struct nc_kv_cache *kv, const struct nc_gpt *m, int B, int Tmax);
+void nc_kv_free(struct nc_kv_cache *kv, const struct nc_gpt *m);
+/* Copy row src's filled positions over row dst (every layer). */
+void nc_kv_copy_row(struct nc_kv_cache *kv, const struct nc_gpt *m, int dst, int src);
+
+/* Run tokens idx (B rows of T, host memory) at positions pos..pos+T-1 of
+ * the cache's first B rows, store their keys and values, and advance pos
+ * by T. logits (host, B x V) receives the softcapped logits of each row's
+ * last position. -1 if the cache has no room. */
+int nc_gpt_step(struct nc_gpt *m, struct nc_kv_cache *kv, const int32_t *idx, int B, int T,
+		float *logits);
+
 /* FLOPs per token (spec §2.5) at context T. */
 double nc_gpt_flops_per_token(const struct nc_gpt *m, int T);
 

@@ -20,6 +20,9 @@ struct nc_ops {
 	void (*zero)(float *x, size_t n);
 	void (*copy)(float *dst, const float *src, size_t n);
 	void (*add)(float *y, const float *x, size_t n);         /* y += x */
+	/* Between host memory and ops memory (a plain copy on the CPU). */
+	void (*upload)(void *dst, const void *src, size_t bytes);
+	void (*download)(void *dst, const void *src, size_t bytes);
 
 	/* y[M,N] = x[M,K] W[N,K]^T (acc: y +=) */
 	void (*matmul)(float *y, const float *x, const float *w, int M, int N, int K, int acc);
@@ -55,6 +58,13 @@ struct nc_ops {
 	void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout,
 				   const float *out, const float *lse, const float *q, const float *k,
 				   const float *v, int B, int T, int H, int Hkv, int D);
+
+	/* Attention of new queries against a KV cache (inference). q is
+	 * (B,Tq,H,D) at positions pos..pos+Tq-1; row b's cache holds Tmax
+	 * positions of (Hkv,D) at k + b*Tmax*Hkv*D, the first pos+Tq of them
+	 * filled; query t attends to cache positions 0..pos+t. out (B,Tq,H,D). */
+	void (*attention_cached)(float *out, const float *q, const float *k, const float *v, int B,
+				 int Tq, int H, int Hkv, int D, int pos, int Tmax);
 
 	/* y = relu(x)^2 ; dx += 2 relu(x) dy */
 	void (*relu2)(float *y, const float *x, size_t n);

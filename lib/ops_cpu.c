@@ -88,6 +88,11 @@ static void cpu_copy(float *dst, const float *src, size_t n)
 	memcpy(dst, src, n * sizeof *dst);
 }
 
+static void cpu_memcpy(void *dst, const void *src, size_t bytes)
+{
+	memcpy(dst, src, bytes);
+}
+
 static void cpu_add(float *y, const float *x, size_t n)
 {
 	#pragma omp parallel for
@@ -118,6 +123,8 @@ const struct nc_ops nc_ops_cpu = {
 	.zero = cpu_zero,
 	.copy = cpu_copy,
 	.add = cpu_add,
+	.upload = cpu_memcpy,
+	.download = cpu_memcpy,
 #ifdef NC_BLAS
 	.matmul = par_matmul,
 	.matmul_backward = par_matmul_backward,
@@ -132,6 +139,7 @@ const struct nc_ops nc_ops_cpu = {
 	.rotary = cpu_rotary,
 	.attention = cpu_attention,
 	.attention_backward = cpu_attention_backward,
+	.attention_cached = cpu_attention_cached,
 	.relu2 = cpu_relu2,
 	.relu2_backward = cpu_relu2_backward,
 	.softcap_xent = cpu_softcap_xent_f,

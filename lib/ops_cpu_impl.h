@@ -176,6 +176,39 @@ static void OP(attention)(REAL *out, REAL *lse, const REAL *q, const REAL *k, co
 	}
 }
 
+static void OP(attention_cached)(REAL *out, const REAL *q, const REAL *k, const REAL *v, int B,
+				 int Tq, int H, int Hkv, int D, int pos, int Tmax)
+{
+	REAL scale = 1 / sqrt((REAL)D);
+	int group = H / Hkv;
+	size_t kvs = (size_t)Hkv * D;
+	#pragma omp parallel
+	{
+		REAL *p = malloc((size_t)(pos + Tq) * sizeof *p);
+		#pragma omp for collapse(3)
+		for (int b = 0; b < B; b++)
+			for (int h = 0; h < H; h++)
+				for (int t = 0; t < Tq; t++) {
+					int hk = h / group, last = pos + t;
+					const REAL *qt = q + (((size_t)b * Tq + t) * H + h) * D;
+					const REAL *kb = k + (size_t)b * Tmax * kvs + (size_t)hk * D;
+					const REAL *vb = v + (size_t)b * Tmax * kvs + (size_t)hk * D;
+					OP(attn_row)(p, qt, kb, last, kvs, D, scale);
+					REAL *o = out + (((size_t)b * Tq + t) * H + h) * D;
+					for (int d = 0; d < D; d++)
+						o[d] = 0;
+					for (int j = 0; j <= last; j++) {
+						const REAL *vj = vb + (size_t)j * kvs;
+						REAL pj = p[j];
+						#pragma omp simd
+						for (int d = 0; d < D; d++)
+							o[d] += pj * vj[d];
+					}
+				}
+		free(p);
+	}
+}
+
 static void OP(attention_backward)(REAL *dq, REAL *dk, REAL *dv, const REAL *dout, const REAL *out,
 				   const REAL *lse, const REAL *q, const REAL *k, const REAL *v,
 				   int B, int T, int H, int Hkv, int D)

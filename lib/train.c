@@ -47,6 +47,9 @@ struct run {
 	int accum;
 	long iterations, step;
 	int32_t *inputs, *targets;
+	/* for the closing record */
+	double train_s, last_loss, min_bpb, last_bpb;
+	long steps_run;
 };
 
 static long horizon(const struct run *r, int *accum)
@@ -223,6 +226,40 @@ static void log_eval(const struct run *r, double bpb)
 	fflush(stdout);
 }
 
+/* The closing record: what a report needs about the whole stage. */
+static void log_done(const struct run *r)
+{
+	const struct nc_train_opts *o = r->o;
+	if (r->comm->rank != 0)
+		return;
+	double fpt = nc_gpt_flops_per_token(&r->m, o->max_seq_len);
+	double tokens = (double)r->iterations * o->total_batch_size;
+	double run_tokens = (double)r->steps_run * o->total_batch_size;
+	struct nc_logfmt l = {0};
+	logfmt_str(&l, "stage", "base");
+	logfmt_str(&l, "event", "done");
+	logfmt_int(&l, "step", r->step);
+	logfmt_int(&l, "params", (int64_t)r->m.nweights);
+	logfmt_f(&l, "tokens", tokens, 0);
+	logfmt_f(&l, "total_flops", fpt * tokens, 0);
+	logfmt_int(&l, "world_size", r->comm->world);
+	logfmt_f(&l, "time_s", r->train_s, 3);
+	if (r->train_s > 0) {
+		logfmt_int(&l, "tok_s", (int64_t)(run_tokens / r->train_s));
+		if (o->peak_flops > 0)
+			logfmt_f(&l, "mfu", fpt * run_tokens / r->train_s / (o->peak_flops * r->comm->world), 4);
+	}
+	if (r->steps_run > 0)
+		logfmt_f(&l, "final_loss", r->last_loss, 6);
+	if (isfinite(r->min_bpb)) {
+		logfmt_f(&l, "min_val_bpb", r->min_bpb, 6);
+		logfmt_f(&l, "final_val_bpb", r->last_bpb, 6);
+	}
+	logfmt_emit(&l, stdout);
+	logfmt_free(&l);
+	fflush(stdout);
+}
+
 static void log_step(const struct run *r, double loss, double lrm, double norm, double dt)
 {
 	const struct nc_train_opts *o = r->o;
@@ -381,6 +418,7 @@ int nc_train_base(const struct nc_train_opts *o)
 	r.o = o;
 	r.single = (struct nc_comm){0, 1, 0};
 	r.comm = o->comm ? o->comm : &r.single;
+	r.min_bpb = INFINITY;
 	if (setup(&r) != 0) {
 		teardown(&r);
 		return -1;
@@ -392,8 +430,11 @@ int nc_train_base(const struct nc_train_opts *o)
 	int rc = 0;
 	for (;;) {
 		int last = r.step == r.iterations;
-		if (o->eval_every > 0 && (r.step % o->eval_every == 0 || last))
-			log_eval(&r, evaluate(&r));
+		if (o->eval_every > 0 && (r.step % o->eval_every == 0 || last)) {
+			r.last_bpb = evaluate(&r);
+			r.min_bpb = fmin(r.min_bpb, r.last_bpb);
+			log_eval(&r, r.last_bpb);
+		}
 		if (last)
 			break;
 		double t0 = nc_now(), loss, norm;
@@ -404,7 +445,11 @@ int nc_train_base(const struct nc_train_opts *o)
 			rc = nc_fail("step %ld: the loss is not finite (%g)", r.step, loss);
 			break;
 		}
-		log_step(&r, loss, lrm, norm, nc_now() - t0);
+		double dt = nc_now() - t0;
+		log_step(&r, loss, lrm, norm, dt);
+		r.train_s += dt;
+		r.last_loss = loss;
+		r.steps_run++;
 		r.step++;
 		nc_progress_update(&pb, (uint64_t)r.step);
 		if (o->save_every > 0 && r.step % o->save_every == 0 && r.step < r.iterations &&
@@ -414,6 +459,8 @@ int nc_train_base(const struct nc_train_opts *o)
 	nc_progress_end(&pb, (uint64_t)r.step);
 	if (rc == 0)
 		rc = save(&r);
+	if (rc == 0)
+		log_done(&r);
 	teardown(&r);
 	return rc;
 }

@@ -1,0 +1,408 @@
+/* nc-sample: generate text from a checkpoint with the inference engine. */
+#include "../lib/chat.h"
+#include "../lib/checkpoint.h"
+#include "../lib/engine.h"
+#include "../lib/err.h"
+#include "../lib/file.h"
+#include "../lib/hash.h"
+#include "../lib/mem.h"
+#include "../lib/parse.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *fp)
+{
+	fputs("usage: nc-sample -m CHECKPOINT [-p PROMPT] [options] [FILE...]\n"
+	      "\n"
+	      "  -m, --model DIR        a checkpoint directory, or a run directory (its latest)\n"
+	      "  -p, --prompt TEXT      one prompt; else one per line of FILEs or stdin\n"
+	      "                         (a line starting with '{' is JSON: \"prompt\" or \"messages\")\n"
+	      "      --chat             the prompt is a user turn; sample the assistant's reply\n"
+	      "      --tokens           prompts and output are lines of decimal token ids\n"
+	      "      --json             one JSON object per sample instead of plain text\n"
+	      "  -n, --max-tokens=256   tokens per sample at most\n"
+	      "  -t, --temperature=1.0  0 is greedy\n"
+	      "  -k, --top-k=0          sample from the k likeliest (0: all)\n"
+	      "  -s, --seed=42          sample i of a prompt uses seed + i\n"
+	      "      --samples=1        samples per prompt, decoded together\n"
+	      "      --truncate         keep the end of a prompt too long for the context\n"
+	      "      --tokenizer=FILE   instead of the checkpoint's copy (must be the same one)\n"
+	      "      --device=cpu       (auto: the same, in this build)\n"
+	      "      --threads=N  -h\n"
+	      "\n"
+	      "Plain text is written as it is produced, each sample ending with a newline.\n"
+	      "See nc-sample(1).\n",
+	      fp);
+}
+
+enum { O_CHAT = 256, O_TOKENS, O_JSON, O_SAMPLES, O_TRUNC, O_TOK, O_DEVICE, O_THREADS };
+
+static const struct option longopts[] = {
+	{"model", required_argument, 0, 'm'},
+	{"prompt", required_argument, 0, 'p'},
+	{"max-tokens", required_argument, 0, 'n'},
+	{"temperature", required_argument, 0, 't'},
+	{"top-k", required_argument, 0, 'k'},
+	{"seed", required_argument, 0, 's'},
+	{"chat", no_argument, 0, O_CHAT},
+	{"tokens", no_argument, 0, O_TOKENS},
+	{"json", no_argument, 0, O_JSON},
+	{"samples", required_argument, 0, O_SAMPLES},
+	{"truncate", no_argument, 0, O_TRUNC},
+	{"tokenizer", required_argument, 0, O_TOK},
+	{"device", required_argument, 0, O_DEVICE},
+	{"threads", required_argument, 0, O_THREADS},
+	{"help", no_argument, 0, 'h'},
+	{0, 0, 0, 0},
+};
+
+struct opts {
+	const char *model, *prompt, *tokenizer;
+	int chat, tokens, json, truncate;
+	struct nc_sample_opts s;
+};
+
+static long integer(const char *name, const char *arg, uint64_t lo, uint64_t hi)
+{
+	uint64_t v;
+	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
+		nc_usage_error("%s", nc_errmsg());
+	return (long)v;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	int c;
+	while ((c = getopt_long(argc, argv, "m:p:n:t:k:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->model = optarg; break;
+		case 'p': o->prompt = optarg; break;
+		case 'n': o->s.max_tokens = (int)integer("--max-tokens", optarg, 0, 1 << 24); break;
+		case 't': {
+			char *end;
+			o->s.temperature = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->s.temperature >= 0 && o->s.temperature <= 100))
+				nc_usage_error("--temperature: '%s' is not a number in [0, 100]", optarg);
+			break;
+		}
+		case 'k': o->s.top_k = (int)integer("--top-k", optarg, 0, 1 << 24); break;
+		case 's': o->s.seed = (uint64_t)integer("--seed", optarg, 0, UINT64_MAX / 2); break;
+		case O_SAMPLES: o->s.samples = (int)integer("--samples", optarg, 1, 4096); break;
+		case O_CHAT: o->chat = 1; break;
+		case O_TOKENS: o->tokens = 1; break;
+		case O_JSON: o->json = 1; break;
+		case O_TRUNC: o->truncate = 1; break;
+		case O_TOK: o->tokenizer = optarg; break;
+		case O_DEVICE:
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto"))
+				nc_usage_error("--device: only cpu (and auto) exist in this build so far");
+			break;
+		case O_THREADS: omp_set_num_threads((int)integer("--threads", optarg, 1, 4096)); break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+}
+
+/* ---- the model ---- */
+
+struct model {
+	char dir[4096];
+	struct nc_gpt m;
+	struct nc_tokenizer tok;
+	struct nc_engine e;
+};
+
+static int is_dir_with(const char *dir, const char *file)
+{
+	char p[4200];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", dir, file);
+	return stat(p, &st) == 0;
+}
+
+static int load(struct model *md, const struct opts *o)
+{
+	/* a run directory stands for its latest checkpoint */
+	long step;
+	if (is_dir_with(o->model, "model.safetensors"))
+		snprintf(md->dir, sizeof md->dir, "%s", o->model);
+	else if (nc_ckpt_latest(o->model, md->dir, sizeof md->dir, &step) != 0)
+		return nc_fail("%s: not a checkpoint (no model.safetensors) nor a run directory with one",
+			       o->model);
+	struct nc_gpt_config c;
+	if (nc_ckpt_config(md->dir, &c) != 0 || nc_gpt_init(&md->m, &c, &nc_ops_cpu) != 0 ||
+	    nc_ckpt_load_model(md->dir, &md->m) != 0)
+		return -1;
+	char tpath[4200];
+	snprintf(tpath, sizeof tpath, "%s/tokenizer", md->dir);
+	if (o->tokenizer)
+		snprintf(tpath, sizeof tpath, "%s", o->tokenizer);
+	if (nc_tok_load(&md->tok, tpath) != 0)
+		return -1;
+	char want[64];
+	if (nc_ckpt_meta(md->dir, "tokenizer_fingerprint", want, sizeof want) == 0 && want[0]) {
+		char have[32];
+		snprintf(have, sizeof have, "%016" PRIx64, md->tok.fingerprint);
+		if (strcmp(have, want) != 0)
+			return nc_fail("%s: tokenizer fingerprint %s, but %s was trained with %s", tpath,
+				       have, md->dir, want);
+	}
+	return nc_engine_init(&md->e, &md->m, &md->tok);
+}
+
+/* ---- prompts ---- */
+
+/* A prompt's token ids, as nanochat builds them: <|bos|> and the text for
+ * a base model; a rendered conversation ending in <|assistant_start|> with
+ * --chat. line is one input line (or the -p text); where names it. */
+static int prompt_ids(const struct model *md, const struct opts *o, const char *line,
+		      const char *where, struct nc_ids *ids, char **shown)
+{
+	const struct nc_tokenizer *t = &md->tok;
+	ids->n = 0;
+	*shown = xstrdup(line);
+	if (o->tokens) {
+		const char *p = line;
+		while (*p) {
+			while (*p == ' ' || *p == '\t' || *p == '\r')
+				p++;
+			if (!*p)
+				break;
+			char *end;
+			unsigned long long v = strtoull(p, &end, 10);
+			if (end == p || (*end && *end != ' ' && *end != '\t' && *end != '\r') ||
+			    v >= t->vocab_size)
+				return nc_fail("%s: '%.*s' is not a token id below %u", where,
+					       (int)strcspn(p, " \t\r"), p, t->vocab_size);
+			nc_ids_push(ids, (uint32_t)v);
+			p = end;
+		}
+		if (ids->n == 0)
+			return nc_fail("%s: no token ids", where);
+		return 0;
+	}
+	json_t *conv = NULL;
+	const char *text = line;
+	json_t *root = NULL;
+	if (line[0] == '{' && line != o->prompt) {
+		json_error_t je;
+		root = json_loads(line, 0, &je);
+		if (!root)
+			return nc_fail("%s: column %d: %s", where, je.column, je.text);
+		json_t *pr = json_object_get(root, "prompt"), *msgs = json_object_get(root, "messages");
+		if (json_is_string(pr)) {
+			text = json_string_value(pr);
+		} else if (json_is_array(msgs) && o->chat) {
+			conv = json_deep_copy(msgs);
+		} else {
+			json_decref(root);
+			return nc_fail("%s: a JSON prompt needs a \"prompt\" string%s", where,
+				       o->chat ? " or \"messages\"" : "");
+		}
+		free(*shown);
+		*shown = xstrdup(text == line ? "" : text);
+	}
+	int rc = 0;
+	if (o->chat) {
+		if (!conv) {
+			conv = json_array();
+			json_array_append_new(conv, json_pack("{s:s,s:s}", "role", "user", "content", text));
+		}
+		/* the turn to complete */
+		json_array_append_new(conv, json_pack("{s:s,s:s}", "role", "assistant", "content", ""));
+		rc = nc_chat_render_prompt(t, conv, where, ids);
+		json_decref(conv);
+	} else {
+		uint32_t bos = nc_tok_special(t, "<|bos|>");
+		if (bos != UINT32_MAX)
+			nc_ids_push(ids, bos);
+		nc_encode(t, NULL, (const unsigned char *)text, strlen(text), ids);
+	}
+	json_decref(root);
+	return rc;
+}
+
+/* ---- output ---- */
+
+struct sample_out {
+	struct nc_utf8_stream u;
+	char *text;
+	size_t len, cap;
+	struct nc_ids ids;
+};
+
+struct sink {
+	const struct model *md;
+	const struct opts *o;
+	struct sample_out *s;
+	int stream;          /* plain text of a single sample goes out as it comes */
+};
+
+static int on_token(void *ctx, int sample, uint32_t token, int forced)
+{
+	struct sink *k = ctx;
+	struct sample_out *s = &k->s[sample];
+	nc_ids_push(&s->ids, token);
+	size_t n, before = s->len;
+	const unsigned char *b = nc_tok_decode1(&k->md->tok, token, &n);
+	if (b && token >= k->md->tok.n_tokens)
+		nc_utf8_flush(&s->u, &s->text, &s->len, &s->cap);   /* a special token's name */
+	if (b)
+		nc_utf8_feed(&s->u, b, n, &s->text, &s->len, &s->cap);
+	if (k->stream && s->len > before) {
+		fwrite(s->text + before, 1, s->len - before, stdout);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static const char *finish_name(enum nc_finish f)
+{
+	return f == NC_FINISH_STOP ? "stop" : f == NC_FINISH_LENGTH ? "length" : "none";
+}
+
+static void write_ids(const struct nc_ids *ids)
+{
+	for (size_t i = 0; i < ids->n; i++)
+		printf(i ? " %u" : "%u", ids->v[i]);
+	putchar('\n');
+}
+
+static int run_prompt(struct model *md, const struct opts *o, const char *line, const char *where)
+{
+	struct nc_ids ids = {0};
+	char *shown = NULL;
+	if (prompt_ids(md, o, line, where, &ids, &shown) != 0) {
+		nc_ids_free(&ids);
+		free(shown);
+		return -1;
+	}
+	int ctx = md->m.c.sequence_len;
+	const uint32_t *p = ids.v;
+	size_t n = ids.n;
+	if (n >= (size_t)ctx) {
+		if (!o->truncate) {
+			nc_ids_free(&ids);
+			free(shown);
+			return nc_fail("%s: the prompt is %zu tokens, the model's context %d (--truncate keeps its last %d)",
+				       where, n, ctx, ctx - 1);
+		}
+		nc_warn("%s: prompt of %zu tokens cut to its last %d", where, n, ctx - 1);
+		p += n - (size_t)(ctx - 1);
+		n = (size_t)(ctx - 1);
+	}
+	int S = o->s.samples;
+	struct sample_out *outs = xcalloc((size_t)S, sizeof *outs);
+	enum nc_finish *fin = xcalloc((size_t)S, sizeof *fin);
+	struct sink k = {md, o, outs, S == 1 && !o->json && !o->tokens};
+	int rc = nc_generate(&md->e, p, n, &o->s, on_token, &k, fin);
+	for (int s = 0; s < S && rc == 0; s++) {
+		struct sample_out *so = &outs[s];
+		size_t before = so->len;
+		nc_utf8_flush(&so->u, &so->text, &so->len, &so->cap);
+		if (o->json) {
+			json_t *ida = json_array();
+			for (size_t i = 0; o->tokens && i < so->ids.n; i++)
+				json_array_append_new(ida, json_integer(so->ids.v[i]));
+			json_t *obj = json_pack("{s:s,s:i,s:s,s:i,s:s}", "prompt", shown, "sample", s,
+						"text", so->text ? so->text : "", "tokens",
+						(int)so->ids.n, "finish", finish_name(fin[s]));
+			if (o->tokens)
+				json_object_set_new(obj, "ids", ida);
+			else
+				json_decref(ida);
+			char *js = json_dumps(obj, JSON_COMPACT);
+			puts(js);
+			free(js);
+			json_decref(obj);
+		} else if (o->tokens) {
+			write_ids(&so->ids);
+		} else {
+			if (k.stream)
+				fwrite(so->text + before, 1, so->len - before, stdout);
+			else if (so->text)
+				fputs(so->text, stdout);
+			putchar('\n');
+		}
+		fflush(stdout);
+	}
+	for (int s = 0; s < S; s++) {
+		free(outs[s].text);
+		nc_ids_free(&outs[s].ids);
+	}
+	free(outs);
+	free(fin);
+	nc_ids_free(&ids);
+	free(shown);
+	return rc;
+}
+
+static int run_file(struct model *md, const struct opts *o, const char *path)
+{
+	FILE *fp = nc_is_stdin(path) ? stdin : fopen(path, "r");
+	const char *name = nc_is_stdin(path) ? "stdin" : path;
+	if (!fp)
+		return nc_fail_errno("%s", path);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	int rc = 0;
+	while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (len == 0)
+			continue;
+		char where[4200];
+		snprintf(where, sizeof where, "%s:%ld", name, lineno);
+		rc = run_prompt(md, o, line, where);
+	}
+	if (rc == 0 && ferror(fp))
+		rc = nc_fail_errno("%s", name);
+	free(line);
+	if (fp != stdin)
+		fclose(fp);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	nc_prog = "nc-sample";
+	struct opts o = {0};
+	o.s.max_tokens = 256;
+	o.s.temperature = 1.0;
+	o.s.seed = 42;
+	o.s.samples = 1;
+	parse(argc, argv, &o);
+	if (!o.model)
+		nc_usage_error("-m CHECKPOINT is required");
+	if (o.prompt && optind < argc)
+		nc_usage_error("-p and prompt files are exclusive ('%s')", argv[optind]);
+	struct model md;
+	memset(&md, 0, sizeof md);
+	if (load(&md, &o) != 0)
+		nc_die_err();
+	int rc = 0;
+	if (o.prompt)
+		rc = run_prompt(&md, &o, o.prompt, "-p");
+	else if (optind == argc)
+		rc = run_file(&md, &o, "-");
+	for (int i = optind; i < argc && rc == 0; i++)
+		rc = run_file(&md, &o, argv[i]);
+	nc_engine_free(&md.e);
+	nc_tok_free(&md.tok);
+	nc_gpt_free(&md.m);
+	if (rc != 0)
+		nc_die_err();
+	nc_close_stdout();
+	return 0;
+}
