@@ -4,7 +4,7 @@
 #include "../lib/engine.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
-#include "../lib/hash.h"
+#include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/parse.h"
 
@@ -33,8 +33,10 @@ static void usage(FILE *fp)
 	      "  -s, --seed=42          sample i of a prompt uses seed + i\n"
 	      "      --samples=1        samples per prompt, decoded together\n"
 	      "      --truncate         keep the end of a prompt too long for the context\n"
+	      "      --echo             write the prompt's tokens before each sample\n"
 	      "      --tokenizer=FILE   instead of the checkpoint's copy (must be the same one)\n"
 	      "      --device=cpu       (auto: the same, in this build)\n"
+	      "      --stats            a logfmt line of timings per prompt on stderr\n"
 	      "      --threads=N  -h\n"
 	      "\n"
 	      "Plain text is written as it is produced, each sample ending with a newline.\n"
@@ -42,7 +44,7 @@ static void usage(FILE *fp)
 	      fp);
 }
 
-enum { O_CHAT = 256, O_TOKENS, O_JSON, O_SAMPLES, O_TRUNC, O_TOK, O_DEVICE, O_THREADS };
+enum { O_CHAT = 256, O_TOKENS, O_JSON, O_SAMPLES, O_TRUNC, O_TOK, O_DEVICE, O_THREADS, O_STATS, O_ECHO };
 
 static const struct option longopts[] = {
 	{"model", required_argument, 0, 'm'},
@@ -59,13 +61,15 @@ static const struct option longopts[] = {
 	{"tokenizer", required_argument, 0, O_TOK},
 	{"device", required_argument, 0, O_DEVICE},
 	{"threads", required_argument, 0, O_THREADS},
+	{"stats", no_argument, 0, O_STATS},
+	{"echo", no_argument, 0, O_ECHO},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
 };
 
 struct opts {
 	const char *model, *prompt, *tokenizer;
-	int chat, tokens, json, truncate;
+	int chat, tokens, json, truncate, stats, echo;
 	struct nc_sample_opts s;
 };
 
@@ -99,6 +103,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_TOKENS: o->tokens = 1; break;
 		case O_JSON: o->json = 1; break;
 		case O_TRUNC: o->truncate = 1; break;
+		case O_STATS: o->stats = 1; break;
+		case O_ECHO: o->echo = 1; break;
 		case O_TOK: o->tokenizer = optarg; break;
 		case O_DEVICE:
 			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto"))
@@ -160,6 +166,29 @@ static int load(struct model *md, const struct opts *o)
 
 /* ---- prompts ---- */
 
+/* Ids given as tokens, made a user turn to be answered:
+ * <|bos|><|user_start|> ids <|user_end|><|assistant_start|>. */
+static int wrap_user_turn(const struct nc_tokenizer *t, struct nc_ids *ids, const char *where)
+{
+	static const char *const names[] = {"<|bos|>", "<|user_start|>", "<|user_end|>",
+					    "<|assistant_start|>"};
+	uint32_t sp[4];
+	for (int i = 0; i < 4; i++)
+		if ((sp[i] = nc_tok_special(t, names[i])) == UINT32_MAX)
+			return nc_fail("%s: --chat needs the special token %s, which the tokenizer lacks",
+				       where, names[i]);
+	struct nc_ids w = {0};
+	nc_ids_push(&w, sp[0]);
+	nc_ids_push(&w, sp[1]);
+	for (size_t i = 0; i < ids->n; i++)
+		nc_ids_push(&w, ids->v[i]);
+	nc_ids_push(&w, sp[2]);
+	nc_ids_push(&w, sp[3]);
+	nc_ids_free(ids);
+	*ids = w;
+	return 0;
+}
+
 /* A prompt's token ids, as nanochat builds them: <|bos|> and the text for
  * a base model; a rendered conversation ending in <|assistant_start|> with
  * --chat. line is one input line (or the -p text); where names it. */
@@ -187,6 +216,8 @@ static int prompt_ids(const struct model *md, const struct opts *o, const char *
 		}
 		if (ids->n == 0)
 			return nc_fail("%s: no token ids", where);
+		if (o->chat)
+			return wrap_user_turn(t, ids, where);
 		return 0;
 	}
 	json_t *conv = NULL;
@@ -269,6 +300,23 @@ static const char *finish_name(enum nc_finish f)
 	return f == NC_FINISH_STOP ? "stop" : f == NC_FINISH_LENGTH ? "length" : "none";
 }
 
+static void stats_line(const struct nc_engine *e, const char *where)
+{
+	struct nc_logfmt l = {0};
+	logfmt_str(&l, "prompt", where);
+	logfmt_int(&l, "prefill_tokens", e->prefill_tokens);
+	logfmt_f(&l, "prefill_s", e->prefill_s, 6);
+	if (e->prefill_s > 0)
+		logfmt_f(&l, "prefill_tok_s", e->prefill_tokens / e->prefill_s, 1);
+	logfmt_int(&l, "decode_steps", e->decode_steps);
+	logfmt_int(&l, "decode_tokens", e->decode_tokens);
+	logfmt_f(&l, "decode_s", e->decode_s, 6);
+	if (e->decode_s > 0)
+		logfmt_f(&l, "decode_tok_s", e->decode_tokens / e->decode_s, 1);
+	logfmt_emit(&l, stderr);
+	logfmt_free(&l);
+}
+
 static void write_ids(const struct nc_ids *ids)
 {
 	for (size_t i = 0; i < ids->n; i++)
@@ -303,7 +351,20 @@ static int run_prompt(struct model *md, const struct opts *o, const char *line, 
 	struct sample_out *outs = xcalloc((size_t)S, sizeof *outs);
 	enum nc_finish *fin = xcalloc((size_t)S, sizeof *fin);
 	struct sink k = {md, o, outs, S == 1 && !o->json && !o->tokens};
+	for (int s = 0; s < S && o->echo; s++) {
+		/* the prompt comes first, as if the sample had produced it */
+		struct sink quiet = k;
+		quiet.stream = 0;
+		for (size_t i = 0; i < n; i++)
+			on_token(&quiet, s, p[i], 1);
+		if (k.stream) {
+			fwrite(outs[s].text, 1, outs[s].len, stdout);
+			fflush(stdout);
+		}
+	}
 	int rc = nc_generate(&md->e, p, n, &o->s, on_token, &k, fin);
+	if (rc == 0 && o->stats)
+		stats_line(&md->e, where);
 	for (int s = 0; s < S && rc == 0; s++) {
 		struct sample_out *so = &outs[s];
 		size_t before = so->len;
@@ -314,7 +375,8 @@ static int run_prompt(struct model *md, const struct opts *o, const char *line, 
 				json_array_append_new(ida, json_integer(so->ids.v[i]));
 			json_t *obj = json_pack("{s:s,s:i,s:s,s:i,s:s}", "prompt", shown, "sample", s,
 						"text", so->text ? so->text : "", "tokens",
-						(int)so->ids.n, "finish", finish_name(fin[s]));
+						(int)(so->ids.n - (o->echo ? n : 0)), "finish",
+						finish_name(fin[s]));
 			if (o->tokens)
 				json_object_set_new(obj, "ids", ida);
 			else

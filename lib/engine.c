@@ -3,6 +3,7 @@
 #include "err.h"
 #include "mem.h"
 #include "rng.h"
+#include "timer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -289,7 +290,12 @@ int nc_generate(struct nc_engine *e, const uint32_t *prompt, size_t n,
 	}
 
 	/* prefill once, then every row starts from the same cache and logits */
+	e->prefill_s = e->decode_s = 0;
+	e->prefill_tokens = (long)n;
+	e->decode_steps = e->decode_tokens = 0;
+	double t0 = nc_now();
 	int rc = nc_gpt_step(m, &kv, idx, 1, (int)n, e->logits);
+	e->prefill_s = nc_now() - t0;
 	for (int s = 1; s < S && rc == 0; s++) {
 		nc_kv_copy_row(&kv, m, s, 0);
 		memcpy(e->logits + (size_t)s * V, e->logits, (size_t)V * sizeof *e->logits);
@@ -334,8 +340,14 @@ int nc_generate(struct nc_engine *e, const uint32_t *prompt, size_t n,
 			j++;
 		}
 		live = j;
-		if (rc == 0 && live > 0 && nc_gpt_step(m, &kv, next, live, 1, e->logits) != 0)
-			rc = -1;
+		if (rc == 0 && live > 0) {
+			t0 = nc_now();
+			if (nc_gpt_step(m, &kv, next, live, 1, e->logits) != 0)
+				rc = -1;
+			e->decode_s += nc_now() - t0;
+			e->decode_steps++;
+			e->decode_tokens += live;
+		}
 	}
 	for (int s = 0; s < S; s++) {
 		if (finish)

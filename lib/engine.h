@@ -35,6 +35,10 @@ struct nc_engine {
 	uint32_t bos, assistant_end, python_start, python_end, output_start, output_end;
 	float *logits;         /* host, rows x V */
 	int cap_rows;
+	/* timings of the last nc_generate: the prefill (one forward of the
+	 * prompt), then the decode steps (a forward of every live row each) */
+	double prefill_s, decode_s;
+	long prefill_tokens, decode_steps, decode_tokens;
 };
 
 /* The tokenizer must fit the model's vocabulary. */

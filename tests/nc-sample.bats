@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# nc-sample: sampling from a checkpoint nc-train wrote; determinism and
+# seeds; prompts from -p, lines and JSONL; token streams in pipelines; chat
+# wrapping; clear errors for bad checkpoints, tokenizers, options, prompts.
+
+load helper
+
+setup_file() {
+	export T=$BATS_FILE_TMPDIR
+	gen_text --seed 31 --size 300000 --jsonl >"$T/docs.jsonl"
+	build/nc-bpe train --quiet --vocab-size=400 -o "$T/tok" "$T/docs.jsonl" >/dev/null
+	build/nc-shard tokens --quiet -t "$T/tok" -o "$T/data" --val-docs=10 "$T/docs.jsonl" >/dev/null 2>&1
+	build/nc-train base --quiet -t "$T/tok" --data "$T/data" -o "$T/run" --depth=1 --max-seq-len=64 \
+		--device-batch-size=4 --total-batch-size=256 --num-iterations=30 --eval-every=0 >/dev/null
+	export CK=$T/run/step_000030
+}
+
+setup() {
+	cd "$ROOT"
+}
+
+@test "a prompt gets a continuation; greedy output is the same every time" {
+	run nc-sample -m "$CK" -p "The" -n 20 -t 0
+	assert_success
+	[ -n "$output" ]
+	first=$output
+	run nc-sample -m "$CK" -p "The" -n 20 -t 0
+	[ "$output" = "$first" ]
+}
+
+@test "a run directory stands for its latest checkpoint" {
+	diff <(nc-sample -m "$T/run" -p "The" -n 20 -t 0) <(nc-sample -m "$CK" -p "The" -n 20 -t 0)
+}
+
+@test "the same seed gives the same samples; sample i of a prompt is the run with seed + i" {
+	nc-sample -m "$CK" -p "A" -n 30 -s 7 --samples 3 --json >"$T/three.jsonl"
+	nc-sample -m "$CK" -p "A" -n 30 -s 7 --samples 3 --json | cmp - "$T/three.jsonl"
+	for i in 0 1 2; do
+		one=$(nc-sample -m "$CK" -p "A" -n 30 -s $((7 + i)) --json | jq -r .text)
+		many=$(jq -r "select(.sample == $i) | .text" "$T/three.jsonl")
+		[ "$one" = "$many" ]
+	done
+	# and the samples differ from one another
+	[ "$(jq -r .text "$T/three.jsonl" | sort -u | wc -l)" -gt 1 ]
+}
+
+@test "--json: one object per sample with prompt, sample, text, tokens and finish" {
+	run nc-sample -m "$CK" -p "A b" -n 5 --samples 2 --json
+	assert_success
+	[ "${#lines[@]}" -eq 2 ]
+	echo "${lines[1]}" | jq -e '.prompt == "A b" and .sample == 1 and (.text | type) == "string" and .tokens <= 5 and (.finish == "length" or .finish == "stop")'
+}
+
+@test "prompts from stdin: one per line, or JSONL with a prompt field" {
+	printf 'The\n{"prompt": "The"}\n\nA\n' | nc-sample -m "$CK" -n 8 -t 0 --json >"$T/lines.jsonl"
+	[ "$(wc -l <"$T/lines.jsonl")" -eq 3 ]
+	[ "$(sed -n 1p "$T/lines.jsonl" | jq -r .text)" = "$(sed -n 2p "$T/lines.jsonl" | jq -r .text)" ]
+	[ "$(sed -n 3p "$T/lines.jsonl" | jq -r .prompt)" = "A" ]
+}
+
+@test "--tokens reads and writes id lines: nc-bpe encode | nc-sample | nc-bpe decode is the text mode" {
+	text=$(nc-sample -m "$CK" -p "The" -n 20 -t 0)
+	# the text mode writes whole characters only (an unfinished one at the
+	# end becomes U+FFFD), as Python decodes with errors="replace"
+	piped=$(echo "The" | nc-bpe encode --ids --bos --format=lines -t "$T/tok" |
+		nc-sample -m "$CK" --tokens -n 20 -t 0 | nc-bpe decode --ids -t "$T/tok" |
+		python3 -c 'import sys; sys.stdout.write(sys.stdin.buffer.read().decode("utf-8", "replace"))')
+	[ "$text" = "$piped" ]
+	run nc-sample -m "$CK" --tokens -n 4 -t 0 <<<"1 2 3"
+	assert_success
+	[[ "$output" =~ ^[0-9]+( [0-9]+){0,3}$ ]]
+}
+
+@test "--chat wraps the prompt as a user turn and samples the assistant's reply" {
+	ids=$(echo "hello" | nc-bpe encode --ids --format=lines -t "$T/tok")
+	run nc-sample -m "$CK" --chat --echo --tokens -n 3 -t 0 <<<"$ids"
+	assert_success
+	# <|bos|> <|user_start|> hello <|user_end|> <|assistant_start|>, then the reply
+	out=$(echo "$output" | nc-bpe decode --ids -t "$T/tok")
+	[[ "$out" == "<|bos|><|user_start|>hello<|user_end|><|assistant_start|>"* ]]
+	run nc-sample -m "$CK" --chat --echo -p "hello" -n 3 -t 0
+	[[ "$output" == "<|bos|><|user_start|>hello<|user_end|><|assistant_start|>"* ]]
+}
+
+@test "-n bounds the tokens of every sample" {
+	nc-sample -m "$CK" -p "The" -n 7 --samples 4 --json | jq -e '.tokens <= 7' >/dev/null
+	run nc-sample -m "$CK" -p "The" -n 0 --json
+	assert_success
+	echo "$output" | jq -e '.tokens == 0 and .text == ""'
+}
+
+@test "a prompt longer than the context is refused, or cut with --truncate" {
+	long=$(printf 'word %.0s' $(seq 200))
+	run nc-sample -m "$CK" -p "$long" -n 4
+	assert_failure 1
+	assert_output --regexp "nc-sample: -p: the prompt is [0-9]+ tokens, the model's context 64"
+	run nc-sample -m "$CK" -p "$long" -n 4 --truncate -t 0
+	assert_success
+	assert_output --partial "cut to its last 63"
+}
+
+@test "bad input: missing or corrupt checkpoint, a foreign tokenizer, bad ids, bad JSON" {
+	run nc-sample -m "$T/nowhere" -p x
+	assert_failure 1
+	assert_output --partial "$T/nowhere"
+	mkdir -p "$T/bad"
+	cp "$CK/tokenizer" "$T/bad/"
+	head -c 1000 "$CK/model.safetensors" >"$T/bad/model.safetensors"
+	run nc-sample -m "$T/bad" -p x
+	assert_failure 1
+	assert_output --partial "$T/bad/model.safetensors"
+	build/nc-bpe train --quiet --vocab-size=300 -o "$T/other" "$T/docs.jsonl" >/dev/null
+	run nc-sample -m "$CK" --tokenizer "$T/other" -p x
+	assert_failure 1
+	assert_output --partial "fingerprint"
+	run nc-sample -m "$CK" --tokens <<<"1 2 99999"
+	assert_failure 1
+	assert_output --partial "stdin:1: '99999' is not a token id below"
+	run nc-sample -m "$CK" <<<'{"prompt": 3}'
+	assert_failure 1
+	assert_output --partial 'stdin:1: a JSON prompt needs a "prompt" string'
+	run nc-sample -m "$CK" <<<'{"prompt": '
+	assert_failure 1
+	assert_output --partial 'stdin:1:'
+}
+
+@test "out-of-range options are usage errors (exit 2)" {
+	for bad in "-t -1" "-t x" "--samples 0" "-k abc" "-n -3" "--device=tpu"; do
+		# shellcheck disable=SC2086
+		run nc-sample -m "$CK" -p x $bad
+		assert_failure 2
+	done
+	run nc-sample -p x
+	assert_failure 2
+	assert_output --partial "-m CHECKPOINT"
+}
+
+@test "-h prints the usage" {
+	run nc-sample -h
+	assert_success
+	assert_output --partial "usage: nc-sample -m CHECKPOINT"
+}
