@@ -1,59 +1,202 @@
 #!/bin/sh
-# The nc pipeline shrunk to run on one CPU in a minute, with no network, on
-# data embedded in this repository (its own documentation and sources).
-# Today it covers the stages that exist: train a tokenizer, inspect it,
-# cut the corpus into token shards with a validation split, render chat
-# data with its loss mask, and pretrain a small model on the CPU. Later
-# stages (finetuning, evaluation, sampling, the report) join as they land.
+# sh/tinyrun.sh: nc's pipeline shrunk to run on a laptop's CPU in about ten
+# minutes, with no network: gather a corpus, train a tokenizer, cut token
+# shards, pretrain a small GPT, sample from it, and write the report.
 #
-# usage: sh/tinyrun.sh [OUTDIR]     (default out/tiny)
+# usage: sh/tinyrun.sh [FILE...]
+#
+# The corpus is the FILEs (text, JSONL with a "text" field, parquet, CSV,
+# or archives of them: anything nc-shard reads) or, without any, the manual
+# pages on this machine rendered to plain text (this project's own docs
+# and sources when there are none).
+#
+# Every stage reads and writes files under one run directory and leaves a
+# stamp in RUN/.done when it has finished, so stopping the script (Ctrl-C,
+# a crash, a reboot) and starting it again goes on where it stopped:
+# finished stages are skipped, and pretraining resumes from its last
+# checkpoint. Delete a stamp to redo that stage (and the ones after it);
+# delete RUN to start over.
+#
+# Settings (environment):
+#   NC_RUN_DIR           the run directory
+#                        (default ${XDG_CACHE_HOME:-~/.cache}/nc/tinyrun)
+#   NC_TINY_CORPUS_MB=8  megabytes of manual pages to gather
+#   NC_TINY_VOCAB=4096   tokenizer vocabulary
+#   NC_TINY_DEPTH=3      model depth (width 64 x depth)
+#   NC_TINY_SEQ=256      context length
+#   NC_TINY_BATCH=8      sequences per step
+#   NC_TINY_STEPS=300    training steps
+#   NC_TINY_UNTIL=STAGE  stop after this stage (corpus, tokenizer, shards,
+#                        base, sample, report)
+#   NC_THREADS           CPU threads (default: all)
 set -eu
-cd "$(dirname "$0")/.."
-out=${1:-out/tiny}
-vocab=${NC_TINY_VOCAB:-2048}
-bin=build
 
-make -s all
-mkdir -p "$out"
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/build
+run=${NC_RUN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nc/tinyrun}
+corpus_mb=${NC_TINY_CORPUS_MB:-8}
+vocab=${NC_TINY_VOCAB:-4096}
+depth=${NC_TINY_DEPTH:-3}
+seq=${NC_TINY_SEQ:-256}
+batch=${NC_TINY_BATCH:-8}
+steps=${NC_TINY_STEPS:-300}
+until=${NC_TINY_UNTIL:-}
+threads=${NC_THREADS:+--threads=$NC_THREADS}
 
-echo "== corpus: this repository's text files, one document each"
-# A document stream built with nothing but the shell: each file becomes one
-# plain-text document inside a tar archive, which nc reads member by member.
-files=$(printf "%s\n" lib/*.h lib/*.c cmd/*.c sh/*.sh tests/*.bats man/* README.md | grep -v unicode_tables)
-# shellcheck disable=SC2086
-tar cf "$out/corpus.tar" $files
-echo "$(echo "$files" | wc -l) files, $(cat $files | wc -c) bytes"
+die() {
+	echo "tinyrun: $*" >&2
+	exit 1
+}
 
-echo "== tokenizer: nc-bpe train (vocabulary $vocab)"
-$bin/nc-bpe train --format=text --doc-cap=1000000 --vocab-size="$vocab" -o "$out/tokenizer" "$out/corpus.tar"
-$bin/nc-bpe info -t "$out/tokenizer" | head -1
-$bin/nc-bpe stats -t "$out/tokenizer"
+for v in "$corpus_mb" "$vocab" "$depth" "$seq" "$batch" "$steps"; do
+	case $v in '' | *[!0-9]*) die "settings must be whole numbers (got '$v')" ;; esac
+done
+case $until in '' | corpus | tokenizer | shards | base | sample | report) ;;
+*) die "NC_TINY_UNTIL: no stage '$until' (corpus, tokenizer, shards, base, sample, report)" ;;
+esac
 
-echo "== compression: bytes per token on a few of the files"
-$bin/nc-bpe stats --markdown -t "$out/tokenizer" README.md lib/tokenizer.c man/nc-bpe.1
+(cd "$root" && make -s all)
+mkdir -p "$run/.done"
+echo "tinyrun: run directory $run"
 
-echo "== token shards: nc-shard tokens (BOS before each document, 4 held out for validation)"
-rm -rf "$out/data"
-$bin/nc-shard tokens --quiet --format=text --val-docs=4 --shard-tokens=40000 \
-	-t "$out/tokenizer" -o "$out/data" "$out/corpus.tar"
-$bin/nc-shard verify -t "$out/tokenizer" "$out"/data/*.bin
+# stage NAME: 0 if NAME must run now, 1 if it is done already.
+stage() {
+	if [ -e "$run/.done/$1" ]; then
+		echo "== $1: done already"
+		return 1
+	fi
+	echo "== $1"
+	return 0
+}
 
-echo "== chat data: nc-shard chat (nanochat's rendering and loss mask)"
-$bin/nc-shard chat -t "$out/tokenizer" -o "$out/chat.bin" tests/fixtures/chat/conversations.jsonl
-$bin/nc-shard info "$out/chat.bin"
-printf '%s\n' '{"question":"What is 6 times 7?","answer":"6*7 = <<6*7=42>>42\n#### 42"}' |
-	$bin/nc-shard chat --show -t "$out/tokenizer" | awk '$2 == 1' | head -5
+# done_stage NAME: stamp NAME finished; stop here if NC_TINY_UNTIL says so.
+done_stage() {
+	: >"$run/.done/$1"
+	if [ "$until" = "$1" ]; then
+		echo "tinyrun: stopping after $1 (NC_TINY_UNTIL)"
+		exit 0
+	fi
+}
 
-echo "== pretraining: nc-train base, a depth-2 model on the CPU"
-rm -rf "$out/base"
-$bin/nc-train base --quiet -t "$out/tokenizer" --data "$out/data" -o "$out/base" \
-	--depth=2 --max-seq-len=128 --device-batch-size=8 --total-batch-size=1024 \
-	--num-iterations="${NC_TINY_STEPS:-150}" --eval-every=50 --eval-tokens=8192 >"$out/base.log"
-grep -E 'val_bpb|step=0 ' "$out/base.log"
-tail -n 1 "$out/base.log"
+# --- corpus: one plain-text document per manual page ---------------------
+# Manual pages of the first sections, in name order, rendered by groff to
+# UTF-8 text without formatting, until NC_TINY_CORPUS_MB is reached. The
+# pages go into a tar archive, one member each: nc reads every member of an
+# archive as one document.
+render_man_pages() {
+	dir=$1
+	limit=$((corpus_mb * 1024 * 1024))
+	total=0
+	n=0
+	for f in $(find /usr/share/man/man1 /usr/share/man/man5 /usr/share/man/man7 /usr/share/man/man8 \
+		-maxdepth 1 -type f -name '*.gz' 2>/dev/null | LC_ALL=C sort); do
+		name=$(basename "$f" .gz)
+		zcat "$f" 2>/dev/null | groff -man -Tutf8 -P-cbou -rLL=78n 2>/dev/null >"$dir/$name.txt" || true
+		size=$(wc -c <"$dir/$name.txt")
+		if [ "$size" -lt 200 ]; then   # a .so link or a page groff could not read
+			rm -f "$dir/$name.txt"
+			continue
+		fi
+		total=$((total + size))
+		n=$((n + 1))
+		[ "$total" -lt "$limit" ] || break
+	done
+	echo "$n manual pages, $total bytes"
+}
 
-echo "== round trip: decode(encode(README.md)) == README.md"
-$bin/nc-bpe encode --format=text -t "$out/tokenizer" README.md |
-	$bin/nc-bpe decode -t "$out/tokenizer" | cmp - README.md && echo "identical"
+if stage corpus; then
+	rm -rf "$run/corpus.tmp"
+	mkdir -p "$run/corpus.tmp/docs"
+	if [ $# -gt 0 ]; then
+		# the user's files, named by absolute path so later stages find them
+		for f in "$@"; do
+			[ -r "$f" ] || die "$f: cannot read"
+			(cd "$(dirname "$f")" && printf '%s/%s\n' "$(pwd)" "$(basename "$f")")
+		done >"$run/corpus.tmp/files"
+	else
+		if command -v groff >/dev/null 2>&1 && [ -d /usr/share/man/man1 ]; then
+			render_man_pages "$run/corpus.tmp/docs"
+		fi
+		if [ -z "$(ls "$run/corpus.tmp/docs")" ]; then
+			echo "no manual pages here: using nc's own documentation and sources"
+			for f in README.md man/* lib/*.h lib/*.c cmd/*.c sh/*.sh; do
+				case $f in lib/unicode_tables.c) continue ;; esac
+				cp "$root/$f" "$run/corpus.tmp/docs/$(echo "$f" | tr / _).txt"
+			done
+		fi
+		(cd "$run/corpus.tmp/docs" && ls | LC_ALL=C sort | tar cf ../corpus.tar -T -)
+		echo "$run/corpus.tar" >"$run/corpus.tmp/files"
+		mv "$run/corpus.tmp/corpus.tar" "$run/corpus.tar"
+	fi
+	mv "$run/corpus.tmp/files" "$run/corpus.files"
+	rm -rf "$run/corpus.tmp"
+	done_stage corpus
+fi
+# The corpus as operands (paths without newlines; spaces are fine).
+set --
+while IFS= read -r f; do set -- "$@" "$f"; done <"$run/corpus.files"
 
-echo "== done: outputs in $out"
+# --- tokenizer: nanochat's BPE, trained on the corpus --------------------
+if stage tokenizer; then
+	"$bin/nc-bpe" train --format=auto --doc-cap=10000 --vocab-size="$vocab" $threads \
+		-o "$run/tokenizer" "$@" >"$run/tokenizer.log.tmp"
+	"$bin/nc-bpe" stats -t "$run/tokenizer" >>"$run/tokenizer.log.tmp"
+	"$bin/nc-bpe" stats -t "$run/tokenizer" "$root/README.md" "$root/man/nc.7" >>"$run/tokenizer.log.tmp"
+	mv "$run/tokenizer.log.tmp" "$run/tokenizer.log"
+	cat "$run/tokenizer.log"
+	done_stage tokenizer
+fi
+
+# --- shards: every document tokenized, BOS first; a few held out --------
+if stage shards; then
+	"$bin/nc-shard" tokens --quiet --format=auto --val-docs=20 --shard-tokens=1000000 $threads \
+		-t "$run/tokenizer" -o "$run/data" "$@"
+	"$bin/nc-shard" verify -t "$run/tokenizer" "$run"/data/*.bin
+	done_stage shards
+fi
+
+# --- base: pretraining, checkpointed as it goes and resumed if stopped ----
+if stage base; then
+	resume=
+	if ls "$run"/base/step_* >/dev/null 2>&1; then
+		resume=--resume
+		echo "resuming from $(ls -d "$run"/base/step_* | tail -1)"
+	fi
+	"$bin/nc-train" base --quiet --device=auto $threads $resume \
+		-t "$run/tokenizer" --data "$run/data" -o "$run/base" \
+		--depth="$depth" --max-seq-len="$seq" --device-batch-size="$batch" \
+		--total-batch-size=$((batch * seq)) --num-iterations="$steps" \
+		--warmdown-ratio=0.3 --eval-every=$((steps / 6 > 0 ? steps / 6 : 1)) \
+		--eval-tokens=$((16 * batch * seq)) --save-every=$((steps / 10 > 0 ? steps / 10 : 1)) \
+		>>"$run/base.log"
+	grep -E 'val_bpb|event=done' "$run/base.log" | tail -3
+	done_stage base
+fi
+
+# --- sample: what the model says, greedy and sampled ---------------------
+if stage sample; then
+	printf '%s\n' "The" "NAME" "DESCRIPTION" "The following options" "This program" >"$run/prompts.txt"
+	{
+		"$bin/nc-sample" -m "$run/base" --device=auto $threads -n 48 -t 0 --json "$run/prompts.txt"
+		"$bin/nc-sample" -m "$run/base" --device=auto $threads -n 48 -t 0.8 -k 50 --samples 2 \
+			--json -p "The"
+	} >"$run/samples.jsonl.tmp"
+	mv "$run/samples.jsonl.tmp" "$run/samples.jsonl"
+	done_stage sample
+fi
+
+# --- report: report.md and its plots -------------------------------------
+if stage report; then
+	"$bin/nc-report" -o "$run/report" --source "$root" \
+		"$run/tokenizer.log" "$run/base.log" "$run/samples.jsonl"
+	done_stage report
+fi
+
+echo
+sed -n '/^## Summary/,$p' "$run/report/report.md"
+echo
+echo "samples (greedy):"
+sed -n 's/.*"prompt":"\([^"]*\)".*"text":"\([^"]*\)".*/  \1|\2/p' "$run/samples.jsonl" | head -5 |
+	sed 's/|/ ->/; s/\\n/ /g' | cut -c1-100
+echo
+echo "tinyrun: done. The report: $run/report/report.md"

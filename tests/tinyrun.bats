@@ -1,20 +1,129 @@
 #!/usr/bin/env bats
-# sh/tinyrun.sh, the README's pipeline command, shortened: every stage that
-# exists runs and leaves valid outputs.
+# sh/tinyrun.sh, the README's pipeline command, shortened by its size
+# knobs: it is run in three goes (stopped after the shards, killed during
+# pretraining, then to the end), and every test below checks what those runs
+# left: valid outputs at every stage, a model that learned, a whole report
+# with plots, and no finished stage done twice.
 
 load helper
+
+setup_file() {
+	export RUN=$BATS_FILE_TMPDIR/run
+	export NC_RUN_DIR=$RUN NC_TINY_CORPUS_MB=1 NC_TINY_VOCAB=1024 NC_TINY_DEPTH=2 \
+		NC_TINY_SEQ=64 NC_TINY_BATCH=8 NC_TINY_STEPS=80
+	cd "$BATS_TEST_DIRNAME/.."
+	NC_TINY_UNTIL=shards sh/tinyrun.sh >"$BATS_FILE_TMPDIR/first.out" 2>&1
+	stat -c '%i %Y' "$RUN/tokenizer" "$RUN"/data/*.bin >"$BATS_FILE_TMPDIR/stamps"
+	# second go: killed once pretraining has written a checkpoint
+	sh/tinyrun.sh >"$BATS_FILE_TMPDIR/second.out" 2>&1 &
+	pid=$!
+	for _ in $(seq 600); do
+		ls "$RUN"/base/step_* >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	pkill -TERM -P "$pid" nc-train || true
+	wait "$pid" || true
+	ls -d "$RUN"/base/step_* >"$BATS_FILE_TMPDIR/killed_at" 2>/dev/null || true
+	sh/tinyrun.sh >"$BATS_FILE_TMPDIR/third.out" 2>&1
+}
 
 setup() {
 	cd "$ROOT"
 }
 
-@test "tinyrun runs every existing stage and leaves valid outputs" {
-	out=$BATS_TEST_TMPDIR/tiny
-	NC_TINY_STEPS=30 run sh/tinyrun.sh "$out"
+@test "every stage left valid outputs: tokenizer, shards, checkpoint, samples, report" {
+	nc-bpe info -t "$RUN/tokenizer" >/dev/null
+	nc-shard verify -t "$RUN/tokenizer" "$RUN"/data/train_*.bin "$RUN"/data/val_*.bin >/dev/null
+	[ -f "$RUN/base/step_000080/model.safetensors" ]
+	[ -f "$RUN/base/step_000080/tokenizer" ]
+	[ "$(wc -l <"$RUN/samples.jsonl")" -ge 5 ]
+	jq -e '(.text | type) == "string" and .tokens > 0' "$RUN/samples.jsonl" >/dev/null
+	[ -s "$RUN/report/report.md" ]
+	for s in corpus tokenizer shards base sample report; do [ -e "$RUN/.done/$s" ]; done
+	grep -q 'tinyrun: done' "$BATS_FILE_TMPDIR/third.out"
+}
+
+@test "the model learned: final loss far below the first and below the unigram entropy" {
+	first=$(grep -m1 ' loss=' "$RUN/base.log" | sed 's/.* loss=\([0-9.]*\).*/\1/')
+	last=$(grep 'event=done' "$RUN/base.log" | tail -1 | sed 's/.* final_loss=\([0-9.]*\).*/\1/')
+	# the entropy (nats) of the training tokens' own frequencies: what a
+	# model that ignores context would reach at best
+	unigram=$(python3 - "$RUN"/data/train_*.bin <<'EOF'
+import collections, math, struct, sys
+counts = collections.Counter()
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    width = struct.unpack_from("<I", data, 12)[0]
+    body = data[64:len(data) - 32]
+    fmt = "<%d%s" % (len(body) // width, "H" if width == 2 else "I")
+    counts.update(struct.unpack(fmt, body))
+n = sum(counts.values())
+print(-sum(c / n * math.log(c / n) for c in counts.values()))
+EOF
+	)
+	echo "loss $first -> $last, unigram entropy $unigram"
+	awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1.5) }'
+	awk -v u="$unigram" -v b="$last" 'BEGIN { exit !(b < u) }'
+}
+
+@test "report.md has every section, and the summary table" {
+	r=$RUN/report/report.md
+	for h in "# nc training report" "## Environment" "## Tokenizer" "## Base model training" \
+		"## Samples" "## Summary"; do
+		grep -q "^$h" "$r" || { echo "missing: $h"; false; }
+	done
+	grep -q '| Metric' "$r"
+	grep -Eq 'Total wall clock time: [0-9]+h[0-9]+m' "$r"
+	grep -q 'base-loss.svg' "$r"
+	grep -q 'base-val-bpb.svg' "$r"
+}
+
+@test "each plot parses as XML and holds one point per logged step" {
+	for kind in loss val-bpb; do
+		svg=$RUN/report/base-$kind.svg
+		if [ $kind = loss ]; then
+			want=$(grep ' loss=' "$RUN/base.log" | sed 's/.* step=\([0-9]*\) .*/\1/' | sort -un | wc -l)
+		else
+			want=$(grep ' val_bpb=' "$RUN/base.log" | sed 's/.* step=\([0-9]*\) .*/\1/' | sort -un | wc -l)
+		fi
+		got=$(python3 -c '
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+lines = [e for e in root.iter() if e.tag.endswith("polyline")]
+print(sum(len(l.get("points").split()) for l in lines))' "$svg")
+		echo "$kind: $got points, $want steps"
+		[ "$got" -eq "$want" ]
+	done
+}
+
+@test "a stage that finished is not redone when the script runs again" {
+	grep -q '== corpus: done already' "$BATS_FILE_TMPDIR/second.out"
+	grep -q '== tokenizer: done already' "$BATS_FILE_TMPDIR/second.out"
+	grep -q '== shards: done already' "$BATS_FILE_TMPDIR/third.out"
+	diff "$BATS_FILE_TMPDIR/stamps" <(stat -c '%i %Y' "$RUN/tokenizer" "$RUN"/data/*.bin)
+}
+
+@test "pretraining killed midway resumes from its checkpoint" {
+	[ -s "$BATS_FILE_TMPDIR/killed_at" ]
+	grep -q 'resuming from' "$BATS_FILE_TMPDIR/third.out"
+	# the first go's records, then the resumed ones, in one log
+	[ "$(grep -c 'event=config' "$RUN/base.log")" -eq 2 ]
+	grep -q 'step=79 loss=' "$RUN/base.log"
+}
+
+@test "a run of finished stages does nothing again" {
+	before=$(stat -c '%Y' "$RUN/report/report.md" "$RUN/samples.jsonl")
+	run sh/tinyrun.sh
 	assert_success
-	assert_line "identical"
-	nc-bpe info -t "$out/tokenizer" >/dev/null
-	nc-shard verify -t "$out/tokenizer" "$out"/data/*.bin "$out/chat.bin" >/dev/null
-	[ -f "$out/base/step_000030/model.safetensors" ]
-	grep -q 'step=30 val_bpb=' "$out/base.log"
+	for s in corpus tokenizer shards base sample report; do assert_line "== $s: done already"; done
+	[ "$before" = "$(stat -c '%Y' "$RUN/report/report.md" "$RUN/samples.jsonl")" ]
+}
+
+@test "bad settings are refused before anything runs" {
+	NC_TINY_STEPS=abc run sh/tinyrun.sh
+	assert_failure
+	assert_output --partial "whole numbers"
+	NC_TINY_UNTIL=nothing run sh/tinyrun.sh
+	assert_failure
+	assert_output --partial "no stage 'nothing'"
 }
