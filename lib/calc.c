@@ -155,24 +155,27 @@ static int object_binop(char op, const struct val *a, const struct val *b, struc
 	return -1;
 }
 
-/* op is '+', '-', '*', '/' or 'f' (floor division, "//"). */
-static int binop(char op, const struct val *a, const struct val *b, struct val *out)
+/* op is '+', '-', '*', '/' or 'f' (floor division, "//"). The operands
+ * come by value because out is often the left operand, and GCC 12 at -O2
+ * reports overflow from __builtin_mul_overflow on __int128 (17 times a
+ * 20-digit number) when its result aliases an operand. */
+static int binop(char op, struct val a, struct val b, struct val *out)
 {
-	if (a->kind > V_FLOAT || b->kind > V_FLOAT)
-		return object_binop(op, a, b, out);
-	if (a->kind == V_INT && b->kind == V_INT) {
+	if (a.kind > V_FLOAT || b.kind > V_FLOAT)
+		return object_binop(op, &a, &b, out);
+	if (a.kind == V_INT && b.kind == V_INT) {
 		out->kind = V_INT;
 		switch (op) {
-		case '+': return __builtin_add_overflow(a->i, b->i, &out->i) ? -1 : 0;
-		case '-': return __builtin_sub_overflow(a->i, b->i, &out->i) ? -1 : 0;
-		case '*': return __builtin_mul_overflow(a->i, b->i, &out->i) ? -1 : 0;
-		case 'f': return int_floor_divide(a->i, b->i, &out->i);
+		case '+': return __builtin_add_overflow(a.i, b.i, &out->i) ? -1 : 0;
+		case '-': return __builtin_sub_overflow(a.i, b.i, &out->i) ? -1 : 0;
+		case '*': return __builtin_mul_overflow(a.i, b.i, &out->i) ? -1 : 0;
+		case 'f': return int_floor_divide(a.i, b.i, &out->i);
 		}
 		out->kind = V_FLOAT;
-		return int_true_divide(a->i, b->i, &out->f);
+		return int_true_divide(a.i, b.i, &out->f);
 	}
-	double x = a->kind == V_INT ? int_to_double(a->i) : a->f;
-	double y = b->kind == V_INT ? int_to_double(b->i) : b->f;
+	double x = a.kind == V_INT ? int_to_double(a.i) : a.f;
+	double y = b.kind == V_INT ? int_to_double(b.i) : b.f;
 	out->kind = V_FLOAT;
 	switch (op) {
 	case '+': out->f = x + y; return 0;
@@ -256,9 +259,10 @@ static int int_literal(const char *s, size_t len, i128 *out)
 	for (size_t i = 0; i < len; i++) {
 		if (s[0] == '0' && s[i] != '0')
 			return -1;
-		v = v * 10 + (unsigned)(s[i] - '0');
-		if (v > (u128)I128_MAX)
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > ((u128)I128_MAX - d) / 10)
 			return -1;
+		v = v * 10 + d;
 	}
 	*out = (i128)v;
 	return 0;
@@ -356,7 +360,7 @@ static int parse_term(struct parser *p, struct val *v)
 		char op = p->op;
 		struct val rhs;
 		next(p);
-		if (parse_factor(p, &rhs) || binop(op, v, &rhs, v))
+		if (parse_factor(p, &rhs) || binop(op, *v, rhs, v))
 			return -1;
 	}
 	return 0;
@@ -370,7 +374,7 @@ static int parse_expr(struct parser *p, struct val *v)
 		char op = p->op;
 		struct val rhs;
 		next(p);
-		if (parse_term(p, &rhs) || binop(op, v, &rhs, v))
+		if (parse_term(p, &rhs) || binop(op, *v, rhs, v))
 			return -1;
 	}
 	return 0;
@@ -417,11 +421,11 @@ static double decimal_value(uint64_t m, int scale)
  * equals, as Python's repr (dtoa mode 0). At each length the nearest
  * decimal is printf's; if it misses, the only other candidate is its
  * neighbour on the far side of x, which matters where x is a power of two
- * and the gap below it is half the gap above. */
+ * and the gap below it is half the gap above. 17 digits always read back. */
 static void shortest(double x, uint64_t *m_out, int *scale_out)
 {
-	uint64_t pow10 = 1; /* 10^(p-1) */
-	for (int p = 1; p <= 17; p++, pow10 *= 10) {
+	uint64_t pow10 = 1; /* 10^(p-1), the least p-digit mantissa */
+	for (int p = 1;; p++, pow10 *= 10) {
 		char buf[48], *s = buf;
 		uint64_t m = 0;
 		snprintf(buf, sizeof buf, "%.*e", p - 1, x);
@@ -430,17 +434,15 @@ static void shortest(double x, uint64_t *m_out, int *scale_out)
 				m = m * 10 + (uint64_t)(*s - '0');
 		int scale = atoi(s + 1) - (p - 1);
 		double y = decimal_value(m, scale);
-		uint64_t m2 = m + 1;
-		int scale2 = scale;
-		if (y > x && m == pow10) {
-			m2 = pow10 * 10 - 1;
-			scale2 = scale - 1;
-		} else if (y > x) {
-			m2 = m - 1;
-		}
-		if (y != x) {
-			m = m2;
-			scale = scale2;
+		if (y != x && p < 17) {
+			if (y < x) {
+				m++;
+			} else if (m > pow10) {
+				m--;
+			} else { /* below 10^k the p-digit grid is ten times finer */
+				m = pow10 * 10 - 1;
+				scale--;
+			}
 			y = decimal_value(m, scale);
 		}
 		if (y == x || p == 17) {

@@ -19,7 +19,8 @@
  *   - the string path evaluates only STRING.count(STRING) (plain '...' or
  *     "..." literals, spaces between tokens allowed); other forms Python
  *     would also evaluate (r'' or b'' prefixes, adjacent literals, chained
- *     methods such as 'Ab'.lower().count('a'), conditionals) refuse.
+ *     methods such as 'Ab'.lower().count('a'), conditionals, a lone
+ *     literal such as 'x.count(y)') refuse.
  * And one answer where Python refuses: expressions nested thousands deep,
  * which CPython's compiler rejects with RecursionError at a depth that
  * depends on its caller's stack, are evaluated. More than 200 nested
@@ -31,9 +32,9 @@
 
 /* Evaluate expr[0..n) as nanochat's calculator does; on success write
  * Python's str() of the result (NUL-terminated) into out and return 0;
- * return -1 (no message recorded, nothing written that counts) for anything
- * outside the grammar, any evaluation error, or out shorter than the
- * result. */
+ * return -1, with no message recorded and out untouched, for anything
+ * outside the grammar, any evaluation error (nanochat's None), or an out
+ * too short for the result. */
 int nc_calc(const char *expr, size_t n, char *out, size_t outsz);
 
 #endif
