@@ -41,7 +41,9 @@ tiny() {
 	assert_success
 	assert_line --index 0 --regexp '^stage=base event=config depth=1 n_embd=64 n_head=1 vocab_size=400 '
 	assert_line --index 1 --regexp '^stage=base step=0 loss=[0-9.]+ lrm=1.0000 grad_norm=[0-9.]+ dt_ms=[0-9.]+ tok_s=[0-9]+$'
-	[ "${#lines[@]}" -eq 4 ]
+	# and a closing record with what a report needs
+	assert_line --index 4 --regexp '^stage=base event=done step=3 params=[0-9]+ tokens=768 total_flops=[0-9]+ world_size=1 time_s=[0-9.]+ tok_s=[0-9]+ final_loss=[0-9.]+$'
+	[ "${#lines[@]}" -eq 5 ]
 }
 
 @test "a resumed run is bit for bit the run that never stopped" {
@@ -52,7 +54,7 @@ tiny() {
 	cmp "$T/straight/step_000012/model.safetensors" "$T/stopped/step_000012/model.safetensors"
 	cmp "$T/straight/step_000012/optim.0.safetensors" "$T/stopped/step_000012/optim.0.safetensors"
 	diff <(grep -E 'step=(6|7|8|9|10|11) ' "$T/straight.log" | sed 's/ dt_ms.*//') \
-		<(grep -E 'step=' "$T/resumed.log" | sed 's/ dt_ms.*//')
+		<(grep -E 'step=' "$T/resumed.log" | grep -v event=done | sed 's/ dt_ms.*//')
 }
 
 @test "kill -9 at any moment leaves only complete checkpoints, and the run resumes" {
@@ -152,8 +154,8 @@ mpi() {
 	python3 tests/oracle/st_close.py "$T/one/step_000008/model.safetensors" \
 		"$T/two/step_000008/model.safetensors" 5e-3
 	# the same losses and bits per byte, to 1e-5
-	paste <(grep -o -E '(loss|val_bpb)=[0-9.]+' "$T/one.log") \
-	      <(grep -o -E '(loss|val_bpb)=[0-9.]+' "$T/two.log") | tr '=' '\t' |
+	paste <(grep -v event=done "$T/one.log" | grep -o -E '(loss|val_bpb)=[0-9.]+') \
+	      <(grep -v event=done "$T/two.log" | grep -o -E '(loss|val_bpb)=[0-9.]+') | tr '=' '\t' |
 		awk -F'\t' '{ d = $2 - $4; if ($1 != $3 || d > 1e-5 || d < -1e-5) bad = 1; n++ }
 			    END { exit bad || n != 11 }'
 }
