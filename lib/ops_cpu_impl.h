@@ -6,6 +6,12 @@
 #include <string.h>
 #include <tgmath.h>   /* exp, log, tanh, sqrt in the precision of REAL */
 
+/* Below these many elements an op runs on one thread: starting the team
+ * costs more than it saves, and far more when the cores are busy (a
+ * thread that is not scheduled holds up every barrier). */
+#define PAR_CHEAP ((size_t)1 << 16)     /* a few flops an element */
+#define PAR_DEAR  ((size_t)1 << 12)     /* exp, tanh */
+
 /* y[M,N] (=|+=) x[M,K] W[N,K]^T */
 __attribute__((unused)) static void OP(matmul)(REAL *y, const REAL *x, const REAL *w, int M, int N, int K, int acc)
 {
@@ -51,7 +57,7 @@ __attribute__((unused)) static void OP(matmul_backward)(REAL *dx, REAL *dw, cons
 
 static void OP(embedding)(REAL *out, const int32_t *idx, const REAL *wte, int n, int C)
 {
-	#pragma omp parallel for
+	#pragma omp parallel for if ((size_t)n * C >= PAR_CHEAP)
 	for (int i = 0; i < n; i++)
 		memcpy(out + (size_t)i * C, wte + (size_t)idx[i] * C, C * sizeof(REAL));
 }
@@ -69,7 +75,7 @@ static void OP(embedding_backward)(REAL *dwte, const REAL *dout, const int32_t *
 
 static void OP(rmsnorm)(REAL *out, REAL *rstd, const REAL *x, int n, int C, REAL eps)
 {
-	#pragma omp parallel for
+	#pragma omp parallel for if ((size_t)n * C >= PAR_CHEAP)
 	for (int i = 0; i < n; i++) {
 		const REAL *xi = x + (size_t)i * C;
 		REAL ss = 0;
@@ -86,7 +92,7 @@ static void OP(rmsnorm)(REAL *out, REAL *rstd, const REAL *x, int n, int C, REAL
 static void OP(rmsnorm_backward)(REAL *dx, const REAL *dout, const REAL *out, const REAL *rstd,
 				 int n, int C)
 {
-	#pragma omp parallel for
+	#pragma omp parallel for if ((size_t)n * C >= PAR_CHEAP)
 	for (int i = 0; i < n; i++) {
 		const REAL *dy = dout + (size_t)i * C, *y = out + (size_t)i * C;
 		REAL dot = 0;
@@ -102,7 +108,7 @@ static void OP(rotary)(REAL *x, const float *cos, const float *sin, int B, int T
 		       int inverse)
 {
 	int half = D / 2;
-	#pragma omp parallel for collapse(2)
+	#pragma omp parallel for collapse(2) if ((size_t)B * T * H * D >= PAR_CHEAP)
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < T; t++) {
 			const float *c = cos + (size_t)t * half, *s = sin + (size_t)t * half;
@@ -176,13 +182,13 @@ static void OP(attention)(REAL *out, REAL *lse, const REAL *q, const REAL *k, co
 	}
 }
 
-static void OP(attention_cached)(REAL *out, const REAL *q, const REAL *k, const REAL *v, int B,
+__attribute__((unused)) static void OP(attention_cached)(REAL *out, const REAL *q, const REAL *k, const REAL *v, int B,
 				 int Tq, int H, int Hkv, int D, int pos, int Tmax)
 {
 	REAL scale = 1 / sqrt((REAL)D);
 	int group = H / Hkv;
 	size_t kvs = (size_t)Hkv * D;
-	#pragma omp parallel
+	#pragma omp parallel if ((size_t)B * H * Tq * (pos + Tq) * D >= PAR_CHEAP)
 	{
 		REAL *p = malloc((size_t)(pos + Tq) * sizeof *p);
 		#pragma omp for collapse(3)
@@ -262,14 +268,14 @@ static void OP(attention_backward)(REAL *dq, REAL *dk, REAL *dv, const REAL *dou
 
 static void OP(relu2)(REAL *y, const REAL *x, size_t n)
 {
-	#pragma omp parallel for
+	#pragma omp parallel for if (n >= PAR_CHEAP)
 	for (size_t i = 0; i < n; i++)
 		y[i] = x[i] > 0 ? x[i] * x[i] : 0;
 }
 
 static void OP(relu2_backward)(REAL *dx, const REAL *dy, const REAL *x, size_t n)
 {
-	#pragma omp parallel for
+	#pragma omp parallel for if (n >= PAR_CHEAP)
 	for (size_t i = 0; i < n; i++)
 		dx[i] += x[i] > 0 ? 2 * x[i] * dy[i] : 0;
 }
@@ -307,7 +313,7 @@ static double OP(softcap_xent)(REAL *logits, REAL *loss, const int32_t *targets,
 
 static void OP(softcap)(REAL *z, size_t n, REAL cap)
 {
-	#pragma omp parallel for
+	#pragma omp parallel for if (n >= PAR_DEAR)
 	for (size_t i = 0; i < n; i++)
 		z[i] = cap * tanh(z[i] / cap);
 }
