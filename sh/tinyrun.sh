@@ -25,7 +25,7 @@
 #   NC_TINY_DEPTH=3      model depth (width 64 x depth)
 #   NC_TINY_SEQ=256      context length
 #   NC_TINY_BATCH=8      sequences per step
-#   NC_TINY_STEPS=300    training steps
+#   NC_TINY_STEPS=600    training steps
 #   NC_TINY_UNTIL=STAGE  stop after this stage (corpus, tokenizer, shards,
 #                        base, sample, report)
 #   NC_THREADS           CPU threads (default: all)
@@ -39,7 +39,7 @@ vocab=${NC_TINY_VOCAB:-4096}
 depth=${NC_TINY_DEPTH:-3}
 seq=${NC_TINY_SEQ:-256}
 batch=${NC_TINY_BATCH:-8}
-steps=${NC_TINY_STEPS:-300}
+steps=${NC_TINY_STEPS:-600}
 until=${NC_TINY_UNTIL:-}
 threads=${NC_THREADS:+--threads=$NC_THREADS}
 
