@@ -407,30 +407,29 @@ static int run_prompt(struct model *md, const struct opts *o, const char *line, 
 	return rc;
 }
 
+struct file_ctx {
+	struct model *md;
+	const struct opts *o;
+	const char *name;
+};
+
+static int prompt_line(void *ctx, char *line, size_t len, long lineno)
+{
+	struct file_ctx *f = ctx;
+	if (len == 0)
+		return 0;
+	char where[4200];
+	snprintf(where, sizeof where, "%s:%ld", f->name, lineno);
+	return run_prompt(f->md, f->o, line, where);
+}
+
 static int run_file(struct model *md, const struct opts *o, const char *path)
 {
 	FILE *fp = nc_is_stdin(path) ? stdin : fopen(path, "r");
-	const char *name = nc_is_stdin(path) ? "stdin" : path;
+	struct file_ctx f = {md, o, nc_is_stdin(path) ? "stdin" : path};
 	if (!fp)
 		return nc_fail_errno("%s", path);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	long lineno = 0;
-	int rc = 0;
-	while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = 0;
-		if (len == 0)
-			continue;
-		char where[4200];
-		snprintf(where, sizeof where, "%s:%ld", name, lineno);
-		rc = run_prompt(md, o, line, where);
-	}
-	if (rc == 0 && ferror(fp))
-		rc = nc_fail_errno("%s", name);
-	free(line);
+	int rc = nc_each_line(fp, f.name, prompt_line, &f);
 	if (fp != stdin)
 		fclose(fp);
 	return rc;

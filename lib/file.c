@@ -193,6 +193,25 @@ void nc_out_abort(struct nc_out *o)
 	memset(o, 0, sizeof *o);
 }
 
+int nc_each_line(FILE *fp, const char *name, nc_line_fn fn, void *ctx)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	int rc = 0;
+	while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		rc = fn(ctx, line, (size_t)len, lineno);
+	}
+	if (rc == 0 && ferror(fp))
+		rc = nc_fail_errno("%s: read error", name);
+	free(line);
+	return rc;
+}
+
 int nc_read_all(FILE *fp, const char *name, unsigned char **data, size_t *size)
 {
 	size_t cap = 1 << 16, n = 0;

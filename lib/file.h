@@ -44,6 +44,12 @@ void nc_map_close(struct nc_map *m);
 /* Read all of fp into a new buffer; returns -1 on error (naming `name`). */
 int nc_read_all(FILE *fp, const char *name, unsigned char **data, size_t *size);
 
+/* Call fn for each line of fp (numbered from 1), its newline and a
+ * carriage return before it removed, until fn returns nonzero (which is
+ * returned). A read error returns -1 naming `name`. */
+typedef int (*nc_line_fn)(void *ctx, char *line, size_t len, long lineno);
+int nc_each_line(FILE *fp, const char *name, nc_line_fn fn, void *ctx);
+
 /* Is this name stdin? (NULL or "-") */
 int nc_is_stdin(const char *path);
 

@@ -149,41 +149,12 @@ static REAL OP(attn_row)(REAL *p, const REAL *q, const REAL *k, int t, size_t ks
 	return mx + log(sum);
 }
 
-static void OP(attention)(REAL *out, REAL *lse, const REAL *q, const REAL *k, const REAL *v, int B,
-			  int T, int H, int Hkv, int D)
-{
-	REAL scale = 1 / sqrt((REAL)D);
-	int group = H / Hkv;
-	#pragma omp parallel
-	{
-		REAL *p = malloc((size_t)T * sizeof *p);
-		#pragma omp for collapse(3)
-		for (int b = 0; b < B; b++)
-			for (int h = 0; h < H; h++)
-				for (int t = 0; t < T; t++) {
-					int hk = h / group;
-					const REAL *qt = q + (((size_t)b * T + t) * H + h) * D;
-					const REAL *kb = k + ((size_t)b * T * Hkv + hk) * D;
-					const REAL *vb = v + ((size_t)b * T * Hkv + hk) * D;
-					size_t kvs = (size_t)Hkv * D;
-					lse[((size_t)b * H + h) * T + t] = OP(attn_row)(p, qt, kb, t, kvs, D, scale);
-					REAL *o = out + (((size_t)b * T + t) * H + h) * D;
-					for (int d = 0; d < D; d++)
-						o[d] = 0;
-					for (int j = 0; j <= t; j++) {
-						const REAL *vj = vb + (size_t)j * kvs;
-						REAL pj = p[j];
-						#pragma omp simd
-						for (int d = 0; d < D; d++)
-							o[d] += pj * vj[d];
-					}
-				}
-		free(p);
-	}
-}
-
-__attribute__((unused)) static void OP(attention_cached)(REAL *out, const REAL *q, const REAL *k, const REAL *v, int B,
-				 int Tq, int H, int Hkv, int D, int pos, int Tmax)
+/* Queries q (B,Tq,H,D) at positions pos..pos+Tq-1 against keys and values
+ * of Tmax positions per row (row b at k + b*Tmax*Hkv*D); query t sees
+ * positions 0..pos+t. lse (B,H,Tq), if given, keeps each softmax's
+ * log-sum-exp. Training's attention is the case pos 0, Tq = Tmax = T. */
+static void OP(attend)(REAL *out, REAL *lse, const REAL *q, const REAL *k, const REAL *v, int B,
+		       int Tq, int H, int Hkv, int D, int pos, int Tmax)
 {
 	REAL scale = 1 / sqrt((REAL)D);
 	int group = H / Hkv;
@@ -199,7 +170,9 @@ __attribute__((unused)) static void OP(attention_cached)(REAL *out, const REAL *
 					const REAL *qt = q + (((size_t)b * Tq + t) * H + h) * D;
 					const REAL *kb = k + (size_t)b * Tmax * kvs + (size_t)hk * D;
 					const REAL *vb = v + (size_t)b * Tmax * kvs + (size_t)hk * D;
-					OP(attn_row)(p, qt, kb, last, kvs, D, scale);
+					REAL l = OP(attn_row)(p, qt, kb, last, kvs, D, scale);
+					if (lse)
+						lse[((size_t)b * H + h) * Tq + t] = l;
 					REAL *o = out + (((size_t)b * Tq + t) * H + h) * D;
 					for (int d = 0; d < D; d++)
 						o[d] = 0;
@@ -213,6 +186,19 @@ __attribute__((unused)) static void OP(attention_cached)(REAL *out, const REAL *
 				}
 		free(p);
 	}
+}
+
+static void OP(attention)(REAL *out, REAL *lse, const REAL *q, const REAL *k, const REAL *v, int B,
+			  int T, int H, int Hkv, int D)
+{
+	OP(attend)(out, lse, q, k, v, B, T, H, Hkv, D, 0, T);
+}
+
+__attribute__((unused)) static void OP(attention_cached)(REAL *out, const REAL *q, const REAL *k,
+							 const REAL *v, int B, int Tq, int H,
+							 int Hkv, int D, int pos, int Tmax)
+{
+	OP(attend)(out, NULL, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
 }
 
 static void OP(attention_backward)(REAL *dq, REAL *dk, REAL *dv, const REAL *dout, const REAL *out,

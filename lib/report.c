@@ -436,29 +436,29 @@ static int take_line(struct nc_report *r, struct nc_logfmt_rec *rec, const char 
 	return take_logfmt(r, rec);
 }
 
+struct read_ctx {
+	struct nc_report *r;
+	struct nc_logfmt_rec rec;
+	const char *name;
+};
+
+static int read_line(void *ctx, char *line, size_t len, long lineno)
+{
+	struct read_ctx *c = ctx;
+	if (strspn(line, " \t") == len && !memchr(line, 0, len))
+		return 0;   /* blank */
+	if (take_line(c->r, &c->rec, line, len) == 0)
+		return 0;
+	char msg[1024];
+	snprintf(msg, sizeof msg, "%s", nc_errmsg());
+	return nc_fail("%s:%ld: %s", c->name, lineno, msg);
+}
+
 int nc_report_read(struct nc_report *r, FILE *fp, const char *name)
 {
-	struct nc_logfmt_rec rec = {0};
-	char *line = NULL, msg[1024];
-	size_t cap = 0;
-	ssize_t len;
-	long lineno = 0;
-	int rc = 0;
-	while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = 0;
-		if (strspn(line, " \t") == (size_t)len && !memchr(line, 0, len))
-			continue;
-		if (take_line(r, &rec, line, len) != 0) {
-			snprintf(msg, sizeof msg, "%s", nc_errmsg());
-			rc = nc_fail("%s:%ld: %s", name, lineno, msg);
-		}
-	}
-	if (rc == 0 && ferror(fp))
-		rc = nc_fail_errno("%s: read error", name);
-	free(line);
-	nc_logfmt_rec_free(&rec);
+	struct read_ctx c = {.r = r, .name = name};
+	int rc = nc_each_line(fp, name, read_line, &c);
+	nc_logfmt_rec_free(&c.rec);
 	return rc;
 }
 
