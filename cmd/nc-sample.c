@@ -2,6 +2,7 @@
 #include "../lib/chat.h"
 #include "../lib/checkpoint.h"
 #include "../lib/engine.h"
+#include "../lib/cli.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
 #include "../lib/logfmt.h"
@@ -73,13 +74,6 @@ struct opts {
 	struct nc_sample_opts s;
 };
 
-static long integer(const char *name, const char *arg, uint64_t lo, uint64_t hi)
-{
-	uint64_t v;
-	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
-		nc_usage_error("%s", nc_errmsg());
-	return (long)v;
-}
 
 static void parse(int argc, char **argv, struct opts *o)
 {
@@ -88,7 +82,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case 'p': o->prompt = optarg; break;
-		case 'n': o->s.max_tokens = (int)integer("--max-tokens", optarg, 0, 1 << 24); break;
+		case 'n': o->s.max_tokens = (int)nc_opt_u64("--max-tokens", optarg, 0, 1 << 24); break;
 		case 't': {
 			char *end;
 			o->s.temperature = strtod(optarg, &end);
@@ -96,9 +90,9 @@ static void parse(int argc, char **argv, struct opts *o)
 				nc_usage_error("--temperature: '%s' is not a number in [0, 100]", optarg);
 			break;
 		}
-		case 'k': o->s.top_k = (int)integer("--top-k", optarg, 0, 1 << 24); break;
-		case 's': o->s.seed = (uint64_t)integer("--seed", optarg, 0, UINT64_MAX / 2); break;
-		case O_SAMPLES: o->s.samples = (int)integer("--samples", optarg, 1, 4096); break;
+		case 'k': o->s.top_k = (int)nc_opt_u64("--top-k", optarg, 0, 1 << 24); break;
+		case 's': o->s.seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX / 2); break;
+		case O_SAMPLES: o->s.samples = (int)nc_opt_u64("--samples", optarg, 1, 4096); break;
 		case O_CHAT: o->chat = 1; break;
 		case O_TOKENS: o->tokens = 1; break;
 		case O_JSON: o->json = 1; break;
@@ -110,7 +104,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto"))
 				nc_usage_error("--device: only cpu (and auto) exist in this build so far");
 			break;
-		case O_THREADS: omp_set_num_threads((int)integer("--threads", optarg, 1, 4096)); break;
+		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}

@@ -1,5 +1,6 @@
 /* nc-train: train nanochat's GPT. Stage base (pretraining) on the CPU. */
 #include "../lib/comm.h"
+#include "../lib/cli.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
 #include "../lib/parse.h"
@@ -80,13 +81,6 @@ static const struct option longopts[] = {
 	{0, 0, 0, 0},
 };
 
-static long integer(const char *name, const char *arg, uint64_t lo, uint64_t hi)
-{
-	uint64_t v;
-	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
-		nc_usage_error("%s", nc_errmsg());
-	return (long)v;
-}
 
 static double real(const char *name, const char *arg, double lo, double hi)
 {
@@ -118,11 +112,11 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 				nc_usage_error("--%s: CORE evaluation and sampling during training are not in this build yet (use -1)",
 					       c == O_CORE_EVERY ? "core-metric-every" : "sample-every");
 			break;
-		case O_DEPTH: o->depth = (int)integer("--depth", optarg, 1, 1024); break;
-		case O_SEQ: o->max_seq_len = (int)integer("--max-seq-len", optarg, 1, 1 << 20); break;
-		case O_DBS: o->device_batch_size = (int)integer("--device-batch-size", optarg, 1, 1 << 20); break;
-		case O_TBS: o->total_batch_size = integer("--total-batch-size", optarg, 1, 1L << 40); break;
-		case O_ITERS: o->num_iterations = integer("--num-iterations", optarg, 1, 1L << 40); break;
+		case O_DEPTH: o->depth = (int)nc_opt_u64("--depth", optarg, 1, 1024); break;
+		case O_SEQ: o->max_seq_len = (int)nc_opt_u64("--max-seq-len", optarg, 1, 1 << 20); break;
+		case O_DBS: o->device_batch_size = (int)nc_opt_u64("--device-batch-size", optarg, 1, 1 << 20); break;
+		case O_TBS: o->total_batch_size = (long)nc_opt_u64("--total-batch-size", optarg, 1, 1L << 40); break;
+		case O_ITERS: o->num_iterations = (long)nc_opt_u64("--num-iterations", optarg, 1, 1L << 40); break;
 		case O_FLOPS: o->target_flops = real("--target-flops", optarg, 0, 1e30); break;
 		case O_RATIO: o->target_param_data_ratio = real("--target-param-data-ratio", optarg, 0, 1e9); break;
 		case O_ELR: o->optim.embedding_lr = real("--embedding-lr", optarg, 0, 1e3); break;
@@ -134,16 +128,16 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case O_WARMDOWN: o->optim.warmdown_ratio = real("--warmdown-ratio", optarg, 0, 1); break;
 		case O_FINAL: o->optim.final_lr_frac = real("--final-lr-frac", optarg, 0, 1); break;
 		case O_BF16: o->optim.muon_bf16 = 1; break;
-		case O_EVERY: o->eval_every = integer("--eval-every", optarg, 0, 1L << 40); break;
-		case O_ETOK: o->eval_tokens = integer("--eval-tokens", optarg, 0, 1L << 50); break;
-		case O_SAVE: o->save_every = integer("--save-every", optarg, 0, 1L << 40); break;
+		case O_EVERY: o->eval_every = (long)nc_opt_u64("--eval-every", optarg, 0, 1L << 40); break;
+		case O_ETOK: o->eval_tokens = (long)nc_opt_u64("--eval-tokens", optarg, 0, 1L << 50); break;
+		case O_SAVE: o->save_every = (long)nc_opt_u64("--save-every", optarg, 0, 1L << 40); break;
 		case O_RESUME: o->resume = 1; break;
-		case O_SEED: o->seed = (uint64_t)integer("--seed", optarg, 0, UINT64_MAX / 2); break;
+		case O_SEED: o->seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX / 2); break;
 		case O_DEVICE:
 			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto"))
 				nc_usage_error("--device: only cpu (and auto) exist in this build so far");
 			break;
-		case O_THREADS: omp_set_num_threads((int)integer("--threads", optarg, 1, 4096)); break;
+		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: o->progress = 1; break;
 		case O_QUIET: o->progress = -1; break;
 		default: usage(stderr); exit(2);
