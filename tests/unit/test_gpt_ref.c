@@ -69,6 +69,28 @@ static void check_case(const char *path, const char *tag, int grads)
 	printf("# %s logits: largest difference %.2e of the largest logit\n", tag, e);
 	snprintf(what, sizeof what, "%s: logits equal nanochat's to float tolerance", tag);
 	CHECK(e < 1e-5, what);
+
+	/* the KV-cache path (nc-sample's): all rows decoding one token a step
+	 * after a one-token prefill, and each step's logits against nanochat's
+	 * at that position */
+	struct nc_kv_cache kv;
+	float *step = malloc((size_t)B * V * sizeof *step), *col_want = malloc((size_t)B * V * sizeof *col_want);
+	int32_t *col = malloc(B * sizeof *col);
+	double ek = 0;
+	nc_kv_init(&kv, &m, B, T);
+	for (int t = 0; t < T; t++) {
+		for (int b = 0; b < B; b++) {
+			col[b] = idx[b * T + t];
+			memcpy(col_want + (size_t)b * V, want + ((size_t)b * T + t) * V, V * sizeof *want);
+		}
+		nc_gpt_step(&m, &kv, col, B, 1, step);
+		ek = fmax(ek, tap_rel_err(step, col_want, (size_t)B * V));
+	}
+	nc_kv_free(&kv, &m);
+	printf("# %s cached decode logits: largest difference %.2e\n", tag, ek);
+	snprintf(what, sizeof what, "%s: KV-cache decode gives nanochat's logits at every position", tag);
+	CHECK(ek < 1e-5, what);
+	free(step), free(col_want), free(col);
 	memset(m.g, 0, m.nweights * sizeof *m.g);
 	double loss = nc_gpt_forward(&m, idx, tg, B, T, NULL);
 	printf("# %s loss: nc %.8f nanochat %.8f\n", tag, loss, loss_want);
