@@ -42,16 +42,13 @@ BENCH_NAME=bpe
 
 BENCH_MB=${BENCH_MB:-100}
 BENCH_VOCAB=${BENCH_VOCAB:-32768}
-THREADS=${THREADS:-$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)}
 BENCH_MAX_CHARS=${BENCH_MAX_CHARS:-2000000000}
 BENCH_DOC_CAP=${BENCH_DOC_CAP:-10000}
-BENCH_SEED=${BENCH_SEED:-1337}
 BENCH_VERIFY_DOCS=${BENCH_VERIFY_DOCS:-0}
 BENCH_RUNS=${BENCH_RUNS:-3}
-BENCH_RESULTS=${BENCH_RESULTS-tests/bench/RESULTS.md}
-NC_CORPUS=${NC_CORPUS:-../shared/data/corpus}
+common_settings
 
-case $BENCH_MB in ''|*[!0-9.]*) die "BENCH_MB must be a number (got '$BENCH_MB')";; esac
+check_decimal BENCH_MB
 check_number BENCH_VOCAB THREADS BENCH_MAX_CHARS BENCH_DOC_CAP BENCH_SEED BENCH_VERIFY_DOCS BENCH_RUNS
 [ "$THREADS" -ge 1 ] || die "THREADS must be at least 1"
 [ "$BENCH_RUNS" -ge 1 ] || die "BENCH_RUNS must be at least 1"
@@ -62,10 +59,7 @@ find_python tiktoken rustbpe
 PEERS=$("$PY" -c 'import importlib.metadata as m, platform
 print("python %s, rustbpe %s, tiktoken %s" % (platform.python_version(), m.version("rustbpe"), m.version("tiktoken")))')
 
-if [ -z "${NC_BPE:-}" ]; then
-	make -s build/nc-bpe >&2 || die "make build/nc-bpe failed"
-	NC_BPE=build/nc-bpe
-fi
+need_tools bpe
 [ -x "$NC_BPE" ] || die "$NC_BPE: not an executable"
 
 find_gnutime
@@ -77,13 +71,10 @@ machine_facts
 
 # ---- input ----
 
-write_gen_py "$TMP/gen.py"
-
 DOCS_JSONL=$TMP/docs.jsonl
 note "building ${BENCH_MB} MB of input from $NC_CORPUS ..."
 t0=$(now)
-"$PY" "$TMP/gen.py" "$NC_CORPUS" "$BENCH_MB" "$BENCH_SEED" "$DOCS_JSONL" >"$TMP/gen.env" || die "input generation failed"
-. "$TMP/gen.env"
+make_docs "$DOCS_JSONL"
 FILE_BYTES=$(wc -c <"$DOCS_JSONL" | tr -d ' ')
 describe_input
 note "input: $DOCS docs, $TEXT_BYTES bytes of text, $FILE_BYTES bytes of JSONL ($(calc %.1f "$(now) - $t0") s)"
@@ -276,24 +267,16 @@ LOAD_END=$(load)
 	echo "- merges identical: $MERGES_SAME ($MERGES_NOTE)"
 	echo "- ids identical: $IDS_SAME ($IDS_NOTE)"
 	echo "- timing: wall seconds, the fastest of $BENCH_RUNS runs. nc-bpe and rustbpe are whole processes (read and parse the JSONL, train or encode, write); nc-bpe encode writes its shard to stdout, sent to /dev/null. tiktoken is timed on the encode calls only, the docs already decoded in memory (ranks from nc-bpe export, nanochat's pattern). MB = 10^6 bytes of UTF-8 text. Total run ${TOTAL_S} s."
-	echo
-	echo "Commands:"
-	echo
-	echo '```'
-	echo "$(show "${CMD_NC_TRAIN[@]}")"
-	echo "RAYON_NUM_THREADS=$THREADS $(show "${CMD_RS_TRAIN[@]}")"
-	echo "$(show "$NC_BPE" export -t "$NC_TOK" -o "$NC_RANKS"); cmp nc.ranks rustbpe.ranks"
-	echo "$(show "${CMD_NC_ENC1[@]}") >/dev/null"
-	echo "$(show "${CMD_NC_ENCT[@]}") >/dev/null"
-	echo "$(show "$NC_BPE" encode -t "$NC_TOK" --ids --quiet "$VERIFY_JSONL") >nc.ids   # compared with tiktoken"
-	echo "tiktoken.Encoding(pat_str=NANOCHAT, mergeable_ranks=nc.ranks): [enc.encode_ordinary(d) for d in docs]; enc.encode_ordinary('\\n'.join(docs)); enc.encode_ordinary_batch(docs, num_threads=$THREADS)"
-	echo '```'
-	echo
+	section_commands \
+		"$(show "${CMD_NC_TRAIN[@]}")" \
+		"RAYON_NUM_THREADS=$THREADS $(show "${CMD_RS_TRAIN[@]}")" \
+		"$(show "$NC_BPE" export -t "$NC_TOK" -o "$NC_RANKS"); cmp nc.ranks rustbpe.ranks" \
+		"$(show "${CMD_NC_ENC1[@]}") >/dev/null" \
+		"$(show "${CMD_NC_ENCT[@]}") >/dev/null" \
+		"$(show "$NC_BPE" encode -t "$NC_TOK" --ids --quiet "$VERIFY_JSONL") >nc.ids   # compared with tiktoken" \
+		"tiktoken.Encoding(pat_str=NANOCHAT, mergeable_ranks=nc.ranks): [enc.encode_ordinary(d) for d in docs]; enc.encode_ordinary('\\n'.join(docs)); enc.encode_ordinary_batch(docs, num_threads=$THREADS)"
 } >"$TMP/section.md"
 
-echo
-cat "$TMP/section.md"
-
-append_results "$TMP/section.md"
+print_results "$TMP/section.md"
 
 [ "$MERGES_SAME" = yes ] && [ "$IDS_SAME" = yes ] || { note "MISMATCH: merges identical=$MERGES_SAME, ids identical=$IDS_SAME"; exit 1; }

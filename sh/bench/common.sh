@@ -2,28 +2,47 @@
 # run, after the caller has set BENCH_NAME (the prefix of its messages) and
 # BENCH_RUNS; it changes to the repository root and sets ROOT.
 #
-# It gives: die, note, check_number, find_python, find_gnutime, make_tmp,
-# show, now, calc, timed, capacity, machine_facts, load, write_gen_py and
-# append_results. The settings they read are described where they are used.
+# It gives: die, note, skip, common_settings, check_number, check_decimal,
+# find_python, find_nanochat, need_tools, find_gnutime, make_tmp, show, now,
+# calc, timed, capacity, machine_facts, load, write_gen_py, make_docs,
+# describe_input, tokenize_docs, section_commands, append_results and
+# print_results. The settings they read are described where they are used.
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$(pwd)
 
 die() { printf 'bench/%s: %s\n' "$BENCH_NAME" "$*" >&2; exit 1; }
 note() { printf 'bench/%s: %s\n' "$BENCH_NAME" "$*" >&2; }
+# skip WHY: say why nothing is measured, and exit 0.
+skip() { note "SKIPPED: $*"; exit 0; }
+
+# common_settings: the defaults every benchmark shares: THREADS (nproc),
+# BENCH_SEED (1337), BENCH_RESULTS (tests/bench/RESULTS.md; set but empty:
+# print only) and NC_CORPUS (../shared/data/corpus).
+common_settings() {
+	THREADS=${THREADS:-$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)}
+	BENCH_SEED=${BENCH_SEED:-1337}
+	BENCH_RESULTS=${BENCH_RESULTS-tests/bench/RESULTS.md}
+	NC_CORPUS=${NC_CORPUS:-../shared/data/corpus}
+}
 
 # check_number VAR...: each must hold a whole number.
-check_number() {
-	local v x
+check_number() { check_chars 0-9 "a whole number" "$@"; }
+# check_decimal VAR...: each must hold a number (digits and dots).
+check_decimal() { check_chars 0-9. "a number" "$@"; }
+# check_chars CHARS WHAT VAR...: each VAR must be made of CHARS (a bracket
+# expression's inside), and is WHAT when it is not empty.
+check_chars() {
+	local chars=$1 what=$2 v x
+	shift 2
 	for v in "$@"; do
 		eval "x=\$$v"
-		case $x in ''|*[!0-9]*) die "$v must be a whole number (got '$x')";; esac
+		case $x in ''|*[!$chars]*) die "$v must be $what (got '$x')";; esac
 	done
 }
 
-# find_python MODULE...: PY becomes NC_PYTHON, else .venv/bin/python, else
-# python3, and must import the modules.
-find_python() {
+# default_python: PY becomes NC_PYTHON, else .venv/bin/python, else python3.
+default_python() {
 	if [ -n "${NC_PYTHON:-}" ]; then
 		PY=$NC_PYTHON
 	elif [ -x .venv/bin/python ]; then
@@ -31,12 +50,60 @@ find_python() {
 	else
 		PY=python3
 	fi
+}
+
+# find_python MODULE...: PY as default_python picks it, and it must import
+# the modules.
+find_python() {
+	default_python
 	command -v "$PY" >/dev/null 2>&1 || die "no python interpreter '$PY' (set NC_PYTHON or run sh/setup.sh)"
 	local mods
 	mods=$(printf '%s, ' "$@")
 	mods=${mods%, }
 	"$PY" -c "import $mods" 2>/dev/null ||
 		die "$PY cannot import $mods (run sh/setup.sh, or set NC_PYTHON to an interpreter that has them)"
+}
+
+# find_nanochat FILE...: for the benchmarks against nanochat's PyTorch code,
+# which skip (exit 0, saying why) when it cannot run. NANOCHAT_DIR must hold
+# nanochat/FILE... (a checkout's package; it is made absolute), and PY,
+# NC_TORCH_PYTHON or else as default_python picks it, must import torch.
+# Sets PEERS (the python and torch versions) and, when it is not set,
+# NANOCHAT_COMMIT (asked of git when NANOCHAT_DIR is a work tree, else
+# "unknown").
+find_nanochat() {
+	local f files
+	[ -n "${NANOCHAT_DIR:-}" ] ||
+		skip "NANOCHAT_DIR is not set (a directory holding a nanochat v1 checkout's nanochat/ package, e.g. git archive 3a5e0bc of karpathy/nanochat)"
+	files=$(printf 'nanochat/%s and ' "$@")
+	files=${files% and }
+	for f in "$@"; do
+		[ -f "$NANOCHAT_DIR/nanochat/$f" ] ||
+			skip "NANOCHAT_DIR=$NANOCHAT_DIR has no $files (a bare git directory? make a work tree with git archive)"
+	done
+	NANOCHAT_DIR=$(cd "$NANOCHAT_DIR" && pwd)
+	PY=${NC_TORCH_PYTHON:-}
+	[ -n "$PY" ] || default_python
+	command -v "$PY" >/dev/null 2>&1 || skip "no python interpreter '$PY' (set NC_TORCH_PYTHON)"
+	"$PY" -c 'import torch' 2>/dev/null || skip "$PY cannot import torch (set NC_TORCH_PYTHON to an interpreter that has it)"
+	PEERS=$("$PY" -c 'import platform, torch
+print("python %s, torch %s (CPU capability %s)" % (platform.python_version(), torch.__version__, torch.backends.cpu.get_cpu_capability()))')
+	if [ -z "${NANOCHAT_COMMIT:-}" ]; then
+		NANOCHAT_COMMIT=$(git -C "$NANOCHAT_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	fi
+}
+
+# need_tools NAME...: NC_NAME (in capitals) is the path of nc-NAME; when it
+# is not set it becomes build/nc-NAME, built first with make.
+need_tools() {
+	local b v
+	for b in "$@"; do
+		v=NC_$(echo "$b" | tr a-z A-Z)
+		if [ -z "${!v:-}" ]; then
+			make -s "build/nc-$b" >&2 || die "make build/nc-$b failed"
+			eval "$v=build/nc-$b"
+		fi
+	done
 }
 
 # GNUTIME: GNU time, when there is one that takes -f and -o (for peak memory).
@@ -282,7 +349,17 @@ print("TEXT_BYTES=%d" % total)
 EOF
 }
 
-# After the generator's env file is sourced: INPUT_DESC, the words for the
+# make_docs OUT [DOC_BYTES]: the generator (write_gen_py) run on NC_CORPUS
+# for BENCH_MB megabytes with BENCH_SEED, into OUT; its facts (SOURCE,
+# SOURCE_FILES, SOURCE_PARAS, REPS, DOCS, TEXT_BYTES) become variables.
+make_docs() {
+	write_gen_py "$TMP/gen.py"
+	"$PY" "$TMP/gen.py" "$NC_CORPUS" "$BENCH_MB" "$BENCH_SEED" "$@" >"$TMP/gen.env" ||
+		die "input generation failed"
+	. "$TMP/gen.env"
+}
+
+# After make_docs: INPUT_DESC, the words for the
 # results section, and a warning when the text is synthetic.
 describe_input() {
 	if [ "$SOURCE" = synthetic ]; then
@@ -291,6 +368,24 @@ describe_input() {
 	else
 		INPUT_DESC="$SOURCE_FILES files of $NC_CORPUS ($SOURCE_PARAS paragraphs), $REPS repetitions, each shuffled (seed $BENCH_SEED+rep) and after the first with ~1 letter swap per 500 chars"
 	fi
+}
+
+# tokenize_docs: from $TMP/docs.jsonl, nc-bpe trains a BENCH_VOCAB
+# tokenizer, TOK ($TMP/nc.tok), and nc-shard makes token shards in DATA
+# ($TMP/data, 16 documents held out for validation), with THREADS threads;
+# CMD_BPE and CMD_SHARD are the commands, their output is in $TMP/bpe.log
+# and $TMP/shard.log, nc-bpe info's in $TMP/info.txt, and VOCAB is the
+# tokenizer's vocabulary size.
+tokenize_docs() {
+	TOK=$TMP/nc.tok
+	DATA=$TMP/data
+	CMD_BPE=("$NC_BPE" train -o "$TOK" --vocab-size="$BENCH_VOCAB" --threads="$THREADS" --quiet "$TMP/docs.jsonl")
+	CMD_SHARD=("$NC_SHARD" tokens -t "$TOK" -o "$DATA" --val-docs=16 --quiet "$TMP/docs.jsonl")
+	"${CMD_BPE[@]}" >"$TMP/bpe.log" 2>&1 || die "nc-bpe train failed: $(tail -n 3 "$TMP/bpe.log")"
+	"${CMD_SHARD[@]}" >"$TMP/shard.log" 2>&1 || die "nc-shard tokens failed: $(tail -n 3 "$TMP/shard.log")"
+	"$NC_BPE" info -t "$TOK" >"$TMP/info.txt" || die "nc-bpe info failed"
+	VOCAB=$(sed -n 's/^tokenizer=.* vocab_size=\([0-9]*\) .*/\1/p' "$TMP/info.txt")
+	[ -n "$VOCAB" ] || die "cannot read the vocabulary size from nc-bpe info"
 }
 
 # append_results SECTION: append the file SECTION to BENCH_RESULTS (unless
@@ -310,4 +405,28 @@ append_results() {
 	fi
 	cat "$1" >>"$BENCH_RESULTS"
 	note "appended to $BENCH_RESULTS"
+}
+
+# section_commands LINE...: the end of a results section: "Commands:" and
+# the LINEs (the commands, as show gives them; empty ones left out) in a
+# code block.
+section_commands() {
+	local l
+	echo
+	echo "Commands:"
+	echo
+	echo '```'
+	for l in "$@"; do
+		[ -z "$l" ] || printf '%s\n' "$l"
+	done
+	echo '```'
+	echo
+}
+
+# print_results SECTION: print the file SECTION after a blank line, then
+# append_results it.
+print_results() {
+	echo
+	cat "$1"
+	append_results "$1"
 }

@@ -4,9 +4,10 @@ sh/bench/train-cpu.sh.
 
 nanochat is not vendored: --nanochat DIR names a directory holding a nanochat
 checkout's `nanochat/` package (v1, e.g. `git archive 3a5e0bc` of
-karpathy/nanochat), and this script imports GPT, GPTConfig and (through
-GPT.setup_optimizers) Muon from it. What runs is the body of nanochat's
-scripts/base_train.py training loop, with one micro-step per step:
+karpathy/nanochat), and this script imports GPT, GPTConfig (through
+sh/bench/nanochat_cpu.py) and (through GPT.setup_optimizers) Muon from it.
+What runs is the body of nanochat's scripts/base_train.py training loop, with
+one micro-step per step:
 
     loss = model(x, y); loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -16,7 +17,8 @@ scripts/base_train.py training loop, with one micro-step per step:
 The model is base_train's for --depth: n_layer = depth, n_embd = 64 * depth,
 n_head = n_kv_head = ceil(n_embd / 128), sequence_len = --seq. It is built as
 base_train builds it (meta device, to_empty, init_weights) and then run in
-float32 on the CPU:
+float32 on the CPU, by sh/bench/nanochat_cpu.py (shared with
+sh/bench/nanochat_sample.py):
 
   * wte, which GPT.__init__ casts to bf16, is cast back to fp32 (model.float());
   * the rotary tables are built by nanochat's _precompute_rotary_embeddings
@@ -45,7 +47,6 @@ and the run's facts as an event=config line first.
 """
 
 import argparse
-import contextlib
 import glob
 import math
 import os
@@ -53,6 +54,8 @@ import statistics
 import struct
 import sys
 import time
+
+from nanochat_cpu import empty_gpt, fail, start, to_fp32
 
 
 def parse_args():
@@ -71,39 +74,10 @@ def parse_args():
 
 
 args = parse_args()
-if not sys.flags.optimize:
-    # skip GPT.forward's `assert self.cos.dtype == torch.bfloat16`
-    os.execv(sys.executable, [sys.executable, "-O"] + sys.argv)
-
-os.environ["TORCHDYNAMO_DISABLE"] = "1"
-for _k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
-    os.environ.pop(_k, None)
-if not os.path.isdir(os.path.join(args.nanochat, "nanochat")):
-    raise SystemExit("nanochat_cpu_step: no nanochat/ package under " + args.nanochat)
-sys.path.insert(0, os.path.abspath(args.nanochat))
+start(args.nanochat)  # python -O, no torch.compile, nanochat on sys.path
 
 import torch  # noqa: E402
-from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 from nanochat.muon import Muon  # noqa: E402
-
-
-def fail(msg):
-    raise SystemExit("nanochat_cpu_step: " + msg)
-
-
-@contextlib.contextmanager
-def bf16_cast_disabled():
-    """Make Tensor.bfloat16() the identity while nanochat code runs."""
-    had = "bfloat16" in torch.Tensor.__dict__
-    old = torch.Tensor.__dict__.get("bfloat16")
-    torch.Tensor.bfloat16 = lambda self, *a, **k: self
-    try:
-        yield
-    finally:
-        if had:
-            torch.Tensor.bfloat16 = old
-        else:
-            del torch.Tensor.bfloat16
 
 
 def shard_tokens(path):
@@ -161,20 +135,10 @@ def main():
     cfg = dict(sequence_len=T, vocab_size=V, n_layer=depth, n_head=n_head, n_kv_head=n_head, n_embd=n_embd)
 
     torch.manual_seed(args.seed)
-    with torch.device("meta"):
-        model = GPT(GPTConfig(**cfg))
-    model.to_empty(device="cpu")
+    model = empty_gpt(cfg)
     model.init_weights()
     wte_dtype = str(model.transformer.wte.weight.dtype).replace("torch.", "")
-    model.float()
-    with bf16_cast_disabled():
-        cos, sin = model._precompute_rotary_embeddings(model.rotary_seq_len, n_embd // n_head)
-    if cos.dtype != torch.float32:
-        fail("rotary tables are not fp32")
-    model.cos, model.sin = cos, sin
-    for n, p in model.named_parameters():
-        if p.dtype != torch.float32:
-            fail(n + " is not fp32")
+    to_fp32(model)
     model.train()
 
     adamw_impl = "fused"

@@ -5,20 +5,22 @@ sh/bench/sample.sh.
 nanochat is not vendored: --nanochat DIR names a directory holding a nanochat
 checkout's `nanochat/` package (v1, e.g. `git archive 3a5e0bc` of
 karpathy/nanochat). This script imports GPT and GPTConfig from nanochat/gpt.py
-and Engine from nanochat/engine.py, and runs Engine.generate unchanged.
+(through sh/bench/nanochat_cpu.py) and Engine from nanochat/engine.py, and
+runs Engine.generate unchanged.
 
 The model: --model DIR is an nc checkpoint (DIR/model.safetensors), whose
 tensors carry nanochat's state_dict names in fp32 and whose __metadata__
 holds the config (config.n_layer, n_head, n_kv_head, n_embd, vocab_size,
 sequence_len). GPT(GPTConfig(...)) is built on the meta device, made real on
-the CPU (to_empty), loaded with safetensors.torch.load_file and
-load_state_dict(strict=True), and run in float32:
+the CPU (to_empty), made float32, and loaded with safetensors.torch.load_file
+and load_state_dict(strict=True). The float32 route is sh/bench/nanochat_cpu.py,
+shared with sh/bench/nanochat_cpu_step.py:
 
   * wte, which GPT.__init__ casts to bf16, is cast back to fp32 (model.float());
   * the rotary tables are built by nanochat's _precompute_rotary_embeddings
     with its final .bfloat16() made a no-op, so they are fp32 (as nc's are),
     and the script re-executes itself under `python -O` to skip GPT.forward's
-    assert that they are bf16 (as sh/bench/nanochat_cpu_step.py does);
+    assert that they are bf16;
   * no autocast, no torch.compile (TORCHDYNAMO_DISABLE=1).
 
 nanochat/engine.py imports nanochat.checkpoint_manager, which imports
@@ -70,11 +72,12 @@ Output, logfmt on stdout: an event=config line, then one line per run:
 
 import argparse
 import base64
-import contextlib
 import os
 import sys
 import time
 import types
+
+from nanochat_cpu import empty_gpt, fail, start, to_fp32
 
 
 def parse_args():
@@ -97,16 +100,7 @@ def parse_args():
 
 
 args = parse_args()
-if not sys.flags.optimize:
-    # skip GPT.forward's `assert self.cos.dtype == torch.bfloat16`
-    os.execv(sys.executable, [sys.executable, "-O"] + sys.argv)
-
-os.environ["TORCHDYNAMO_DISABLE"] = "1"
-for _k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
-    os.environ.pop(_k, None)
-if not os.path.isdir(os.path.join(args.nanochat, "nanochat")):
-    raise SystemExit("nanochat_sample: no nanochat/ package under " + args.nanochat)
-sys.path.insert(0, os.path.abspath(args.nanochat))
+start(args.nanochat)  # python -O, no torch.compile, nanochat on sys.path
 
 import torch  # noqa: E402
 from safetensors import safe_open  # noqa: E402
@@ -117,27 +111,7 @@ _stub = types.ModuleType("nanochat.checkpoint_manager")
 _stub.load_model = None
 sys.modules.setdefault("nanochat.checkpoint_manager", _stub)
 
-from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 from nanochat.engine import Engine  # noqa: E402
-
-
-def fail(msg):
-    raise SystemExit("nanochat_sample: " + msg)
-
-
-@contextlib.contextmanager
-def bf16_cast_disabled():
-    """Make Tensor.bfloat16() the identity while nanochat code runs."""
-    had = "bfloat16" in torch.Tensor.__dict__
-    old = torch.Tensor.__dict__.get("bfloat16")
-    torch.Tensor.bfloat16 = lambda self, *a, **k: self
-    try:
-        yield
-    finally:
-        if had:
-            torch.Tensor.bfloat16 = old
-        else:
-            del torch.Tensor.bfloat16
 
 
 class StandInTokenizer:
@@ -183,20 +157,9 @@ def load_model(ckpt):
                ("sequence_len", "vocab_size", "n_layer", "n_head", "n_kv_head", "n_embd")}
     except (KeyError, ValueError):
         fail(path + ": no config.* in the safetensors metadata")
-    with torch.device("meta"):
-        model = GPT(GPTConfig(**cfg))
-    model.to_empty(device="cpu")
-    model.float()
+    model = to_fp32(empty_gpt(cfg))
     state = load_file(path, device="cpu")
-    model.load_state_dict(state, strict=True)
-    with bf16_cast_disabled():
-        cos, sin = model._precompute_rotary_embeddings(model.rotary_seq_len, cfg["n_embd"] // cfg["n_head"])
-    if cos.dtype != torch.float32:
-        fail("rotary tables are not fp32")
-    model.cos, model.sin = cos, sin
-    for n, p in model.named_parameters():
-        if p.dtype != torch.float32:
-            fail(n + " is not fp32")
+    model.load_state_dict(state, strict=True)  # copies into the fp32 tensors
     model.eval()
     return model, cfg
 

@@ -119,14 +119,10 @@ BENCH_TEMP=${BENCH_TEMP:-1.0}
 BENCH_GREEDY=${BENCH_GREEDY:-32}
 BENCH_BW_MB=${BENCH_BW_MB:-512}
 BENCH_BW_REPS=${BENCH_BW_REPS:-5}
-THREADS=${THREADS:-$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)}
 BENCH_MB=${BENCH_MB:-2}
-BENCH_SEED=${BENCH_SEED:-1337}
-BENCH_RESULTS=${BENCH_RESULTS-tests/bench/RESULTS.md}
-NC_CORPUS=${NC_CORPUS:-../shared/data/corpus}
+common_settings
 
-case $BENCH_MB in ''|*[!0-9.]*) die "BENCH_MB must be a number (got '$BENCH_MB')";; esac
-case $BENCH_TEMP in ''|*[!0-9.]*) die "BENCH_TEMP must be a number (got '$BENCH_TEMP')";; esac
+check_decimal BENCH_MB BENCH_TEMP
 check_number BENCH_DEPTH BENCH_T BENCH_VOCAB BENCH_TRAIN_STEPS BENCH_PROMPT BENCH_N BENCH_BATCH \
 	BENCH_RUNS BENCH_GREEDY BENCH_BW_MB BENCH_BW_REPS THREADS BENCH_SEED
 [ "$BENCH_DEPTH" -ge 1 ] || die "BENCH_DEPTH must be at least 1"
@@ -143,30 +139,9 @@ check_number BENCH_DEPTH BENCH_T BENCH_VOCAB BENCH_TRAIN_STEPS BENCH_PROMPT BENC
 
 # ---- the PyTorch side: skip cleanly when it cannot run ----
 
-skip() { note "SKIPPED: $*"; exit 0; }
-[ -n "${NANOCHAT_DIR:-}" ] ||
-	skip "NANOCHAT_DIR is not set (a directory holding a nanochat v1 checkout's nanochat/ package, e.g. git archive 3a5e0bc of karpathy/nanochat)"
-[ -f "$NANOCHAT_DIR/nanochat/gpt.py" ] && [ -f "$NANOCHAT_DIR/nanochat/engine.py" ] ||
-	skip "NANOCHAT_DIR=$NANOCHAT_DIR has no nanochat/gpt.py and nanochat/engine.py (a bare git directory? make a work tree with git archive)"
-NANOCHAT_DIR=$(cd "$NANOCHAT_DIR" && pwd)
-if [ -n "${NC_TORCH_PYTHON:-}" ]; then
-	PY=$NC_TORCH_PYTHON
-elif [ -n "${NC_PYTHON:-}" ]; then
-	PY=$NC_PYTHON
-elif [ -x .venv/bin/python ]; then
-	PY=.venv/bin/python
-else
-	PY=python3
-fi
-command -v "$PY" >/dev/null 2>&1 || skip "no python interpreter '$PY' (set NC_TORCH_PYTHON)"
-"$PY" -c 'import torch' 2>/dev/null || skip "$PY cannot import torch (set NC_TORCH_PYTHON to an interpreter that has it)"
+find_nanochat gpt.py engine.py
 "$PY" -c 'import safetensors.torch' 2>/dev/null ||
 	skip "$PY cannot import safetensors (pip install safetensors, or set NC_TORCH_PYTHON)"
-PEERS=$("$PY" -c 'import platform, torch
-print("python %s, torch %s (CPU capability %s)" % (platform.python_version(), torch.__version__, torch.backends.cpu.get_cpu_capability()))')
-if [ -z "${NANOCHAT_COMMIT:-}" ]; then
-	NANOCHAT_COMMIT=$(git -C "$NANOCHAT_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-fi
 
 # ---- nc's binaries ----
 
@@ -256,27 +231,16 @@ fi
 
 # ---- input: text, tokenizer, shards, checkpoint, prompt ----
 
-write_gen_py "$TMP/gen.py"
 note "building ${BENCH_MB} MB of text from $NC_CORPUS ..."
-"$PY" "$TMP/gen.py" "$NC_CORPUS" "$BENCH_MB" "$BENCH_SEED" "$TMP/docs.jsonl" 4000 >"$TMP/gen.env" ||
-	die "input generation failed"
-. "$TMP/gen.env"
+make_docs "$TMP/docs.jsonl" 4000
 describe_input
 
-TOK=$TMP/nc.tok
-DATA=$TMP/data
+tokenize_docs
+"$NC_BPE" export -t "$TOK" -o "$TMP/ranks.txt" || die "nc-bpe export failed"
 RUN=$TMP/run
-CMD_BPE=("$NC_BPE" train -o "$TOK" --vocab-size="$BENCH_VOCAB" --threads="$THREADS" --quiet "$TMP/docs.jsonl")
-CMD_SHARD=("$NC_SHARD" tokens -t "$TOK" -o "$DATA" --val-docs=16 --quiet "$TMP/docs.jsonl")
 CMD_TRAIN=("$NC_TRAIN" base -t "$TOK" --data "$DATA" -o "$RUN" --depth="$BENCH_DEPTH" --max-seq-len="$BENCH_T"
 	--device-batch-size=1 --total-batch-size="$BENCH_T" --num-iterations="$BENCH_TRAIN_STEPS"
 	--eval-every=0 --threads="$THREADS")
-"${CMD_BPE[@]}" >"$TMP/bpe.log" 2>&1 || die "nc-bpe train failed: $(tail -n 3 "$TMP/bpe.log")"
-"${CMD_SHARD[@]}" >"$TMP/shard.log" 2>&1 || die "nc-shard tokens failed: $(tail -n 3 "$TMP/shard.log")"
-"$NC_BPE" info -t "$TOK" >"$TMP/info.txt" || die "nc-bpe info failed"
-"$NC_BPE" export -t "$TOK" -o "$TMP/ranks.txt" || die "nc-bpe export failed"
-VOCAB=$(sed -n 's/^tokenizer=.* vocab_size=\([0-9]*\) .*/\1/p' "$TMP/info.txt")
-[ -n "$VOCAB" ] || die "cannot read the vocabulary size from nc-bpe info"
 note "training depth $BENCH_DEPTH for $BENCH_TRAIN_STEPS steps of $BENCH_T tokens ..."
 T0_TRAIN=$(now)
 "${CMD_TRAIN[@]}" >"$TMP/train.log" 2>&1 || die "nc-train failed: $(tail -n 3 "$TMP/train.log")"
@@ -452,21 +416,14 @@ PY_FWD_ALL_B=$(all "$TMP/py.$B.stats" fwd_decode_tok_s)
 	echo "- all runs, tokens/s: nc prefill batch 1: $NC_PRE_ALL_1; decode batch 1: $NC_DEC_ALL_1; prefill batch $B: $NC_PRE_ALL_B; decode batch $B: $NC_DEC_ALL_B"
 	echo "- all runs, tokens/s: nanochat prefill batch 1: $PY_PRE_ALL_1; decode batch 1: $PY_DEC_ALL_1 (forward only $PY_FWD_ALL_1); prefill batch $B: $PY_PRE_ALL_B; decode batch $B: $PY_DEC_ALL_B (forward only $PY_FWD_ALL_B)"
 	echo "- timing: the best of $BENCH_RUNS runs per figure, each after an untimed warm-up in the same process. nc: nc-sample --stats (prefill_s: nc_gpt_step over the prompt; decode_s: the $((BENCH_N - 1)) decode steps' nc_gpt_step calls; sampling, KV-cache row copies and output are outside both). nanochat: time.perf_counter around Engine.generate (prefill: until the first token column, which includes sampling and copying the KV cache into the $B-row cache; decode: the remaining $((BENCH_N - 1)) columns, with sampling and Engine's Python bookkeeping) and around each GPT.forward (forward only). nc's prefill runs the lm_head on the last position only; nanochat's on all $BENCH_PROMPT. Total run ${TOTAL_S} s."
-	echo
-	echo "Commands:"
-	echo
-	echo '```'
-	echo "$(show "${CMD_BPE[@]}")"
-	echo "$(show "${CMD_SHARD[@]}")"
-	echo "$(show "${CMD_TRAIN[@]}")"
-	echo "$(show "${CMD_PROMPT[@]}") | head -n 1 | cut -d' ' -f1-$BENCH_PROMPT >prompt.ids"
-	echo "OMP_NUM_THREADS=$THREADS ./bw $BENCH_BW_MB $BENCH_BW_REPS   # $BW_CC bw.c (the probe, in the script)"
-	echo "$(show "${CMD_NC1[@]}") <prompt.ids x$((BENCH_RUNS + 1))   # and --samples=$B"
-	echo "$(show "${CMD_PY[@]}" | sed "s|$NANOCHAT_DIR|\$NANOCHAT_DIR|")"
-	echo '```'
-	echo
+	section_commands \
+		"$(show "${CMD_BPE[@]}")" \
+		"$(show "${CMD_SHARD[@]}")" \
+		"$(show "${CMD_TRAIN[@]}")" \
+		"$(show "${CMD_PROMPT[@]}") | head -n 1 | cut -d' ' -f1-$BENCH_PROMPT >prompt.ids" \
+		"OMP_NUM_THREADS=$THREADS ./bw $BENCH_BW_MB $BENCH_BW_REPS   # $BW_CC bw.c (the probe, in the script)" \
+		"$(show "${CMD_NC1[@]}") <prompt.ids x$((BENCH_RUNS + 1))   # and --samples=$B" \
+		"$(show "${CMD_PY[@]}" | sed "s|$NANOCHAT_DIR|\$NANOCHAT_DIR|")"
 } >"$TMP/section.md"
 
-echo
-cat "$TMP/section.md"
-append_results "$TMP/section.md"
+print_results "$TMP/section.md"

@@ -58,14 +58,10 @@ BENCH_VOCAB=${BENCH_VOCAB:-32768}
 BENCH_TRAIN_MB=${BENCH_TRAIN_MB:-20}
 BENCH_TOKENIZER=${BENCH_TOKENIZER:-}
 BENCH_SHARD_TOKENS=${BENCH_SHARD_TOKENS:-4194304}
-THREADS=${THREADS:-$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)}
-BENCH_SEED=${BENCH_SEED:-1337}
 BENCH_RUNS=${BENCH_RUNS:-3}
-BENCH_RESULTS=${BENCH_RESULTS-tests/bench/RESULTS.md}
-NC_CORPUS=${NC_CORPUS:-../shared/data/corpus}
+common_settings
 
-case $BENCH_MB in ''|*[!0-9.]*) die "BENCH_MB must be a number (got '$BENCH_MB')";; esac
-case $BENCH_TRAIN_MB in ''|*[!0-9.]*) die "BENCH_TRAIN_MB must be a number (got '$BENCH_TRAIN_MB')";; esac
+check_decimal BENCH_MB BENCH_TRAIN_MB
 check_number BENCH_DOC_BYTES BENCH_VOCAB BENCH_SHARD_TOKENS THREADS BENCH_SEED BENCH_RUNS
 [ "$THREADS" -ge 1 ] || die "THREADS must be at least 1"
 [ "$BENCH_RUNS" -ge 1 ] || die "BENCH_RUNS must be at least 1"
@@ -78,14 +74,7 @@ find_python pyarrow.parquet tiktoken
 PEERS=$("$PY" -c 'import importlib.metadata as m, platform
 print("python %s, pyarrow %s, tiktoken %s" % (platform.python_version(), m.version("pyarrow"), m.version("tiktoken")))')
 
-if [ -z "${NC_SHARD:-}" ]; then
-	make -s build/nc-shard >&2 || die "make build/nc-shard failed"
-	NC_SHARD=build/nc-shard
-fi
-if [ -z "${NC_BPE:-}" ]; then
-	make -s build/nc-bpe >&2 || die "make build/nc-bpe failed"
-	NC_BPE=build/nc-bpe
-fi
+need_tools shard bpe
 [ -x "$NC_SHARD" ] || die "$NC_SHARD: not an executable"
 [ -x "$NC_BPE" ] || die "$NC_BPE: not an executable"
 if [ -n "$BENCH_TOKENIZER" ]; then
@@ -98,8 +87,6 @@ make_tmp
 machine_facts
 
 # ---- input ----
-
-write_gen_py "$TMP/gen.py"
 
 cat >"$TMP/parquet.py" <<'EOF'
 import json, sys
@@ -135,9 +122,7 @@ PQ0=$TMP/shard_00000.parquet
 PQ1=$TMP/shard_00001.parquet
 note "building ${BENCH_MB} MB of input from $NC_CORPUS ..."
 t0=$(now)
-"$PY" "$TMP/gen.py" "$NC_CORPUS" "$BENCH_MB" "$BENCH_SEED" "$DOCS_JSONL" "$BENCH_DOC_BYTES" >"$TMP/gen.env" ||
-	die "input generation failed"
-. "$TMP/gen.env"
+make_docs "$DOCS_JSONL" "$BENCH_DOC_BYTES"
 "$PY" "$TMP/parquet.py" "$DOCS_JSONL" "$PQ0" "$PQ1" >"$TMP/parquet.env" || die "writing the parquet files failed"
 . "$TMP/parquet.env"
 rm -f "$DOCS_JSONL"
@@ -371,25 +356,18 @@ LOAD_END=$(load)
 	echo "- all runs (s): nc $THREADS threads $ALL_nc_T; python $THREADS threads $ALL_py_T; nc 1 thread $ALL_nc_1; python 1 thread $ALL_py_1; python imports alone (\`import pyarrow.parquet, tiktoken\`, fastest ${W_imports} s) $ALL_imports"
 	echo "- identical: $IDENTICAL ($THREADS threads: $NOTE_T; 1 thread: $NOTE_1; nc $THREADS threads vs python 1 thread: $SAME_X); nc-shard verify passed on nc's shards"
 	echo "- timing: wall seconds, the fastest of $BENCH_RUNS runs, each into an empty folder. Both are whole processes: read and decompress the parquet files, tokenize, write the shards (nc-shard's with header, checksum and trailer; python's raw uint16). MB = 10^6 bytes of UTF-8 text; Mtok = 10^6 tokens written. Total run ${TOTAL_S} s."
-	echo
-	echo "Commands:"
-	echo
-	echo '```'
-	[ ${#CMD_TRAIN[@]} -eq 0 ] || echo "$(show "${CMD_TRAIN[@]}")"
-	echo "$(show "$NC_BPE" export -t "$TOK" -o "$TMP/nc.ranks"); $(show "$NC_BPE" info -t "$TOK")   # ranks and specials for tiktoken"
-	echo "$(show "${CMD_NC_T[@]}") >/dev/null"
-	echo "$(show "${CMD_PY_T[@]}")"
-	echo "$(show "${CMD_NC_1[@]}") >/dev/null"
-	echo "$(show "${CMD_PY_1[@]}")"
-	echo "# pipeline.py: for each file, for each row group: pf.read_row_group(rg, columns=['text']).column('text').to_pylist();"
-	echo "#   enc.encode_ordinary_batch(texts, num_threads=N); row.insert(0, bos); array('H') cut into shards of $BENCH_SHARD_TOKENS tokens; a.tofile()"
-	echo "$(show "$NC_SHARD" verify -t "$TOK") nc_T/*.bin; for f in train_* val_*: tail -c +65 nc_T/\$f | head -c -32 | cmp - py_T/\$f"
-	echo '```'
-	echo
+	section_commands \
+		"$([ ${#CMD_TRAIN[@]} -eq 0 ] || show "${CMD_TRAIN[@]}")" \
+		"$(show "$NC_BPE" export -t "$TOK" -o "$TMP/nc.ranks"); $(show "$NC_BPE" info -t "$TOK")   # ranks and specials for tiktoken" \
+		"$(show "${CMD_NC_T[@]}") >/dev/null" \
+		"$(show "${CMD_PY_T[@]}")" \
+		"$(show "${CMD_NC_1[@]}") >/dev/null" \
+		"$(show "${CMD_PY_1[@]}")" \
+		"# pipeline.py: for each file, for each row group: pf.read_row_group(rg, columns=['text']).column('text').to_pylist();" \
+		"#   enc.encode_ordinary_batch(texts, num_threads=N); row.insert(0, bos); array('H') cut into shards of $BENCH_SHARD_TOKENS tokens; a.tofile()" \
+		"$(show "$NC_SHARD" verify -t "$TOK") nc_T/*.bin; for f in train_* val_*: tail -c +65 nc_T/\$f | head -c -32 | cmp - py_T/\$f"
 } >"$TMP/section.md"
 
-echo
-cat "$TMP/section.md"
-append_results "$TMP/section.md"
+print_results "$TMP/section.md"
 
 [ "$IDENTICAL" = yes ] || { note "MISMATCH: the token streams differ ($NOTE_T; $NOTE_1; $NOTE_X)"; exit 1; }

@@ -68,13 +68,10 @@ BENCH_T=${BENCH_T:-256}
 BENCH_VOCAB=${BENCH_VOCAB:-4096}
 BENCH_STEPS=${BENCH_STEPS:-20}
 BENCH_WARMUP=${BENCH_WARMUP:-3}
-THREADS=${THREADS:-$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)}
 BENCH_MB=${BENCH_MB:-4}
-BENCH_SEED=${BENCH_SEED:-1337}
-BENCH_RESULTS=${BENCH_RESULTS-tests/bench/RESULTS.md}
-NC_CORPUS=${NC_CORPUS:-../shared/data/corpus}
+common_settings
 
-case $BENCH_MB in ''|*[!0-9.]*) die "BENCH_MB must be a number (got '$BENCH_MB')";; esac
+check_decimal BENCH_MB
 check_number BENCH_DEPTH BENCH_B BENCH_T BENCH_VOCAB BENCH_STEPS BENCH_WARMUP THREADS BENCH_SEED
 [ "$BENCH_DEPTH" -ge 1 ] || die "BENCH_DEPTH must be at least 1"
 [ "$BENCH_B" -ge 1 ] && [ "$BENCH_T" -ge 1 ] || die "BENCH_B and BENCH_T must be at least 1"
@@ -84,38 +81,11 @@ check_number BENCH_DEPTH BENCH_B BENCH_T BENCH_VOCAB BENCH_STEPS BENCH_WARMUP TH
 
 # ---- the PyTorch side: skip cleanly when it cannot run ----
 
-skip() { note "SKIPPED: $*"; exit 0; }
-[ -n "${NANOCHAT_DIR:-}" ] ||
-	skip "NANOCHAT_DIR is not set (a directory holding a nanochat v1 checkout's nanochat/ package, e.g. git archive 3a5e0bc of karpathy/nanochat)"
-[ -f "$NANOCHAT_DIR/nanochat/gpt.py" ] && [ -f "$NANOCHAT_DIR/nanochat/muon.py" ] ||
-	skip "NANOCHAT_DIR=$NANOCHAT_DIR has no nanochat/gpt.py and nanochat/muon.py (a bare git directory? make a work tree with git archive)"
-NANOCHAT_DIR=$(cd "$NANOCHAT_DIR" && pwd)
-if [ -n "${NC_TORCH_PYTHON:-}" ]; then
-	PY=$NC_TORCH_PYTHON
-elif [ -n "${NC_PYTHON:-}" ]; then
-	PY=$NC_PYTHON
-elif [ -x .venv/bin/python ]; then
-	PY=.venv/bin/python
-else
-	PY=python3
-fi
-command -v "$PY" >/dev/null 2>&1 || skip "no python interpreter '$PY' (set NC_TORCH_PYTHON)"
-"$PY" -c 'import torch' 2>/dev/null || skip "$PY cannot import torch (set NC_TORCH_PYTHON to an interpreter that has it)"
-PEERS=$("$PY" -c 'import platform, torch
-print("python %s, torch %s (CPU capability %s)" % (platform.python_version(), torch.__version__, torch.backends.cpu.get_cpu_capability()))')
-if [ -z "${NANOCHAT_COMMIT:-}" ]; then
-	NANOCHAT_COMMIT=$(git -C "$NANOCHAT_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-fi
+find_nanochat gpt.py muon.py
 
 # ---- nc's binaries ----
 
-for b in train bpe shard; do
-	v=NC_$(echo "$b" | tr a-z A-Z)
-	if [ -z "${!v:-}" ]; then
-		make -s "build/nc-$b" >&2 || die "make build/nc-$b failed"
-		eval "$v=build/nc-$b"
-	fi
-done
+need_tools train bpe shard
 
 find_gnutime
 make_tmp
@@ -123,21 +93,11 @@ machine_facts
 
 # ---- input: text, tokenizer, shards ----
 
-write_gen_py "$TMP/gen.py"
 note "building ${BENCH_MB} MB of text from $NC_CORPUS ..."
-"$PY" "$TMP/gen.py" "$NC_CORPUS" "$BENCH_MB" "$BENCH_SEED" "$TMP/docs.jsonl" 4000 >"$TMP/gen.env" ||
-	die "input generation failed"
-. "$TMP/gen.env"
+make_docs "$TMP/docs.jsonl" 4000
 describe_input
 
-TOK=$TMP/nc.tok
-DATA=$TMP/data
-CMD_BPE=("$NC_BPE" train -o "$TOK" --vocab-size="$BENCH_VOCAB" --threads="$THREADS" --quiet "$TMP/docs.jsonl")
-CMD_SHARD=("$NC_SHARD" tokens -t "$TOK" -o "$DATA" --val-docs=16 --quiet "$TMP/docs.jsonl")
-"${CMD_BPE[@]}" >"$TMP/bpe.log" 2>&1 || die "nc-bpe train failed: $(tail -n 3 "$TMP/bpe.log")"
-"${CMD_SHARD[@]}" >"$TMP/shard.log" 2>&1 || die "nc-shard tokens failed: $(tail -n 3 "$TMP/shard.log")"
-VOCAB=$("$NC_BPE" info -t "$TOK" | sed -n 's/^tokenizer=.* vocab_size=\([0-9]*\) .*/\1/p')
-[ -n "$VOCAB" ] || die "cannot read the vocabulary size from nc-bpe info"
+tokenize_docs
 TRAIN_TOKENS=$(tr ' ' '\n' <"$TMP/shard.log" | sed -n 's/^train_tokens=//p' | tail -n 1)
 note "input: $DOCS docs, $TEXT_BYTES bytes; vocab $VOCAB; ${TRAIN_TOKENS:-?} training tokens"
 
@@ -219,18 +179,11 @@ LOAD_END=$(load)
 	echo "- step times (ms), nc: $(paste -sd' ' "$TMP/nc.dt")"
 	echo "- step times (ms), PyTorch: $(paste -sd' ' "$TMP/py.dt")"
 	echo "- timing: one run each; tokens/s = $BENCH_STEPS x $TOTAL_BATCH tokens / the sum of those steps' times as each process measures them (nc-train's dt_ms, time.perf_counter around fetch+forward+backward+clip+step+zero_grad); the first $BENCH_WARMUP steps are warm-up and not counted. 'whole process' is wall time with start-up (imports) and nc's checkpoint. Total run ${TOTAL_S} s."
-	echo
-	echo "Commands:"
-	echo
-	echo '```'
-	echo "$(show "${CMD_BPE[@]}")"
-	echo "$(show "${CMD_SHARD[@]}")"
-	echo "$(show "${CMD_NC[@]}")"
-	echo "$(show "${CMD_PY[@]}" | sed "s|$NANOCHAT_DIR|\$NANOCHAT_DIR|")"
-	echo '```'
-	echo
+	section_commands \
+		"$(show "${CMD_BPE[@]}")" \
+		"$(show "${CMD_SHARD[@]}")" \
+		"$(show "${CMD_NC[@]}")" \
+		"$(show "${CMD_PY[@]}" | sed "s|$NANOCHAT_DIR|\$NANOCHAT_DIR|")"
 } >"$TMP/section.md"
 
-echo
-cat "$TMP/section.md"
-append_results "$TMP/section.md"
+print_results "$TMP/section.md"
