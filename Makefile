@@ -21,12 +21,23 @@ MPI_LIBS  := $(if $(HAVE_MPI),$(MPI_LD))
 # Only what runs the model links BLAS (its thread pool starts at load).
 BLAS_LIBS := $(if $(HAVE_BLAS),-lopenblas)
 
+# CUDA: the kernels are compiled in every build that has nvcc (so that
+# they stay warning-free), into build/libnc_cuda.a; `make test-gpu` runs
+# their checks against the CPU ops on a machine with a GPU.
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
+NVFLAGS   ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVFLAGS   += -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+CU_SRC    := $(wildcard kernels/*.cu)
+CU_OBJ    := $(CU_SRC:%.cu=build/%.o)
+CUDA_LIB  := $(if $(filter 1,$(CUDA)),build/libnc_cuda.a)
+
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
 TOOLS   := $(patsubst cmd/%.c,build/%,$(wildcard cmd/nc-*.c))
 UNIT    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: build/libnc.a $(TOOLS) build/.config
+all: build/libnc.a $(CUDA_LIB) $(TOOLS) build/.config
 
 build/.config: FORCE
 	@mkdir -p build
@@ -47,12 +58,32 @@ build/libnc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+build/kernels/%.o: kernels/%.cu kernels/ops_cuda.h lib/ops.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+build/libnc_cuda.a: $(CU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/tests/gpu_%: tests/gpu/%.c build/libnc_cuda.a build/libnc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< build/libnc_cuda.a build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(CUDA_LIBS) -lstdc++ -o $@
+
 build/nc-%: build/cmd/nc-%.o build/libnc.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The tools that run the model link BLAS; nc-train also MPI (lib/comm.c).
-build/nc-sample: build/cmd/nc-sample.o build/libnc.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@
+# nc-sample runs on CUDA too when built with it (--device=cuda|auto).
+CUDA_CFLAGS := $(if $(filter 1,$(CUDA)),-DNC_CUDA)
+CUDA_LINK   := $(if $(filter 1,$(CUDA)),$(CUDA_LIB) $(CUDA_LIBS) -lstdc++)
+
+build/cmd/nc-sample.o: cmd/nc-sample.c build/.config
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -c $< -o $@
+
+build/nc-sample: build/cmd/nc-sample.o build/libnc.a $(CUDA_LIB)
+	$(CC) $(LDFLAGS) build/cmd/nc-sample.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(CUDA_LINK) -o $@
 
 build/nc-train: build/cmd/nc-train.o build/libnc.a build/.config
 	$(CC) $(LDFLAGS) $(filter-out build/.config,$^) $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) -o $@
@@ -64,6 +95,13 @@ build/tests/%: build/tests/unit/%.o build/libnc.a
 # Everything that needs no GPU; ends with one line "N passed, N failed".
 test: all $(UNIT)
 	@sh tests/run.sh $(UNIT)
+
+# The CUDA kernels against the CPU ops; skips (and says so) without a GPU.
+test-gpu: all
+	@test "$(CUDA)" = 1 || { echo "test-gpu: built without CUDA (no nvcc)"; exit 1; }
+	@$(MAKE) -s $(patsubst tests/gpu/%.c,build/tests/gpu_%,$(wildcard tests/gpu/test_*.c))
+	@for t in $(patsubst tests/gpu/%.c,build/tests/gpu_%,$(wildcard tests/gpu/test_*.c)); do \
+	  echo "# $$t"; $$t || exit 1; done
 
 # Install the Debian packages nc needs (as root), and the Python oracles
 # used by the tests into .venv.
@@ -82,6 +120,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all test setup install clean FORCE
+.PHONY: test-gpu all test setup install clean FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

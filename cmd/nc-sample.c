@@ -8,6 +8,9 @@
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/parse.h"
+#ifdef NC_CUDA
+#include "../kernels/ops_cuda.h"
+#endif
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -36,7 +39,7 @@ static void usage(FILE *fp)
 	      "      --truncate         keep the end of a prompt too long for the context\n"
 	      "      --echo             write the prompt's tokens before each sample\n"
 	      "      --tokenizer=FILE   instead of the checkpoint's copy (must be the same one)\n"
-	      "      --device=cpu       (auto: the same, in this build)\n"
+	      "      --device=auto      cpu, cuda, or auto (cuda when there is a GPU)\n"
 	      "      --stats            a logfmt line of timings per prompt on stderr\n"
 	      "      --threads=N  -h\n"
 	      "\n"
@@ -69,7 +72,7 @@ static const struct option longopts[] = {
 };
 
 struct opts {
-	const char *model, *prompt, *tokenizer;
+	const char *model, *prompt, *tokenizer, *device;
 	int chat, tokens, json, truncate, stats, echo;
 	struct nc_sample_opts s;
 };
@@ -101,8 +104,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_ECHO: o->echo = 1; break;
 		case O_TOK: o->tokenizer = optarg; break;
 		case O_DEVICE:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto"))
-				nc_usage_error("--device: only cpu (and auto) exist in this build so far");
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto") && strcmp(optarg, "cuda"))
+				nc_usage_error("--device: cpu, cuda or auto (not '%s')", optarg);
+			o->device = optarg;
 			break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case 'h': usage(stdout); exit(0);
@@ -128,8 +132,30 @@ static int is_dir_with(const char *dir, const char *file)
 	return stat(p, &st) == 0;
 }
 
+/* The ops to run on: --device=cpu, cuda, or auto (a GPU when there is
+ * one and this build has CUDA). */
+static const struct nc_ops *device_ops(const char *device)
+{
+	int want_cuda = device && !strcmp(device, "cuda");
+#ifdef NC_CUDA
+	if (!device || !strcmp(device, "auto") || want_cuda) {
+		const struct nc_ops *g = nc_cuda_devices() > 0 ? nc_ops_cuda() : NULL;
+		if (g)
+			return g;
+	}
+#endif
+	if (want_cuda) {
+		nc_fail("--device=cuda: %s", "no CUDA device here (or nc was built without CUDA)");
+		return NULL;
+	}
+	return &nc_ops_cpu;
+}
+
 static int load(struct model *md, const struct opts *o)
 {
+	const struct nc_ops *ops = device_ops(o->device);
+	if (!ops)
+		return -1;
 	/* a run directory stands for its latest checkpoint */
 	long step;
 	if (is_dir_with(o->model, "model.safetensors"))
@@ -138,7 +164,7 @@ static int load(struct model *md, const struct opts *o)
 		return nc_fail("%s: not a checkpoint (no model.safetensors) nor a run directory with one",
 			       o->model);
 	struct nc_gpt_config c;
-	if (nc_ckpt_config(md->dir, &c) != 0 || nc_gpt_init(&md->m, &c, &nc_ops_cpu) != 0 ||
+	if (nc_ckpt_config(md->dir, &c) != 0 || nc_gpt_init(&md->m, &c, ops) != 0 ||
 	    nc_ckpt_load_model(md->dir, &md->m) != 0)
 		return -1;
 	char tpath[4200];

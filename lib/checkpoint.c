@@ -85,13 +85,21 @@ static int write_model(const char *tmp, const struct nc_gpt *m, const struct nc_
 	config_meta(&w, &m->c);
 	for (int i = 0; i < nmeta; i++)
 		nc_st_set_meta(&w, meta[i].key, meta[i].value);
+	/* weights in device memory come to the host first */
+	float *host = m->w;
+	if (!m->ops->host_memory) {
+		host = xmalloc(m->nweights * sizeof *host);
+		m->ops->download(host, m->w, m->nweights * sizeof *host);
+	}
 	for (int i = 0; i < m->nparams; i++) {
 		int64_t shape[2] = {m->params[i].rows, m->params[i].cols};
-		nc_st_add_f32(&w, m->params[i].name, 2, shape, m->w + m->params[i].offset, 0);
+		nc_st_add_f32(&w, m->params[i].name, 2, shape, host + m->params[i].offset, 0);
 	}
 	snprintf(p, sizeof p, "%s/model.safetensors", tmp);
 	int rc = nc_st_write(&w, p);
 	nc_st_writer_free(&w);
+	if (host != m->w)
+		free(host);
 	return rc;
 }
 
@@ -201,9 +209,16 @@ int nc_ckpt_load_model(const char *dir, struct nc_gpt *m)
 	if (open_model(dir, &st) != 0)
 		return -1;
 	int rc = 0;
+	/* read on the host, then into the model's memory (a device's) */
+	float *host = m->ops->host_memory ? m->w : xmalloc(m->nweights * sizeof *host);
 	for (int i = 0; i < m->nparams && rc == 0; i++) {
 		int64_t shape[2] = {m->params[i].rows, m->params[i].cols};
-		rc = nc_st_read_f32(&st, m->params[i].name, 2, shape, m->w + m->params[i].offset);
+		rc = nc_st_read_f32(&st, m->params[i].name, 2, shape, host + m->params[i].offset);
+	}
+	if (host != m->w) {
+		if (rc == 0)
+			m->ops->upload(m->w, host, m->nweights * sizeof *host);
+		free(host);
 	}
 	nc_st_close(&st);
 	return rc;

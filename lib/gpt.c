@@ -122,7 +122,7 @@ void nc_gpt_init_weights(struct nc_gpt *m, uint64_t seed)
 			w[k] = (float)(s * sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2));
 		}
 	}
-	m->ops->copy(m->w, host, m->nweights);
+	m->ops->upload(m->w, host, m->nweights * sizeof *host);
 	free(host);
 }
 
@@ -254,7 +254,7 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
 	int V = c->vocab_size;
 	float eps = c->norm_eps;
 
-	memcpy(a->idx, idx, (size_t)N * sizeof *idx);
+	o->upload(a->idx, idx, (size_t)N * sizeof *idx);
 	o->embedding(a->emb, a->idx, m->w + m->params[0].offset, N, C);
 	o->rmsnorm(a->x0, a->r0, a->emb, N, C, eps);
 	const float *x = a->x0;
@@ -290,7 +290,7 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
 			o->copy(logits_out, a->logits, (size_t)N * V);
 		return 0;
 	}
-	memcpy(a->targets, targets, (size_t)N * sizeof *targets);
+	o->upload(a->targets, targets, (size_t)N * sizeof *targets);
 	double n_valid = 0;
 	for (int i = 0; i < N; i++)
 		n_valid += targets[i] >= 0;

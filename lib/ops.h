@@ -15,6 +15,7 @@
 
 struct nc_ops {
 	const char *name;
+	int host_memory;      /* 1 if the host can read and write ops memory */
 	void *(*alloc)(size_t bytes);            /* zeroed */
 	void (*free)(void *p);
 	void (*zero)(float *x, size_t n);

@@ -198,6 +198,7 @@ static void cpu_softcap_f(float *z, size_t n, float cap)
 
 const struct nc_ops nc_ops_cpu = {
 	.name = "cpu",
+	.host_memory = 1,
 	.alloc = cpu_alloc,
 	.free = free,
 	.zero = cpu_zero,

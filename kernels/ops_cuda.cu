@@ -1,0 +1,610 @@
+/* The op interface (lib/ops.h) on a CUDA GPU, in fp32: the first, plain
+ * implementation, written to be checked op by op against the CPU ops
+ * (tests/gpu/test_ops_cuda.c) before anything faster replaces it. Matrix
+ * products go through cuBLAS SGEMM (no TF32); every other op is a simple
+ * kernel. Deterministic: no atomics, every sum in a fixed order.
+ *
+ * Every CUDA and cuBLAS call is checked; a failure names the call and ends
+ * the process (it is a broken device or driver, not bad input).
+ *
+ * Status: compiled in every build; not yet run on a GPU (see the issue
+ * notes). Not linked into the tools yet. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern "C" {
+#include "../lib/ops.h"
+#include "ops_cuda.h"
+}
+
+/* ---- checking ---- */
+
+static void cuda_check(cudaError_t e, const char *what, const char *file, int line)
+{
+	if (e == cudaSuccess)
+		return;
+	fprintf(stderr, "nc: CUDA: %s: %s (%s:%d)\n", what, cudaGetErrorString(e), file, line);
+	exit(1);
+}
+
+static void blas_check(cublasStatus_t s, const char *what, const char *file, int line)
+{
+	if (s == CUBLAS_STATUS_SUCCESS)
+		return;
+	fprintf(stderr, "nc: cuBLAS: %s: status %d (%s:%d)\n", what, (int)s, file, line);
+	exit(1);
+}
+
+#define CK(x) cuda_check((x), #x, __FILE__, __LINE__)
+#define BK(x) blas_check((x), #x, __FILE__, __LINE__)
+/* after a kernel launch: the launch itself (configuration) */
+#define LAUNCHED() CK(cudaGetLastError())
+
+static cublasHandle_t blas;
+
+static unsigned blocks(size_t n, unsigned per)
+{
+	return (unsigned)((n + per - 1) / per);
+}
+
+/* ---- memory ---- */
+
+static void *cu_alloc(size_t bytes)
+{
+	void *p = NULL;
+	CK(cudaMalloc(&p, bytes ? bytes : 1));
+	CK(cudaMemset(p, 0, bytes ? bytes : 1));
+	return p;
+}
+
+static void cu_free(void *p)
+{
+	if (p)
+		CK(cudaFree(p));
+}
+
+static void cu_zero(float *x, size_t n)
+{
+	CK(cudaMemset(x, 0, n * sizeof *x));
+}
+
+static void cu_copy(float *dst, const float *src, size_t n)
+{
+	CK(cudaMemcpy(dst, src, n * sizeof *dst, cudaMemcpyDeviceToDevice));
+}
+
+static void cu_upload(void *dst, const void *src, size_t bytes)
+{
+	CK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+
+static void cu_download(void *dst, const void *src, size_t bytes)
+{
+	CK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+
+/* A device copy of host tables (the rotary cos and sin), grown as needed. */
+static float *table_on_device(const float *host, size_t n, float **buf, size_t *cap)
+{
+	if (n > *cap) {
+		cu_free(*buf);
+		*buf = (float *)cu_alloc(n * sizeof(float));
+		*cap = n;
+	}
+	cu_upload(*buf, host, n * sizeof(float));
+	return *buf;
+}
+
+/* ---- elementwise ---- */
+
+__global__ void k_add(float *y, const float *x, size_t n)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i < n)
+		y[i] += x[i];
+}
+
+static void cu_add(float *y, const float *x, size_t n)
+{
+	if (!n)
+		return;
+	k_add<<<blocks(n, 256), 256>>>(y, x, n);
+	LAUNCHED();
+}
+
+__global__ void k_relu2(float *y, const float *x, size_t n)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i < n)
+		y[i] = x[i] > 0 ? x[i] * x[i] : 0;
+}
+
+__global__ void k_relu2_backward(float *dx, const float *dy, const float *x, size_t n)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i < n)
+		dx[i] += x[i] > 0 ? 2 * x[i] * dy[i] : 0;
+}
+
+static void cu_relu2(float *y, const float *x, size_t n)
+{
+	if (!n)
+		return;
+	k_relu2<<<blocks(n, 256), 256>>>(y, x, n);
+	LAUNCHED();
+}
+
+static void cu_relu2_backward(float *dx, const float *dy, const float *x, size_t n)
+{
+	if (!n)
+		return;
+	k_relu2_backward<<<blocks(n, 256), 256>>>(dx, dy, x, n);
+	LAUNCHED();
+}
+
+__global__ void k_softcap(float *z, size_t n, float cap)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i < n)
+		z[i] = cap * tanhf(z[i] / cap);
+}
+
+static void cu_softcap(float *z, size_t n, float cap)
+{
+	if (!n)
+		return;
+	k_softcap<<<blocks(n, 256), 256>>>(z, n, cap);
+	LAUNCHED();
+}
+
+/* ---- matrix products (row-major, as lib/ops.h; cuBLAS is column-major:
+ * a row-major (r x c) matrix is the column-major (c x r) transpose) ---- */
+
+static void cu_matmul(float *y, const float *x, const float *w, int M, int N, int K, int acc)
+{
+	/* y^T (N x M) = W (N x K) x^T (K x M) */
+	float one = 1, beta = acc ? 1.0f : 0.0f;
+	BK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, w, K, x, K, &beta, y, N));
+}
+
+static void cu_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+			       int M, int N, int K)
+{
+	float one = 1;
+	/* dx^T (K x M) += W^T (K x N) dy^T (N x M) */
+	if (dx)
+		BK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &one, w, K, dy, N, &one, dx, K));
+	/* dW^T (K x N) += x^T (K x M) dy (M x N) */
+	if (dw)
+		BK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N, &one, dw, K));
+}
+
+/* ---- embedding ---- */
+
+__global__ void k_embedding(float *out, const int32_t *idx, const float *wte, int n, int C)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i < (size_t)n * C)
+		out[i] = wte[(size_t)idx[i / C] * C + i % C];
+}
+
+/* One thread per column, tokens in order: repeated ids add up in the same
+ * order every time. */
+__global__ void k_embedding_backward(float *dwte, const float *dout, const int32_t *idx, int n, int C)
+{
+	int c = blockIdx.x * blockDim.x + threadIdx.x;
+	if (c >= C)
+		return;
+	for (int i = 0; i < n; i++)
+		dwte[(size_t)idx[i] * C + c] += dout[(size_t)i * C + c];
+}
+
+static void cu_embedding(float *out, const int32_t *idx, const float *wte, int n, int C)
+{
+	if (n <= 0)
+		return;
+	k_embedding<<<blocks((size_t)n * C, 256), 256>>>(out, idx, wte, n, C);
+	LAUNCHED();
+}
+
+static void cu_embedding_backward(float *dwte, const float *dout, const int32_t *idx, int n, int C)
+{
+	if (n <= 0)
+		return;
+	k_embedding_backward<<<blocks((size_t)C, 128), 128>>>(dwte, dout, idx, n, C);
+	LAUNCHED();
+}
+
+/* ---- block reductions (blockDim.x a multiple of 32, at most 1024) ---- */
+
+__device__ float block_sum(float v, float *shared)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v += __shfl_down_sync(0xffffffffu, v, o);
+	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
+	__syncthreads();
+	if (lane == 0)
+		shared[warp] = v;
+	__syncthreads();
+	float t = 0;
+	for (int i = 0; i < nw; i++)   /* the same order in every thread */
+		t += shared[i];
+	return t;
+}
+
+__device__ float block_max(float v, float *shared)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
+	__syncthreads();
+	if (lane == 0)
+		shared[warp] = v;
+	__syncthreads();
+	float t = -INFINITY;
+	for (int i = 0; i < nw; i++)
+		t = fmaxf(t, shared[i]);
+	return t;
+}
+
+/* ---- RMSNorm: one block per row ---- */
+
+__global__ void k_rmsnorm(float *out, float *rstd, const float *x, int C, float eps)
+{
+	__shared__ float red[32];
+	const float *xi = x + (size_t)blockIdx.x * C;
+	float ss = 0;
+	for (int c = threadIdx.x; c < C; c += blockDim.x)
+		ss += xi[c] * xi[c];
+	ss = block_sum(ss, red);
+	float r = 1.0f / sqrtf(ss / C + eps);
+	if (threadIdx.x == 0)
+		rstd[blockIdx.x] = r;
+	for (int c = threadIdx.x; c < C; c += blockDim.x)
+		out[(size_t)blockIdx.x * C + c] = xi[c] * r;
+}
+
+__global__ void k_rmsnorm_backward(float *dx, const float *dout, const float *out, const float *rstd, int C)
+{
+	__shared__ float red[32];
+	size_t row = (size_t)blockIdx.x * C;
+	float dot = 0;
+	for (int c = threadIdx.x; c < C; c += blockDim.x)
+		dot += dout[row + c] * out[row + c];
+	dot = block_sum(dot, red) / C;
+	float r = rstd[blockIdx.x];
+	for (int c = threadIdx.x; c < C; c += blockDim.x)
+		dx[row + c] += r * (dout[row + c] - out[row + c] * dot);
+}
+
+static unsigned row_threads(int C)
+{
+	return C >= 1024 ? 1024 : C >= 256 ? 256 : 32 * ((C + 31) / 32);
+}
+
+static void cu_rmsnorm(float *out, float *rstd, const float *x, int n, int C, float eps)
+{
+	if (n <= 0)
+		return;
+	k_rmsnorm<<<n, row_threads(C)>>>(out, rstd, x, C, eps);
+	LAUNCHED();
+}
+
+static void cu_rmsnorm_backward(float *dx, const float *dout, const float *out, const float *rstd,
+				int n, int C)
+{
+	if (n <= 0)
+		return;
+	k_rmsnorm_backward<<<n, row_threads(C)>>>(dx, dout, out, rstd, C);
+	LAUNCHED();
+}
+
+/* ---- rotary ---- */
+
+__global__ void k_rotary(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
+			 int inverse)
+{
+	int half = D / 2;
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+	if (i >= (size_t)B * T * H * half)
+		return;
+	int k = (int)(i % half);
+	size_t row = i / half;              /* (b, t, h) */
+	int t = (int)(row / H % T);
+	float *v = x + row * D;
+	float c = cos[(size_t)t * half + k], s = sin[(size_t)t * half + k];
+	if (inverse)
+		s = -s;
+	float x1 = v[k], x2 = v[k + half];
+	v[k] = x1 * c + x2 * s;
+	v[k + half] = -x1 * s + x2 * c;
+}
+
+static float *rot_cos, *rot_sin;
+static size_t rot_cos_cap, rot_sin_cap;
+
+static void cu_rotary(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
+		      int inverse)
+{
+	size_t n = (size_t)T * (D / 2);
+	if (!n || B <= 0 || H <= 0)
+		return;
+	const float *dc = table_on_device(cos, n, &rot_cos, &rot_cos_cap);
+	const float *ds = table_on_device(sin, n, &rot_sin, &rot_sin_cap);
+	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, dc, ds, B, T, H, D, inverse);
+	LAUNCHED();
+}
+
+/* ---- attention: one block per query; scores in shared memory ---- */
+
+__global__ void k_attend(float *out, float *lse, const float *q, const float *k, const float *v,
+			 int Tq, int H, int Hkv, int D, int pos, int Tmax)
+{
+	extern __shared__ float p[];        /* pos + Tq scores, then 32 for reductions */
+	int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+	int hk = h / (H / Hkv), last = pos + t;
+	float *red = p + pos + Tq;
+	size_t kvs = (size_t)Hkv * D;
+	const float *qt = q + (((size_t)b * Tq + t) * H + h) * D;
+	const float *kb = k + (size_t)b * Tmax * kvs + (size_t)hk * D;
+	const float *vb = v + (size_t)b * Tmax * kvs + (size_t)hk * D;
+	float scale = 1.0f / sqrtf((float)D), mx = -INFINITY;
+	for (int j = threadIdx.x; j <= last; j += blockDim.x) {
+		const float *kj = kb + (size_t)j * kvs;
+		float s = 0;
+		for (int d = 0; d < D; d++)
+			s += qt[d] * kj[d];
+		p[j] = s * scale;
+		mx = fmaxf(mx, p[j]);
+	}
+	mx = block_max(mx, red);
+	float sum = 0;
+	for (int j = threadIdx.x; j <= last; j += blockDim.x) {
+		p[j] = expf(p[j] - mx);
+		sum += p[j];
+	}
+	sum = block_sum(sum, red);
+	if (threadIdx.x == 0 && lse)
+		lse[((size_t)b * H + h) * Tq + t] = mx + logf(sum);
+	__syncthreads();
+	float *o = out + (((size_t)b * Tq + t) * H + h) * D;
+	for (int d = threadIdx.x; d < D; d += blockDim.x) {
+		float acc = 0;
+		for (int j = 0; j <= last; j++)
+			acc += p[j] * vb[(size_t)j * kvs + d];
+		o[d] = acc / sum;
+	}
+}
+
+static void attend(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+		   int Tq, int H, int Hkv, int D, int pos, int Tmax)
+{
+	if (B <= 0 || Tq <= 0)
+		return;
+	size_t shared = ((size_t)pos + Tq + 32) * sizeof(float);
+	if (shared > 48 * 1024)
+		CK(cudaFuncSetAttribute(k_attend, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared));
+	dim3 grid(Tq, H, B);
+	k_attend<<<grid, 128, shared>>>(out, lse, q, k, v, Tq, H, Hkv, D, pos, Tmax);
+	LAUNCHED();
+}
+
+static void cu_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+			 int T, int H, int Hkv, int D)
+{
+	attend(out, lse, q, k, v, B, T, H, Hkv, D, 0, T);
+}
+
+static void cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
+				int Tq, int H, int Hkv, int D, int pos, int Tmax)
+{
+	attend(out, NULL, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
+}
+
+/* Backward in two passes without atomics: dq by query (one thread each),
+ * then dk and dv by key (one thread each, over the heads sharing it). */
+#define MAX_D 256
+
+__global__ void k_attention_dq(float *dq, const float *dout, const float *out, const float *lse,
+			       const float *q, const float *k, const float *v, int B, int T, int H,
+			       int Hkv, int D, float *delta)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;   /* (b, t, h) */
+	if (i >= (size_t)B * T * H)
+		return;
+	int h = (int)(i % H), t = (int)(i / H % T), b = (int)(i / H / T);
+	int hk = h / (H / Hkv);
+	size_t kvs = (size_t)Hkv * D, qo = i * D;
+	const float *qt = q + qo, *go = dout + qo, *ot = out + qo;
+	const float *kb = k + (size_t)b * T * kvs + (size_t)hk * D;
+	const float *vb = v + (size_t)b * T * kvs + (size_t)hk * D;
+	float l = lse[((size_t)b * H + h) * T + t], dl = 0, scale = 1.0f / sqrtf((float)D);
+	for (int d = 0; d < D; d++)
+		dl += go[d] * ot[d];
+	delta[((size_t)b * H + h) * T + t] = dl;
+	float acc[MAX_D];
+	for (int d = 0; d < D; d++)
+		acc[d] = 0;
+	for (int j = 0; j <= t; j++) {
+		const float *kj = kb + (size_t)j * kvs, *vj = vb + (size_t)j * kvs;
+		float s = 0, dp = 0;
+		for (int d = 0; d < D; d++) {
+			s += qt[d] * kj[d];
+			dp += go[d] * vj[d];
+		}
+		float pj = expf(s * scale - l), ds = pj * (dp - dl) * scale;
+		for (int d = 0; d < D; d++)
+			acc[d] += ds * kj[d];
+	}
+	for (int d = 0; d < D; d++)
+		dq[qo + d] += acc[d];
+}
+
+__global__ void k_attention_dkv(float *dk, float *dv, const float *dout, const float *lse,
+				const float *delta, const float *q, const float *k, const float *v,
+				int B, int T, int H, int Hkv, int D)
+{
+	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;   /* (b, j, hk) */
+	if (i >= (size_t)B * T * Hkv)
+		return;
+	int hk = (int)(i % Hkv), j = (int)(i / Hkv % T), b = (int)(i / Hkv / T);
+	int group = H / Hkv;
+	const float *kj = k + i * D, *vj = v + i * D;
+	float scale = 1.0f / sqrtf((float)D), ak[MAX_D], av[MAX_D];
+	for (int d = 0; d < D; d++)
+		ak[d] = av[d] = 0;
+	for (int h = hk * group; h < (hk + 1) * group; h++)
+		for (int t = j; t < T; t++) {
+			size_t qo = (((size_t)b * T + t) * H + h) * D;
+			const float *qt = q + qo, *go = dout + qo;
+			float s = 0, dp = 0;
+			for (int d = 0; d < D; d++) {
+				s += qt[d] * kj[d];
+				dp += go[d] * vj[d];
+			}
+			size_t r = ((size_t)b * H + h) * T + t;
+			float pj = expf(s * scale - lse[r]), ds = pj * (dp - delta[r]) * scale;
+			for (int d = 0; d < D; d++) {
+				av[d] += pj * go[d];
+				ak[d] += ds * qt[d];
+			}
+		}
+	for (int d = 0; d < D; d++) {
+		dk[i * D + d] += ak[d];
+		dv[i * D + d] += av[d];
+	}
+}
+
+static float *att_delta;
+static size_t att_delta_cap;
+
+static void cu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+				  const float *lse, const float *q, const float *k, const float *v,
+				  int B, int T, int H, int Hkv, int D)
+{
+	if (B <= 0 || T <= 0)
+		return;
+	if (D > MAX_D) {
+		fprintf(stderr, "nc: CUDA attention backward: head size %d above %d\n", D, MAX_D);
+		exit(1);
+	}
+	size_t n = (size_t)B * H * T;
+	if (n > att_delta_cap) {
+		cu_free(att_delta);
+		att_delta = (float *)cu_alloc(n * sizeof(float));
+		att_delta_cap = n;
+	}
+	k_attention_dq<<<blocks(n, 64), 64>>>(dq, dout, out, lse, q, k, v, B, T, H, Hkv, D, att_delta);
+	LAUNCHED();
+	k_attention_dkv<<<blocks((size_t)B * T * Hkv, 64), 64>>>(dk, dv, dout, lse, att_delta, q, k, v,
+								  B, T, H, Hkv, D);
+	LAUNCHED();
+}
+
+/* ---- softcapped cross-entropy: one block per row ---- */
+
+__global__ void k_softcap_xent(float *logits, float *loss, const int32_t *targets, int V, float cap,
+			       float grad_scale)
+{
+	__shared__ float red[32];
+	float *z = logits + (size_t)blockIdx.x * V;
+	float mx = -INFINITY;
+	for (int j = threadIdx.x; j < V; j += blockDim.x) {
+		z[j] = cap * tanhf(z[j] / cap);
+		mx = fmaxf(mx, z[j]);
+	}
+	mx = block_max(mx, red);
+	float sum = 0;
+	for (int j = threadIdx.x; j < V; j += blockDim.x)
+		sum += expf(z[j] - mx);
+	sum = block_sum(sum, red);
+	float lse = mx + logf(sum);
+	int tg = targets[blockIdx.x];
+	__syncthreads();   /* every thread has read z[tg] below before it changes */
+	float zt = tg >= 0 ? z[tg] : 0;
+	if (threadIdx.x == 0)
+		loss[blockIdx.x] = tg >= 0 ? lse - zt : 0;
+	__syncthreads();
+	if (grad_scale == 0)
+		return;
+	for (int j = threadIdx.x; j < V; j += blockDim.x) {
+		float c = z[j], g = tg >= 0 ? expf(c - lse) - (j == tg) : 0;
+		z[j] = grad_scale * g * (1 - (c / cap) * (c / cap));
+	}
+}
+
+static float *xent_host;
+static size_t xent_host_cap;
+
+static double cu_softcap_xent(float *logits, float *loss, const int32_t *targets, int n, int V,
+			      float cap, float grad_scale)
+{
+	if (n <= 0)
+		return 0;
+	k_softcap_xent<<<n, 256>>>(logits, loss, targets, V, cap, grad_scale);
+	LAUNCHED();
+	if ((size_t)n > xent_host_cap) {
+		free(xent_host);
+		xent_host = (float *)malloc((size_t)n * sizeof *xent_host);
+		if (!xent_host) {
+			fprintf(stderr, "nc: out of memory\n");
+			exit(1);
+		}
+		xent_host_cap = n;
+	}
+	cu_download(xent_host, loss, (size_t)n * sizeof *xent_host);
+	double total = 0;
+	for (int i = 0; i < n; i++)
+		total += xent_host[i];
+	return total;
+}
+
+/* ---- the table ---- */
+
+static struct nc_ops table;
+
+extern "C" int nc_cuda_devices(void)
+{
+	int n = 0;
+	if (cudaGetDeviceCount(&n) != cudaSuccess) {
+		cudaGetLastError();   /* no driver or no device: not an error here */
+		return 0;
+	}
+	return n;
+}
+
+extern "C" const struct nc_ops *nc_ops_cuda(void)
+{
+	if (table.name)
+		return &table;
+	if (nc_cuda_devices() < 1)
+		return NULL;
+	BK(cublasCreate(&blas));
+	BK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));   /* fp32, no TF32 */
+	table.name = "cuda";
+	table.alloc = cu_alloc;
+	table.free = cu_free;
+	table.zero = cu_zero;
+	table.copy = cu_copy;
+	table.add = cu_add;
+	table.upload = cu_upload;
+	table.download = cu_download;
+	table.matmul = cu_matmul;
+	table.matmul_backward = cu_matmul_backward;
+	table.embedding = cu_embedding;
+	table.embedding_backward = cu_embedding_backward;
+	table.rmsnorm = cu_rmsnorm;
+	table.rmsnorm_backward = cu_rmsnorm_backward;
+	table.rotary = cu_rotary;
+	table.attention = cu_attention;
+	table.attention_backward = cu_attention_backward;
+	table.attention_cached = cu_attention_cached;
+	table.relu2 = cu_relu2;
+	table.relu2_backward = cu_relu2_backward;
+	table.softcap_xent = cu_softcap_xent;
+	table.softcap = cu_softcap;
+	return &table;
+}

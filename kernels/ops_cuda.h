@@ -1,0 +1,12 @@
+/* The CUDA ops (kernels/ops_cuda.cu): a plain C header, no CUDA types. */
+#ifndef NC_OPS_CUDA_H
+#define NC_OPS_CUDA_H
+
+#include "../lib/ops.h"
+
+/* How many CUDA devices this process can use (0 without a driver). */
+int nc_cuda_devices(void);
+/* The op table on device 0, set up on first use; NULL without a device. */
+const struct nc_ops *nc_ops_cuda(void);
+
+#endif

@@ -1,0 +1,286 @@
+/* The CUDA ops against the CPU ops (the reference), op by op on seeded
+ * random inputs at several shapes, odd sizes included; then the whole
+ * model (forward, loss, backward) and the KV-cache step. fp32 on both
+ * sides: tolerances are 1e-5 of the largest value (1e-4 for the sums over
+ * whole sequences in attention's backward and the model's gradients).
+ * Run by `make test-gpu`; without a CUDA device it says so and skips. */
+#include "../../kernels/ops_cuda.h"
+#include "../../lib/gpt.h"
+#include "../../lib/rng.h"
+#include "../unit/tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct nc_ops *G;   /* the GPU */
+static const struct nc_ops *C = &nc_ops_cpu;
+static struct nc_rng rng;
+
+static float *host_rand(size_t n, float scale)
+{
+	float *x = malloc(n * sizeof *x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = scale * (float)(2 * nc_rng_uniform(&rng) - 1);
+	return x;
+}
+
+static float *dev(const float *h, size_t n)
+{
+	float *d = G->alloc(n * sizeof *d);
+	G->upload(d, h, n * sizeof *d);
+	return d;
+}
+
+static int32_t *dev_i32(const int32_t *h, size_t n)
+{
+	int32_t *d = G->alloc(n * sizeof *d);
+	G->upload(d, h, n * sizeof *d);
+	return d;
+}
+
+/* Largest difference of device d against host h, relative to h's largest. */
+static double diff(const float *d, const float *h, size_t n)
+{
+	float *back = malloc(n * sizeof *back);
+	G->download(back, d, n * sizeof *back);
+	double e = tap_rel_err(back, h, n);
+	free(back);
+	return e;
+}
+
+static void report(const char *what, double e, double tol)
+{
+	char name[256];
+	snprintf(name, sizeof name, "%s (difference %.1e, tolerance %.0e)", what, e, tol);
+	CHECK(e <= tol, name);
+}
+
+static void test_matmul(int M, int N, int K)
+{
+	float *x = host_rand((size_t)M * K, 1), *w = host_rand((size_t)N * K, 1);
+	float *y = host_rand((size_t)M * N, 1), *dy = host_rand((size_t)M * N, 1);
+	float *dx = host_rand((size_t)M * K, 1), *dw = host_rand((size_t)N * K, 1);
+	float *gx = dev(x, (size_t)M * K), *gw = dev(w, (size_t)N * K), *gy = dev(y, (size_t)M * N);
+	float *gdy = dev(dy, (size_t)M * N), *gdx = dev(dx, (size_t)M * K), *gdw = dev(dw, (size_t)N * K);
+	char what[128];
+	for (int acc = 0; acc <= 1; acc++) {
+		C->matmul(y, x, w, M, N, K, acc);
+		G->matmul(gy, gx, gw, M, N, K, acc);
+		snprintf(what, sizeof what, "matmul %dx%dx%d%s", M, N, K, acc ? " accumulating" : "");
+		report(what, diff(gy, y, (size_t)M * N), 1e-5);
+	}
+	C->matmul_backward(dx, dw, dy, x, w, M, N, K);
+	G->matmul_backward(gdx, gdw, gdy, gx, gw, M, N, K);
+	snprintf(what, sizeof what, "matmul backward %dx%dx%d: dx", M, N, K);
+	report(what, diff(gdx, dx, (size_t)M * K), 1e-5);
+	snprintf(what, sizeof what, "matmul backward %dx%dx%d: dW", M, N, K);
+	report(what, diff(gdw, dw, (size_t)N * K), 1e-5);
+	float *hs[] = {x, w, y, dy, dx, dw}, *ds[] = {gx, gw, gy, gdy, gdx, gdw};
+	for (int i = 0; i < 6; i++)
+		free(hs[i]), G->free(ds[i]);
+}
+
+static void test_rows(int n, int Cw)
+{
+	size_t N = (size_t)n * Cw;
+	float *x = host_rand(N, 2), *out = malloc(N * sizeof *out), *r = malloc(n * sizeof *r);
+	float *gx = dev(x, N), *gout = G->alloc(N * sizeof *out), *gr = G->alloc(n * sizeof *r);
+	char what[128];
+	C->rmsnorm(out, r, x, n, Cw, 1.1920929e-07f);
+	G->rmsnorm(gout, gr, gx, n, Cw, 1.1920929e-07f);
+	snprintf(what, sizeof what, "rmsnorm %d rows of %d", n, Cw);
+	report(what, fmax(diff(gout, out, N), diff(gr, r, n)), 1e-5);
+	float *dout = host_rand(N, 1), *dx = host_rand(N, 1);
+	float *gdout = dev(dout, N), *gdx = dev(dx, N);
+	C->rmsnorm_backward(dx, dout, out, r, n, Cw);
+	G->rmsnorm_backward(gdx, gdout, gout, gr, n, Cw);
+	snprintf(what, sizeof what, "rmsnorm backward %d rows of %d", n, Cw);
+	report(what, diff(gdx, dx, N), 1e-5);
+
+	/* elementwise ops on the same buffers */
+	C->relu2(out, x, N);
+	G->relu2(gout, gx, N);
+	report("relu2", diff(gout, out, N), 1e-6);
+	C->relu2_backward(dx, dout, x, N);
+	G->relu2_backward(gdx, gdout, gx, N);
+	report("relu2 backward", diff(gdx, dx, N), 1e-6);
+	C->add(dx, x, N);
+	G->add(gdx, gx, N);
+	report("add", diff(gdx, dx, N), 1e-6);
+	float *z = host_rand(N, 40), *gz = dev(z, N);
+	C->softcap(z, N, 15);
+	G->softcap(gz, N, 15);
+	report("softcap", diff(gz, z, N), 1e-6);
+	float *hs[] = {x, out, r, dout, dx, z}, *ds[] = {gx, gout, gr, gdout, gdx, gz};
+	for (int i = 0; i < 6; i++)
+		free(hs[i]), G->free(ds[i]);
+}
+
+static void test_embedding(int n, int V, int Cw)
+{
+	int32_t *idx = malloc(n * sizeof *idx);
+	for (int i = 0; i < n; i++)
+		idx[i] = (int32_t)nc_rng_below(&rng, (uint64_t)(V / 3 + 1));   /* repeats */
+	float *wte = host_rand((size_t)V * Cw, 1), *out = malloc((size_t)n * Cw * sizeof *out);
+	float *dout = host_rand((size_t)n * Cw, 1), *dwte = host_rand((size_t)V * Cw, 1);
+	int32_t *gidx = dev_i32(idx, n);
+	float *gwte = dev(wte, (size_t)V * Cw), *gout = G->alloc((size_t)n * Cw * sizeof *out);
+	float *gdout = dev(dout, (size_t)n * Cw), *gdwte = dev(dwte, (size_t)V * Cw);
+	C->embedding(out, idx, wte, n, Cw);
+	G->embedding(gout, gidx, gwte, n, Cw);
+	report("embedding", diff(gout, out, (size_t)n * Cw), 0);
+	C->embedding_backward(dwte, dout, idx, n, Cw);
+	G->embedding_backward(gdwte, gdout, gidx, n, Cw);
+	report("embedding backward with repeated ids", diff(gdwte, dwte, (size_t)V * Cw), 1e-6);
+	free(idx), free(wte), free(out), free(dout), free(dwte);
+	G->free(gidx), G->free(gwte), G->free(gout), G->free(gdout), G->free(gdwte);
+}
+
+static void test_rotary(int B, int T, int H, int D, int t0)
+{
+	size_t n = (size_t)B * T * H * D;
+	float *x = host_rand(n, 1), *gx = dev(x, n);
+	float *cs = malloc((size_t)T * D / 2 * sizeof *cs), *sn = malloc((size_t)T * D / 2 * sizeof *sn);
+	nc_rotary_tables(cs, sn, T, D, t0, 10000);
+	for (int inv = 0; inv <= 1; inv++) {
+		C->rotary(x, cs, sn, B, T, H, D, inv);
+		G->rotary(gx, cs, sn, B, T, H, D, inv);
+		report(inv ? "rotary inverse" : "rotary", diff(gx, x, n), 1e-6);
+	}
+	free(x), free(cs), free(sn);
+	G->free(gx);
+}
+
+static void test_attention(int B, int T, int H, int Hkv, int D)
+{
+	size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * Hkv * D, nl = (size_t)B * H * T;
+	float *q = host_rand(nq, 1), *k = host_rand(nk, 1), *v = host_rand(nk, 1);
+	float *out = malloc(nq * sizeof *out), *lse = malloc(nl * sizeof *lse);
+	float *gq = dev(q, nq), *gk = dev(k, nk), *gv = dev(v, nk);
+	float *gout = G->alloc(nq * sizeof *out), *glse = G->alloc(nl * sizeof *lse);
+	char what[128];
+	C->attention(out, lse, q, k, v, B, T, H, Hkv, D);
+	G->attention(gout, glse, gq, gk, gv, B, T, H, Hkv, D);
+	snprintf(what, sizeof what, "attention B%d T%d H%d/%d D%d", B, T, H, Hkv, D);
+	report(what, fmax(diff(gout, out, nq), diff(glse, lse, nl)), 1e-5);
+
+	float *dout = host_rand(nq, 1), *dq = host_rand(nq, 1), *dk = host_rand(nk, 1), *dv = host_rand(nk, 1);
+	float *gdout = dev(dout, nq), *gdq = dev(dq, nq), *gdk = dev(dk, nk), *gdv = dev(dv, nk);
+	C->attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D);
+	G->attention_backward(gdq, gdk, gdv, gdout, gout, glse, gq, gk, gv, B, T, H, Hkv, D);
+	snprintf(what, sizeof what, "attention backward B%d T%d H%d/%d D%d", B, T, H, Hkv, D);
+	report(what, fmax(diff(gdq, dq, nq), fmax(diff(gdk, dk, nk), diff(gdv, dv, nk))), 1e-4);
+
+	/* the last 3 queries against a cache of T positions, 3 of them new */
+	int Tq = T >= 4 ? 3 : 1, pos = T - Tq;
+	size_t nqc = (size_t)B * Tq * H * D;
+	float *qc = host_rand(nqc, 1), *oc = malloc(nqc * sizeof *oc);
+	float *gqc = dev(qc, nqc), *goc = G->alloc(nqc * sizeof *oc);
+	C->attention_cached(oc, qc, k, v, B, Tq, H, Hkv, D, pos, T);
+	G->attention_cached(goc, gqc, gk, gv, B, Tq, H, Hkv, D, pos, T);
+	snprintf(what, sizeof what, "attention against a KV cache: %d queries after %d", Tq, pos);
+	report(what, diff(goc, oc, nqc), 1e-5);
+	float *hs[] = {q, k, v, out, lse, dout, dq, dk, dv, qc, oc};
+	float *ds[] = {gq, gk, gv, gout, glse, gdout, gdq, gdk, gdv, gqc, goc};
+	for (int i = 0; i < 11; i++)
+		free(hs[i]), G->free(ds[i]);
+}
+
+static void test_xent(int n, int V)
+{
+	size_t N = (size_t)n * V;
+	float *z = host_rand(N, 30), *loss = malloc(n * sizeof *loss);
+	int32_t *tg = malloc(n * sizeof *tg);
+	for (int i = 0; i < n; i++)
+		tg[i] = i % 4 == 3 ? -1 : (int32_t)nc_rng_below(&rng, V);
+	float *gz = dev(z, N), *gloss = G->alloc(n * sizeof *loss);
+	int32_t *gtg = dev_i32(tg, n);
+	double sc = C->softcap_xent(z, loss, tg, n, V, 15, 0.01f);
+	double sg = G->softcap_xent(gz, gloss, gtg, n, V, 15, 0.01f);
+	char what[128];
+	snprintf(what, sizeof what, "softcapped cross-entropy %d x %d: the summed loss", n, V);
+	report(what, fabs(sc - sg) / fabs(sc), 1e-5);
+	report("softcapped cross-entropy: per-token losses", diff(gloss, loss, n), 1e-5);
+	report("softcapped cross-entropy: the logits' gradient", diff(gz, z, N), 1e-5);
+	free(z), free(loss), free(tg);
+	G->free(gz), G->free(gloss), G->free(gtg);
+}
+
+/* The whole model on both devices from the same weights. */
+static void test_model(void)
+{
+	struct nc_gpt_config c = {.n_layer = 2, .n_head = 4, .n_kv_head = 2, .n_embd = 64,
+				  .vocab_size = 97, .sequence_len = 24, .rope_base = 10000,
+				  .softcap = 15, .norm_eps = 1.1920929e-07f};
+	struct nc_gpt mc, mg;
+	nc_gpt_init(&mc, &c, C);
+	nc_gpt_init(&mg, &c, G);
+	float *w = host_rand(mc.nweights, 0.3f);
+	memcpy(mc.w, w, mc.nweights * sizeof *w);
+	G->upload(mg.w, w, mg.nweights * sizeof *w);
+	int B = 3, T = 24, N = B * T;
+	int32_t idx[3 * 24], tg[3 * 24];
+	for (int i = 0; i < N; i++) {
+		idx[i] = (int32_t)nc_rng_below(&rng, 97);
+		tg[i] = i % 7 == 6 ? -1 : (int32_t)nc_rng_below(&rng, 97);
+	}
+	float *lc = malloc((size_t)N * 97 * sizeof *lc), *lg = G->alloc((size_t)N * 97 * sizeof *lg);
+	nc_gpt_forward(&mc, idx, NULL, B, T, lc);
+	nc_gpt_forward(&mg, idx, NULL, B, T, lg);
+	report("model: logits", diff(lg, lc, (size_t)N * 97), 1e-5);
+	double a = nc_gpt_forward(&mc, idx, tg, B, T, NULL), b = nc_gpt_forward(&mg, idx, tg, B, T, NULL);
+	report("model: loss", fabs(a - b) / a, 1e-5);
+	nc_gpt_backward(&mc);
+	nc_gpt_backward(&mg);
+	report("model: every gradient", diff(mg.g, mc.g, mc.nweights), 1e-4);
+
+	/* KV cache: prefill 10, then one token a step */
+	struct nc_kv_cache kc, kg;
+	nc_kv_init(&kc, &mc, B, T);
+	nc_kv_init(&kg, &mg, B, T);
+	float *sc = malloc((size_t)B * 97 * sizeof *sc), *sg = malloc((size_t)B * 97 * sizeof *sg);
+	double worst = 0;
+	int32_t pre[3 * 10];
+	for (int b = 0; b < B; b++)
+		memcpy(pre + b * 10, idx + b * T, 10 * sizeof *pre);
+	nc_gpt_step(&mc, &kc, pre, B, 10, sc);
+	nc_gpt_step(&mg, &kg, pre, B, 10, sg);
+	worst = tap_rel_err(sg, sc, (size_t)B * 97);
+	for (int t = 10; t < T; t++) {
+		int32_t col[3] = {idx[t], idx[T + t], idx[2 * T + t]};
+		nc_gpt_step(&mc, &kc, col, B, 1, sc);
+		nc_gpt_step(&mg, &kg, col, B, 1, sg);
+		worst = fmax(worst, tap_rel_err(sg, sc, (size_t)B * 97));
+	}
+	report("model: KV-cache steps", worst, 1e-5);
+	nc_kv_free(&kc, &mc);
+	nc_kv_free(&kg, &mg);
+	free(w), free(lc), free(sc), free(sg);
+	G->free(lg);
+	nc_gpt_free(&mc);
+	nc_gpt_free(&mg);
+}
+
+int main(void)
+{
+	if (nc_cuda_devices() < 1 || !(G = nc_ops_cuda())) {
+		printf("1..0 # SKIP no CUDA device\n");
+		return 0;
+	}
+	nc_rng_seed(&rng, 20261121);
+	test_matmul(7, 13, 33);
+	test_matmul(64, 96, 128);
+	test_matmul(1, 300, 257);
+	test_rows(5, 37);
+	test_rows(64, 1280);
+	test_embedding(50, 31, 24);
+	test_rotary(2, 9, 3, 16, 0);
+	test_rotary(1, 1, 4, 128, 700);
+	test_attention(2, 17, 4, 2, 32);
+	test_attention(1, 64, 2, 2, 128);
+	test_attention(3, 5, 6, 1, 8);
+	test_xent(9, 77);
+	test_xent(4, 4099);
+	test_model();
+	return TAP_DONE();
+}
