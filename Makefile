@@ -74,19 +74,19 @@ build/nc-%: build/cmd/nc-%.o build/libnc.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # The tools that run the model link BLAS; nc-train also MPI (lib/comm.c).
-# nc-sample runs on CUDA too when built with it (--device=cuda|auto).
+# nc-sample and nc-train run on CUDA too when built with it (--device).
 CUDA_CFLAGS := $(if $(filter 1,$(CUDA)),-DNC_CUDA)
 CUDA_LINK   := $(if $(filter 1,$(CUDA)),$(CUDA_LIB) $(CUDA_LIBS) -lstdc++)
 
-build/cmd/nc-sample.o: cmd/nc-sample.c build/.config
+build/cmd/nc-sample.o build/cmd/nc-train.o: build/cmd/%.o: cmd/%.c build/.config
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -c $< -o $@
 
 build/nc-sample: build/cmd/nc-sample.o build/libnc.a $(CUDA_LIB)
 	$(CC) $(LDFLAGS) build/cmd/nc-sample.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(CUDA_LINK) -o $@
 
-build/nc-train: build/cmd/nc-train.o build/libnc.a build/.config
-	$(CC) $(LDFLAGS) $(filter-out build/.config,$^) $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) -o $@
+build/nc-train: build/cmd/nc-train.o build/libnc.a $(CUDA_LIB) build/.config
+	$(CC) $(LDFLAGS) build/cmd/nc-train.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) $(CUDA_LINK) -o $@
 
 build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)
@@ -102,6 +102,7 @@ test-gpu: all
 	@$(MAKE) -s $(patsubst tests/gpu/%.c,build/tests/gpu_%,$(wildcard tests/gpu/test_*.c))
 	@for t in $(patsubst tests/gpu/%.c,build/tests/gpu_%,$(wildcard tests/gpu/test_*.c)); do \
 	  echo "# $$t"; $$t || exit 1; done
+	@bats --tap tests/gpu/*.bats
 
 # Install the Debian packages nc needs (as root), and the Python oracles
 # used by the tests into .venv.

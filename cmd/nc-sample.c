@@ -8,9 +8,7 @@
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/parse.h"
-#ifdef NC_CUDA
-#include "../kernels/ops_cuda.h"
-#endif
+#include "../kernels/device.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -132,28 +130,9 @@ static int is_dir_with(const char *dir, const char *file)
 	return stat(p, &st) == 0;
 }
 
-/* The ops to run on: --device=cpu, cuda, or auto (a GPU when there is
- * one and this build has CUDA). */
-static const struct nc_ops *device_ops(const char *device)
-{
-	int want_cuda = device && !strcmp(device, "cuda");
-#ifdef NC_CUDA
-	if (!device || !strcmp(device, "auto") || want_cuda) {
-		const struct nc_ops *g = nc_cuda_devices() > 0 ? nc_ops_cuda() : NULL;
-		if (g)
-			return g;
-	}
-#endif
-	if (want_cuda) {
-		nc_fail("--device=cuda: %s", "no CUDA device here (or nc was built without CUDA)");
-		return NULL;
-	}
-	return &nc_ops_cpu;
-}
-
 static int load(struct model *md, const struct opts *o)
 {
-	const struct nc_ops *ops = device_ops(o->device);
+	const struct nc_ops *ops = nc_device_ops(o->device);
 	if (!ops)
 		return -1;
 	/* a run directory stands for its latest checkpoint */

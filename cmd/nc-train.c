@@ -5,6 +5,7 @@
 #include "../lib/file.h"
 #include "../lib/parse.h"
 #include "../lib/train.h"
+#include "../kernels/device.h"
 
 #include <getopt.h>
 #include <omp.h>
@@ -24,7 +25,7 @@ static void usage(FILE *fp)
 	      "          --final-lr-frac=0  --muon-bf16\n"
 	      "Eval:     --eval-every=250 (0: never)  --eval-tokens=10485760 (0: the whole split)\n"
 	      "Saving:   --save-every=N (and at the end)  --resume (from RUN_DIR's latest)\n"
-	      "Other:    --seed=42  --device=cpu  --threads=N  --peak-flops=F (for MFU)\n"
+	      "Other:    --seed=42  --device=auto|cpu|cuda  --threads=N  --peak-flops=F (MFU)\n"
 	      "          --model-tag=TAG  --run=NAME (recorded)  --progress  --quiet  -h\n"
 	      "Accepted for nanochat's command lines, -1 only so far: --core-metric-every,\n"
 	      "          --sample-every, --core-metric-max-per-task\n"
@@ -91,6 +92,8 @@ static double real(const char *name, const char *arg, double lo, double hi)
 	return v;
 }
 
+static const char *device = "auto";
+
 static void parse(int argc, char **argv, struct nc_train_opts *o)
 {
 	int c;
@@ -134,8 +137,9 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case O_RESUME: o->resume = 1; break;
 		case O_SEED: o->seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX / 2); break;
 		case O_DEVICE:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto"))
-				nc_usage_error("--device: only cpu (and auto) exist in this build so far");
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto") && strcmp(optarg, "cuda"))
+				nc_usage_error("--device: cpu, cuda or auto (not '%s')", optarg);
+			device = optarg;
 			break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: o->progress = 1; break;
@@ -166,6 +170,8 @@ int main(int argc, char **argv)
 	if (nc_comm_init(&comm, &argc, &argv) != 0)
 		nc_die_err();
 	o.comm = &comm;
+	if (!(o.ops = nc_device_ops(device)))
+		nc_die_err();
 	if (nc_train_base(&o) != 0) {
 		if (comm.world == 1)
 			nc_die_err();

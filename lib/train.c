@@ -50,7 +50,59 @@ struct run {
 	/* for the closing record */
 	double train_s, last_loss, min_bpb, last_bpb;
 	long steps_run;
+	/* with the model on a device: the optimizer's host copy of it (the
+	 * same parameters; w and g in host memory, the CPU ops) */
+	struct nc_gpt host;
+	float *losses;   /* per-token losses brought to the host */
 };
+
+/* The model the optimizer steps: the model itself, or, when it lives on a
+ * device, its host copy with the gradients just brought down. */
+static struct nc_gpt *optim_model(struct run *r)
+{
+	if (r->m.ops->host_memory)
+		return &r->m;
+	r->m.ops->download(r->host.g, r->m.g, r->m.nweights * sizeof *r->m.g);
+	return &r->host;
+}
+
+/* After a step on the host copy: the weights go back up. */
+static void optim_done(struct run *r)
+{
+	if (r->m.ops->host_memory) {
+		memset(r->m.g, 0, r->m.nweights * sizeof *r->m.g);
+		return;
+	}
+	r->m.ops->upload(r->m.w, r->host.w, r->m.nweights * sizeof *r->m.w);
+	r->m.ops->zero(r->m.g, r->m.nweights);
+}
+
+/* The host copy made (or refreshed) from the device's weights. */
+static void host_copy(struct run *r)
+{
+	if (r->m.ops->host_memory)
+		return;
+	if (!r->host.w) {
+		r->host = r->m;
+		r->host.ops = &nc_ops_cpu;
+		r->host.a = NULL;
+		r->host.w = xmalloc(r->m.nweights * sizeof *r->host.w);
+		r->host.g = xcalloc(r->m.nweights, sizeof *r->host.g);
+	}
+	r->m.ops->download(r->host.w, r->m.w, r->m.nweights * sizeof *r->host.w);
+}
+
+/* Per-token losses of the last forward, in host memory. */
+static const float *token_losses(struct run *r, size_t n)
+{
+	const float *l = nc_gpt_token_losses(&r->m);
+	if (r->m.ops->host_memory)
+		return l;
+	if (!r->losses)
+		r->losses = xmalloc(n * sizeof *r->losses);
+	r->m.ops->download(r->losses, l, n * sizeof *r->losses);
+	return r->losses;
+}
 
 static long horizon(const struct run *r, int *accum)
 {
@@ -201,7 +253,7 @@ static double evaluate(struct run *r)
 		if (nc_loader_next(&r->val, r->inputs, r->targets) != 1)
 			break;
 		nc_gpt_forward(&r->m, r->inputs, r->targets, B, T, NULL);
-		nc_bpb_add(&b, nc_gpt_token_losses(&r->m), r->targets, (size_t)B * T);
+		nc_bpb_add(&b, token_losses(r, (size_t)B * T), r->targets, (size_t)B * T);
 	}
 	/* bits per byte over all ranks: their nats and bytes summed (exact in a
 	 * double below 2^53 bytes) */
@@ -304,11 +356,12 @@ static int train_step(struct run *r, double *loss, double *norm)
 	if (nc_comm_allreduce_sum_d(r->comm, loss, 1) != 0)
 		return -1;
 	*loss /= r->comm->world;
-	*norm = nc_clip_grad_norm(&r->m, o->optim.grad_clip);
+	struct nc_gpt *om = optim_model(r);
+	*norm = nc_clip_grad_norm(om, o->optim.grad_clip);
 	double lrm = nc_lr_multiplier(&o->optim, r->step, r->iterations);
-	if (nc_optim_step_dist(&r->opt, &r->m, r->comm, lrm, nc_muon_momentum(r->step)) != 0)
+	if (nc_optim_step_dist(&r->opt, om, r->comm, lrm, nc_muon_momentum(r->step)) != 0)
 		return -1;
-	memset(r->m.g, 0, r->m.nweights * sizeof *r->m.g);
+	optim_done(r);
 	return 0;
 }
 
@@ -341,11 +394,12 @@ static int setup(struct run *r)
 		return nc_fail("%s: vocabulary %d, but the tokenizer has %u", latest, c.vocab_size,
 			       r->tok.vocab_size);
 	const struct nc_comm *cm = r->comm;
-	if (nc_gpt_init(&r->m, &c, &nc_ops_cpu) != 0 ||
+	if (nc_gpt_init(&r->m, &c, o->ops ? o->ops : &nc_ops_cpu) != 0 ||
 	    nc_optim_init_sharded(&r->opt, &r->m, &o->optim, cm->rank, cm->world) != 0)
 		return -1;
 	/* every rank draws the same weights from the same seed */
 	nc_gpt_init_weights(&r->m, o->seed);
+	host_copy(r);
 	struct nc_loader_cfg lc = {o->device_batch_size, o->max_seq_len, cm->rank, cm->world,
 				   r->tok.fingerprint};
 	if (nc_loader_open_dir(&r->train, o->data_dir, "train", &lc) != 0)
@@ -361,6 +415,7 @@ static int setup(struct run *r)
 	if (from_ckpt) {
 		if (resume(r, latest) != 0)
 			return -1;
+		host_copy(r);
 		if (r->step > r->iterations)
 			return nc_fail("%s is at step %ld, past the %ld iterations asked for", latest, r->step,
 				       r->iterations);
@@ -409,6 +464,9 @@ static void teardown(struct run *r)
 	free(r->token_bytes);
 	free(r->inputs);
 	free(r->targets);
+	free(r->host.w);
+	free(r->host.g);
+	free(r->losses);
 }
 
 int nc_train_base(const struct nc_train_opts *o)

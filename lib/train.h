@@ -30,6 +30,11 @@ struct nc_train_opts {
 	 * its own windows, total_batch_size counts all of them, and only rank
 	 * 0 logs and writes the model. */
 	const struct nc_comm *comm;
+	/* where the model runs; NULL: the CPU. On a device without host
+	 * memory, the forward and backward run there and the optimizer runs
+	 * on a host copy of the weights (a first, simple split: the gradients
+	 * come down and the weights go up every step). */
+	const struct nc_ops *ops;
 };
 
 void nc_train_defaults(struct nc_train_opts *o);

@@ -28,6 +28,8 @@
 #   NC_TINY_STEPS=600    training steps
 #   NC_TINY_UNTIL=STAGE  stop after this stage (corpus, tokenizer, shards,
 #                        base, sample, report)
+#   NC_DEVICE=auto       where the model runs: auto (a GPU when there is
+#                        one), cpu or cuda
 #   NC_THREADS           CPU threads (default: all)
 set -eu
 
@@ -42,6 +44,7 @@ batch=${NC_TINY_BATCH:-8}
 steps=${NC_TINY_STEPS:-600}
 until=${NC_TINY_UNTIL:-}
 threads=${NC_THREADS:+--threads=$NC_THREADS}
+device=--device=${NC_DEVICE:-auto}
 
 die() {
 	echo "tinyrun: $*" >&2
@@ -162,7 +165,7 @@ if stage base; then
 		resume=--resume
 		echo "resuming from $(ls -d "$run"/base/step_* | tail -1)"
 	fi
-	"$bin/nc-train" base --quiet --device=auto $threads $resume \
+	"$bin/nc-train" base --quiet $device $threads $resume \
 		-t "$run/tokenizer" --data "$run/data" -o "$run/base" \
 		--depth="$depth" --max-seq-len="$seq" --device-batch-size="$batch" \
 		--total-batch-size=$((batch * seq)) --num-iterations="$steps" \
@@ -177,8 +180,8 @@ fi
 if stage sample; then
 	printf '%s\n' "The" "NAME" "DESCRIPTION" "The following options" "This program" >"$run/prompts.txt"
 	{
-		"$bin/nc-sample" -m "$run/base" --device=auto $threads -n 48 -t 0 --json "$run/prompts.txt"
-		"$bin/nc-sample" -m "$run/base" --device=auto $threads -n 48 -t 0.8 -k 50 --samples 2 \
+		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -t 0 --json "$run/prompts.txt"
+		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -t 0.8 -k 50 --samples 2 \
 			--json -p "The"
 	} >"$run/samples.jsonl.tmp"
 	mv "$run/samples.jsonl.tmp" "$run/samples.jsonl"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bats
+# The tools on a CUDA GPU against the same tools on the CPU (the
+# reference): training losses step by step, a checkpoint moving CPU -> GPU
+# -> CPU, the same seed twice, and greedy sampling. Run by `make test-gpu`;
+# skipped without a GPU.
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+setup_file() {
+	ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	export ROOT PATH=$ROOT/build:$PATH T=$BATS_FILE_TMPDIR
+	python3 "$ROOT/tests/oracle/gen_text.py" --seed 41 --size 300000 --jsonl >"$T/docs.jsonl"
+	nc-bpe train --quiet --vocab-size=512 -o "$T/tok" "$T/docs.jsonl" >/dev/null
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/data" --val-docs=10 "$T/docs.jsonl" >/dev/null 2>&1
+}
+
+setup() {
+	cd "$ROOT"
+	nc-sample -h >/dev/null
+	if nc-train base --device=cuda -t /none --data /none -o /none 2>&1 | grep -q 'no CUDA device'; then
+		skip "no CUDA device"
+	fi
+}
+
+train() {
+	nc-train base --quiet -t "$T/tok" --data "$T/data" --depth=2 --max-seq-len=64 \
+		--device-batch-size=8 --total-batch-size=1024 --eval-every=5 --eval-tokens=4096 "$@"
+}
+
+# losses A.log B.log TOL: every loss and val_bpb of A within TOL (relative) of B's
+same_curve() {
+	paste <(grep -v event=done "$1" | grep -o -E '(loss|val_bpb)=[0-9.]+') \
+	      <(grep -v event=done "$2" | grep -o -E '(loss|val_bpb)=[0-9.]+') | tr '=' '\t' |
+		awk -F'\t' -v tol="$3" '{ d = ($2 - $4) / $4; if (d < 0) d = -d;
+			if ($1 != $3 || d > tol) { print "differ:", $0; bad = 1 } n++ }
+			END { exit bad || n == 0 }'
+}
+
+@test "20 steps on the GPU follow the CPU's losses and bits per byte" {
+	train --device=cpu -o "$T/cpu" --num-iterations=20 >"$T/cpu.log"
+	train --device=cuda -o "$T/gpu" --num-iterations=20 >"$T/gpu.log"
+	same_curve "$T/gpu.log" "$T/cpu.log" 1e-3
+}
+
+@test "the same seed twice on the GPU gives the same losses, bit for bit" {
+	train --device=cuda -o "$T/gpu2" --num-iterations=20 >"$T/gpu2.log"
+	diff <(sed 's/ dt_ms.*//; s/ time_s.*//' "$T/gpu.log") <(sed 's/ dt_ms.*//; s/ time_s.*//' "$T/gpu2.log")
+}
+
+@test "a checkpoint moves CPU -> GPU -> CPU and the run goes on as on the CPU" {
+	train --device=cpu -o "$T/mix" --num-iterations=20 --save-every=7 >/dev/null
+	rm -rf "$T/mix/step_000014" "$T/mix/step_000020"
+	train --device=cuda -o "$T/mix" --num-iterations=20 --save-every=7 --resume >"$T/mix_gpu.log"
+	rm -rf "$T/mix/step_000020"
+	train --device=cpu -o "$T/mix" --num-iterations=20 --resume >"$T/mix_cpu.log"
+	same_curve <(grep -E 'step=(7|8|9|10|11|12|13) ' "$T/cpu.log") "$T/mix_gpu.log" 1e-3
+	same_curve <(grep -E 'step=(14|15|16|17|18|19|20) ' "$T/cpu.log") "$T/mix_cpu.log" 1e-3
+}
+
+@test "greedy sampling on the GPU gives the CPU's tokens" {
+	for d in cpu cuda; do
+		nc-sample -m "$T/cpu" --device=$d -p "The" -n 24 -t 0 --samples 3 --json >"$T/s_$d.jsonl"
+	done
+	diff "$T/s_cpu.jsonl" "$T/s_cuda.jsonl"
+}
