@@ -82,6 +82,20 @@ setup() {
 	[[ "$output" == "<|bos|><|user_start|>hello<|user_end|><|assistant_start|>"* ]]
 }
 
+@test "--chat takes a JSONL conversation and samples the reply to its last user turn" {
+	conv='{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"bye"}]}'
+	run nc-sample -m "$CK" --chat --echo -n 2 -t 0 <<<"$conv"
+	assert_success
+	[[ "$output" == "<|bos|><|user_start|>hi<|user_end|><|assistant_start|>hello<|assistant_end|><|user_start|>bye<|user_end|><|assistant_start|>"* ]]
+	# a system message is merged into the first user turn, as nanochat does
+	run nc-sample -m "$CK" --chat --echo -n 1 -t 0 <<<'{"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]}'
+	[[ "$output" == "<|bos|><|user_start|>S"$'\n\n'"U<|user_end|><|assistant_start|>"* ]]
+	# without --chat a conversation is not a prompt
+	run nc-sample -m "$CK" -n 2 <<<"$conv"
+	assert_failure 1
+	assert_output --partial 'needs a "prompt" string'
+}
+
 @test "-n bounds the tokens of every sample" {
 	nc-sample -m "$CK" -p "The" -n 7 --samples 4 --json | jq -e '.tokens <= 7' >/dev/null
 	run nc-sample -m "$CK" -p "The" -n 0 --json
