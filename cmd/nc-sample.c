@@ -1,5 +1,4 @@
 /* nc-sample: generate text from a checkpoint with the inference engine. */
-#include "../lib/chat.h"
 #include "../lib/checkpoint.h"
 #include "../lib/engine.h"
 #include "../lib/cli.h"
@@ -8,6 +7,7 @@
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/parse.h"
+#include "../lib/prompt.h"
 #include "../kernels/device.h"
 
 #include <getopt.h>
@@ -165,101 +165,6 @@ static int load(struct model *md, const struct opts *o)
 
 /* ---- prompts ---- */
 
-/* Ids given as tokens, made a user turn to be answered:
- * <|bos|><|user_start|> ids <|user_end|><|assistant_start|>. */
-static int wrap_user_turn(const struct nc_tokenizer *t, struct nc_ids *ids, const char *where)
-{
-	static const char *const names[] = {"<|bos|>", "<|user_start|>", "<|user_end|>",
-					    "<|assistant_start|>"};
-	uint32_t sp[4];
-	for (int i = 0; i < 4; i++)
-		if ((sp[i] = nc_tok_special(t, names[i])) == UINT32_MAX)
-			return nc_fail("%s: --chat needs the special token %s, which the tokenizer lacks",
-				       where, names[i]);
-	struct nc_ids w = {0};
-	nc_ids_push(&w, sp[0]);
-	nc_ids_push(&w, sp[1]);
-	for (size_t i = 0; i < ids->n; i++)
-		nc_ids_push(&w, ids->v[i]);
-	nc_ids_push(&w, sp[2]);
-	nc_ids_push(&w, sp[3]);
-	nc_ids_free(ids);
-	*ids = w;
-	return 0;
-}
-
-/* A prompt's token ids, as nanochat builds them: <|bos|> and the text for
- * a base model; a rendered conversation ending in <|assistant_start|> with
- * --chat. line is one input line (or the -p text); where names it. */
-static int prompt_ids(const struct model *md, const struct opts *o, const char *line,
-		      const char *where, struct nc_ids *ids, char **shown)
-{
-	const struct nc_tokenizer *t = &md->tok;
-	ids->n = 0;
-	*shown = xstrdup(line);
-	if (o->tokens) {
-		const char *p = line;
-		while (*p) {
-			while (*p == ' ' || *p == '\t' || *p == '\r')
-				p++;
-			if (!*p)
-				break;
-			char *end;
-			unsigned long long v = strtoull(p, &end, 10);
-			if (end == p || (*end && *end != ' ' && *end != '\t' && *end != '\r') ||
-			    v >= t->vocab_size)
-				return nc_fail("%s: '%.*s' is not a token id below %u", where,
-					       (int)strcspn(p, " \t\r"), p, t->vocab_size);
-			nc_ids_push(ids, (uint32_t)v);
-			p = end;
-		}
-		if (ids->n == 0)
-			return nc_fail("%s: no token ids", where);
-		if (o->chat)
-			return wrap_user_turn(t, ids, where);
-		return 0;
-	}
-	json_t *conv = NULL;
-	const char *text = line;
-	json_t *root = NULL;
-	if (line[0] == '{' && line != o->prompt) {
-		json_error_t je;
-		root = json_loads(line, 0, &je);
-		if (!root)
-			return nc_fail("%s: column %d: %s", where, je.column, je.text);
-		json_t *pr = json_object_get(root, "prompt"), *msgs = json_object_get(root, "messages");
-		if (json_is_string(pr)) {
-			text = json_string_value(pr);
-		} else if (json_is_array(msgs) && o->chat) {
-			conv = json_deep_copy(msgs);
-		} else {
-			json_decref(root);
-			return nc_fail("%s: a JSON prompt needs a \"prompt\" string%s", where,
-				       o->chat ? " or \"messages\"" : "");
-		}
-		free(*shown);
-		*shown = xstrdup(text == line ? "" : text);
-	}
-	int rc = 0;
-	if (o->chat) {
-		if (!conv) {
-			conv = json_array();
-			json_array_append_new(conv, json_pack("{s:s,s:s}", "role", "user", "content", text));
-		}
-		/* the turn to complete */
-		json_array_append_new(conv, json_pack("{s:s,s:s}", "role", "assistant", "content", ""));
-		rc = nc_chat_render_prompt(t, conv, where, ids);
-		json_decref(conv);
-	} else {
-		uint32_t bos = nc_tok_special(t, "<|bos|>");
-		if (bos != UINT32_MAX)
-			nc_ids_push(ids, bos);
-		nc_encode(t, NULL, (const unsigned char *)text, strlen(text), ids);
-	}
-	json_decref(root);
-	return rc;
-}
-
 /* ---- output ---- */
 
 struct sample_out {
@@ -327,7 +232,9 @@ static int run_prompt(struct model *md, const struct opts *o, const char *line, 
 {
 	struct nc_ids ids = {0};
 	char *shown = NULL;
-	if (prompt_ids(md, o, line, where, &ids, &shown) != 0) {
+	int flags = (o->tokens ? NC_PROMPT_TOKENS : 0) | (o->chat ? NC_PROMPT_CHAT : 0) |
+		    (line != o->prompt ? NC_PROMPT_JSON : 0);
+	if (nc_prompt_ids(&md->tok, line, flags, where, &ids, &shown) != 0) {
 		nc_ids_free(&ids);
 		free(shown);
 		return -1;
