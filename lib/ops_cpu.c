@@ -151,6 +151,142 @@ static void par_matmul_backward(float *dx, float *dw, const float *dy, const flo
 		}
 	}
 }
+
+/* Attention through sgemm, for many queries at once (training, prefill):
+ * per (sequence, head), S = scale Q K^T over every key, the causal softmax
+ * row by row, then O = P V. The masked half of S is computed and thrown
+ * away, which sgemm's speed pays for many times over. Decoding (a query or
+ * a few) keeps the loops in ops_cpu_impl.h. */
+#define ATT_GEMM_MIN 16
+
+/* Row t of S (keys 0..Tk-1): causal softmax over keys 0..last in place,
+ * zero beyond; returns the log-sum-exp. */
+static float softmax_row(float *s, int last, int Tk)
+{
+	float mx = -INFINITY, sum = 0;
+	for (int j = 0; j <= last; j++)
+		mx = fmaxf(mx, s[j]);
+	for (int j = 0; j <= last; j++)
+		sum += s[j] = expf(s[j] - mx);
+	for (int j = 0; j <= last; j++)
+		s[j] /= sum;
+	for (int j = last + 1; j < Tk; j++)
+		s[j] = 0;
+	return mx + logf(sum);
+}
+
+static void gemm_attend(float *out, float *lse, const float *q, const float *k, const float *v,
+			int B, int Tq, int H, int Hkv, int D, int pos, int Tmax)
+{
+	blas_single_thread();
+	int Tk = pos + Tq, group = H / Hkv;
+	int qs = H * D, kvs = Hkv * D;
+	float scale = 1 / sqrtf((float)D);
+	#pragma omp parallel
+	{
+		float *S = xmalloc((size_t)Tq * Tk * sizeof *S);
+		#pragma omp for collapse(2) schedule(dynamic)
+		for (int b = 0; b < B; b++)
+			for (int h = 0; h < H; h++) {
+				const float *Q = q + (size_t)b * Tq * qs + (size_t)h * D;
+				size_t kv0 = (size_t)b * Tmax * kvs + (size_t)(h / group) * D;
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, D, scale, Q, qs,
+					    k + kv0, kvs, 0, S, Tk);
+				for (int t = 0; t < Tq; t++) {
+					float l = softmax_row(S + (size_t)t * Tk, pos + t, Tk);
+					if (lse)
+						lse[((size_t)b * H + h) * Tq + t] = l;
+				}
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, D, Tk, 1, S, Tk,
+					    v + kv0, kvs, 0, out + (size_t)b * Tq * qs + (size_t)h * D, qs);
+			}
+		free(S);
+	}
+}
+
+static void blas_attention(float *out, float *lse, const float *q, const float *k, const float *v,
+			   int B, int T, int H, int Hkv, int D)
+{
+	if (T < ATT_GEMM_MIN)
+		cpu_attention(out, lse, q, k, v, B, T, H, Hkv, D);
+	else
+		gemm_attend(out, lse, q, k, v, B, T, H, Hkv, D, 0, T);
+}
+
+static void blas_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
+				  int Tq, int H, int Hkv, int D, int pos, int Tmax)
+{
+	if (Tq < ATT_GEMM_MIN)
+		cpu_attention_cached(out, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
+	else
+		gemm_attend(out, NULL, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
+}
+
+/* Backward per (sequence, kv head), so that each thread owns the dk and dv
+ * rows it adds to, over the query heads sharing them: P again from the
+ * saved log-sum-exp, dV += P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO O))
+ * scale, dQ += dS K, dK += dS^T Q. */
+static void gemm_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+				    const float *out, const float *lse, const float *q, const float *k,
+				    const float *v, int B, int T, int H, int Hkv, int D)
+{
+	blas_single_thread();
+	int group = H / Hkv, qs = H * D, kvs = Hkv * D;
+	float scale = 1 / sqrtf((float)D);
+	#pragma omp parallel
+	{
+		float *P = xmalloc((size_t)T * T * sizeof *P), *dP = xmalloc((size_t)T * T * sizeof *dP);
+		#pragma omp for collapse(2) schedule(dynamic)
+		for (int b = 0; b < B; b++)
+			for (int hk = 0; hk < Hkv; hk++) {
+				size_t kv0 = (size_t)b * T * kvs + (size_t)hk * D;
+				for (int h = hk * group; h < (hk + 1) * group; h++) {
+					size_t q0 = (size_t)b * T * qs + (size_t)h * D;
+					const float *l = lse + ((size_t)b * H + h) * T;
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale,
+						    q + q0, qs, k + kv0, kvs, 0, P, T);
+					for (int t = 0; t < T; t++) {
+						float *p = P + (size_t)t * T;
+						for (int j = 0; j <= t; j++)
+							p[j] = expf(p[j] - l[t]);
+						for (int j = t + 1; j < T; j++)
+							p[j] = 0;
+					}
+					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, P, T,
+						    dout + q0, qs, 1, dv + kv0, kvs);
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1,
+						    dout + q0, qs, v + kv0, kvs, 0, dP, T);
+					for (int t = 0; t < T; t++) {
+						const float *go = dout + q0 + (size_t)t * qs, *o = out + q0 + (size_t)t * qs;
+						float delta = 0;
+						for (int d = 0; d < D; d++)
+							delta += go[d] * o[d];
+						float *p = P + (size_t)t * T, *dp = dP + (size_t)t * T;
+						for (int j = 0; j <= t; j++)
+							dp[j] = p[j] * (dp[j] - delta) * scale;
+						for (int j = t + 1; j < T; j++)
+							dp[j] = 0;
+					}
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, dP, T,
+						    k + kv0, kvs, 1, dq + q0, qs);
+					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, dP, T,
+						    q + q0, qs, 1, dk + kv0, kvs);
+				}
+			}
+		free(P);
+		free(dP);
+	}
+}
+
+static void blas_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+				    const float *out, const float *lse, const float *q, const float *k,
+				    const float *v, int B, int T, int H, int Hkv, int D)
+{
+	if (T < ATT_GEMM_MIN)
+		cpu_attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D);
+	else
+		gemm_attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D);
+}
 #endif
 
 static void *cpu_alloc(size_t bytes)
@@ -218,9 +354,15 @@ const struct nc_ops nc_ops_cpu = {
 	.rmsnorm = cpu_rmsnorm_f,
 	.rmsnorm_backward = cpu_rmsnorm_backward,
 	.rotary = cpu_rotary,
+#ifdef NC_BLAS
+	.attention = blas_attention,
+	.attention_backward = blas_attention_backward,
+	.attention_cached = blas_attention_cached,
+#else
 	.attention = cpu_attention,
 	.attention_backward = cpu_attention_backward,
 	.attention_cached = cpu_attention_cached,
+#endif
 	.relu2 = cpu_relu2,
 	.relu2_backward = cpu_relu2_backward,
 	.softcap_xent = cpu_softcap_xent_f,

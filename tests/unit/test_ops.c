@@ -186,6 +186,65 @@ static void test_attention(void)
 	free(a.q), free(a.k), free(a.v), free(a.g), free(a.out), free(dq), free(dk), free(dv);
 }
 
+/* nc's fp32 attention (sgemm for many queries, loops for few) against
+ * the double loops: forward, log-sum-exp, backward, and queries against a
+ * KV cache, at sizes on both sides of the switch. */
+static float *to_f(const double *x, size_t n)
+{
+	float *f = malloc(n * sizeof *f);
+	for (size_t i = 0; i < n; i++)
+		f[i] = (float)x[i];
+	return f;
+}
+
+static double err_fd(const float *f, const double *d, size_t n)
+{
+	double e = 0, m = 0;
+	for (size_t i = 0; i < n; i++) {
+		e = fmax(e, fabs(f[i] - d[i]));
+		m = fmax(m, fabs(d[i]));
+	}
+	return e / (m > 0 ? m : 1);
+}
+
+static void test_attention_fp32(int B, int T, int H, int Hkv, int D)
+{
+	size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * Hkv * D, nl = (size_t)B * H * T;
+	double *q = rnd(nq, 1), *k = rnd(nk, 1), *v = rnd(nk, 1), *g = rnd(nq, 1);
+	double *out = calloc(nq, sizeof *out), *lse = calloc(nl, sizeof *lse);
+	double *dq = calloc(nq, sizeof *dq), *dk = calloc(nk, sizeof *dk), *dv = calloc(nk, sizeof *dv);
+	float *fq = to_f(q, nq), *fk = to_f(k, nk), *fv = to_f(v, nk), *fg = to_f(g, nq);
+	float *fout = calloc(nq, sizeof *fout), *flse = calloc(nl, sizeof *flse);
+	float *fdq = calloc(nq, sizeof *fdq), *fdk = calloc(nk, sizeof *fdk), *fdv = calloc(nk, sizeof *fdv);
+	dbl_attention(out, lse, q, k, v, B, T, H, Hkv, D);
+	nc_ops_cpu.attention(fout, flse, fq, fk, fv, B, T, H, Hkv, D);
+	dbl_attention_backward(dq, dk, dv, g, out, lse, q, k, v, B, T, H, Hkv, D);
+	nc_ops_cpu.attention_backward(fdq, fdk, fdv, fg, fout, flse, fq, fk, fv, B, T, H, Hkv, D);
+	char what[160];
+	snprintf(what, sizeof what, "fp32 attention, T %d: out and log-sum-exp equal the double loops", T);
+	CHECK(err_fd(fout, out, nq) < 1e-5 && err_fd(flse, lse, nl) < 1e-5, what);
+	snprintf(what, sizeof what, "fp32 attention backward, T %d: dq, dk, dv equal the double loops", T);
+	CHECK(err_fd(fdq, dq, nq) < 1e-4 && err_fd(fdk, dk, nk) < 1e-4 && err_fd(fdv, dv, nk) < 1e-4, what);
+	/* the last Tq queries against a cache holding all T positions */
+	int Tq = T / 2, pos = T - Tq;
+	float *oc = calloc((size_t)B * Tq * H * D, sizeof *oc);
+	float *qc = malloc((size_t)B * Tq * H * D * sizeof *qc);
+	for (int b = 0; b < B; b++)
+		memcpy(qc + (size_t)b * Tq * H * D, fq + ((size_t)b * T + pos) * H * D, (size_t)Tq * H * D * sizeof *qc);
+	nc_ops_cpu.attention_cached(oc, qc, fk, fv, B, Tq, H, Hkv, D, pos, T);
+	double e = 0;
+	for (int b = 0; b < B; b++)
+		e = fmax(e, err_fd(oc + (size_t)b * Tq * H * D, out + ((size_t)b * T + pos) * H * D, (size_t)Tq * H * D));
+	snprintf(what, sizeof what, "fp32 attention against a KV cache, %d queries after %d: the same rows", Tq, pos);
+	CHECK(e < 1e-5, what);
+	double *ds[] = {q, k, v, g, out, lse, dq, dk, dv};
+	float *fs[] = {fq, fk, fv, fg, fout, flse, fdq, fdk, fdv, oc, qc};
+	for (size_t i = 0; i < 9; i++)
+		free(ds[i]);
+	for (size_t i = 0; i < 11; i++)
+		free(fs[i]);
+}
+
 /* ---- relu^2 ---- */
 struct r2 { double *x, *g, *y; };
 static double r2_loss(void *c)
@@ -242,6 +301,9 @@ int main(void)
 	test_rmsnorm();
 	test_rotary();
 	test_attention();
+	test_attention_fp32(2, 9, 4, 2, 8);
+	test_attention_fp32(2, 40, 4, 2, 16);
+	test_attention_fp32(1, 70, 2, 1, 32);
 	test_relu2();
 	test_softcap_xent();
 	return TAP_DONE();
