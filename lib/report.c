@@ -1,10 +1,12 @@
-/* Reading the records of every stage, and writing report.md from them.
- * Layout and number formats follow nanochat's report (spec §7). */
+/* Reading the records of every stage, and writing report.md from them
+ * (its Environment section is lib/report_env.c). Layout and number formats
+ * follow nanochat's report (spec §7). */
 #include "report.h"
 #include "err.h"
 #include "file.h"
 #include "logfmt_read.h"
 #include "mem.h"
+#include "report_env.h"
 #include "svg.h"
 
 #include <errno.h>
@@ -16,9 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
-#include <unistd.h>
 
 enum { BASE, MID, SFT, RL, NSTAGES };
 static const char *const stage_name[NSTAGES] = {"base", "mid", "sft", "rl"};
@@ -35,13 +35,6 @@ static const struct {
 	{"gsm8k", "GSM8K"}, {"humaneval", "HumanEval"}, {"mmlu", "MMLU"}, {"chatcore", "ChatCORE"},
 };
 #define NTASKS (sizeof summary_tasks / sizeof summary_tasks[0])
-
-/* Hourly price of one GPU by model, as nanochat estimates it (spec §7.2). */
-static const struct {
-	const char *model;
-	double dollars;
-} gpu_price[] = {{"H100", 3.00}, {"A100", 1.79}, {"V100", 0.55}};
-#define OTHER_GPU_DOLLARS 2.00
 
 /* ---- ordered key/value lists ---- */
 
@@ -465,7 +458,7 @@ int nc_report_read(struct nc_report *r, FILE *fp, const char *name)
 /* ---- formatting, as nanochat's report does (spec §7.1): floats %.4f,
  * whole numbers from 10,000 up with thousands separators ---- */
 
-static char *fmt_commas(char *buf, size_t n, long long v)
+char *nc_fmt_commas(char *buf, size_t n, long long v)
 {
 	char digits[32];
 	int len = snprintf(digits, sizeof digits, "%llu", v < 0 ? 0ULL - (unsigned long long)v
@@ -486,7 +479,7 @@ static char *fmt_commas(char *buf, size_t n, long long v)
 static char *fmt_int(char *buf, size_t n, long long v)
 {
 	if (llabs(v) >= 10000)
-		return fmt_commas(buf, n, v);
+		return nc_fmt_commas(buf, n, v);
 	snprintf(buf, n, "%lld", v);
 	return buf;
 }
@@ -556,7 +549,7 @@ static int word_char(char c)
 /* Text in markdown: backslash before anything that could start markup (an
  * underscore inside a word, as in n_embd, cannot), a space for line breaks
  * and control characters. */
-static void md_text(FILE *fp, const char *s)
+void nc_md_text(FILE *fp, const char *s)
 {
 	for (const char *p = s; *p; p++) {
 		if (*p == '_' ? !(p > s && word_char(p[-1]) && word_char(p[1]))
@@ -566,12 +559,12 @@ static void md_text(FILE *fp, const char *s)
 	}
 }
 
-static void item(FILE *fp, const char *label, const char *value)
+void nc_md_item(FILE *fp, const char *label, const char *value)
 {
 	fputs("- ", fp);
-	md_text(fp, label);
+	nc_md_text(fp, label);
 	fputs(": ", fp);
-	md_text(fp, value);
+	nc_md_text(fp, value);
 	fputc('\n', fp);
 }
 
@@ -579,81 +572,11 @@ static void items(FILE *fp, const struct kvlist *l)
 {
 	char b[64];
 	for (size_t i = 0; i < l->n; i++)
-		item(fp, l->f[i].key, fmt_raw(b, sizeof b, l->f[i].val));
-}
-
-/* ---- the environment: commands' output, the checkout, the machine ---- */
-
-static char *shell_quote(const char *s)
-{
-	size_t n = 3;
-	for (const char *p = s; *p; p++)
-		n += *p == '\'' ? 4 : 1;
-	char *q = xmalloc(n), *w = q;
-	*w++ = '\'';
-	for (; *s; s++) {
-		if (*s == '\'') {
-			memcpy(w, "'\\''", 4);
-			w += 4;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w++ = '\'';
-	*w = 0;
-	return q;
-}
-
-/* The standard output of a shell command (stdin and stderr /dev/null), or
- * NULL when it could not run or exited non-zero. */
-static char *command_output(const char *cmd, size_t *len)
-{
-	size_t n = strlen(cmd) + 64, cap = 4096, got = 0, k;
-	char *full = xmalloc(n);
-	snprintf(full, n, "exec 2>/dev/null </dev/null; %s", cmd);
-	fflush(NULL);
-	FILE *p = popen(full, "r");
-	free(full);
-	if (!p)
-		return NULL;
-	char *out = xmalloc(cap);
-	while ((k = fread(out + got, 1, cap - got - 1, p)) > 0) {
-		got += k;
-		if (cap - got < 2)
-			xgrow(&out, &cap, cap * 2, 1);
-	}
-	out[got] = 0;
-	if (pclose(p) != 0) {
-		free(out);
-		return NULL;
-	}
-	if (len)
-		*len = got;
-	return out;
-}
-
-/* The output of "git -C dir ARGS", or NULL when it failed. */
-static char *git(const char *dir, const char *args, size_t *len)
-{
-	char *q = shell_quote(dir);
-	size_t n = strlen(q) + strlen(args) + 16;
-	char *cmd = xmalloc(n);
-	snprintf(cmd, n, "git -C %s %s", q, args);
-	char *out = command_output(cmd, len);
-	free(cmd);
-	free(q);
-	return out;
-}
-
-static char *first_line(char *s)
-{
-	if (s)
-		s[strcspn(s, "\n")] = 0;
-	return s;
+		nc_md_item(fp, l->f[i].key, fmt_raw(b, sizeof b, l->f[i].val));
 }
 
 /* At most max characters of UTF-8 text (cut in place). */
-static void cut_chars(char *s, size_t max)
+void nc_cut_chars(char *s, size_t max)
 {
 	size_t chars = 0;
 	for (char *p = s; *p; p++)
@@ -661,227 +584,6 @@ static void cut_chars(char *s, size_t max)
 			*p = 0;
 			return;
 		}
-}
-
-struct bloat {
-	int known;
-	long long chars, lines, files;
-};
-
-static int counted_in_bloat(const char *path)
-{
-	static const char *const ext[] = {".c", ".h", ".cu", ".cuh", ".sh", ".py", ".bats",
-					  ".md", ".1", ".5", ".7"};
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	if (strcmp(base, "Makefile") == 0)
-		return 1;
-	const char *dot = strrchr(base, '.');
-	for (size_t i = 0; dot && i < sizeof ext / sizeof ext[0]; i++)
-		if (strcmp(dot, ext[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Bytes and lines (as wc -c and wc -l count them) of the tracked source
- * files; a tracked file missing from the work tree is not counted. */
-static void count_bloat(const char *dir, struct bloat *b)
-{
-	size_t len;
-	char *names = git(dir, "ls-files -z", &len);
-	memset(b, 0, sizeof *b);
-	if (!names)
-		return;
-	b->known = 1;
-	for (size_t at = 0; at < len; at += strlen(names + at) + 1) {
-		if (!counted_in_bloat(names + at))
-			continue;
-		size_t n = strlen(dir) + strlen(names + at) + 2;
-		char *path = xmalloc(n), buf[65536];
-		snprintf(path, n, "%s/%s", dir, names + at);
-		struct stat st;
-		FILE *fp = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
-		free(path);
-		if (!fp)
-			continue;
-		size_t k;
-		while ((k = fread(buf, 1, sizeof buf, fp)) > 0) {
-			b->chars += k;
-			for (char *p = buf; (p = memchr(p, '\n', buf + k - p)); p++)
-				b->lines++;
-		}
-		fclose(fp);
-		b->files++;
-	}
-	free(names);
-}
-
-static void write_bloat(FILE *fp, const struct bloat *b)
-{
-	char v[32];
-	if (!b->known) {
-		fputs("- Bloat: not measured (not a git checkout)\n", fp);
-		return;
-	}
-	fprintf(fp, "- Characters: %s\n", fmt_commas(v, sizeof v, b->chars));
-	fprintf(fp, "- Lines: %s\n", fmt_commas(v, sizeof v, b->lines));
-	fprintf(fp, "- Files: %s\n", fmt_commas(v, sizeof v, b->files));
-	fprintf(fp, "- Tokens (approx): %s\n", fmt_commas(v, sizeof v, b->chars / 4));
-}
-
-static void write_git(FILE *fp, const char *dir)
-{
-	char *inside = first_line(git(dir, "rev-parse --is-inside-work-tree", NULL));
-	fputs("### Git Information\n", fp);
-	if (!inside || strcmp(inside, "true") != 0) {
-		fputs("- Git: not a git checkout\n\n", fp);
-		free(inside);
-		return;
-	}
-	char *branch = first_line(git(dir, "rev-parse --abbrev-ref HEAD", NULL));
-	char *commit = first_line(git(dir, "rev-parse --short HEAD", NULL));
-	char *status = git(dir, "status --porcelain", NULL);
-	char *message = first_line(git(dir, "log -1 --format=%B", NULL));
-	if (message)
-		cut_chars(message, 80);
-	item(fp, "Branch", branch ? branch : "-");
-	fputs("- Commit: ", fp);
-	md_text(fp, commit ? commit : "none");
-	fprintf(fp, " (%s)\n", status && *status ? "dirty" : "clean");
-	item(fp, "Message", message ? message : "-");
-	fputc('\n', fp);
-	free(inside);
-	free(branch);
-	free(commit);
-	free(status);
-	free(message);
-}
-
-/* Physical cores (distinct physical id and core id pairs) and the model
- * name, from /proc/cpuinfo; 0 and "" where it does not say. */
-static int cpu_info(char *model, size_t n)
-{
-	FILE *fp = fopen("/proc/cpuinfo", "r");
-	long long *ids = NULL, phys = 0;
-	size_t nids = 0, cap = 0, len = 0;
-	char *line = NULL;
-	*model = 0;
-	while (fp && getline(&line, &len, fp) >= 0) {
-		char *colon = strchr(line, ':');
-		if (!colon)
-			continue;
-		char *val = colon + 1 + strspn(colon + 1, " \t");
-		val[strcspn(val, "\n")] = 0;
-		if (strncmp(line, "model name", 10) == 0 && !*model)
-			snprintf(model, n, "%s", val);
-		else if (strncmp(line, "physical id", 11) == 0)
-			phys = atoll(val);
-		else if (strncmp(line, "core id", 7) == 0) {
-			long long id = phys << 32 | atoll(val);
-			size_t i = 0;
-			while (i < nids && ids[i] != id)
-				i++;
-			if (i == nids) {
-				xgrow(&ids, &cap, nids + 1, sizeof *ids);
-				ids[nids++] = id;
-			}
-		}
-	}
-	free(line);
-	free(ids);
-	if (fp)
-		fclose(fp);
-	return (int)nids;
-}
-
-static double gpu_dollars(const char *name)
-{
-	for (size_t i = 0; i < sizeof gpu_price / sizeof gpu_price[0]; i++)
-		if (strstr(name, gpu_price[i].model))
-			return gpu_price[i].dollars;
-	return OTHER_GPU_DOLLARS;
-}
-
-/* nvidia-smi's "name, memory" lines: "2x NVIDIA H100 80GB HBM3" when the
- * names agree, else the names in turn. */
-static void write_gpus(FILE *fp)
-{
-	char *out = command_output("nvidia-smi --query-gpu=name,memory.total --format=csv,noheader",
-				   NULL);
-	char *names = xstrdup(""), *first = NULL;
-	int count = 0, same = 1;
-	double mib = 0, dollars = 0;
-	for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-		char *comma = strrchr(line, ',');
-		if (!comma)
-			continue;
-		*comma = 0;
-		mib += atof(comma + 1);
-		dollars += gpu_dollars(line);
-		same = same && (!first || strcmp(first, line) == 0);
-		if (!first)
-			first = line;
-		size_t n = strlen(names) + strlen(line) + 3;
-		names = xrealloc(names, n);
-		strcat(strcat(names, count ? ", " : ""), line);
-		count++;
-	}
-	if (count == 0) {
-		fputs("- GPUs: None available\n- Hourly Rate: - (CPU only)\n", fp);
-	} else {
-		fprintf(fp, "- GPUs: ");
-		if (same)
-			fprintf(fp, "%dx ", count);
-		md_text(fp, same ? first : names);
-		fprintf(fp, "\n- GPU Memory: %.1f GB total\n- Hourly Rate: $%.2f/hour\n", mib / 1024,
-			dollars);
-	}
-	free(names);
-	free(out);
-}
-
-static void write_hardware(FILE *fp)
-{
-	struct utsname u;
-	char model[256];
-	int cores = cpu_info(model, sizeof model);
-	long logical = sysconf(_SC_NPROCESSORS_ONLN);
-	double mem = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
-	fputs("### Hardware\n", fp);
-	if (uname(&u) == 0)
-		fprintf(fp, "- Platform: %s %s %s\n", u.sysname, u.release, u.machine);
-	if (cores > 0)
-		fprintf(fp, "- CPUs: %d cores (%ld logical)\n", cores, logical);
-	else
-		fprintf(fp, "- CPUs: %ld logical\n", logical);
-	if (*model)
-		item(fp, "CPU model", model);
-	fprintf(fp, "- Memory: %.1f GB\n", mem / (1024.0 * 1024 * 1024));
-	write_gpus(fp);
-	fputc('\n', fp);
-}
-
-#if defined(__clang__)
-#define COMPILER "clang " __clang_version__
-#elif defined(__GNUC__)
-#define COMPILER "gcc " __VERSION__
-#else
-#define COMPILER "unknown"
-#endif
-
-static void write_software(FILE *fp)
-{
-	char *nvcc = command_output("nvcc --version || /usr/local/cuda/bin/nvcc --version", NULL);
-	char *release = nvcc ? strstr(nvcc, "release ") : NULL;
-	if (release) {
-		release += 8;
-		release[strcspn(release, ",\n")] = 0;
-	}
-	fputs("### Software\n", fp);
-	item(fp, "C compiler", COMPILER);
-	item(fp, "CUDA", release ? release : "none");
-	fputc('\n', fp);
-	free(nvcc);
 }
 
 /* ---- sections from the records ---- */
@@ -934,19 +636,19 @@ static void write_stage(FILE *fp, const struct stage *st, const struct facts *f,
 	double nparams, ratio = params && is_num(params, &nparams) ? tokens / nparams : NAN;
 	fprintf(fp, "## %s\n\n", stage_title[s]);
 	items(fp, &st->config);
-	item(fp, "Number of parameters", fmt_raw(b, sizeof b, params));
-	item(fp, "Number of FLOPs per token", fmt_known(b, sizeof b, fpt, fmt_whole));
-	item(fp, "Calculated number of iterations", fmt_raw(b, sizeof b, iters));
-	item(fp, "Number of training tokens", fmt_known(b, sizeof b, tokens, fmt_whole));
-	item(fp, "Tokens : Params ratio", fmt_known(b, sizeof b, ratio, fmt_float));
-	item(fp, "DDP world size", fmt_raw(b, sizeof b, world));
-	item(fp, "Final training loss", fmt_known(b, sizeof b, f->final_loss, fmt_float));
-	item(fp, "Minimum validation bpb", fmt_known(b, sizeof b, f->min_bpb, fmt_float));
-	item(fp, "Final validation bpb", fmt_known(b, sizeof b, f->final_bpb, fmt_float));
-	item(fp, "Tokens per second", fmt_known(b, sizeof b, f->tok_s, fmt_whole));
-	item(fp, "MFU %", fmt_known(b, sizeof b, f->mfu, fmt_percent));
-	item(fp, "Total training flops", fmt_known(b, sizeof b, flops, fmt_sci));
-	item(fp, "Total training time", fmt_known(b, sizeof b, f->time_s, fmt_duration));
+	nc_md_item(fp, "Number of parameters", fmt_raw(b, sizeof b, params));
+	nc_md_item(fp, "Number of FLOPs per token", fmt_known(b, sizeof b, fpt, fmt_whole));
+	nc_md_item(fp, "Calculated number of iterations", fmt_raw(b, sizeof b, iters));
+	nc_md_item(fp, "Number of training tokens", fmt_known(b, sizeof b, tokens, fmt_whole));
+	nc_md_item(fp, "Tokens : Params ratio", fmt_known(b, sizeof b, ratio, fmt_float));
+	nc_md_item(fp, "DDP world size", fmt_raw(b, sizeof b, world));
+	nc_md_item(fp, "Final training loss", fmt_known(b, sizeof b, f->final_loss, fmt_float));
+	nc_md_item(fp, "Minimum validation bpb", fmt_known(b, sizeof b, f->min_bpb, fmt_float));
+	nc_md_item(fp, "Final validation bpb", fmt_known(b, sizeof b, f->final_bpb, fmt_float));
+	nc_md_item(fp, "Tokens per second", fmt_known(b, sizeof b, f->tok_s, fmt_whole));
+	nc_md_item(fp, "MFU %", fmt_known(b, sizeof b, f->mfu, fmt_percent));
+	nc_md_item(fp, "Total training flops", fmt_known(b, sizeof b, flops, fmt_sci));
+	nc_md_item(fp, "Total training time", fmt_known(b, sizeof b, f->time_s, fmt_duration));
 	if (f->loss_plot)
 		fprintf(fp, "\n![training loss](%s-loss.svg)\n", stage_name[s]);
 	if (f->bpb_plot)
@@ -997,7 +699,7 @@ static void write_tokenizer(FILE *fp, const struct nc_report *r)
 			if (c == 1 && !several)
 				continue;
 			fputs("| ", fp);
-			md_text(fp, fmt_raw(b, sizeof b, kv_get(kv, cells[c])));
+			nc_md_text(fp, fmt_raw(b, sizeof b, kv_get(kv, cells[c])));
 			fputc(' ', fp);
 		}
 		fputs("|\n", fp);
@@ -1024,17 +726,17 @@ static void write_results(FILE *fp, const struct rows *t, int s)
 	fprintf(fp, "### %s\n\n| Task ", stage_column[s]);
 	for (size_t c = 0; c < cols.n; c++) {
 		fputs("| ", fp);
-		md_text(fp, cols.f[c].key);
+		nc_md_text(fp, cols.f[c].key);
 		fputc(' ', fp);
 	}
 	table_row_end(fp, cols.n + 1);
 	for (size_t i = 0; i < t->n; i++) {
 		const char *label = task_label(t->r[i].name);
 		fputs("| ", fp);
-		md_text(fp, label ? label : t->r[i].name);
+		nc_md_text(fp, label ? label : t->r[i].name);
 		for (size_t c = 0; c < cols.n; c++) {
 			fputs(" | ", fp);
-			md_text(fp, fmt_raw(b, sizeof b, kv_get(&t->r[i].kv, cols.f[c].key)));
+			nc_md_text(fp, fmt_raw(b, sizeof b, kv_get(&t->r[i].kv, cols.f[c].key)));
 		}
 		fputs(" |\n", fp);
 	}
@@ -1076,7 +778,7 @@ static void write_sample(FILE *fp, const struct sample *sm, size_t ordinal)
 		fputs(" (", fp);
 	if (sm->finish) {
 		fputs("finish: ", fp);
-		md_text(fp, sm->finish);
+		nc_md_text(fp, sm->finish);
 		fputc(')', fp);
 	}
 	fputs(":\n\n", fp);
@@ -1106,9 +808,9 @@ static void write_samples(FILE *fp, const struct nc_report *r)
 			for (size_t k = 0; k < sm->nprompt; k++)
 				head[k] = sm->prompt[k] ? sm->prompt[k] : ' ';
 			head[sm->nprompt] = 0;
-			cut_chars(head, 60);
+			nc_cut_chars(head, 60);
 			fputs("### ", fp);
-			md_text(fp, *head ? head : "(empty prompt)");
+			nc_md_text(fp, *head ? head : "(empty prompt)");
 			fputs(strlen(head) < sm->nprompt ? "\xe2\x80\xa6\n\n" : "\n\n", fp);
 			free(head);
 			ordinal = 0;
@@ -1177,7 +879,7 @@ static void write_table(FILE *fp, const struct summary_row *rows, size_t n)
 }
 
 static void write_summary(FILE *fp, const struct nc_report *r, const struct facts *f,
-			  const struct bloat *b)
+			  const struct nc_report_bloat *b)
 {
 	struct summary_row rows[NTASKS + 2];
 	size_t n = 0;
@@ -1204,7 +906,7 @@ static void write_summary(FILE *fp, const struct nc_report *r, const struct fact
 	if (isfinite(tok_s))
 		total = isnan(total) ? tok_s : total + tok_s;
 	fputs("## Summary\n\n", fp);
-	write_bloat(fp, b);
+	nc_report_bloat_write(fp, b);
 	fputc('\n', fp);
 	write_table(fp, rows, n + 2);
 	if (isnan(total))
@@ -1220,20 +922,14 @@ static void write_markdown(FILE *fp, const struct nc_report *r, const struct fac
 	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
-	struct bloat bloat;
-	const char *dir = o->source ? o->source : ".";
+	struct nc_report_env env;
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
 	fputs("# ", fp);
 	for (const char *t = o->title ? o->title : "nc training report"; *t; t++)
 		fputc((unsigned char)*t < 0x20 ? ' ' : *t, fp);
-	fprintf(fp, "\n\nGenerated: %s\n\n## Environment\n\n", stamp);
-	write_git(fp, dir);
-	write_hardware(fp);
-	write_software(fp);
-	count_bloat(dir, &bloat);
-	fputs("### Bloat\n", fp);
-	write_bloat(fp, &bloat);
-	fputc('\n', fp);
+	fprintf(fp, "\n\nGenerated: %s\n\n", stamp);
+	nc_report_env_gather(&env, o->source ? o->source : ".");
+	nc_report_env_write(fp, &env);
 	if (r->has_tok_train || r->tok_stats.n || r->compression.n)
 		write_tokenizer(fp, r);
 	for (int s = 0; s < NSTAGES; s++)
@@ -1249,7 +945,8 @@ static void write_markdown(FILE *fp, const struct nc_report *r, const struct fac
 			write_results(fp, &r->results[s], s);
 	if (r->nsamples)
 		write_samples(fp, r);
-	write_summary(fp, r, f, &bloat);
+	write_summary(fp, r, f, &env.bloat);
+	nc_report_env_free(&env);
 }
 
 /* ---- files ---- */

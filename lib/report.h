@@ -28,4 +28,15 @@ struct nc_report_opts {
  * report never names a plot that is missing. Returns -1 with a message. */
 int nc_report_write(const struct nc_report *r, const struct nc_report_opts *o);
 
+/* Markdown pieces of lib/report.c that lib/report_env.c writes with too. */
+/* s as markdown text: markup characters escaped, line breaks and control
+ * characters as spaces. */
+void nc_md_text(FILE *fp, const char *s);
+/* "- label: value", both as markdown text. */
+void nc_md_item(FILE *fp, const char *label, const char *value);
+/* v with thousands separators: 1,234,567. */
+char *nc_fmt_commas(char *buf, size_t n, long long v);
+/* At most max characters of UTF-8 text (cut in place). */
+void nc_cut_chars(char *s, size_t max);
+
 #endif
