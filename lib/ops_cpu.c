@@ -213,13 +213,73 @@ static void blas_attention(float *out, float *lse, const float *q, const float *
 		gemm_attend(out, lse, q, k, v, B, T, H, Hkv, D, 0, T);
 }
 
+/* One query (decoding) against keys and values 0..last of a cache whose
+ * positions are kvs floats apart: the same sums as the loops in
+ * ops_cpu_impl.h, in 8-float vectors (AVX2 where the CPU has it). p holds
+ * last + 1 scores. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void attend_one(float *o, float *p, const float *q, const float *k, const float *v, int last,
+		       size_t kvs, int D, float scale)
+{
+	int D8 = D & ~7;
+	float mx = -INFINITY, sum = 0;
+	for (int j = 0; j <= last; j++) {
+		const float *kj = k + (size_t)j * kvs;
+		v8f s = {0};
+		for (int d = 0; d < D8; d += 8) {
+			v8f a, b;
+			LOAD8(a, q + d);
+			LOAD8(b, kj + d);
+			s += a * b;
+		}
+		p[j] = dot_finish(&s, q, kj, D8, D) * scale;
+		mx = fmaxf(mx, p[j]);
+	}
+	for (int j = 0; j <= last; j++)
+		sum += p[j] = expf(p[j] - mx);
+	for (int d = 0; d < D; d++)
+		o[d] = 0;
+	for (int j = 0; j <= last; j++) {
+		const float *vj = v + (size_t)j * kvs;
+		float pj = p[j] / sum;
+		int d = 0;
+		for (; d < D8; d += 8) {
+			v8f a, b;
+			LOAD8(a, o + d);
+			LOAD8(b, vj + d);
+			a += pj * b;
+			memcpy(o + d, &a, sizeof a);
+		}
+		for (; d < D; d++)
+			o[d] += pj * vj[d];
+	}
+}
+
 static void blas_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
 				  int Tq, int H, int Hkv, int D, int pos, int Tmax)
 {
-	if (Tq < ATT_GEMM_MIN)
-		cpu_attention_cached(out, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
-	else
+	if (Tq >= ATT_GEMM_MIN) {
 		gemm_attend(out, NULL, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
+		return;
+	}
+	size_t kvs = (size_t)Hkv * D;
+	float scale = 1 / sqrtf((float)D);
+	int group = H / Hkv;
+	#pragma omp parallel if ((size_t)B * H * Tq * (pos + Tq) * D >= ((size_t)1 << 16))
+	{
+		float *p = xmalloc((size_t)(pos + Tq) * sizeof *p);
+		#pragma omp for collapse(3)
+		for (int b = 0; b < B; b++)
+			for (int h = 0; h < H; h++)
+				for (int t = 0; t < Tq; t++) {
+					size_t kv0 = (size_t)b * Tmax * kvs + (size_t)(h / group) * D;
+					size_t qo = (((size_t)b * Tq + t) * H + h) * D;
+					attend_one(out + qo, p, q + qo, k + kv0, v + kv0, pos + t, kvs, D, scale);
+				}
+		free(p);
+	}
 }
 
 /* Backward per (sequence, kv head), so that each thread owns the dk and dv
