@@ -27,7 +27,6 @@ then makes it float32 throughout:
 fail(msg) stops the script with msg, prefixed by the script's name.
 """
 
-import contextlib
 import os
 import sys
 
@@ -50,21 +49,9 @@ def start(nanochat_dir):
     sys.path.insert(0, os.path.abspath(nanochat_dir))
 
 
-@contextlib.contextmanager
-def bf16_cast_disabled():
-    """Make Tensor.bfloat16() the identity while nanochat code runs."""
-    import torch
-
-    had = "bfloat16" in torch.Tensor.__dict__
-    old = torch.Tensor.__dict__.get("bfloat16")
-    torch.Tensor.bfloat16 = lambda self, *a, **k: self
-    try:
-        yield
-    finally:
-        if had:
-            torch.Tensor.bfloat16 = old
-        else:
-            del torch.Tensor.bfloat16
+# shared with the test oracle (tests/oracle/torch_fp32.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "oracle"))
+from torch_fp32 import bf16_cast_disabled  # noqa: E402,F401
 
 
 def empty_gpt(cfg):

@@ -57,7 +57,6 @@ byte-identical; ints are int64, floats float32):
 """
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -104,23 +103,9 @@ from safetensors.torch import load_file  # noqa: E402
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 import nanochat.muon as nc_muon  # noqa: E402
 from nanochat.muon import Muon  # noqa: E402,F401  (setup_optimizers uses it)
+from torch_fp32 import bf16_cast_disabled  # noqa: E402  (beside this script)
 
 torch.set_num_threads(1)  # deterministic CPU reductions
-
-
-@contextlib.contextmanager
-def bf16_cast_disabled():
-    """Make Tensor.bfloat16() the identity while nanochat code runs."""
-    had = "bfloat16" in torch.Tensor.__dict__
-    old = torch.Tensor.__dict__.get("bfloat16")
-    torch.Tensor.bfloat16 = lambda self, *a, **k: self
-    try:
-        yield
-    finally:
-        if had:
-            torch.Tensor.bfloat16 = old
-        else:
-            del torch.Tensor.bfloat16
 
 
 def our_rotary(seq_len, head_dim, base=10000.0):
