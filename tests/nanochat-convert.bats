@@ -110,6 +110,60 @@ print("meta ok")' "$T/$kind/meta_000005.json" "$T/$kind-back/meta_000005.json"
 	done
 }
 
+@test "a converted nanochat checkpoint samples in nc-sample: its greedy token is an independent torch forward's" {
+	make_tokenizer
+	# a random nanochat v1 state_dict (vocabulary 265: the bytes and the
+	# specials), and the first greedy token by nanochat's forward written
+	# out in torch (norm, rotary, QK norm, GQA attention, relu^2, softcap)
+	"$TPY" - "$T/rand" <<'EOF2'
+import json, os, sys, torch
+import torch.nn.functional as F
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+g = torch.Generator().manual_seed(5)
+cfg = dict(sequence_len=32, vocab_size=265, n_layer=2, n_head=2, n_kv_head=1, n_embd=64)
+C, H, Hk, D = 64, 2, 1, 32
+def r(*shape): return torch.randn(*shape, generator=g) * 0.3
+sd = {"transformer.wte.weight": r(265, C)}
+for l in range(2):
+    p = f"transformer.h.{l}."
+    sd.update({p + "attn.c_q.weight": r(C, C), p + "attn.c_k.weight": r(Hk * D, C),
+               p + "attn.c_v.weight": r(Hk * D, C), p + "attn.c_proj.weight": r(C, C),
+               p + "mlp.c_fc.weight": r(4 * C, C), p + "mlp.c_proj.weight": r(C, 4 * C)})
+sd["lm_head.weight"] = r(265, C)
+torch.save(sd, os.path.join(out, "model_000005.pt"))
+json.dump({"step": 5, "model_config": cfg}, open(os.path.join(out, "meta_000005.json"), "w"))
+idx = torch.tensor([[1, 2, 3, 4, 5]])
+T = idx.shape[1]
+inv = 1.0 / (10000 ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
+fr = torch.outer(torch.arange(T, dtype=torch.float32), inv)
+cos, sin = fr.cos()[None, :, None, :], fr.sin()[None, :, None, :]
+def rot(x):
+    a, b = x[..., :D // 2], x[..., D // 2:]
+    return torch.cat([a * cos + b * sin, -a * sin + b * cos], -1)
+norm = lambda x: F.rms_norm(x, (x.size(-1),))
+x = norm(sd["transformer.wte.weight"][idx])
+for l in range(2):
+    p = f"transformer.h.{l}."
+    h = norm(x)
+    q = (h @ sd[p + "attn.c_q.weight"].T).view(1, T, H, D)
+    k = (h @ sd[p + "attn.c_k.weight"].T).view(1, T, Hk, D)
+    v = (h @ sd[p + "attn.c_v.weight"].T).view(1, T, Hk, D)
+    q, k = norm(rot(q)), norm(rot(k))
+    q, k, v = q.transpose(1, 2), k.transpose(1, 2).repeat_interleave(H // Hk, 1), v.transpose(1, 2).repeat_interleave(H // Hk, 1)
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(1, T, C)
+    x = x + y @ sd[p + "attn.c_proj.weight"].T
+    x = x + F.relu(norm(x) @ sd[p + "mlp.c_fc.weight"].T).square() @ sd[p + "mlp.c_proj.weight"].T
+logits = 15 * torch.tanh((norm(x) @ sd["lm_head.weight"].T) / 15)
+print(int(logits[0, -1].argmax()), file=open(os.path.join(out, "greedy"), "w"))
+EOF2
+	convert to-nc "$T/rand/model_000005.pt" "$T/rand/meta_000005.json" "$T/tok" "$T/rand-nc"
+	run nc-sample -m "$T/rand-nc" --device=cpu --tokens -n 4 -t 0 <<<"1 2 3 4 5"
+	assert_success
+	[[ "$output" =~ ^[0-9]+(\ [0-9]+){0,3}$ ]]
+	[ "${output%% *}" = "$(cat "$T/rand/greedy")" ]
+}
+
 @test "model.safetensors holds nanochat's names and shapes in float32, nc's metadata, and the tokenizer" {
 	make_tokenizer
 	make_nanochat tests/fixtures/gpt/ref_gqa.safetensors "$T/n"
