@@ -25,7 +25,7 @@
 #   NC_TINY_DEPTH=3      model depth (width 64 x depth)
 #   NC_TINY_SEQ=256      context length
 #   NC_TINY_BATCH=8      sequences per step
-#   NC_TINY_STEPS=600    training steps
+#   NC_TINY_STEPS=900    training steps
 #   NC_TINY_UNTIL=STAGE  stop after this stage (corpus, tokenizer, shards,
 #                        base, sample, report)
 #   NC_DEVICE=auto       where the model runs: auto (a GPU when there is
@@ -41,7 +41,7 @@ vocab=${NC_TINY_VOCAB:-4096}
 depth=${NC_TINY_DEPTH:-3}
 seq=${NC_TINY_SEQ:-256}
 batch=${NC_TINY_BATCH:-8}
-steps=${NC_TINY_STEPS:-600}
+steps=${NC_TINY_STEPS:-900}
 until=${NC_TINY_UNTIL:-}
 threads=${NC_THREADS:+--threads=$NC_THREADS}
 device=--device=${NC_DEVICE:-auto}
@@ -82,17 +82,23 @@ done_stage() {
 }
 
 # --- corpus: one plain-text document per manual page ---------------------
-# Manual pages of the first sections, in name order, rendered by groff to
-# UTF-8 text without formatting, until NC_TINY_CORPUS_MB is reached. The
-# pages go into a tar archive, one member each: nc reads every member of an
-# archive as one document.
+# Manual pages of the first sections, rendered by groff to UTF-8 text
+# without formatting, until NC_TINY_CORPUS_MB is reached. They are taken in
+# a shuffled but fixed order (shuf fed a constant byte stream), at most 10
+# of a family (the name up to its first - _ or .), so that the hundreds of
+# near-identical pages of one big tool's subcommands do not fill the
+# corpus. The pages go into a tar archive, one member each: nc reads every
+# member of an archive as one document.
 render_man_pages() {
 	dir=$1
 	limit=$((corpus_mb * 1024 * 1024))
 	total=0
 	n=0
+	yes nc-tinyrun | head -c 1048576 >"$dir/../order.seed"
 	for f in $(find /usr/share/man/man1 /usr/share/man/man5 /usr/share/man/man7 /usr/share/man/man8 \
-		-maxdepth 1 -type f -name '*.gz' 2>/dev/null | LC_ALL=C sort); do
+		-maxdepth 1 -type f -name '*.gz' 2>/dev/null | LC_ALL=C sort |
+		shuf --random-source="$dir/../order.seed" |
+		awk -F/ '{ n = $NF; sub(/[-_.].*/, "", n); if (++seen[n] <= 10) print }'); do
 		name=$(basename "$f" .gz)
 		zcat "$f" 2>/dev/null | groff -man -Tutf8 -P-cbou -rLL=78n 2>/dev/null >"$dir/$name.txt" || true
 		size=$(wc -c <"$dir/$name.txt")
