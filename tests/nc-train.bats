@@ -137,7 +137,7 @@ mpi() {
 		[ -z "${CI:-}" ] || { echo "mpirun is missing (make setup)"; return 1; }
 		skip "no mpirun"
 	fi
-	grep -q 'mpi=yes' build/.config || skip "nc-train built without MPI"
+	ldd build/nc-train | grep -q libmpi || skip "nc-train built without MPI"
 	mpirun --allow-run-as-root --oversubscribe -np "$1" -x OMP_NUM_THREADS=1 build/nc-train "${@:2}"
 }
 
