@@ -1,4 +1,4 @@
-/* nc-train: train nanochat's GPT. Stage base (pretraining) on the CPU. */
+/* nc-train: train nanochat's GPT. Stage base (pretraining), on the CPU or a GPU. */
 #include "../lib/comm.h"
 #include "../lib/cli.h"
 #include "../lib/err.h"

@@ -1,4 +1,4 @@
-/* Pretraining (nanochat's base_train, spec §4.1) on the CPU ops: the loop
+/* Pretraining (nanochat's base_train, spec §4.1) over the op interface: the loop
  * over steps with gradient accumulation, schedules, clipping, evaluation
  * of validation bits per byte, logfmt metrics, checkpoints and resume. */
 #ifndef NC_TRAIN_H
