@@ -127,3 +127,20 @@ print(sum(len(l.get("points").split()) for l in lines))' "$svg")
 	assert_failure
 	assert_output --partial "no stage 'nothing'"
 }
+
+@test "the files a user names make the corpus (JSONL and text here)" {
+	gen_text --seed 3 --size 100000 --jsonl >"$BATS_TEST_TMPDIR/mine.jsonl"
+	gen_text --seed 4 --size 50000 >"$BATS_TEST_TMPDIR/mine.txt"
+	NC_RUN_DIR=$BATS_TEST_TMPDIR/own NC_TINY_UNTIL=shards NC_TINY_VOCAB=512 \
+		run sh/tinyrun.sh "$BATS_TEST_TMPDIR/mine.jsonl" "$BATS_TEST_TMPDIR/mine.txt"
+	assert_success
+	[ "$(cat "$BATS_TEST_TMPDIR/own/corpus.files")" = "$BATS_TEST_TMPDIR/mine.jsonl
+$BATS_TEST_TMPDIR/mine.txt" ]
+	# every JSONL line is a document, and the text file one more
+	docs=$(($(wc -l <"$BATS_TEST_TMPDIR/mine.jsonl") + 1))
+	assert_output --partial "stage=shard docs=$docs "
+	nc-shard verify -t "$BATS_TEST_TMPDIR/own/tokenizer" "$BATS_TEST_TMPDIR"/own/data/*.bin >/dev/null
+	NC_RUN_DIR=$BATS_TEST_TMPDIR/bad run sh/tinyrun.sh "$BATS_TEST_TMPDIR/nowhere.txt"
+	assert_failure
+	assert_output --partial "nowhere.txt: cannot read"
+}
