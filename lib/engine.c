@@ -94,10 +94,7 @@ uint32_t nc_sample_token(const float *z, int V, double temperature, int top_k, d
 
 static void put(char **out, size_t *len, size_t *cap, const void *b, size_t n)
 {
-	if (*len + n + 1 > *cap) {
-		*cap = (*len + n + 1) * 2;
-		*out = xrealloc(*out, *cap);
-	}
+	xgrow(out, cap, *len + n + 1, 1);
 	memcpy(*out + *len, b, n);
 	*len += n;
 	(*out)[*len] = 0;

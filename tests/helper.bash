@@ -23,3 +23,11 @@ need_oracle() {
 gen_text() {
 	python3 "$ORACLE/gen_text.py" "$@"
 }
+
+# A small training set in T: gen_text documents (seed, bytes), a 400-id
+# tokenizer T/tok and token shards T/data with val_docs held out.
+tiny_data() {
+	gen_text --seed "$1" --size "$2" --jsonl >"$T/docs.jsonl"
+	build/nc-bpe train --quiet --vocab-size=400 -o "$T/tok" "$T/docs.jsonl" >/dev/null
+	build/nc-shard tokens --quiet -t "$T/tok" -o "$T/data" --val-docs="$3" "$T/docs.jsonl" >/dev/null 2>&1
+}

@@ -7,9 +7,7 @@ load helper
 
 setup_file() {
 	export T=$BATS_FILE_TMPDIR
-	gen_text --seed 31 --size 300000 --jsonl >"$T/docs.jsonl"
-	build/nc-bpe train --quiet --vocab-size=400 -o "$T/tok" "$T/docs.jsonl" >/dev/null
-	build/nc-shard tokens --quiet -t "$T/tok" -o "$T/data" --val-docs=10 "$T/docs.jsonl" >/dev/null 2>&1
+	tiny_data 31 300000 10
 	build/nc-train base --quiet -t "$T/tok" --data "$T/data" -o "$T/run" --depth=1 --max-seq-len=64 \
 		--device-batch-size=4 --total-batch-size=256 --num-iterations=30 --eval-every=0 >/dev/null
 	export CK=$T/run/step_000030

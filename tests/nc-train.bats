@@ -6,9 +6,7 @@ load helper
 
 setup_file() {
 	export T=$BATS_FILE_TMPDIR
-	gen_text --seed 21 --size 400000 --jsonl >"$T/docs.jsonl"
-	build/nc-bpe train --quiet --vocab-size=400 -o "$T/tok" "$T/docs.jsonl" >/dev/null
-	build/nc-shard tokens --quiet -t "$T/tok" -o "$T/data" --val-docs=20 "$T/docs.jsonl" >/dev/null 2>&1
+	tiny_data 21 400000 20
 }
 
 setup() {
