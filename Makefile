@@ -92,6 +92,49 @@ build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@
 
+# The same kernels under the CUDA emulator (tests/emu), which needs only
+# g++: build/emu has the GPU test and nc-train/nc-sample linked against it,
+# so that the GPU checks run (slowly) on any machine. `make test-emu`.
+EMU_CXX    := $(CXX) -std=c++17 -O1 -g -Wall -Wno-unused-parameter -Wno-unused-function
+EMU_LIB    := build/emu/libnc_cuda_emu.a
+EMU_OBJ    := $(CU_SRC:kernels/%.cu=build/emu/kernels/%.o) build/emu/cuda_emu.o
+EMU_TESTS  := $(patsubst tests/gpu/%.c,build/emu/tests/gpu_%,$(wildcard tests/gpu/test_*.c))
+
+build/emu/kernels/%.cpp: kernels/%.cu tests/emu/cu2cpp.sed
+	@mkdir -p $(dir $@)
+	sed -E -f tests/emu/cu2cpp.sed $< >$@
+
+build/emu/kernels/%.o: build/emu/kernels/%.cpp tests/emu/cuda_emu.h kernels/ops_cuda.h lib/ops.h
+	$(EMU_CXX) -include tests/emu/cuda_emu.h -Itests/emu/include -Ikernels -c $< -o $@
+
+build/emu/cuda_emu.o: tests/emu/cuda_emu.cpp tests/emu/cuda_emu.h
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) -Wextra -c $< -o $@
+
+$(EMU_LIB): $(EMU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/emu/tests/gpu_%: tests/gpu/%.c $(EMU_LIB) build/libnc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(EMU_LIB) build/libnc.a $(LDLIBS) $(BLAS_LIBS) -lstdc++ -o $@
+
+build/emu/cmd/%.o: cmd/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DNC_CUDA -c $< -o $@
+
+build/emu/nc-sample: build/emu/cmd/nc-sample.o build/libnc.a $(EMU_LIB)
+	$(CC) $(LDFLAGS) $< build/libnc.a $(EMU_LIB) $(LDLIBS) $(BLAS_LIBS) -lstdc++ -o $@
+
+build/emu/nc-train: build/emu/cmd/nc-train.o build/libnc.a $(EMU_LIB) build/.config
+	$(CC) $(LDFLAGS) $< build/libnc.a $(EMU_LIB) $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) -lstdc++ -o $@
+
+emu: $(EMU_TESTS) build/emu/nc-sample build/emu/nc-train
+
+test-emu: all emu
+	@for t in $(EMU_TESTS); do echo "# $$t (emulated)"; $$t || exit 1; done
+	@NC_BIN=build/emu bats --tap tests/gpu/*.bats
+
 # Everything that needs no GPU; ends with one line "N passed, N failed".
 test: all $(UNIT)
 	@sh tests/run.sh $(UNIT)
@@ -121,6 +164,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: test-gpu all test setup install clean FORCE
+.PHONY: test-gpu test-emu emu all test setup install clean FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

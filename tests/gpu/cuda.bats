@@ -2,14 +2,16 @@
 # The tools on a CUDA GPU against the same tools on the CPU (the
 # reference): training losses step by step, a checkpoint moving CPU -> GPU
 # -> CPU, the same seed twice, and greedy sampling. Run by `make test-gpu`;
-# skipped without a GPU.
+# skipped without a GPU. NC_BIN (a directory under the repository) picks
+# other nc-train and nc-sample builds: build/emu runs them on the CUDA
+# emulator (`make test-emu`).
 
 bats_load_library bats-support
 bats_load_library bats-assert
 
 setup_file() {
 	ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-	export ROOT PATH=$ROOT/build:$PATH T=$BATS_FILE_TMPDIR
+	export ROOT PATH=$ROOT/${NC_BIN:-build}:$ROOT/build:$PATH T=$BATS_FILE_TMPDIR
 	python3 "$ROOT/tests/oracle/gen_text.py" --seed 41 --size 300000 --jsonl >"$T/docs.jsonl"
 	nc-bpe train --quiet --vocab-size=512 -o "$T/tok" "$T/docs.jsonl" >/dev/null
 	nc-shard tokens --quiet -t "$T/tok" -o "$T/data" --val-docs=10 "$T/docs.jsonl" >/dev/null 2>&1
