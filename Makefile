@@ -95,7 +95,7 @@ build/tests/%: build/tests/unit/%.o build/libnc.a
 # The same kernels under the CUDA emulator (tests/emu), which needs only
 # g++: build/emu has the GPU test and nc-train/nc-sample linked against it,
 # so that the GPU checks run (slowly) on any machine. `make test-emu`.
-EMU_CXX    := $(CXX) -std=c++17 -O1 -g -Wall -Wno-unused-parameter -Wno-unused-function
+EMU_CXX    := $(CXX) -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-unused-function
 EMU_LIB    := build/emu/libnc_cuda_emu.a
 EMU_OBJ    := $(CU_SRC:kernels/%.cu=build/emu/kernels/%.o) build/emu/cuda_emu.o
 EMU_TESTS  := $(patsubst tests/gpu/%.c,build/emu/tests/gpu_%,$(wildcard tests/gpu/test_*.c))

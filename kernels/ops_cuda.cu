@@ -17,6 +17,7 @@
 
 extern "C" {
 #include "../lib/ops.h"
+#include "../lib/ops_cpu_optim.h"   /* nc_ns_norm */
 #include "ops_cuda.h"
 }
 
@@ -562,6 +563,234 @@ static double cu_softcap_xent(float *logits, float *loss, const int32_t *targets
 	return total;
 }
 
+/* ---- the optimizer's steps: bit for bit the CPU ops (lib/ops_cpu_optim.c).
+ * The _rn intrinsics keep nvcc from fusing a product into a later sum,
+ * which the CPU code does not do; fmaf is fused on both sides. ---- */
+
+__device__ float lerp_f(float a, float b, float w)
+{
+	return fabsf(w) < 0.5f ? fmaf(w, __fsub_rn(b, a), a) : fmaf(w - 1, __fsub_rn(b, a), b);
+}
+
+/* to bf16 and back, to nearest even (NaNs stay NaN), as nc_f32_to_bf16 */
+__device__ float bf16_round(float x)
+{
+	unsigned u = __float_as_uint(x);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		u = (u >> 16 | 0x40) << 16;
+	else
+		u = (u + 0x7fffu + ((u >> 16) & 1)) >> 16 << 16;
+	return __uint_as_float(u);
+}
+
+#define EACH(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); \
+			i += (size_t)gridDim.x * blockDim.x)
+
+static unsigned grid_for(size_t n)
+{
+	size_t b = blocks(n, 256);
+	return (unsigned)(b < 4096 ? (b ? b : 1) : 4096);
+}
+
+__global__ void k_scale(float *x, size_t n, float a, int divide)
+{
+	EACH(i, n) x[i] = divide ? __fdiv_rn(x[i], a) : __fmul_rn(x[i], a);
+}
+
+static void cu_scale(float *x, size_t n, float a)
+{
+	if (!n)
+		return;
+	k_scale<<<grid_for(n), 256>>>(x, n, a, 0);
+	LAUNCHED();
+}
+
+static void cu_divide(float *x, size_t n, float d)
+{
+	if (!n)
+		return;
+	k_scale<<<grid_for(n), 256>>>(x, n, d, 1);
+	LAUNCHED();
+}
+
+/* Sum of squares in double, deterministic: each of a fixed number of
+ * blocks sums its stride in order and halves its threads' sums in a fixed
+ * tree; the host adds the blocks' sums in order. */
+#define SUMSQ_BLOCKS 256
+__global__ void k_sumsq(const float *x, size_t n, double *part)
+{
+	__shared__ double t[256];
+	double s = 0;
+	for (size_t i = blockIdx.x * (size_t)256 + threadIdx.x; i < n; i += (size_t)SUMSQ_BLOCKS * 256)
+		s += (double)x[i] * x[i];
+	t[threadIdx.x] = s;
+	__syncthreads();
+	for (int h = 128; h > 0; h >>= 1) {
+		if ((int)threadIdx.x < h)
+			t[threadIdx.x] += t[threadIdx.x + h];
+		__syncthreads();
+	}
+	if (threadIdx.x == 0)
+		part[blockIdx.x] = t[0];
+}
+
+static double *sumsq_part;
+
+static double cu_sumsq(const float *x, size_t n)
+{
+	if (!n)
+		return 0;
+	if (!sumsq_part)
+		sumsq_part = (double *)cu_alloc(SUMSQ_BLOCKS * sizeof(double));
+	k_sumsq<<<SUMSQ_BLOCKS, 256>>>(x, n, sumsq_part);
+	LAUNCHED();
+	double h[SUMSQ_BLOCKS], s = 0;
+	cu_download(h, sumsq_part, sizeof h);
+	for (int i = 0; i < SUMSQ_BLOCKS; i++)
+		s += h[i];
+	return s;
+}
+
+__global__ void k_transpose(float *dst, const float *src, int rows, int cols)
+{
+	__shared__ float tile[32][33];
+	int c = blockIdx.x * 32 + threadIdx.x, r0 = blockIdx.y * 32;
+	for (int k = threadIdx.y; k < 32; k += blockDim.y)
+		if (r0 + k < rows && c < cols)
+			tile[k][threadIdx.x] = src[(size_t)(r0 + k) * cols + c];
+	__syncthreads();
+	int r = r0 + threadIdx.x, c0 = blockIdx.x * 32;
+	for (int k = threadIdx.y; k < 32; k += blockDim.y)
+		if (c0 + k < cols && r < rows)
+			dst[(size_t)(c0 + k) * rows + r] = tile[threadIdx.x][k];
+}
+
+static void cu_transpose(float *dst, const float *src, int rows, int cols)
+{
+	if (rows <= 0 || cols <= 0)
+		return;
+	dim3 grid((cols + 31) / 32, (rows + 31) / 32);
+	k_transpose<<<grid, dim3(32, 8)>>>(dst, src, rows, cols);
+	LAUNCHED();
+}
+
+__global__ void k_round_bf16(float *x, size_t n)
+{
+	EACH(i, n) x[i] = bf16_round(x[i]);
+}
+
+static void cu_round_bf16(float *x, size_t n)
+{
+	if (!n)
+		return;
+	k_round_bf16<<<grid_for(n), 256>>>(x, n);
+	LAUNCHED();
+}
+
+__global__ void k_scale_to(float *y, float a, const float *x, size_t n, int bf16)
+{
+	EACH(i, n) {
+		float v = __fmul_rn(a, x[i]);
+		y[i] = bf16 ? bf16_round(v) : v;
+	}
+}
+
+static void cu_scale_to(float *y, float a, const float *x, size_t n, int bf16)
+{
+	if (!n)
+		return;
+	k_scale_to<<<grid_for(n), 256>>>(y, a, x, n, bf16);
+	LAUNCHED();
+}
+
+__global__ void k_axpby(float *y, float a, const float *x, float b, size_t n, int bf16)
+{
+	EACH(i, n) {
+		float ax = __fmul_rn(a, x[i]), by = __fmul_rn(b, y[i]);
+		if (bf16)
+			ax = bf16_round(ax), by = bf16_round(by);
+		float v = __fadd_rn(ax, by);
+		y[i] = bf16 ? bf16_round(v) : v;
+	}
+}
+
+static void cu_axpby(float *y, float a, const float *x, float b, size_t n, int bf16)
+{
+	if (!n)
+		return;
+	k_axpby<<<grid_for(n), 256>>>(y, a, x, b, n, bf16);
+	LAUNCHED();
+}
+
+__global__ void k_divide_round(float *x, size_t n, float d, int bf16)
+{
+	EACH(i, n) {
+		float v = __fdiv_rn(x[i], d);
+		x[i] = bf16 ? bf16_round(v) : v;
+	}
+}
+
+static void cu_normalize(float *x, size_t n, float eps, int bf16)
+{
+	if (!n)
+		return;
+	float norm = nc_ns_norm(cu_sumsq(x, n), eps, bf16);
+	k_divide_round<<<grid_for(n), 256>>>(x, n, norm, bf16);
+	LAUNCHED();
+}
+
+__global__ void k_fma_into(float *y, float a, const float *x, size_t n)
+{
+	EACH(i, n) y[i] = fmaf(a, x[i], y[i]);
+}
+
+static void cu_fma_into(float *y, float a, const float *x, size_t n)
+{
+	if (!n)
+		return;
+	k_fma_into<<<grid_for(n), 256>>>(y, a, x, n);
+	LAUNCHED();
+}
+
+__global__ void k_momentum(float *out, const float *g, float *buf, size_t n, float w, float mu,
+			   int nesterov)
+{
+	EACH(i, n) {
+		float b = lerp_f(buf[i], g[i], w);
+		buf[i] = b;
+		out[i] = nesterov ? lerp_f(g[i], b, mu) : b;
+	}
+}
+
+static void cu_momentum(float *out, const float *g, float *buf, size_t n, double mu, int nesterov)
+{
+	if (!n)
+		return;
+	k_momentum<<<grid_for(n), 256>>>(out, g, buf, n, (float)(1 - mu), (float)mu, nesterov);
+	LAUNCHED();
+}
+
+__global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, nc_adamw_args a)
+{
+	EACH(i, n) {
+		float gi = g[i], pi = a.decay_on ? __fmul_rn(p[i], a.decay) : p[i];
+		float mi = lerp_f(m[i], gi, a.w1);
+		float vi = fmaf(__fmul_rn(a.w2, gi), gi, __fmul_rn(v[i], a.b2));
+		m[i] = mi;
+		v[i] = vi;
+		float den = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), a.bc2_sqrt), a.eps);
+		p[i] = __fsub_rn(pi, __fdiv_rn(__fmul_rn(a.step, mi), den));
+	}
+}
+
+static void cu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct nc_adamw_args *a)
+{
+	if (!n)
+		return;
+	k_adamw<<<grid_for(n), 256>>>(p, g, m, v, n, *a);
+	LAUNCHED();
+}
+
 /* ---- the table ---- */
 
 static struct nc_ops table;
@@ -606,5 +835,16 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.relu2_backward = cu_relu2_backward;
 	table.softcap_xent = cu_softcap_xent;
 	table.softcap = cu_softcap;
+	table.scale = cu_scale;
+	table.divide = cu_divide;
+	table.sumsq = cu_sumsq;
+	table.transpose = cu_transpose;
+	table.scale_to = cu_scale_to;
+	table.axpby = cu_axpby;
+	table.round_bf16 = cu_round_bf16;
+	table.normalize = cu_normalize;
+	table.fma_into = cu_fma_into;
+	table.momentum = cu_momentum;
+	table.adamw = cu_adamw;
 	return &table;
 }

@@ -13,6 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One AdamW step's constants, computed on the host (lib/optim.c):
+ * p = p * decay (if decay_on); m = lerp(m, g, w1); v = fma(w2 g, g, v b2);
+ * p -= step * m / (sqrt(v) / bc2_sqrt + eps). */
+struct nc_adamw_args {
+	float step, bc2_sqrt, eps, w1, b2, w2, decay;
+	int decay_on;
+};
+
 struct nc_ops {
 	const char *name;
 	int host_memory;      /* 1 if the host can read and write ops memory */
@@ -79,6 +87,28 @@ struct nc_ops {
 			       float cap, float grad_scale);
 	/* Softcap only (inference): logits = cap*tanh(logits/cap). */
 	void (*softcap)(float *logits, size_t n, float cap);
+
+	/* The optimizer's steps (lib/optim.c), so that it runs where the
+	 * weights are. Rounded exactly as the CPU ops, which match torch bit
+	 * for bit (lerp and the update as fused multiply-adds, IEEE division
+	 * and square root). bf16: round each result to bf16, as nanochat's
+	 * bf16 Newton–Schulz does. */
+	void (*scale)(float *x, size_t n, float a);                      /* x *= a */
+	void (*divide)(float *x, size_t n, float d);                     /* x /= d */
+	double (*sumsq)(const float *x, size_t n);                       /* sum of x^2, in double */
+	void (*transpose)(float *dst, const float *src, int rows, int cols);
+	void (*scale_to)(float *y, float a, const float *x, size_t n, int bf16);   /* y = a x */
+	/* y = a x + b y, each product and the sum rounded when bf16 */
+	void (*axpby)(float *y, float a, const float *x, float b, size_t n, int bf16);
+	void (*round_bf16)(float *x, size_t n);
+	/* x /= sqrt(sum x^2) + eps (bf16: the norm and the sum rounded too) */
+	void (*normalize)(float *x, size_t n, float eps, int bf16);
+	void (*fma_into)(float *y, float a, const float *x, size_t n);  /* y = fma(a, x, y) */
+	/* Muon's momentum: buf = lerp(buf, g, 1 - mu); out = lerp(g, buf, mu)
+	 * with nesterov, else buf. */
+	void (*momentum)(float *out, const float *g, float *buf, size_t n, double mu, int nesterov);
+	void (*adamw)(float *p, const float *g, float *m, float *v, size_t n,
+		      const struct nc_adamw_args *a);
 };
 
 extern const struct nc_ops nc_ops_cpu;

@@ -2,6 +2,7 @@
  * OpenMP across cores; matrix products through BLAS sgemm when nc is built
  * with one (NC_BLAS), else plain loops. */
 #include "ops.h"
+#include "ops_cpu_optim.h"
 #include "mem.h"
 
 #include <math.h>
@@ -427,6 +428,17 @@ const struct nc_ops nc_ops_cpu = {
 	.relu2_backward = cpu_relu2_backward,
 	.softcap_xent = cpu_softcap_xent_f,
 	.softcap = cpu_softcap_f,
+	.scale = nc_cpu_scale,
+	.divide = nc_cpu_divide,
+	.sumsq = nc_cpu_sumsq,
+	.transpose = nc_cpu_transpose,
+	.scale_to = nc_cpu_scale_to,
+	.axpby = nc_cpu_axpby,
+	.round_bf16 = nc_cpu_round_bf16,
+	.normalize = nc_cpu_normalize,
+	.fma_into = nc_cpu_fma_into,
+	.momentum = nc_cpu_momentum,
+	.adamw = nc_cpu_adamw,
 };
 
 void nc_rotary_tables(float *cos, float *sin, int T, int D, int t0, float base)

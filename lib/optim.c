@@ -109,8 +109,10 @@ int nc_optim_init_sharded(struct nc_optim *o, const struct nc_gpt *m, const stru
 		nc_optim_free(o);
 		return -1;
 	}
-	o->state = xcalloc(o->nstate ? o->nstate : 1, sizeof *o->state);
-	o->work = work ? xmalloc(work * sizeof *o->work) : NULL;
+	/* where the model is: the ops' memory (zeroed) */
+	o->ops = m->ops;
+	o->state = o->ops->alloc((o->nstate ? o->nstate : 1) * sizeof *o->state);
+	o->work = work ? o->ops->alloc(work * sizeof *o->work) : NULL;
 	float *next = o->state;
 	for (int i = 0; i < o->n; i++) {
 		size_t share = slot_share(o, &o->s[i], &m->params[i]);
@@ -132,8 +134,10 @@ int nc_optim_init(struct nc_optim *o, const struct nc_gpt *m, const struct nc_op
 void nc_optim_free(struct nc_optim *o)
 {
 	free(o->s);
-	free(o->state);
-	free(o->work);
+	if (o->ops) {
+		o->ops->free(o->state);
+		o->ops->free(o->work);
+	}
 	memset(o, 0, sizeof *o);
 }
 
@@ -191,127 +195,52 @@ double nc_muon_momentum(long step)
 
 double nc_clip_grad_norm(struct nc_gpt *m, double max_norm)
 {
-	double ss = 0;
-	#pragma omp parallel for reduction(+ : ss)
-	for (size_t i = 0; i < m->nweights; i++)
-		ss += (double)m->g[i] * m->g[i];
-	double norm = sqrt(ss);
+	double norm = sqrt(m->ops->sumsq(m->g, m->nweights));
 	double coef = max_norm / (norm + CLIP_EPS);
-	if (max_norm > 0 && coef < 1) {
-		float f = (float)coef;
-		#pragma omp parallel for
-		for (size_t i = 0; i < m->nweights; i++)
-			m->g[i] *= f;
-	}
+	if (max_norm > 0 && coef < 1)
+		m->ops->scale(m->g, m->nweights, (float)coef);
 	return norm;
 }
 
 /* ---- AdamW (spec §3.1, §3.3) ---- */
-
-/* torch's lerp as its vectorized CPU kernels compute it: one fused
- * multiply-add from whichever end is nearer, a + w (b - a) or
- * b + (w - 1)(b - a). Rounding once matters: the fixture's Nesterov input
- * is matched bit for bit only so, and bf16 Newton–Schulz grows any last-bit
- * difference into visible noise (tests/fixtures/gpt/README.md). */
-static inline float lerp(float a, float b, float w)
-{
-	return fabsf(w) < 0.5f ? fmaf(w, b - a, a) : fmaf(w - 1, b - a, b);
-}
 
 /* As torch's fused AdamW computes it on the CPU, in float, bit for bit
  * (checked over several steps against torch 2.15): with bias corrections
  * bc1 = 1 - b1^t and bc2 = 1 - b2^t, p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
  * adam_dist_eps gives v1 DistAdamW's p -= lr sqrt(bc2)/bc1 * m / (sqrt(v) + eps):
  * eps is then in effect eps/sqrt(bc2), larger in the first steps. */
-static void adamw_update(const struct nc_optim_config *c, float *p, const float *g, float *mo,
-			 float *v, size_t n, double lr, long t)
+static void adamw_update(const struct nc_ops *ops, const struct nc_optim_config *c, float *p,
+			 const float *g, float *mo, float *v, size_t n, double lr, long t)
 {
 	double bc1 = 1 - pow(c->adam_beta1, (double)t), bc2 = 1 - pow(c->adam_beta2, (double)t);
-	float step = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2), eps = (float)c->adam_eps;
-	float w1 = (float)(1 - c->adam_beta1), b2 = (float)c->adam_beta2, w2 = (float)(1 - c->adam_beta2);
-	float decay = (float)(1 - lr * c->weight_decay);
+	struct nc_adamw_args a = {
+		.step = (float)(lr / bc1), .bc2_sqrt = (float)sqrt(bc2), .eps = (float)c->adam_eps,
+		.w1 = (float)(1 - c->adam_beta1), .b2 = (float)c->adam_beta2,
+		.w2 = (float)(1 - c->adam_beta2), .decay = (float)(1 - lr * c->weight_decay),
+		.decay_on = c->weight_decay != 0};
 	if (c->adam_dist_eps) {
-		step = (float)(lr * sqrt(bc2) / bc1);
-		bc2_sqrt = 1;
+		a.step = (float)(lr * sqrt(bc2) / bc1);
+		a.bc2_sqrt = 1;
 	}
-	#pragma omp parallel for
-	for (size_t i = 0; i < n; i++) {
-		float gi = g[i], pi = c->weight_decay != 0 ? p[i] * decay : p[i];
-		mo[i] = lerp(mo[i], gi, w1);
-		v[i] = fmaf(w2 * gi, gi, v[i] * b2);    /* torch's addcmul, fused */
-		p[i] = pi - step * mo[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
-	}
+	ops->adamw(p, g, mo, v, n, &a);
 }
 
 void nc_optim_adamw(const struct nc_optim *o, const struct nc_optim_slot *s, float *p, const float *g,
 		    size_t n, double lr)
 {
-	adamw_update(&o->c, p, g, s->m, s->v, n, lr, o->step);
+	adamw_update(o->ops, &o->c, p, g, s->m, s->v, n, lr, o->step);
 }
 
 /* ---- Muon (spec §3.2) ---- */
 
 /* Each of nanochat's bf16 ops rounds its result to bf16 (to nearest, ties
- * to even); muon_bf16 replays that so that a run can be compared with
- * nanochat's own. It only rounds: products still run in fp32, so it makes
- * nothing faster, and costs a pass over each intermediate (small beside the
- * products). */
-static inline float bf16_round(float x)
+ * to even); muon_bf16 replays that (the ops' bf16 flag) so that a run can
+ * be compared with nanochat's own. It only rounds: products still run in
+ * fp32, so it makes nothing faster. */
+static void round_all(const struct nc_ops *ops, float *x, size_t n, int bf16)
 {
-	return nc_bf16_to_f32(nc_f32_to_bf16(x));
-}
-
-static void round_all(float *x, size_t n, int bf16)
-{
-	if (!bf16)
-		return;
-	#pragma omp parallel for
-	for (size_t i = 0; i < n; i++)
-		x[i] = bf16_round(x[i]);
-}
-
-static void transpose(float *dst, const float *src, int rows, int cols)
-{
-	#pragma omp parallel for
-	for (int i = 0; i < rows; i++)
-		for (int j = 0; j < cols; j++)
-			dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
-}
-
-/* y = a x, rounded as torch does */
-static void scale(float *y, float a, const float *x, size_t n, int bf16)
-{
-	#pragma omp parallel for
-	for (size_t i = 0; i < n; i++)
-		y[i] = bf16 ? bf16_round(a * x[i]) : a * x[i];
-}
-
-/* y = a x + b y, elementwise, each product and the sum rounded as torch does */
-static void axpby(float *y, float a, const float *x, float b, size_t n, int bf16)
-{
-	#pragma omp parallel for
-	for (size_t i = 0; i < n; i++) {
-		float ax = a * x[i], by = b * y[i];
-		if (bf16)
-			ax = bf16_round(ax), by = bf16_round(by);
-		y[i] = bf16 ? bf16_round(ax + by) : ax + by;
-	}
-}
-
-static void normalize(float *x, size_t n, int bf16)
-{
-	double ss = 0;
-	#pragma omp parallel for reduction(+ : ss)
-	for (size_t i = 0; i < n; i++)
-		ss += (double)x[i] * x[i];
-	float norm = (float)sqrt(ss);
 	if (bf16)
-		norm = bf16_round(bf16_round(norm) + (float)NS_NORM_EPS);
-	else
-		norm += (float)NS_NORM_EPS;
-	#pragma omp parallel for
-	for (size_t i = 0; i < n; i++)
-		x[i] = bf16 ? bf16_round(x[i] / norm) : x[i] / norm;
+		ops->round_bf16(x, n);
 }
 
 size_t nc_newton_schulz5_work(int rows, int cols)
@@ -327,16 +256,16 @@ static void ns_iteration(const struct nc_ops *ops, float *X, int r, int c, int b
 	size_t rc = (size_t)r * c, rr = (size_t)r * r;
 	float *XT = w, *BX = XT + rc, *A = BX + rc, *AT = A + rr, *cA = AT + rr, *B = cA + rr;
 	ops->matmul(A, X, X, r, r, c, 0);
-	round_all(A, rr, bf16);
-	transpose(AT, A, r, r);
-	scale(cA, (float)NS_C, A, rr, bf16);
+	round_all(ops, A, rr, bf16);
+	ops->transpose(AT, A, r, r);
+	ops->scale_to(cA, (float)NS_C, A, rr, bf16);
 	ops->matmul(B, cA, AT, r, r, r, 0);             /* (c A) A */
-	round_all(B, rr, bf16);
-	axpby(B, (float)NS_B, A, 1, rr, bf16);
-	transpose(XT, X, r, c);
+	round_all(ops, B, rr, bf16);
+	ops->axpby(B, (float)NS_B, A, 1, rr, bf16);
+	ops->transpose(XT, X, r, c);
 	ops->matmul(BX, B, XT, r, c, r, 0);             /* B X */
-	round_all(BX, rc, bf16);
-	axpby(X, 1, BX, (float)NS_A, rc, bf16);
+	round_all(ops, BX, rc, bf16);
+	ops->axpby(X, 1, BX, (float)NS_A, rc, bf16);
 }
 
 /* Works on the wide orientation (rows <= cols), so that X X^T is the
@@ -347,29 +276,17 @@ void nc_newton_schulz5(const struct nc_ops *ops, float *x, int rows, int cols, i
 	int tall = rows > cols, r = tall ? cols : rows, c = tall ? rows : cols;
 	float *X = work, *w = work + n;
 	if (tall)
-		transpose(X, x, rows, cols);
+		ops->transpose(X, x, rows, cols);
 	else
-		memcpy(X, x, n * sizeof *x);
-	round_all(X, n, bf16);
-	normalize(X, n, bf16);
+		ops->copy(X, x, n);
+	round_all(ops, X, n, bf16);
+	ops->normalize(X, n, (float)NS_NORM_EPS, bf16);
 	for (int k = 0; k < NS_STEPS; k++)
 		ns_iteration(ops, X, r, c, bf16, w);
 	if (tall)
-		transpose(x, X, r, c);
+		ops->transpose(x, X, r, c);
 	else
-		memcpy(x, X, n * sizeof *x);
-}
-
-/* buf = lerp(buf, g, 1 - mu); g' = lerp(g, buf, mu) (Nesterov) or buf,
- * into out: nanochat does this in the gradient itself; nc leaves it be. */
-static void muon_momentum(float *out, const float *g, float *buf, size_t n, double mu, int nesterov)
-{
-	float w = (float)(1 - mu), muf = (float)mu;
-	#pragma omp parallel for
-	for (size_t i = 0; i < n; i++) {
-		buf[i] = lerp(buf[i], g[i], w);
-		out[i] = nesterov ? lerp(g[i], buf[i], muf) : buf[i];
-	}
+		ops->copy(x, X, n);
 }
 
 void nc_optim_muon(struct nc_optim *o, struct nc_gpt *m, const struct nc_optim_slot *s,
@@ -378,14 +295,12 @@ void nc_optim_muon(struct nc_optim *o, struct nc_gpt *m, const struct nc_optim_s
 	const struct nc_param *p = &m->params[s->param];
 	size_t n = (size_t)p->rows * p->cols;
 	float *x = o->work, *w = o->work + n;
-	muon_momentum(x, g, s->m, n, mu, o->c.muon_nesterov);
-	nc_newton_schulz5(m->ops, x, p->rows, p->cols, o->c.muon_bf16, w);
+	/* nanochat does the momentum in the gradient itself; nc leaves it be */
+	o->ops->momentum(x, g, s->m, n, mu, o->c.muon_nesterov);
+	nc_newton_schulz5(o->ops, x, p->rows, p->cols, o->c.muon_bf16, w);
 	/* Tall matrices (c_fc, rows/cols = 4) take a larger step (spec §3.2). */
 	float a = (float)(lr * sqrt(fmax(1.0, (double)p->rows / p->cols)));
-	float *pw = m->w + p->offset;
-	#pragma omp parallel for
-	for (size_t i = 0; i < n; i++)
-		pw[i] = fmaf(-a, x[i], pw[i]);          /* torch's add with alpha, fused */
+	o->ops->fma_into(m->w + p->offset, -a, x, n);   /* torch's add with alpha, fused */
 }
 
 void nc_optim_step(struct nc_optim *o, struct nc_gpt *m, double lr_mult, double momentum)
@@ -395,7 +310,7 @@ void nc_optim_step(struct nc_optim *o, struct nc_gpt *m, double lr_mult, double 
 		const struct nc_optim_slot *s = &o->s[i];
 		const struct nc_param *p = &m->params[s->param];
 		if (s->kind == NC_OPTIM_ADAMW)
-			adamw_update(&o->c, m->w + p->offset, m->g + p->offset, s->m, s->v,
+			adamw_update(o->ops, &o->c, m->w + p->offset, m->g + p->offset, s->m, s->v,
 				     (size_t)p->rows * p->cols, s->lr * lr_mult, o->step);
 	}
 	for (int i = 0; i < o->n; i++)

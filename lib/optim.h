@@ -2,9 +2,9 @@
  * unembedding, Muon for every matrix of the blocks, the schedules of
  * base_train (spec §3.5) and clipping by total gradient norm.
  *
- * The optimizer reads and writes m->w and m->g directly and keeps its state
- * in host memory: it runs with the CPU ops (whose memory is host memory).
- * Newton–Schulz's matrix products go through m->ops->matmul. */
+ * The optimizer runs where the model is: its state lives in the memory of
+ * the model's ops (a GPU's, or the host's), and every step of it, Newton–
+ * Schulz's matrix products included, goes through those ops. */
 #ifndef NC_OPTIM_H
 #define NC_OPTIM_H
 
@@ -41,6 +41,7 @@ struct nc_optim_slot {
 
 struct nc_optim {
 	struct nc_optim_config c;
+	const struct nc_ops *ops;   /* the model's at init: state, work and steps */
 	int n;                  /* slots, in the model's parameter order */
 	struct nc_optim_slot *s;
 	long step;              /* AdamW steps taken: t of the bias corrections; checkpoint it */
@@ -59,7 +60,8 @@ int nc_optim_init(struct nc_optim *o, const struct nc_gpt *m, const struct nc_op
  * [rank, rank + 1) x rows/world of each parameter (-1 unless rows divide
  * by world), Muon's buffer only for the matrices the rank owns: Muon's
  * parameters in order, in blocks of world, base + r owned by rank r.
- * Step it with nc_optim_step_dist (optim_dist.h). */
+ * Step it with nc_optim_step_dist (optim_dist.h), with host memory (the
+ * collectives of lib/comm.c read and write host buffers). */
 int nc_optim_init_sharded(struct nc_optim *o, const struct nc_gpt *m, const struct nc_optim_config *c,
 			  int rank, int world);
 void nc_optim_free(struct nc_optim *o);

@@ -50,37 +50,37 @@ struct run {
 	/* for the closing record */
 	double train_s, last_loss, min_bpb, last_bpb;
 	long steps_run;
-	/* with the model on a device: the optimizer's host copy of it (the
-	 * same parameters; w and g in host memory, the CPU ops) */
+	/* with the model on a device and several ranks: the optimizer's host
+	 * copy of it (the same parameters; w and g in host memory, the CPU
+	 * ops), since the collectives work on host memory. One rank steps the
+	 * model where it is. */
 	struct nc_gpt host;
+	int host_optim;
 	float *losses;   /* per-token losses brought to the host */
 };
 
-/* The model the optimizer steps: the model itself, or, when it lives on a
- * device, its host copy with the gradients just brought down. */
+/* The model the optimizer steps: the model itself, or its host copy with
+ * the gradients just brought down. */
 static struct nc_gpt *optim_model(struct run *r)
 {
-	if (r->m.ops->host_memory)
+	if (!r->host_optim)
 		return &r->m;
 	r->m.ops->download(r->host.g, r->m.g, r->m.nweights * sizeof *r->m.g);
 	return &r->host;
 }
 
-/* After a step on the host copy: the weights go back up. */
+/* After a step (on the host copy: the weights go back up). */
 static void optim_done(struct run *r)
 {
-	if (r->m.ops->host_memory) {
-		memset(r->m.g, 0, r->m.nweights * sizeof *r->m.g);
-		return;
-	}
-	r->m.ops->upload(r->m.w, r->host.w, r->m.nweights * sizeof *r->m.w);
+	if (r->host_optim)
+		r->m.ops->upload(r->m.w, r->host.w, r->m.nweights * sizeof *r->m.w);
 	r->m.ops->zero(r->m.g, r->m.nweights);
 }
 
 /* The host copy made (or refreshed) from the device's weights. */
 static void host_copy(struct run *r)
 {
-	if (r->m.ops->host_memory)
+	if (!r->host_optim)
 		return;
 	if (!r->host.w) {
 		r->host = r->m;
@@ -163,16 +163,34 @@ static int write_ckpt(struct run *r, const char *dir, const struct nc_kv *meta, 
 	return agree(r, first ? nc_ckpt_commit(tmp, dir) : 0);
 }
 
-static void state_tensors(const struct run *r, struct nc_named *st, int n)
+/* The optimizer's state as named tensors in host memory. State on a device
+ * is staged in a host buffer (returned, NULL otherwise), brought down
+ * first when down is set; after a load, state_up sends it back. */
+static float *state_tensors(const struct run *r, struct nc_named *st, int n, int down)
 {
+	const struct nc_optim *o = &r->opt;
+	float *host = NULL;
+	if (!o->ops->host_memory) {
+		host = xmalloc((o->nstate ? o->nstate : 1) * sizeof *host);
+		if (down)
+			o->ops->download(host, o->state, o->nstate * sizeof *host);
+	}
 	for (int i = 0; i < n; i++) {
 		struct nc_optim_tensor t;
-		nc_optim_state_tensor(&r->opt, &r->m, i, &t);
+		nc_optim_state_tensor(o, &r->m, i, &t);
 		snprintf(st[i].name, sizeof st[i].name, "%s", t.name);
-		st[i].data = t.data;
+		st[i].data = host ? host + (t.data - o->state) : t.data;
 		st[i].rows = t.rows;
 		st[i].cols = t.cols;
 	}
+	return host;
+}
+
+static void state_up(const struct run *r, float *host)
+{
+	if (host)
+		r->opt.ops->upload(r->opt.state, host, r->opt.nstate * sizeof *host);
+	free(host);
 }
 
 static int save(struct run *r)
@@ -185,7 +203,7 @@ static int save(struct run *r)
 		return 0;   /* this step is saved already (a resumed, finished run) */
 	int n = nc_optim_state_count(&r->opt);
 	struct nc_named *st = xcalloc(n ? n : 1, sizeof *st);
-	state_tensors(r, st, n);
+	float *staged = state_tensors(r, st, n, 1);
 	int64_t cur[NC_CURSOR_WORDS];
 	nc_cursor_pack(&r->train.cur, cur);
 	snprintf(v[0], sizeof v[0], "%ld", r->step);
@@ -201,6 +219,7 @@ static int save(struct run *r)
 			       {"run", o->run_name ? o->run_name : ""}};
 	int rc = write_ckpt(r, dir, meta, 9, st, n);
 	free(st);
+	free(staged);
 	if (rc == 0 && o->progress >= 0 && r->comm->rank == 0)
 		fprintf(stderr, "%s: saved %s\n", nc_prog, dir);
 	return rc;
@@ -218,10 +237,14 @@ static int resume(struct run *r, const char *dir)
 			       r->comm->world);
 	int n = nc_optim_state_count(&r->opt);
 	struct nc_named *st = xcalloc(n ? n : 1, sizeof *st);
-	state_tensors(r, st, n);
+	float *staged = state_tensors(r, st, n, 0);
 	int rc = nc_ckpt_load_model(dir, &r->m);
 	if (rc == 0)
 		rc = nc_ckpt_load_state(dir, r->comm->rank, st, n);
+	if (rc == 0)
+		state_up(r, staged);
+	else
+		free(staged);
 	free(st);
 	int64_t cur[NC_CURSOR_WORDS];
 	if (rc == 0 && (nc_ckpt_meta(dir, "step", v, sizeof v) != 0 ||
@@ -347,8 +370,7 @@ static int train_step(struct run *r, double *loss, double *norm)
 	}
 	/* the mean over micro-batches, as nanochat divides each loss */
 	if (r->accum > 1)
-		for (size_t i = 0; i < r->m.nweights; i++)
-			r->m.g[i] /= (float)r->accum;
+		r->m.ops->divide(r->m.g, r->m.nweights, (float)r->accum);
 	/* The loss logged is the mean over ranks. Clipping, as in nanochat v1
 	 * (no DDP, spec §3.5), measures and scales each rank's own gradient
 	 * before the optimizer averages them: a known bug, kept so that runs
@@ -394,12 +416,15 @@ static int setup(struct run *r)
 		return nc_fail("%s: vocabulary %d, but the tokenizer has %u", latest, c.vocab_size,
 			       r->tok.vocab_size);
 	const struct nc_comm *cm = r->comm;
-	if (nc_gpt_init(&r->m, &c, o->ops ? o->ops : &nc_ops_cpu) != 0 ||
-	    nc_optim_init_sharded(&r->opt, &r->m, &o->optim, cm->rank, cm->world) != 0)
+	if (nc_gpt_init(&r->m, &c, o->ops ? o->ops : &nc_ops_cpu) != 0)
 		return -1;
+	r->host_optim = !r->m.ops->host_memory && cm->world > 1;
 	/* every rank draws the same weights from the same seed */
 	nc_gpt_init_weights(&r->m, o->seed);
 	host_copy(r);
+	if (nc_optim_init_sharded(&r->opt, r->host_optim ? &r->host : &r->m, &o->optim, cm->rank,
+				  cm->world) != 0)
+		return -1;
 	struct nc_loader_cfg lc = {o->device_batch_size, o->max_seq_len, cm->rank, cm->world,
 				   r->tok.fingerprint};
 	if (nc_loader_open_dir(&r->train, o->data_dir, "train", &lc) != 0)

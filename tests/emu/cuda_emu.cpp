@@ -1,6 +1,13 @@
 /* The CUDA emulator's runtime: the fiber scheduler behind kernel launches,
  * device memory, and cuBLAS as plain loops. See cuda_emu.h. */
+#undef _FORTIFY_SOURCE   /* its longjmp check refuses a jump to another stack */
 #include "cuda_emu.h"
+
+#include <execinfo.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,25 +36,32 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
 
 enum fstate { READY, WAIT_BLOCK, WAIT_WARP, DONE };
 
+/* A thread of the block: started with makecontext (once per block), then
+ * switched with _setjmp/_longjmp, which need no system call (swapcontext
+ * saves the signal mask through one, and cost 90% of the time). */
 struct fiber {
 	ucontext_t uc;
+	jmp_buf jb;
 	fstate st;
+	int started, has_context;
 	char *stack;
 };
 
 static const size_t STACK = 256 * 1024;
-static std::vector<fiber> fibers;
-static ucontext_t sched;
+static fiber fibers[1024];   /* never moved: a ucontext_t points into itself */
+static jmp_buf sched;
 static int cur = -1, nthreads;
 static const std::function<void()> *body;
 static uint64_t slots[32][32];   /* per warp, per lane: shuffle exchange */
 static cudaError_t last_error;
 static std::map<const void *, int> smem_allowed;
+static void open_all(int open);
 
 static void entry(void)
 {
 	(*body)();
-	fibers[cur].st = DONE;   /* uc_link returns to the scheduler */
+	fibers[cur].st = DONE;
+	_longjmp(sched, 1);
 }
 
 static void wait_as(fstate s)
@@ -55,7 +69,20 @@ static void wait_as(fstate s)
 	if (cur < 0)
 		die("a barrier called outside a kernel");
 	fibers[cur].st = s;
-	swapcontext(&fibers[cur].uc, &sched);
+	if (!_setjmp(fibers[cur].jb))
+		_longjmp(sched, 1);
+}
+
+/* Runs thread t until it waits or ends. */
+__attribute__((noinline)) static void resume(int t)
+{
+	fiber &f = fibers[t];
+	if (_setjmp(sched))
+		return;
+	if (f.started)
+		_longjmp(f.jb, 1);
+	f.started = 1;
+	setcontext(&f.uc);
 }
 
 void __syncthreads(void)
@@ -107,21 +134,34 @@ static void set_thread(int t)
 	threadIdx.z = t / (blockDim.x * blockDim.y);
 }
 
+/* Every thread of the block at the start of the kernel. (getcontext
+ * "returns twice" only if its context is resumed as saved, which never
+ * happens: makecontext points it at entry.) */
+#pragma GCC diagnostic ignored "-Wclobbered"
+static void start_fibers(void)
+{
+	for (int t = 0; t < nthreads; t++) {
+		fiber &f = fibers[t];
+		if (!f.has_context) {
+			getcontext(&f.uc);
+			f.has_context = 1;
+		}
+		f.uc.uc_stack.ss_sp = f.stack;
+		f.uc.uc_stack.ss_size = STACK;
+		f.uc.uc_link = NULL;
+		makecontext(&f.uc, entry, 0);
+		f.st = READY;
+		f.started = 0;
+	}
+}
+
 static void run_block(size_t smem, std::vector<char> &dyn)
 {
 	if (smem) {
 		memset(dyn.data(), 0xff, smem);   /* NaNs: shared memory starts undefined */
 		emu_dyn_smem = dyn.data();
 	}
-	for (int t = 0; t < nthreads; t++) {
-		fiber &f = fibers[t];
-		getcontext(&f.uc);
-		f.uc.uc_stack.ss_sp = f.stack;
-		f.uc.uc_stack.ss_size = STACK;
-		f.uc.uc_link = &sched;
-		makecontext(&f.uc, entry, 0);
-		f.st = READY;
-	}
+	start_fibers();
 	/* Each warp runs on its own until the block barrier, so that a warp
 	 * that writes shared memory before the others have read it (a missing
 	 * __syncthreads) changes the result. Odd blocks take the warps and
@@ -138,7 +178,7 @@ static void run_block(size_t smem, std::vector<char> &dyn)
 					if (fibers[t].st == READY) {
 						cur = t;
 						set_thread(t);
-						swapcontext(&sched, &fibers[t].uc);
+						resume(t);
 						progressed = 1;
 					}
 				}
@@ -200,37 +240,68 @@ void emu_run(const void *kernel, dim3 grid, dim3 block, size_t smem, const std::
 		return;
 	}
 	nthreads = (int)nt;
-	while (fibers.size() < nt) {
-		fibers.push_back(fiber());
-		fibers.back().stack = (char *)malloc(STACK);
-	}
+	for (size_t t = 0; t < nt; t++)
+		if (!fibers[t].stack && !(fibers[t].stack = (char *)malloc(STACK)))
+			die("out of memory for thread stacks");
 	static std::vector<char> dyn;
 	if (dyn.size() < smem)
 		dyn.resize(smem);
 	blockDim = block;
 	gridDim = grid;
 	body = &fn;
+	open_all(1);
 	for (unsigned z = 0; z < grid.z; z++)
 		for (unsigned y = 0; y < grid.y; y++)
 			for (unsigned x = 0; x < grid.x; x++) {
 				blockIdx.x = x, blockIdx.y = y, blockIdx.z = z;
 				run_block(smem, dyn);
 			}
+	open_all(0);
 	emu_dyn_smem = NULL;
 }
 
-/* ---- memory ---- */
+/* ---- memory ----
+ * Each allocation has pages of its own between two guard pages, and is
+ * closed to the host (PROT_NONE) except while a kernel, a copy or cuBLAS
+ * works on it: host code that reads or writes device memory, which a real
+ * GPU would not allow, stops with a message naming the address. */
 
-static std::map<const char *, size_t> allocs;
+struct region {
+	char *base;        /* the mapping: guard, data pages, guard */
+	size_t map, bytes;
+};
+static std::map<const char *, region> allocs;   /* by the pointer handed out */
+static size_t page;
 
-/* Whether [p, p+n) lies in one device allocation. */
-static bool on_device(const void *p, size_t n)
+static void protect(const region &r, char *p, int prot)
+{
+	if (mprotect(r.base + page, r.map - 2 * page, prot) != 0)
+		die("mprotect of %p failed", (void *)p);
+}
+
+static void open_all(int open)
+{
+	for (auto &a : allocs)
+		protect(a.second, (char *)a.first, open ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
+/* The allocation holding [p, p+n), or NULL. */
+static const region *find(const void *p, size_t n, const char **start = NULL)
 {
 	auto it = allocs.upper_bound((const char *)p);
 	if (it == allocs.begin())
-		return false;
+		return NULL;
 	--it;
-	return (const char *)p + n <= it->first + it->second;
+	if ((const char *)p + n > it->first + it->second.bytes || (const char *)p < it->first)
+		return NULL;
+	if (start)
+		*start = it->first;
+	return &it->second;
+}
+
+static bool on_device(const void *p, size_t n)
+{
+	return find(p, n ? n : 1) != NULL;
 }
 
 static void need_device(const void *p, size_t n, const char *what)
@@ -239,13 +310,72 @@ static void need_device(const void *p, size_t n, const char *what)
 		die("%s: %zu bytes at %p are not inside one device allocation", what, n, p);
 }
 
+static void segv(int sig, siginfo_t *si, void *)
+{
+	const char *start;
+	const region *r = find(si->si_addr, 1, &start);
+	if (!r) {
+		for (auto &a : allocs)
+			if ((char *)si->si_addr >= a.second.base && (char *)si->si_addr < a.second.base + a.second.map)
+				r = &a.second, start = a.first;
+		if (r)
+			fprintf(stderr, "cuda-emu: %p is outside the device allocation of %zu bytes at %p "
+				"(an access out of bounds)\n", si->si_addr, r->bytes, (void *)start);
+	} else {
+		fprintf(stderr, "cuda-emu: host code touched device memory at %p (in the allocation of %zu "
+			"bytes at %p)\n", si->si_addr, r->bytes, (void *)start);
+	}
+	void *bt[32];
+	backtrace_symbols_fd(bt, backtrace(bt, 32), 2);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void init_memory(void)
+{
+	if (page)
+		return;
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+/* [p, p+n) open to the host for the length of one call */
+struct opened {
+	const region *r;
+	char *p;
+	opened(const void *q, size_t n) : r(n ? find(q, n) : NULL), p((char *)q)
+	{
+		if (r)
+			protect(*r, p, PROT_READ | PROT_WRITE);
+	}
+	~opened()
+	{
+		if (r)
+			protect(*r, p, PROT_NONE);
+	}
+};
+
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
-	char *m = (char *)malloc(bytes ? bytes : 1);
-	if (!m)
+	init_memory();
+	size_t data = (bytes + page - 1) / page * page;
+	if (!data)
+		data = page;
+	size_t map = data + 2 * page;
+	char *base = (char *)mmap(NULL, map, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
 		return last_error = cudaErrorMemoryAllocation;
+	/* the end of the data as near the guard page as 256-byte alignment allows */
+	char *m = base + page + data - (bytes + 255) / 256 * 256;
+	region r = {base, map, bytes};
+	allocs[m] = r;
+	protect(r, m, PROT_READ | PROT_WRITE);
 	memset(m, 0xff, bytes);   /* NaNs: device memory starts undefined */
-	allocs[m] = bytes;
+	protect(r, m, PROT_NONE);
 	*p = m;
 	return cudaSuccess;
 }
@@ -257,8 +387,8 @@ cudaError_t cudaFree(void *p)
 	auto it = allocs.find((const char *)p);
 	if (it == allocs.end())
 		die("cudaFree(%p): not a device allocation", p);
+	munmap(it->second.base, it->second.map);
 	allocs.erase(it);
-	free(p);
 	return cudaSuccess;
 }
 
@@ -277,6 +407,7 @@ cudaError_t cudaFreeHost(void *p)
 cudaError_t cudaMemset(void *p, int v, size_t bytes)
 {
 	need_device(p, bytes, "cudaMemset");
+	opened o(p, bytes);
 	memset(p, v, bytes);
 	return cudaSuccess;
 }
@@ -296,6 +427,7 @@ cudaError_t cudaMemcpy(void *d, const void *s, size_t bytes, cudaMemcpyKind k)
 		die("cudaMemcpy host to device: the source %p is device memory", s);
 	if (k == cudaMemcpyDeviceToHost && on_device(d, 1))
 		die("cudaMemcpy device to host: the destination %p is device memory", d);
+	opened od(d, on_device(d, bytes) ? bytes : 0), os(s, on_device(s, bytes) && find(s, bytes) != od.r ? bytes : 0);
 	memmove(d, s, bytes);
 	return cudaSuccess;
 }
@@ -475,14 +607,21 @@ static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, in
 		need_device(B, ((size_t)ldb * (bcols - 1) + (tb ? n : k)) * type_size(bt), "cuBLAS B");
 	}
 	need_device(C, ((size_t)ldc * (n - 1) + m) * type_size(ct), "cuBLAS C");
+	open_all(1);
+	/* op(A) as rows of k and op(B) as columns of k, contiguous */
+	std::vector<double> a((size_t)m * k), b((size_t)n * k);
+	for (int i = 0; i < m; i++)
+		for (int l = 0; l < k; l++)
+			a[(size_t)i * k + l] = ta ? load(A, at, l + (size_t)i * lda) : load(A, at, i + (size_t)l * lda);
+	for (int j = 0; j < n; j++)
+		for (int l = 0; l < k; l++)
+			b[(size_t)j * k + l] = tb ? load(B, bt, j + (size_t)l * ldb) : load(B, bt, l + (size_t)j * ldb);
 	for (int j = 0; j < n; j++)
 		for (int i = 0; i < m; i++) {
+			const double *ai = &a[(size_t)i * k], *bj = &b[(size_t)j * k];
 			double s = 0;
-			for (int l = 0; l < k; l++) {
-				double a = ta ? load(A, at, l + (size_t)i * lda) : load(A, at, i + (size_t)l * lda);
-				double b = tb ? load(B, bt, j + (size_t)l * ldb) : load(B, bt, l + (size_t)j * ldb);
-				s += a * b;
-			}
+			for (int l = 0; l < k; l++)
+				s += ai[l] * bj[l];
 			size_t o = i + (size_t)j * ldc;
 			double r = alpha * s + (beta != 0 ? beta * load(C, ct, o) : 0);
 			if (ct == CUDA_R_16BF)
@@ -490,6 +629,7 @@ static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, in
 			else
 				((float *)C)[o] = (float)r;
 		}
+	open_all(0);
 	return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -124,6 +124,12 @@ template <class T> static inline T __ldg(const T *p) { return *p; }
 /* __expf and __logf: glibc declares them already. */
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 static inline float __fdividef(float a, float b) { return a / b; }
+/* g++ in ISO mode does not contract a * b + c, so these round as on a GPU */
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
+static inline float __fsqrt_rn(float a) { return sqrtf(a); }
 static inline float __saturatef(float x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
 static inline int __float2int_rn(float x) { return (int)nearbyintf(x); }
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }

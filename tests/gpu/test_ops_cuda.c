@@ -6,6 +6,7 @@
  * Run by `make test-gpu`; without a CUDA device it says so and skips. */
 #include "../../kernels/ops_cuda.h"
 #include "../../lib/gpt.h"
+#include "../../lib/optim.h"
 #include "../../lib/rng.h"
 #include "../unit/tap.h"
 
@@ -206,6 +207,71 @@ static void test_xent(int n, int V)
 	G->free(gz), G->free(gloss), G->free(gtg);
 }
 
+/* The optimizer's ops: elementwise ones bit for bit (tolerance 0), sums
+ * to the last bits of a double. */
+static void test_optim_ops(size_t n, int rows, int cols)
+{
+	float *x = host_rand(n, 2), *y = host_rand(n, 2), *z = host_rand(n, 1), *w = host_rand(n, 1);
+	float *gx = dev(x, n), *gy = dev(y, n), *gz = dev(z, n), *gw = dev(w, n);
+	char what[128];
+	double a = C->sumsq(x, n), b = G->sumsq(gx, n);
+	snprintf(what, sizeof what, "sum of squares of %zu", n);
+	report(what, fabs(a - b) / a, 1e-12);
+	C->scale(x, n, 0.37f), G->scale(gx, n, 0.37f);
+	report("scale", diff(gx, x, n), 0);
+	C->divide(x, n, 3), G->divide(gx, n, 3);
+	report("divide", diff(gx, x, n), 0);
+	for (int bf16 = 0; bf16 <= 1; bf16++) {
+		C->scale_to(y, 2.0315f, x, n, bf16), G->scale_to(gy, 2.0315f, gx, n, bf16);
+		report(bf16 ? "scale_to, bf16" : "scale_to", diff(gy, y, n), 0);
+		C->axpby(y, -4.775f, z, 1.1f, n, bf16), G->axpby(gy, -4.775f, gz, 1.1f, n, bf16);
+		report(bf16 ? "axpby, bf16" : "axpby", diff(gy, y, n), 0);
+		C->normalize(y, n, 1e-7f, bf16), G->normalize(gy, n, 1e-7f, bf16);
+		report(bf16 ? "normalize, bf16" : "normalize", diff(gy, y, n), 1e-7);
+	}
+	C->round_bf16(z, n), G->round_bf16(gz, n);
+	report("round to bf16", diff(gz, z, n), 0);
+	C->fma_into(w, -0.02f, x, n), G->fma_into(gw, -0.02f, gx, n);
+	report("fma_into", diff(gw, w, n), 0);
+	for (int nest = 0; nest <= 1; nest++) {
+		C->momentum(y, x, z, n, 0.93, nest), G->momentum(gy, gx, gz, n, 0.93, nest);
+		report(nest ? "Nesterov momentum" : "momentum", fmax(diff(gy, y, n), diff(gz, z, n)), 0);
+	}
+	/* AdamW: three steps on moments that start at zero */
+	float *m = calloc(n, sizeof *m), *v = calloc(n, sizeof *v);
+	float *gm = G->alloc(n * sizeof *m), *gv = G->alloc(n * sizeof *v);
+	for (int t = 1; t <= 3; t++) {
+		struct nc_adamw_args ad = {.step = 0.004f / (1 - powf(0.8f, t)), .bc2_sqrt = sqrtf(1 - powf(0.95f, t)),
+					   .eps = 1e-10f, .w1 = 0.2f, .b2 = 0.95f, .w2 = 0.05f,
+					   .decay = 0.99f, .decay_on = t != 2};
+		C->adamw(w, x, m, v, n, &ad), G->adamw(gw, gx, gm, gv, n, &ad);
+	}
+	report("AdamW, 3 steps: parameters and moments",
+	       fmax(diff(gw, w, n), fmax(diff(gm, m, n), diff(gv, v, n))), 0);
+	/* transpose and Newton-Schulz on a (rows, cols) matrix */
+	size_t rc = (size_t)rows * cols;
+	float *mx = host_rand(rc, 1), *mt = malloc(rc * sizeof *mt), *gmx = dev(mx, rc), *gmt = G->alloc(rc * sizeof *mt);
+	C->transpose(mt, mx, rows, cols), G->transpose(gmt, gmx, rows, cols);
+	snprintf(what, sizeof what, "transpose %dx%d", rows, cols);
+	report(what, diff(gmt, mt, rc), 0);
+	size_t nw = nc_newton_schulz5_work(rows, cols);
+	float *work = malloc(nw * sizeof *work), *gwork = G->alloc(nw * sizeof *work);
+	for (int bf16 = 0; bf16 <= 1; bf16++) {
+		float *hx = host_rand(rc, 1), *gxx = dev(hx, rc);
+		nc_newton_schulz5(C, hx, rows, cols, bf16, work);
+		nc_newton_schulz5(G, gxx, rows, cols, bf16, gwork);
+		snprintf(what, sizeof what, "Newton-Schulz %dx%d%s", rows, cols, bf16 ? ", bf16" : "");
+		/* bf16 rounding turns the products' last-bit differences into
+		 * differences of a bf16 step */
+		report(what, diff(gxx, hx, rc), bf16 ? 2e-2 : 1e-5);
+		free(hx);
+		G->free(gxx);
+	}
+	float *hs[] = {x, y, z, w, m, v, mx, mt, work}, *ds[] = {gx, gy, gz, gw, gm, gv, gmx, gmt, gwork};
+	for (int i = 0; i < 9; i++)
+		free(hs[i]), G->free(ds[i]);
+}
+
 /* The whole model on both devices from the same weights. */
 static void test_model(void)
 {
@@ -233,6 +299,24 @@ static void test_model(void)
 	nc_gpt_backward(&mc);
 	nc_gpt_backward(&mg);
 	report("model: every gradient", diff(mg.g, mc.g, mc.nweights), 1e-4);
+
+	/* two optimizer steps where each model is, from the CPU's gradients */
+	struct nc_optim_config oc;
+	nc_optim_defaults(&oc);
+	struct nc_optim oc_c, oc_g;
+	if (nc_optim_init(&oc_c, &mc, &oc) != 0 || nc_optim_init(&oc_g, &mg, &oc) != 0) {
+		CHECK(0, "optimizer init");
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		G->upload(mg.g, mc.g, mc.nweights * sizeof *mc.g);
+		nc_clip_grad_norm(&mc, 0.5), nc_clip_grad_norm(&mg, 0.5);
+		nc_optim_step(&oc_c, &mc, 1.0, 0.9);
+		nc_optim_step(&oc_g, &mg, 1.0, 0.9);
+	}
+	report("model: two optimizer steps (AdamW and Muon) on the device", diff(mg.w, mc.w, mc.nweights), 1e-5);
+	nc_optim_free(&oc_c);
+	nc_optim_free(&oc_g);
 
 	/* KV cache: prefill 10, then one token a step */
 	struct nc_kv_cache kc, kg;
@@ -281,6 +365,8 @@ int main(void)
 	test_attention(3, 5, 6, 1, 8);
 	test_xent(9, 77);
 	test_xent(4, 4099);
+	test_optim_ops(1000, 24, 40);
+	test_optim_ops(70001, 96, 32);
 	test_model();
 	return TAP_DONE();
 }
