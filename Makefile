@@ -136,8 +136,9 @@ test-emu: all emu
 	@NC_BIN=build/emu bats --tap tests/gpu/*.bats
 
 # Everything that needs no GPU; ends with one line "N passed, N failed".
-test: all $(UNIT)
-	@sh tests/run.sh $(UNIT)
+# The CUDA kernels' op-by-op checks run there too, on the emulator.
+test: all $(UNIT) $(EMU_TESTS)
+	@sh tests/run.sh $(UNIT) $(EMU_TESTS)
 
 # The CUDA kernels against the CPU ops; skips (and says so) without a GPU.
 test-gpu: all

@@ -7,8 +7,9 @@
  * Every CUDA and cuBLAS call is checked; a failure names the call and ends
  * the process (it is a broken device or driver, not bad input).
  *
- * Status: compiled in every build; not yet run on a GPU (see the issue
- * notes). Not linked into the tools yet. */
+ * Status: compiled in every build and linked into nc-train and nc-sample;
+ * checked on the CUDA emulator (tests/emu, `make test-emu`), not yet run
+ * on a real GPU. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <math.h>

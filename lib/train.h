@@ -31,9 +31,10 @@ struct nc_train_opts {
 	 * 0 logs and writes the model. */
 	const struct nc_comm *comm;
 	/* where the model runs; NULL: the CPU. On a device without host
-	 * memory, the forward and backward run there and the optimizer runs
-	 * on a host copy of the weights (a first, simple split: the gradients
-	 * come down and the weights go up every step). */
+	 * memory the whole step runs there, the optimizer's state included;
+	 * with several ranks the optimizer runs on a host copy of the weights
+	 * (the gradients come down and the weights go up every step), since
+	 * lib/comm.c's collectives work on host memory. */
 	const struct nc_ops *ops;
 };
 
