@@ -11,7 +11,6 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
-#include <time.h>
 #include <ucontext.h>
 
 #include <map>
@@ -496,61 +495,6 @@ cudaError_t cudaDeviceSynchronize(void)
 	return cudaSuccess;
 }
 
-struct emu_stream {
-	int unused;
-};
-struct emu_event {
-	double t;
-};
-
-cudaError_t cudaStreamCreate(cudaStream_t *s)
-{
-	*s = new emu_stream();
-	return cudaSuccess;
-}
-
-cudaError_t cudaStreamDestroy(cudaStream_t s)
-{
-	delete s;
-	return cudaSuccess;
-}
-
-cudaError_t cudaStreamSynchronize(cudaStream_t)
-{
-	return cudaSuccess;
-}
-
-cudaError_t cudaEventCreate(cudaEvent_t *e)
-{
-	*e = new emu_event();
-	return cudaSuccess;
-}
-
-cudaError_t cudaEventDestroy(cudaEvent_t e)
-{
-	delete e;
-	return cudaSuccess;
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	e->t = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-	return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t)
-{
-	return cudaSuccess;
-}
-
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
-{
-	*ms = (float)(b->t - a->t);
-	return cudaSuccess;
-}
-
 /* ---- cuBLAS ---- */
 
 struct emu_blas {
@@ -580,21 +524,11 @@ cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t)
 	return CUBLAS_STATUS_SUCCESS;
 }
 
-static double load(const void *p, cudaDataType t, size_t i)
-{
-	return t == CUDA_R_16BF ? __bfloat162float(((const __nv_bfloat16 *)p)[i]) : ((const float *)p)[i];
-}
-
-static size_t type_size(cudaDataType t)
-{
-	return t == CUDA_R_16BF ? 2 : 4;
-}
-
 /* C (m x n, column-major) = alpha op(A) op(B) + beta C, in double; C is
  * not read when beta is 0, as cuBLAS. */
-static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
-			   const void *A, cudaDataType at, int lda, const void *B, cudaDataType bt, int ldb,
-			   float beta, void *C, cudaDataType ct, int ldc)
+cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
+			   const float *beta, float *C, int ldc)
 {
 	if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 ||
 	    ldb < 1 || ldc < 1)
@@ -603,19 +537,19 @@ static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, in
 		return CUBLAS_STATUS_SUCCESS;
 	int acols = ta ? m : k, bcols = tb ? k : n;
 	if (k) {
-		need_device(A, ((size_t)lda * (acols - 1) + (ta ? k : m)) * type_size(at), "cuBLAS A");
-		need_device(B, ((size_t)ldb * (bcols - 1) + (tb ? n : k)) * type_size(bt), "cuBLAS B");
+		need_device(A, ((size_t)lda * (acols - 1) + (ta ? k : m)) * sizeof *A, "cuBLAS A");
+		need_device(B, ((size_t)ldb * (bcols - 1) + (tb ? n : k)) * sizeof *B, "cuBLAS B");
 	}
-	need_device(C, ((size_t)ldc * (n - 1) + m) * type_size(ct), "cuBLAS C");
+	need_device(C, ((size_t)ldc * (n - 1) + m) * sizeof *C, "cuBLAS C");
 	open_all(1);
 	/* op(A) as rows of k and op(B) as columns of k, contiguous */
 	std::vector<double> a((size_t)m * k), b((size_t)n * k);
 	for (int i = 0; i < m; i++)
 		for (int l = 0; l < k; l++)
-			a[(size_t)i * k + l] = ta ? load(A, at, l + (size_t)i * lda) : load(A, at, i + (size_t)l * lda);
+			a[(size_t)i * k + l] = ta ? A[l + (size_t)i * lda] : A[i + (size_t)l * lda];
 	for (int j = 0; j < n; j++)
 		for (int l = 0; l < k; l++)
-			b[(size_t)j * k + l] = tb ? load(B, bt, j + (size_t)l * ldb) : load(B, bt, l + (size_t)j * ldb);
+			b[(size_t)j * k + l] = tb ? B[j + (size_t)l * ldb] : B[l + (size_t)j * ldb];
 	for (int j = 0; j < n; j++)
 		for (int i = 0; i < m; i++) {
 			const double *ai = &a[(size_t)i * k], *bj = &b[(size_t)j * k];
@@ -623,31 +557,8 @@ static cublasStatus_t gemm(cublasOperation_t ta, cublasOperation_t tb, int m, in
 			for (int l = 0; l < k; l++)
 				s += ai[l] * bj[l];
 			size_t o = i + (size_t)j * ldc;
-			double r = alpha * s + (beta != 0 ? beta * load(C, ct, o) : 0);
-			if (ct == CUDA_R_16BF)
-				((__nv_bfloat16 *)C)[o] = __float2bfloat16((float)r);
-			else
-				((float *)C)[o] = (float)r;
+			C[o] = (float)(*alpha * s + (*beta != 0 ? *beta * (double)C[o] : 0));
 		}
 	open_all(0);
 	return CUBLAS_STATUS_SUCCESS;
-}
-
-cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
-			   const float *beta, float *C, int ldc)
-{
-	return gemm(ta, tb, m, n, k, *alpha, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, *beta, C, CUDA_R_32F,
-		    ldc);
-}
-
-cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-			    int k, const void *alpha, const void *A, cudaDataType at, int lda,
-			    const void *B, cudaDataType bt, int ldb, const void *beta, void *C,
-			    cudaDataType ct, int ldc, cublasComputeType_t ctype, cublasGemmAlgo_t)
-{
-	if (ctype != CUBLAS_COMPUTE_32F)
-		return CUBLAS_STATUS_NOT_SUPPORTED;
-	return gemm(ta, tb, m, n, k, *(const float *)alpha, A, at, lda, B, bt, ldb, *(const float *)beta, C,
-		    ct, ldc);
 }

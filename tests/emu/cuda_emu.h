@@ -9,8 +9,8 @@
  * of the warp) has reached it; if none can open, the threads disagree
  * about barriers and the launch is reported as a deadlock. Memory from
  * cudaMalloc and dynamic shared memory start filled with NaNs, so that a
- * read of something never written shows up. cuBLAS is a plain loop in
- * double precision.
+ * read of something never written shows up. cuBLAS's SGEMM is a plain
+ * loop in double precision.
  *
  * What it checks is the kernels' logic: indexing, masking, reductions,
  * barriers, host-side sizes. It says nothing about speed, races between
@@ -146,32 +146,6 @@ struct float4 {
 static inline float2 make_float2(float x, float y) { return {x, y}; }
 static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 
-/* ---- bfloat16 (round to nearest even, as __float2bfloat16) ---- */
-
-struct __nv_bfloat16 {
-	uint16_t bits;
-};
-typedef __nv_bfloat16 nv_bfloat16;
-static inline __nv_bfloat16 __float2bfloat16(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	__nv_bfloat16 r;
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		r.bits = (uint16_t)((u >> 16) | 0x40);   /* a quiet NaN */
-	else
-		r.bits = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-	return r;
-}
-static inline float __bfloat162float(__nv_bfloat16 b)
-{
-	uint32_t u = (uint32_t)b.bits << 16;
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-static inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __float2bfloat16(f); }
-
 /* ---- runtime ---- */
 
 typedef int cudaError_t;
@@ -180,8 +154,7 @@ enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2
 enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost,
 		      cudaMemcpyDeviceToDevice, cudaMemcpyDefault };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
-typedef struct emu_stream *cudaStream_t;
-typedef struct emu_event *cudaEvent_t;
+typedef struct emu_stream *cudaStream_t;   /* launches and copies run at once */
 
 struct cudaDeviceProp {
 	char name[256];
@@ -211,14 +184,6 @@ cudaError_t cudaMemsetAsync(void *p, int v, size_t bytes, cudaStream_t s = 0);
 cudaError_t cudaMemcpy(void *d, const void *s, size_t bytes, cudaMemcpyKind k);
 cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t bytes, cudaMemcpyKind k,
 			    cudaStream_t st = 0);
-cudaError_t cudaStreamCreate(cudaStream_t *s);
-cudaError_t cudaStreamDestroy(cudaStream_t s);
-cudaError_t cudaStreamSynchronize(cudaStream_t s);
-cudaError_t cudaEventCreate(cudaEvent_t *e);
-cudaError_t cudaEventDestroy(cudaEvent_t e);
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = 0);
-cudaError_t cudaEventSynchronize(cudaEvent_t e);
-cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
 
 /* Dynamic shared memory above 48 KiB must be asked for first, as on a GPU. */
 cudaError_t emu_set_smem(const void *kernel, int bytes);
@@ -249,10 +214,6 @@ typedef int cublasStatus_t;
 enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7, CUBLAS_STATUS_NOT_SUPPORTED = 15 };
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 typedef enum { CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3 } cublasMath_t;
-typedef enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 } cudaDataType;
-typedef cudaDataType cudaDataType_t;
-typedef enum { CUBLAS_COMPUTE_32F = 68 } cublasComputeType_t;
-typedef enum { CUBLAS_GEMM_DEFAULT = -1 } cublasGemmAlgo_t;
 
 cublasStatus_t cublasCreate(cublasHandle_t *h);
 cublasStatus_t cublasDestroy(cublasHandle_t h);
@@ -261,9 +222,5 @@ cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s);
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
 			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
 			   const float *beta, float *C, int ldc);
-cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-			    int k, const void *alpha, const void *A, cudaDataType at, int lda,
-			    const void *B, cudaDataType bt, int ldb, const void *beta, void *C,
-			    cudaDataType ct, int ldc, cublasComputeType_t ctype, cublasGemmAlgo_t algo);
 
 #endif
