@@ -58,7 +58,7 @@ build/libnc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/kernels/%.o: kernels/%.cu kernels/ops_cuda.h lib/ops.h
+build/kernels/%.o: kernels/%.cu kernels/ops_cuda.h kernels/cuda_common.h lib/ops.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
@@ -95,7 +95,7 @@ build/tests/%: build/tests/unit/%.o build/libnc.a
 # The same kernels under the CUDA emulator (tests/emu), which needs only
 # g++: build/emu has the GPU test and nc-train/nc-sample linked against it,
 # so that the GPU checks run (slowly) on any machine. `make test-emu`.
-EMU_CXX    := $(CXX) -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-unused-function
+EMU_CXX    := $(CXX) -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-unused-function -Wno-unknown-pragmas
 EMU_LIB    := build/emu/libnc_cuda_emu.a
 EMU_OBJ    := $(CU_SRC:kernels/%.cu=build/emu/kernels/%.o) build/emu/cuda_emu.o
 EMU_TESTS  := $(patsubst tests/gpu/%.c,build/emu/tests/gpu_%,$(wildcard tests/gpu/test_*.c))
@@ -104,7 +104,7 @@ build/emu/kernels/%.cpp: kernels/%.cu tests/emu/cu2cpp.sed
 	@mkdir -p $(dir $@)
 	sed -E -f tests/emu/cu2cpp.sed $< >$@
 
-build/emu/kernels/%.o: build/emu/kernels/%.cpp tests/emu/cuda_emu.h kernels/ops_cuda.h lib/ops.h
+build/emu/kernels/%.o: build/emu/kernels/%.cpp tests/emu/cuda_emu.h kernels/ops_cuda.h kernels/cuda_common.h lib/ops.h
 	$(EMU_CXX) -include tests/emu/cuda_emu.h -Itests/emu/include -Ikernels -c $< -o $@
 
 build/emu/cuda_emu.o: tests/emu/cuda_emu.cpp tests/emu/cuda_emu.h

@@ -1,11 +1,8 @@
-/* The op interface (lib/ops.h) on a CUDA GPU, in fp32: the first, plain
- * implementation, written to be checked op by op against the CPU ops
- * (tests/gpu/test_ops_cuda.c) before anything faster replaces it. Matrix
- * products go through cuBLAS SGEMM (no TF32); every other op is a simple
- * kernel. Deterministic: no atomics, every sum in a fixed order.
- *
- * Every CUDA and cuBLAS call is checked; a failure names the call and ends
- * the process (it is a broken device or driver, not bad input).
+/* The op interface (lib/ops.h) on a CUDA GPU, in fp32, checked op by op
+ * against the CPU ops (tests/gpu/test_ops_cuda.c). Matrix products go
+ * through cuBLAS SGEMM (no TF32); attention is in kernels/attention.cu;
+ * every other op is a simple kernel. Deterministic: no atomics, every sum
+ * in a fixed order.
  *
  * Status: compiled in every build and linked into nc-train and nc-sample;
  * checked on the CUDA emulator (tests/emu, `make test-emu`), not yet run
@@ -21,10 +18,11 @@ extern "C" {
 #include "../lib/ops_cpu_optim.h"   /* nc_ns_norm */
 #include "ops_cuda.h"
 }
+#include "cuda_common.h"
 
 /* ---- checking ---- */
 
-static void cuda_check(cudaError_t e, const char *what, const char *file, int line)
+void nc_cu_check(cudaError_t e, const char *what, const char *file, int line)
 {
 	if (e == cudaSuccess)
 		return;
@@ -40,21 +38,13 @@ static void blas_check(cublasStatus_t s, const char *what, const char *file, int
 	exit(1);
 }
 
-#define CK(x) cuda_check((x), #x, __FILE__, __LINE__)
 #define BK(x) blas_check((x), #x, __FILE__, __LINE__)
-/* after a kernel launch: the launch itself (configuration) */
-#define LAUNCHED() CK(cudaGetLastError())
 
 static cublasHandle_t blas;
 
-static unsigned blocks(size_t n, unsigned per)
-{
-	return (unsigned)((n + per - 1) / per);
-}
-
 /* ---- memory ---- */
 
-static void *cu_alloc(size_t bytes)
+void *nc_cu_alloc(size_t bytes)
 {
 	void *p = NULL;
 	CK(cudaMalloc(&p, bytes ? bytes : 1));
@@ -62,7 +52,7 @@ static void *cu_alloc(size_t bytes)
 	return p;
 }
 
-static void cu_free(void *p)
+void nc_cu_free(void *p)
 {
 	if (p)
 		CK(cudaFree(p));
@@ -88,15 +78,20 @@ static void cu_download(void *dst, const void *src, size_t bytes)
 	CK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
+float *nc_cu_scratch(float **buf, size_t *cap, size_t n)
+{
+	if (n > *cap) {
+		nc_cu_free(*buf);
+		*buf = (float *)nc_cu_alloc(n * sizeof(float));
+		*cap = n;
+	}
+	return *buf;
+}
+
 /* A device copy of host tables (the rotary cos and sin), grown as needed. */
 static float *table_on_device(const float *host, size_t n, float **buf, size_t *cap)
 {
-	if (n > *cap) {
-		cu_free(*buf);
-		*buf = (float *)cu_alloc(n * sizeof(float));
-		*cap = n;
-	}
-	cu_upload(*buf, host, n * sizeof(float));
+	cu_upload(nc_cu_scratch(buf, cap, n), host, n * sizeof(float));
 	return *buf;
 }
 
@@ -220,38 +215,6 @@ static void cu_embedding_backward(float *dwte, const float *dout, const int32_t 
 	LAUNCHED();
 }
 
-/* ---- block reductions (blockDim.x a multiple of 32, at most 1024) ---- */
-
-__device__ float block_sum(float v, float *shared)
-{
-	for (int o = 16; o > 0; o >>= 1)
-		v += __shfl_down_sync(0xffffffffu, v, o);
-	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
-	__syncthreads();
-	if (lane == 0)
-		shared[warp] = v;
-	__syncthreads();
-	float t = 0;
-	for (int i = 0; i < nw; i++)   /* the same order in every thread */
-		t += shared[i];
-	return t;
-}
-
-__device__ float block_max(float v, float *shared)
-{
-	for (int o = 16; o > 0; o >>= 1)
-		v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
-	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
-	__syncthreads();
-	if (lane == 0)
-		shared[warp] = v;
-	__syncthreads();
-	float t = -INFINITY;
-	for (int i = 0; i < nw; i++)
-		t = fmaxf(t, shared[i]);
-	return t;
-}
-
 /* ---- RMSNorm: one block per row ---- */
 
 __global__ void k_rmsnorm(float *out, float *rstd, const float *x, int C, float eps)
@@ -337,172 +300,6 @@ static void cu_rotary(float *x, const float *cos, const float *sin, int B, int T
 	const float *dc = table_on_device(cos, n, &rot_cos, &rot_cos_cap);
 	const float *ds = table_on_device(sin, n, &rot_sin, &rot_sin_cap);
 	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, dc, ds, B, T, H, D, inverse);
-	LAUNCHED();
-}
-
-/* ---- attention: one block per query; scores in shared memory ---- */
-
-__global__ void k_attend(float *out, float *lse, const float *q, const float *k, const float *v,
-			 int Tq, int H, int Hkv, int D, int pos, int Tmax)
-{
-	extern __shared__ float p[];        /* pos + Tq scores, then 32 for reductions */
-	int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-	int hk = h / (H / Hkv), last = pos + t;
-	float *red = p + pos + Tq;
-	size_t kvs = (size_t)Hkv * D;
-	const float *qt = q + (((size_t)b * Tq + t) * H + h) * D;
-	const float *kb = k + (size_t)b * Tmax * kvs + (size_t)hk * D;
-	const float *vb = v + (size_t)b * Tmax * kvs + (size_t)hk * D;
-	float scale = 1.0f / sqrtf((float)D), mx = -INFINITY;
-	for (int j = threadIdx.x; j <= last; j += blockDim.x) {
-		const float *kj = kb + (size_t)j * kvs;
-		float s = 0;
-		for (int d = 0; d < D; d++)
-			s += qt[d] * kj[d];
-		p[j] = s * scale;
-		mx = fmaxf(mx, p[j]);
-	}
-	mx = block_max(mx, red);
-	float sum = 0;
-	for (int j = threadIdx.x; j <= last; j += blockDim.x) {
-		p[j] = expf(p[j] - mx);
-		sum += p[j];
-	}
-	sum = block_sum(sum, red);
-	if (threadIdx.x == 0 && lse)
-		lse[((size_t)b * H + h) * Tq + t] = mx + logf(sum);
-	__syncthreads();
-	float *o = out + (((size_t)b * Tq + t) * H + h) * D;
-	for (int d = threadIdx.x; d < D; d += blockDim.x) {
-		float acc = 0;
-		for (int j = 0; j <= last; j++)
-			acc += p[j] * vb[(size_t)j * kvs + d];
-		o[d] = acc / sum;
-	}
-}
-
-static void attend(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-		   int Tq, int H, int Hkv, int D, int pos, int Tmax)
-{
-	if (B <= 0 || Tq <= 0)
-		return;
-	size_t shared = ((size_t)pos + Tq + 32) * sizeof(float);
-	if (shared > 48 * 1024)
-		CK(cudaFuncSetAttribute(k_attend, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shared));
-	dim3 grid(Tq, H, B);
-	k_attend<<<grid, 128, shared>>>(out, lse, q, k, v, Tq, H, Hkv, D, pos, Tmax);
-	LAUNCHED();
-}
-
-static void cu_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-			 int T, int H, int Hkv, int D)
-{
-	attend(out, lse, q, k, v, B, T, H, Hkv, D, 0, T);
-}
-
-static void cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
-				int Tq, int H, int Hkv, int D, int pos, int Tmax)
-{
-	attend(out, NULL, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
-}
-
-/* Backward in two passes without atomics: dq by query (one thread each),
- * then dk and dv by key (one thread each, over the heads sharing it). */
-#define MAX_D 256
-
-__global__ void k_attention_dq(float *dq, const float *dout, const float *out, const float *lse,
-			       const float *q, const float *k, const float *v, int B, int T, int H,
-			       int Hkv, int D, float *delta)
-{
-	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;   /* (b, t, h) */
-	if (i >= (size_t)B * T * H)
-		return;
-	int h = (int)(i % H), t = (int)(i / H % T), b = (int)(i / H / T);
-	int hk = h / (H / Hkv);
-	size_t kvs = (size_t)Hkv * D, qo = i * D;
-	const float *qt = q + qo, *go = dout + qo, *ot = out + qo;
-	const float *kb = k + (size_t)b * T * kvs + (size_t)hk * D;
-	const float *vb = v + (size_t)b * T * kvs + (size_t)hk * D;
-	float l = lse[((size_t)b * H + h) * T + t], dl = 0, scale = 1.0f / sqrtf((float)D);
-	for (int d = 0; d < D; d++)
-		dl += go[d] * ot[d];
-	delta[((size_t)b * H + h) * T + t] = dl;
-	float acc[MAX_D];
-	for (int d = 0; d < D; d++)
-		acc[d] = 0;
-	for (int j = 0; j <= t; j++) {
-		const float *kj = kb + (size_t)j * kvs, *vj = vb + (size_t)j * kvs;
-		float s = 0, dp = 0;
-		for (int d = 0; d < D; d++) {
-			s += qt[d] * kj[d];
-			dp += go[d] * vj[d];
-		}
-		float pj = expf(s * scale - l), ds = pj * (dp - dl) * scale;
-		for (int d = 0; d < D; d++)
-			acc[d] += ds * kj[d];
-	}
-	for (int d = 0; d < D; d++)
-		dq[qo + d] += acc[d];
-}
-
-__global__ void k_attention_dkv(float *dk, float *dv, const float *dout, const float *lse,
-				const float *delta, const float *q, const float *k, const float *v,
-				int B, int T, int H, int Hkv, int D)
-{
-	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;   /* (b, j, hk) */
-	if (i >= (size_t)B * T * Hkv)
-		return;
-	int hk = (int)(i % Hkv), j = (int)(i / Hkv % T), b = (int)(i / Hkv / T);
-	int group = H / Hkv;
-	const float *kj = k + i * D, *vj = v + i * D;
-	float scale = 1.0f / sqrtf((float)D), ak[MAX_D], av[MAX_D];
-	for (int d = 0; d < D; d++)
-		ak[d] = av[d] = 0;
-	for (int h = hk * group; h < (hk + 1) * group; h++)
-		for (int t = j; t < T; t++) {
-			size_t qo = (((size_t)b * T + t) * H + h) * D;
-			const float *qt = q + qo, *go = dout + qo;
-			float s = 0, dp = 0;
-			for (int d = 0; d < D; d++) {
-				s += qt[d] * kj[d];
-				dp += go[d] * vj[d];
-			}
-			size_t r = ((size_t)b * H + h) * T + t;
-			float pj = expf(s * scale - lse[r]), ds = pj * (dp - delta[r]) * scale;
-			for (int d = 0; d < D; d++) {
-				av[d] += pj * go[d];
-				ak[d] += ds * qt[d];
-			}
-		}
-	for (int d = 0; d < D; d++) {
-		dk[i * D + d] += ak[d];
-		dv[i * D + d] += av[d];
-	}
-}
-
-static float *att_delta;
-static size_t att_delta_cap;
-
-static void cu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
-				  const float *lse, const float *q, const float *k, const float *v,
-				  int B, int T, int H, int Hkv, int D)
-{
-	if (B <= 0 || T <= 0)
-		return;
-	if (D > MAX_D) {
-		fprintf(stderr, "nc: CUDA attention backward: head size %d above %d\n", D, MAX_D);
-		exit(1);
-	}
-	size_t n = (size_t)B * H * T;
-	if (n > att_delta_cap) {
-		cu_free(att_delta);
-		att_delta = (float *)cu_alloc(n * sizeof(float));
-		att_delta_cap = n;
-	}
-	k_attention_dq<<<blocks(n, 64), 64>>>(dq, dout, out, lse, q, k, v, B, T, H, Hkv, D, att_delta);
-	LAUNCHED();
-	k_attention_dkv<<<blocks((size_t)B * T * Hkv, 64), 64>>>(dk, dv, dout, lse, att_delta, q, k, v,
-								  B, T, H, Hkv, D);
 	LAUNCHED();
 }
 
@@ -642,7 +439,7 @@ static double cu_sumsq(const float *x, size_t n)
 	if (!n)
 		return 0;
 	if (!sumsq_part)
-		sumsq_part = (double *)cu_alloc(SUMSQ_BLOCKS * sizeof(double));
+		sumsq_part = (double *)nc_cu_alloc(SUMSQ_BLOCKS * sizeof(double));
 	k_sumsq<<<SUMSQ_BLOCKS, 256>>>(x, n, sumsq_part);
 	LAUNCHED();
 	double h[SUMSQ_BLOCKS], s = 0;
@@ -815,8 +612,8 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	BK(cublasCreate(&blas));
 	BK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));   /* fp32, no TF32 */
 	table.name = "cuda";
-	table.alloc = cu_alloc;
-	table.free = cu_free;
+	table.alloc = nc_cu_alloc;
+	table.free = nc_cu_free;
 	table.zero = cu_zero;
 	table.copy = cu_copy;
 	table.add = cu_add;
@@ -829,9 +626,9 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.rmsnorm = cu_rmsnorm;
 	table.rmsnorm_backward = cu_rmsnorm_backward;
 	table.rotary = cu_rotary;
-	table.attention = cu_attention;
-	table.attention_backward = cu_attention_backward;
-	table.attention_cached = cu_attention_cached;
+	table.attention = nc_cu_attention;
+	table.attention_backward = nc_cu_attention_backward;
+	table.attention_cached = nc_cu_attention_cached;
 	table.relu2 = cu_relu2;
 	table.relu2_backward = cu_relu2_backward;
 	table.softcap_xent = cu_softcap_xent;

@@ -363,6 +363,8 @@ int main(void)
 	test_attention(2, 17, 4, 2, 32);
 	test_attention(1, 64, 2, 2, 128);
 	test_attention(3, 5, 6, 1, 8);
+	test_attention(1, 100, 6, 2, 64);
+	test_attention(2, 33, 3, 3, 20);
 	test_xent(9, 77);
 	test_xent(4, 4099);
 	test_optim_ops(1000, 24, 40);

@@ -24,11 +24,17 @@ static int tap_n, tap_failed;
 #include <stddef.h>
 
 /* Largest |a - b| relative to the largest |b|: how tests compare tensors
- * with a reference. */
+ * with a reference. A NaN or infinity in a that b does not have at the
+ * same place is an infinite difference (fmax alone would skip NaNs). */
 static inline double tap_rel_err(const float *a, const float *b, size_t n)
 {
 	double d = 0, s = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(a[i]) || !isfinite(b[i])) {
+			if (isnan(a[i]) != isnan(b[i]) || (!isnan(a[i]) && a[i] != b[i]))
+				return INFINITY;
+			continue;
+		}
 		d = fmax(d, fabs((double)a[i] - b[i]));
 		s = fmax(s, fabs((double)b[i]));
 	}

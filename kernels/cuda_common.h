@@ -1,0 +1,71 @@
+/* What the CUDA sources (the .cu files in kernels/) share: call checking, launch
+ * sizes, device memory, block reductions, and the ops that live in their
+ * own files. C++ for nvcc (and the emulator, tests/emu); not for lib/. */
+#ifndef NC_CUDA_COMMON_H
+#define NC_CUDA_COMMON_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every CUDA call is checked; a failure names the call and ends the
+ * process (it is a broken device or driver, not bad input). */
+void nc_cu_check(cudaError_t e, const char *what, const char *file, int line);
+#define CK(x) nc_cu_check((x), #x, __FILE__, __LINE__)
+/* after a kernel launch: the launch itself (configuration) */
+#define LAUNCHED() CK(cudaGetLastError())
+
+static inline unsigned blocks(size_t n, unsigned per)
+{
+	return (unsigned)((n + per - 1) / per);
+}
+
+void *nc_cu_alloc(size_t bytes);   /* zeroed */
+void nc_cu_free(void *p);
+/* A device buffer of at least n floats, kept between calls and grown. */
+float *nc_cu_scratch(float **buf, size_t *cap, size_t n);
+
+/* Sum and maximum over a block (blockDim.x a multiple of 32, at most
+ * 1024), in the same order in every thread; shared holds 32 floats. */
+static __device__ __forceinline__ float block_sum(float v, float *shared)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v += __shfl_down_sync(0xffffffffu, v, o);
+	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
+	__syncthreads();
+	if (lane == 0)
+		shared[warp] = v;
+	__syncthreads();
+	float t = 0;
+	for (int i = 0; i < nw; i++)
+		t += shared[i];
+	return t;
+}
+
+static __device__ __forceinline__ float block_max(float v, float *shared)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
+	__syncthreads();
+	if (lane == 0)
+		shared[warp] = v;
+	__syncthreads();
+	float t = -INFINITY;
+	for (int i = 0; i < nw; i++)
+		t = fmaxf(t, shared[i]);
+	return t;
+}
+
+/* kernels/attention.cu: the attention ops of lib/ops.h */
+void nc_cu_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+		     int T, int H, int Hkv, int D);
+void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+			      const float *lse, const float *q, const float *k, const float *v, int B,
+			      int T, int H, int Hkv, int D);
+void nc_cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
+			    int Tq, int H, int Hkv, int D, int pos, int Tmax);
+
+#endif
