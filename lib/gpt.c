@@ -150,13 +150,12 @@ struct nc_gpt_acts {
 	float *emb, *x0, *r0;        /* embedding, its norm (the stream start), scales */
 	struct layer_acts *l;
 	float *xL, *xf, *rf;         /* stream end, final norm, scales */
-	float *logits, *loss;
+	float *logits, *loss;        /* logits: xent_rows rows at a time */
+	int xent_rows;
 	int32_t *idx, *targets;
 	float *cos, *sin;
 	/* backward scratch */
 	float *dx, *dxmid, *dh, *dq, *dk, *dv, *dqr, *dkr, *datt, *da, *du, *dxf;
-	double n_valid;
-	int have_targets;
 };
 
 static float *A(const struct nc_ops *o, size_t n)
@@ -203,7 +202,10 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	a->ops = o;
 	a->emb = A(o, N * C), a->x0 = A(o, N * C), a->r0 = A(o, N);
 	a->xL = A(o, N * C), a->xf = A(o, N * C), a->rf = A(o, N);
-	a->logits = A(o, N * c->vocab_size), a->loss = A(o, N);
+	size_t R = m->xent_rows > 0 ? (size_t)m->xent_rows : ((size_t)128 << 20) / 4 / c->vocab_size;
+	R = R < 1 ? 1 : R > N ? N : R;
+	a->xent_rows = (int)R;
+	a->logits = A(o, R * c->vocab_size), a->loss = A(o, N);
 	a->dx = A(o, N * C), a->dxmid = A(o, N * C), a->dh = A(o, N * C);
 	a->dq = A(o, N * C), a->dk = A(o, N * KV), a->dv = A(o, N * KV), a->datt = A(o, N * C);
 	a->da = A(o, N * 4 * C), a->du = A(o, N * 4 * C), a->dxf = A(o, N * C);
@@ -243,15 +245,14 @@ void nc_gpt_free(struct nc_gpt *m)
 
 /* ---- forward ---- */
 
-double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
-		      float *logits_out)
+/* From tokens to the final norm (a->xf), keeping what backward needs. */
+static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T)
 {
 	acts_fit(m, B, T);
 	struct nc_gpt_acts *a = m->a;
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
 	int N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head, D = C / H, KV = Hk * D;
-	int V = c->vocab_size;
 	float eps = c->norm_eps;
 
 	o->upload(a->idx, idx, (size_t)N * sizeof *idx);
@@ -282,24 +283,51 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
 		x = xout;
 	}
 	o->rmsnorm(a->xf, a->rf, a->xL, N, C, eps);
-	o->matmul(a->logits, a->xf, m->w + m->params[m->nparams - 1].offset, N, V, C, 0);
-	a->have_targets = targets != NULL;
-	if (!targets) {
-		o->softcap(a->logits, (size_t)N * V, c->softcap);
-		if (logits_out)
-			o->copy(logits_out, a->logits, (size_t)N * V);
-		return 0;
-	}
+}
+
+/* The mean loss over targets >= 0, through the lm_head a chunk of rows at
+ * a time. With grad, each chunk's logits become their gradient, which
+ * goes at once into d xf (a->dxf) and the lm_head's gradient. */
+static double head_loss(struct nc_gpt *m, const int32_t *targets, int grad)
+{
+	struct nc_gpt_acts *a = m->a;
+	const struct nc_ops *o = m->ops;
+	const struct nc_gpt_config *c = &m->c;
+	int N = m->B * m->T, C = c->n_embd, V = c->vocab_size, R = a->xent_rows;
+	const struct nc_param *lm = &m->params[m->nparams - 1];
 	o->upload(a->targets, targets, (size_t)N * sizeof *targets);
-	double n_valid = 0;
+	double n_valid = 0, sum = 0;
 	for (int i = 0; i < N; i++)
 		n_valid += targets[i] >= 0;
-	a->n_valid = n_valid;
-	/* The loss's gradient is taken here, while the logits are at hand;
-	 * backward then starts from it. */
-	double sum = o->softcap_xent(a->logits, a->loss, a->targets, N, V, c->softcap,
-				     n_valid > 0 ? (float)(1.0 / n_valid) : 0);
+	float scale = grad && n_valid > 0 ? (float)(1.0 / n_valid) : 0;
+	if (grad)
+		o->zero(a->dxf, (size_t)N * C);
+	for (int r0 = 0; r0 < N; r0 += R) {
+		int n = N - r0 < R ? N - r0 : R;
+		const float *x = a->xf + (size_t)r0 * C;
+		o->matmul(a->logits, x, m->w + lm->offset, n, V, C, 0);
+		sum += o->softcap_xent(a->logits, a->loss + r0, a->targets + r0, n, V, c->softcap, scale);
+		if (scale != 0)
+			o->matmul_backward(a->dxf + (size_t)r0 * C, m->g + lm->offset, a->logits, x,
+					   m->w + lm->offset, n, V, C);
+	}
 	return n_valid > 0 ? sum / n_valid : 0;
+}
+
+double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
+		      float *logits_out)
+{
+	trunk_forward(m, idx, B, T);
+	if (targets)
+		return head_loss(m, targets, 0);
+	if (logits_out) {
+		const struct nc_gpt_config *c = &m->c;
+		size_t N = (size_t)B * T;
+		m->ops->matmul(logits_out, m->a->xf, m->w + m->params[m->nparams - 1].offset, (int)N,
+			       c->vocab_size, c->n_embd, 0);
+		m->ops->softcap(logits_out, N * c->vocab_size, c->softcap);
+	}
+	return 0;
 }
 
 const float *nc_gpt_token_losses(const struct nc_gpt *m)
@@ -309,19 +337,16 @@ const float *nc_gpt_token_losses(const struct nc_gpt *m)
 
 /* ---- backward ---- */
 
-void nc_gpt_backward(struct nc_gpt *m)
+/* From d xf (head_loss) back to the embedding, added into m->g. */
+static void trunk_backward(struct nc_gpt *m)
 {
 	struct nc_gpt_acts *a = m->a;
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
 	int B = m->B, T = m->T, N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head;
-	int D = C / H, KV = Hk * D, V = c->vocab_size;
+	int D = C / H, KV = Hk * D;
 	size_t NC = (size_t)N * C, NKV = (size_t)N * KV, N4 = (size_t)N * 4 * C;
-	const struct nc_param *lm = &m->params[m->nparams - 1];
 
-	/* a->logits holds d loss / d logits (softcap included) */
-	o->zero(a->dxf, NC);
-	o->matmul_backward(a->dxf, m->g + lm->offset, a->logits, a->xf, m->w + lm->offset, N, V, C);
 	o->zero(a->dx, NC);
 	o->rmsnorm_backward(a->dx, a->dxf, a->xf, a->rf, N, C);
 	for (int i = c->n_layer - 1; i >= 0; i--) {
@@ -360,6 +385,15 @@ void nc_gpt_backward(struct nc_gpt *m)
 	o->zero(a->dh, NC);
 	o->rmsnorm_backward(a->dh, a->dx, a->x0, a->r0, N, C);
 	o->embedding_backward(m->g + m->params[0].offset, a->dh, a->idx, N, C);
+}
+
+double nc_gpt_forward_backward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B,
+			       int T)
+{
+	trunk_forward(m, idx, B, T);
+	double loss = head_loss(m, targets, 1);
+	trunk_backward(m);
+	return loss;
 }
 
 /* ---- inference with a KV cache ---- */

@@ -39,6 +39,10 @@ struct nc_gpt {
 	size_t nweights;      /* floats in w (and g) */
 	float *w, *g;         /* parameters and their gradients (ops memory) */
 	int B, T;             /* shape the activations are sized for */
+	/* Rows of logits the loss holds at a time (0: as many as fit in
+	 * 128 MiB), so that no (B*T, V) logits tensor exists in training. Set
+	 * before the first forward. */
+	int xent_rows;
 	struct nc_gpt_acts *a;
 };
 
@@ -49,15 +53,19 @@ const struct nc_param *nc_gpt_param(const struct nc_gpt *m, const char *name);
 void nc_gpt_init_weights(struct nc_gpt *m, uint64_t seed);
 
 /* Forward on idx (B, T). With targets, returns the mean cross-entropy over
- * targets >= 0 (and keeps what backward needs); without, leaves the
- * softcapped logits (B*T, V) in logits (if given) and returns 0. */
+ * targets >= 0; without, leaves the softcapped logits (B*T, V) in logits
+ * (ops memory, if given) and returns 0. */
 double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
 		      float *logits);
+/* Forward and backward on idx (B, T) and targets: returns the mean
+ * cross-entropy, as nc_gpt_forward, and adds its gradients into m->g.
+ * The lm_head's gradient is taken a chunk of rows at a time while the
+ * chunk's logits are at hand. */
+double nc_gpt_forward_backward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B,
+			       int T);
 /* Per-token losses (nats) of the last forward with targets: B*T values,
  * 0 where the target was ignored. Host memory on the CPU. */
 const float *nc_gpt_token_losses(const struct nc_gpt *m);
-/* Gradients of the last forward's loss, added into m->g. */
-void nc_gpt_backward(struct nc_gpt *m);
 /* ---- inference ----
  * A KV cache of B rows that share one position count (spec §5.1): for
  * each layer, k and v of (B, Tmax, Hkv, D). Rows 0..n-1 are the live

@@ -365,8 +365,7 @@ static int train_step(struct run *r, double *loss, double *norm)
 	for (int k = 0; k < r->accum; k++) {
 		if (nc_loader_next(&r->train, r->inputs, r->targets) != 1)
 			return -1;
-		*loss += nc_gpt_forward(&r->m, r->inputs, r->targets, B, T, NULL) / r->accum;
-		nc_gpt_backward(&r->m);
+		*loss += nc_gpt_forward_backward(&r->m, r->inputs, r->targets, B, T) / r->accum;
 	}
 	/* the mean over micro-batches, as nanochat divides each loss */
 	if (r->accum > 1)

@@ -5,16 +5,31 @@
 # benchmarks against nanochat are still to be written.)
 # Logs go to $OUT (default out/gpu-check); a summary goes to stdout.
 #
-#   NC_DEBS=DIR   unpack the .deb packages in DIR over / first (a machine
-#                 without network that lacks nc's build dependencies)
+#   NC_DEBS=DIR   build against the .deb packages in DIR (sh/offline-debs.sh
+#                 makes it), unpacked into a private prefix, never over /
 #   NC_JOBS=N     parallel make (default: the number of processors)
 set -u
 cd "$(dirname "$0")/.."
 out=${OUT:-out/gpu-check}
 mkdir -p "$out"
 if [ -n "${NC_DEBS:-}" ]; then
-	for f in "$NC_DEBS"/*.deb; do dpkg -x "$f" / || exit 1; done
-	ldconfig
+	pfx=${TMPDIR:-/tmp}/nc-debs
+	mkdir -p "$pfx"
+	for f in "$NC_DEBS"/*.deb; do
+		if command -v dpkg >/dev/null; then
+			dpkg -x "$f" "$pfx" || exit 1
+		else   # a .deb is an ar archive holding data.tar.*
+			abs=$(cd "$(dirname "$f")" && pwd)/$(basename "$f")
+			t=$(mktemp -d) && (cd "$t" && ar x "$abs" && tar -xf data.tar.* -C "$pfx") || exit 1
+			rm -rf "$t"
+		fi
+	done
+	libs=$pfx/usr/lib/x86_64-linux-gnu:$pfx/lib/x86_64-linux-gnu
+	export CPATH=$pfx/usr/include${CPATH:+:$CPATH}
+	export LIBRARY_PATH=$libs${LIBRARY_PATH:+:$LIBRARY_PATH}
+	# RPATH (not RUNPATH) so that libarchive finds its own dependencies too
+	export LDFLAGS="-L$pfx/usr/lib/x86_64-linux-gnu -Wl,--disable-new-dtags,-rpath,$libs"
+	export PATH=$pfx/usr/bin:$PATH
 fi
 status() { printf '%-10s %s\n' "$1" "$2"; }
 

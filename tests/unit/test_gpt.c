@@ -59,8 +59,7 @@ static void test_gradients(void)
 		tg[i] = i % 5 == 3 ? -1 : (int32_t)nc_rng_below(&r, 13);
 	}
 	memset(m.g, 0, m.nweights * sizeof *m.g);
-	nc_gpt_forward(&m, idx, tg, 2, 8, NULL);
-	nc_gpt_backward(&m);
+	nc_gpt_forward_backward(&m, idx, tg, 2, 8);
 	int bad = 0, checked = 0;
 	for (int p = 0; p < m.nparams; p++) {
 		const struct nc_param *q = &m.params[p];
@@ -84,6 +83,39 @@ static void test_gradients(void)
 	nc_gpt_free(&m);
 }
 
+/* The loss through the lm_head a few rows at a time (3: the last chunk
+ * short) equals the loss over all rows at once, with its gradients. */
+static void test_chunked_loss(void)
+{
+	struct nc_gpt_config c = tiny();
+	struct nc_gpt whole, chunked;
+	nc_gpt_init(&whole, &c, &nc_ops_cpu);
+	nc_gpt_init(&chunked, &c, &nc_ops_cpu);
+	chunked.xent_rows = 3;
+	nc_gpt_init_weights(&whole, 9);
+	memcpy(chunked.w, whole.w, whole.nweights * sizeof *whole.w);
+	int32_t idx[16], tg[16];
+	for (int i = 0; i < 16; i++) {
+		idx[i] = (i * 5 + 2) % 13;
+		tg[i] = i % 6 == 1 ? -1 : (i * 3 + 1) % 13;
+	}
+	double a = nc_gpt_forward(&whole, idx, tg, 2, 8, NULL);
+	double b = nc_gpt_forward(&chunked, idx, tg, 2, 8, NULL);
+	CHECK(fabs(a - b) <= 1e-6 * a, "the loss a few rows at a time equals the loss at once");
+	memset(whole.g, 0, whole.nweights * sizeof *whole.g);
+	memset(chunked.g, 0, chunked.nweights * sizeof *chunked.g);
+	a = nc_gpt_forward_backward(&whole, idx, tg, 2, 8);
+	b = nc_gpt_forward_backward(&chunked, idx, tg, 2, 8);
+	CHECK(fabs(a - b) <= 1e-6 * a &&
+		      tap_rel_err(nc_gpt_token_losses(&chunked), nc_gpt_token_losses(&whole), 16) < 1e-6,
+	      "forward_backward's loss and token losses, chunked, equal the whole");
+	double e = tap_rel_err(chunked.g, whole.g, whole.nweights);
+	printf("# chunked gradients: largest difference %.2e\n", e);
+	CHECK(e < 1e-6, "gradients through a chunked lm_head equal the whole");
+	nc_gpt_free(&whole);
+	nc_gpt_free(&chunked);
+}
+
 static void test_overfit(void)
 {
 	struct nc_gpt_config c = tiny();
@@ -98,8 +130,7 @@ static void test_overfit(void)
 	double first = 0, last = 0;
 	for (int step = 0; step < 300; step++) {
 		memset(m.g, 0, m.nweights * sizeof *m.g);
-		double loss = nc_gpt_forward(&m, idx, tg, 2, 8, NULL);
-		nc_gpt_backward(&m);
+		double loss = nc_gpt_forward_backward(&m, idx, tg, 2, 8);
 		for (size_t i = 0; i < m.nweights; i++)
 			m.w[i] -= 0.1f * m.g[i];
 		if (step == 0)
@@ -116,6 +147,7 @@ int main(void)
 {
 	test_sizing();
 	test_gradients();
+	test_chunked_loss();
 	test_overfit();
 	return TAP_DONE();
 }
