@@ -132,7 +132,7 @@ static int is_dir_with(const char *dir, const char *file)
 
 static int load(struct model *md, const struct opts *o)
 {
-	const struct nc_ops *ops = nc_device_ops(o->device);
+	const struct nc_ops *ops = nc_device_ops(o->device, 0);
 	if (!ops)
 		return -1;
 	/* a run directory stands for its latest checkpoint */

@@ -26,6 +26,7 @@ static void usage(FILE *fp)
 	      "Eval:     --eval-every=250 (0: never)  --eval-tokens=10485760 (0: the whole split)\n"
 	      "Saving:   --save-every=N (and at the end)  --resume (from RUN_DIR's latest)\n"
 	      "Other:    --seed=42  --device=auto|cpu|cuda  --threads=N  --peak-flops=F (MFU)\n"
+	      "          --dtype=bfloat16|float32 (a GPU's matrix products; the CPU: float32)\n"
 	      "          --model-tag=TAG  --run=NAME (recorded)  --progress  --quiet  -h\n"
 	      "Accepted for nanochat's command lines, -1 only so far: --core-metric-every,\n"
 	      "          --sample-every, --core-metric-max-per-task\n"
@@ -40,7 +41,7 @@ enum {
 	O_DEPTH = 256, O_SEQ, O_DBS, O_TBS, O_ITERS, O_FLOPS, O_RATIO, O_ELR, O_ULR, O_MLR, O_WD,
 	O_CLIP, O_WARMUP, O_WARMDOWN, O_FINAL, O_BF16, O_EVERY, O_ETOK, O_SAVE, O_RESUME, O_SEED,
 	O_DEVICE, O_THREADS, O_PROGRESS, O_QUIET, O_DATA, O_PEAK, O_TAG, O_RUN, O_CORE_EVERY,
-	O_CORE_MAX, O_SAMPLE_EVERY,
+	O_CORE_MAX, O_SAMPLE_EVERY, O_DTYPE,
 };
 
 static const struct option longopts[] = {
@@ -66,6 +67,7 @@ static const struct option longopts[] = {
 	{"resume", no_argument, 0, O_RESUME},
 	{"seed", required_argument, 0, O_SEED},
 	{"device", required_argument, 0, O_DEVICE},
+	{"dtype", required_argument, 0, O_DTYPE},
 	{"threads", required_argument, 0, O_THREADS},
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, O_QUIET},
@@ -93,6 +95,7 @@ static double real(const char *name, const char *arg, double lo, double hi)
 }
 
 static const char *device = "auto";
+static int bf16 = 1;   /* --dtype */
 
 static void parse(int argc, char **argv, struct nc_train_opts *o)
 {
@@ -141,6 +144,11 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 				nc_usage_error("--device: cpu, cuda or auto (not '%s')", optarg);
 			device = optarg;
 			break;
+		case O_DTYPE:
+			if (strcmp(optarg, "bfloat16") && strcmp(optarg, "float32"))
+				nc_usage_error("--dtype: bfloat16 or float32 (not '%s')", optarg);
+			bf16 = !strcmp(optarg, "bfloat16");
+			break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: o->progress = 1; break;
 		case O_QUIET: o->progress = -1; break;
@@ -170,7 +178,7 @@ int main(int argc, char **argv)
 	if (nc_comm_init(&comm, &argc, &argv) != 0)
 		nc_die_err();
 	o.comm = &comm;
-	if (!(o.ops = nc_device_ops(device)))
+	if (!(o.ops = nc_device_ops(device, bf16)))
 		nc_die_err();
 	if (nc_train_base(&o) != 0) {
 		if (comm.world == 1)

@@ -13,13 +13,15 @@
 #endif
 
 /* NULL (with a message) when cuda is asked for and there is none; auto
- * (or NULL) is the GPU when there is one, else the CPU. */
-static inline const struct nc_ops *nc_device_ops(const char *device)
+ * (or NULL) is the GPU when there is one, else the CPU. bf16: the GPU's
+ * matrix products take bf16 operands (the CPU computes in fp32 always). */
+static inline const struct nc_ops *nc_device_ops(const char *device, int bf16)
 {
 	int want_cuda = device && !strcmp(device, "cuda");
 #ifdef NC_CUDA
 	if (!device || !strcmp(device, "auto") || want_cuda) {
-		const struct nc_ops *g = nc_cuda_devices() > 0 ? nc_ops_cuda() : NULL;
+		const struct nc_ops *g = nc_cuda_devices() < 1 ? NULL : bf16 ? nc_ops_cuda_bf16()
+										: nc_ops_cuda();
 		if (g)
 			return g;
 	}

@@ -1,8 +1,10 @@
-/* The op interface (lib/ops.h) on a CUDA GPU, in fp32, checked op by op
- * against the CPU ops (tests/gpu/test_ops_cuda.c). Matrix products go
- * through cuBLAS SGEMM (no TF32); attention is in kernels/attention.cu;
- * every other op is a simple kernel. Deterministic: no atomics, every sum
- * in a fixed order.
+/* The op interface (lib/ops.h) on a CUDA GPU, checked op by op against
+ * the CPU ops (tests/gpu/test_ops_cuda.c). Two tables: nc_ops_cuda, all
+ * fp32 (matrix products through cuBLAS SGEMM, no TF32), and
+ * nc_ops_cuda_bf16, the same but for matrix products with bf16 operands
+ * (GemmEx, fp32 accumulation). Attention is in kernels/attention.cu; every
+ * other op is a simple kernel. Deterministic: no atomics, every sum in a
+ * fixed order.
  *
  * Status: compiled in every build and linked into nc-train and nc-sample;
  * checked on the CUDA emulator (tests/emu, `make test-emu`), not yet run
@@ -472,6 +474,11 @@ static void cu_transpose(float *dst, const float *src, int rows, int cols)
 	LAUNCHED();
 }
 
+__global__ void k_to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+	EACH(i, n) dst[i] = (uint16_t)(__float_as_uint(bf16_round(src[i])) >> 16);
+}
+
 __global__ void k_round_bf16(float *x, size_t n)
 {
 	EACH(i, n) x[i] = bf16_round(x[i]);
@@ -589,9 +596,55 @@ static void cu_adamw(float *p, const float *g, float *m, float *v, size_t n, con
 	LAUNCHED();
 }
 
-/* ---- the table ---- */
+/* ---- matrix products in bf16 (as nanochat's autocast): each operand
+ * rounded to bf16 (to nearest even) on its way in, products accumulated
+ * and written in fp32 by cuBLAS's tensor-core GEMM ---- */
 
-static struct nc_ops table;
+static float *bf_x, *bf_w, *bf_dy;
+static size_t bf_x_cap, bf_w_cap, bf_dy_cap;
+
+/* src (n floats) as bf16 in a scratch buffer */
+static const uint16_t *as_bf16(const float *src, size_t n, float **buf, size_t *cap)
+{
+	uint16_t *dst = (uint16_t *)nc_cu_scratch(buf, cap, (n + 1) / 2);
+	if (n) {
+		k_to_bf16<<<grid_for(n), 256>>>(dst, src, n);
+		LAUNCHED();
+	}
+	return dst;
+}
+
+/* C (m x n, column-major, fp32) = op(A) op(B) + beta C with bf16 A and B */
+static void gemm_bf16(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+		      const uint16_t *a, int lda, const uint16_t *b, int ldb, float beta, float *c, int ldc)
+{
+	float one = 1;
+	BK(cublasGemmEx(blas, ta, tb, m, n, k, &one, a, CUDA_R_16BF, lda, b, CUDA_R_16BF, ldb, &beta, c,
+			CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+static void cu_matmul_bf16(float *y, const float *x, const float *w, int M, int N, int K, int acc)
+{
+	const uint16_t *xb = as_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap);
+	const uint16_t *wb = as_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap);
+	gemm_bf16(CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, wb, K, xb, K, acc ? 1.0f : 0.0f, y, N);
+}
+
+static void cu_matmul_backward_bf16(float *dx, float *dw, const float *dy, const float *x,
+				    const float *w, int M, int N, int K)
+{
+	const uint16_t *dyb = as_bf16(dy, (size_t)M * N, &bf_dy, &bf_dy_cap);
+	if (dx)
+		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, as_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap),
+			  K, dyb, N, 1, dx, K);
+	if (dw)
+		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, as_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap),
+			  K, dyb, N, 1, dw, K);
+}
+
+/* ---- the tables ---- */
+
+static struct nc_ops table, table_bf16;
 
 extern "C" int nc_cuda_devices(void)
 {
@@ -645,4 +698,18 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.momentum = cu_momentum;
 	table.adamw = cu_adamw;
 	return &table;
+}
+
+extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
+{
+	if (table_bf16.name)
+		return &table_bf16;
+	const struct nc_ops *t = nc_ops_cuda();
+	if (!t)
+		return NULL;
+	table_bf16 = *t;
+	table_bf16.name = "cuda-bf16";
+	table_bf16.matmul = cu_matmul_bf16;
+	table_bf16.matmul_backward = cu_matmul_backward_bf16;
+	return &table_bf16;
 }

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Every check that needs a GPU, in one go, for a machine that has one:
 # build, `make test-gpu` (the CUDA ops against the CPU's, training, resume
-# and sampling against the CPU tools), and tinyrun on the GPU. (The GPU
-# benchmarks against nanochat are still to be written.)
+# and sampling against the CPU tools), and tinyrun on the GPU. The speed
+# comparison with nanochat is separate: sh/bench/train-gpu.sh (it needs
+# NANOCHAT_DIR and a PyTorch with CUDA).
 # Logs go to $OUT (default out/gpu-check); a summary goes to stdout.
 #
 #   NC_DEBS=DIR   build against the .deb packages in DIR (sh/offline-debs.sh

@@ -47,12 +47,8 @@ and the run's facts as an event=config line first.
 """
 
 import argparse
-import glob
 import math
-import os
 import statistics
-import struct
-import sys
 import time
 
 from nanochat_cpu import empty_gpt, fail, start, to_fp32
@@ -78,52 +74,7 @@ start(args.nanochat)  # python -O, no torch.compile, nanochat on sys.path
 
 import torch  # noqa: E402
 from nanochat.muon import Muon  # noqa: E402
-
-
-def shard_tokens(path):
-    """The ids of one nc token shard, as a 1-D int64 tensor."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    if len(blob) < 96 or blob[:8] != b"NCTOKENS":
-        fail(path + ": not an nc token shard")
-    width, count = struct.unpack_from("<IQ", blob, 12)
-    flags = struct.unpack_from("<I", blob, 32)[0]
-    if width not in (2, 4):
-        fail("%s: token width %d" % (path, width))
-    payload = len(blob) - 64 - 32
-    n = payload // (width + 1) if flags & 1 else payload // width
-    if count != 2**64 - 1 and count != n:
-        fail("%s: header says %d tokens, the file holds %d" % (path, count, n))
-    dtype = torch.int32 if width == 4 else torch.uint16
-    ids = torch.frombuffer(bytearray(blob[64:64 + n * width]), dtype=dtype)
-    if sys.byteorder != "little":
-        ids = ids.byteswap() if hasattr(ids, "byteswap") else fail("big-endian host")
-    return ids.to(torch.int64)
-
-
-def batches(B, T, V, data, seed):
-    """(x, y) pairs of shape (B, T), forever."""
-    if data:
-        files = sorted(glob.glob(os.path.join(data, "train_*.bin")))
-        if not files:
-            fail("no train_*.bin under " + data)
-        toks = torch.cat([shard_tokens(p) for p in files])
-        if int(toks.max()) >= V:
-            fail("token id %d in the shards is outside the vocabulary (%d)" % (int(toks.max()), V))
-        need = B * T + 1
-        if toks.numel() < need:
-            fail("the shards hold %d tokens, a batch needs %d" % (toks.numel(), need))
-        pos = 0
-        while True:
-            if pos + need > toks.numel():
-                pos = 0
-            w = toks[pos:pos + need]
-            pos += B * T
-            yield w[:-1].view(B, T), w[1:].view(B, T)
-    g = torch.Generator().manual_seed(seed + 1)
-    while True:
-        w = torch.randint(0, V, (B, T + 1), generator=g, dtype=torch.int64)
-        yield w[:, :-1].contiguous(), w[:, 1:].contiguous()
+from nc_shards import batches  # noqa: E402
 
 
 def main():

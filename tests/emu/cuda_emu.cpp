@@ -526,19 +526,41 @@ cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t)
 
 /* C (m x n, column-major) = alpha op(A) op(B) + beta C, in double; C is
  * not read when beta is 0, as cuBLAS. */
-cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
-			   const float *beta, float *C, int ldc)
+/* element i of a cuBLAS operand of type t (fp32 or bf16) */
+static double operand(const void *p, cudaDataType_t t, size_t i)
 {
+	if (t == CUDA_R_32F)
+		return ((const float *)p)[i];
+	uint32_t u = (uint32_t)((const uint16_t *)p)[i] << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+static size_t type_size(cudaDataType_t t)
+{
+	return t == CUDA_R_32F ? 4 : 2;
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+			    int k, const void *alpha_p, const void *A, cudaDataType_t at, int lda,
+			    const void *B, cudaDataType_t bt, int ldb, const void *beta_p, void *C_p,
+			    cudaDataType_t ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t)
+{
+	if ((at != CUDA_R_32F && at != CUDA_R_16BF) || (bt != CUDA_R_32F && bt != CUDA_R_16BF) ||
+	    ct != CUDA_R_32F || compute != CUBLAS_COMPUTE_32F)
+		return CUBLAS_STATUS_NOT_SUPPORTED;
 	if (m < 0 || n < 0 || k < 0 || lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m || lda < 1 ||
 	    ldb < 1 || ldc < 1)
 		return CUBLAS_STATUS_INVALID_VALUE;
 	if (!m || !n)
 		return CUBLAS_STATUS_SUCCESS;
+	float *C = (float *)C_p;
+	double alpha = *(const float *)alpha_p, beta = *(const float *)beta_p;
 	int acols = ta ? m : k, bcols = tb ? k : n;
 	if (k) {
-		need_device(A, ((size_t)lda * (acols - 1) + (ta ? k : m)) * sizeof *A, "cuBLAS A");
-		need_device(B, ((size_t)ldb * (bcols - 1) + (tb ? n : k)) * sizeof *B, "cuBLAS B");
+		need_device(A, ((size_t)lda * (acols - 1) + (ta ? k : m)) * type_size(at), "cuBLAS A");
+		need_device(B, ((size_t)ldb * (bcols - 1) + (tb ? n : k)) * type_size(bt), "cuBLAS B");
 	}
 	need_device(C, ((size_t)ldc * (n - 1) + m) * sizeof *C, "cuBLAS C");
 	open_all(1);
@@ -546,10 +568,10 @@ cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation
 	std::vector<double> a((size_t)m * k), b((size_t)n * k);
 	for (int i = 0; i < m; i++)
 		for (int l = 0; l < k; l++)
-			a[(size_t)i * k + l] = ta ? A[l + (size_t)i * lda] : A[i + (size_t)l * lda];
+			a[(size_t)i * k + l] = operand(A, at, ta ? l + (size_t)i * lda : i + (size_t)l * lda);
 	for (int j = 0; j < n; j++)
 		for (int l = 0; l < k; l++)
-			b[(size_t)j * k + l] = tb ? B[j + (size_t)l * ldb] : B[l + (size_t)j * ldb];
+			b[(size_t)j * k + l] = operand(B, bt, tb ? j + (size_t)l * ldb : l + (size_t)j * ldb);
 	for (int j = 0; j < n; j++)
 		for (int i = 0; i < m; i++) {
 			const double *ai = &a[(size_t)i * k], *bj = &b[(size_t)j * k];
@@ -557,8 +579,16 @@ cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation
 			for (int l = 0; l < k; l++)
 				s += ai[l] * bj[l];
 			size_t o = i + (size_t)j * ldc;
-			C[o] = (float)(*alpha * s + (*beta != 0 ? *beta * (double)C[o] : 0));
+			C[o] = (float)(alpha * s + (beta != 0 ? beta * (double)C[o] : 0));
 		}
 	open_all(0);
 	return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
+			   const float *beta, float *C, int ldc)
+{
+	return cublasGemmEx(h, ta, tb, m, n, k, alpha, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, beta, C,
+			    CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }

@@ -9,8 +9,8 @@
  * of the warp) has reached it; if none can open, the threads disagree
  * about barriers and the launch is reported as a deadlock. Memory from
  * cudaMalloc and dynamic shared memory start filled with NaNs, so that a
- * read of something never written shows up. cuBLAS's SGEMM is a plain
- * loop in double precision.
+ * read of something never written shows up. cuBLAS's SGEMM and GemmEx
+ * (bf16 or fp32 operands) are a plain loop in double precision.
  *
  * What it checks is the kernels' logic: indexing, masking, reductions,
  * barriers, host-side sizes. It says nothing about speed, races between
@@ -219,6 +219,14 @@ cublasStatus_t cublasCreate(cublasHandle_t *h);
 cublasStatus_t cublasDestroy(cublasHandle_t h);
 cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m);
 cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s);
+typedef enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 } cudaDataType_t;
+typedef enum { CUBLAS_COMPUTE_32F = 68 } cublasComputeType_t;
+typedef enum { CUBLAS_GEMM_DEFAULT = -1 } cublasGemmAlgo_t;
+/* A and B in fp32 or bf16, C fp32, fp32 scalars and compute */
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+			    int k, const void *alpha, const void *A, cudaDataType_t at, int lda,
+			    const void *B, cudaDataType_t bt, int ldb, const void *beta, void *C,
+			    cudaDataType_t ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t algo);
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
 			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
 			   const float *beta, float *C, int ldc);

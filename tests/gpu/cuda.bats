@@ -25,9 +25,11 @@ setup() {
 	fi
 }
 
+# float32 products unless the test asks for bfloat16 (a later --dtype wins)
 train() {
 	nc-train base --quiet -t "$T/tok" --data "$T/data" --depth=2 --max-seq-len=64 \
-		--device-batch-size=8 --total-batch-size=1024 --eval-every=5 --eval-tokens=4096 "$@"
+		--device-batch-size=8 --total-batch-size=1024 --eval-every=5 --eval-tokens=4096 \
+		--dtype=float32 "$@"
 }
 
 # losses A.log B.log TOL: every loss and val_bpb of A within TOL (relative) of B's
@@ -43,6 +45,13 @@ same_curve() {
 	train --device=cpu -o "$T/cpu" --num-iterations=20 >"$T/cpu.log"
 	train --device=cuda -o "$T/gpu" --num-iterations=20 >"$T/gpu.log"
 	same_curve "$T/gpu.log" "$T/cpu.log" 1e-3
+}
+
+@test "50 steps with bf16 products on the GPU track the CPU's fp32 curve" {
+	train --device=cpu -o "$T/cpu50" --num-iterations=50 >"$T/cpu50.log"
+	train --device=cuda --dtype=bfloat16 -o "$T/bf16" --num-iterations=50 >"$T/bf16.log"
+	grep -q 'event=config .*device=cuda-bf16' "$T/bf16.log"
+	same_curve "$T/bf16.log" "$T/cpu50.log" 1e-2
 }
 
 @test "the same seed twice on the GPU gives the same losses, bit for bit" {

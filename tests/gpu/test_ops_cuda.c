@@ -81,6 +81,39 @@ static void test_matmul(int M, int N, int K)
 		free(hs[i]), G->free(ds[i]);
 }
 
+/* The bf16 table's products: exactly (to fp32 accumulation) the CPU's
+ * products of the operands rounded to bf16, and near the fp32 products. */
+static void test_matmul_bf16(int M, int N, int K)
+{
+	const struct nc_ops *Bf = nc_ops_cuda_bf16();
+	size_t nx = (size_t)M * K, nw = (size_t)N * K, ny = (size_t)M * N;
+	float *x = host_rand(nx, 1), *w = host_rand(nw, 1), *dy = host_rand(ny, 1);
+	float *xr = malloc(nx * sizeof *xr), *wr = malloc(nw * sizeof *wr), *dyr = malloc(ny * sizeof *dyr);
+	memcpy(xr, x, nx * sizeof *x), memcpy(wr, w, nw * sizeof *w), memcpy(dyr, dy, ny * sizeof *dy);
+	C->round_bf16(xr, nx), C->round_bf16(wr, nw), C->round_bf16(dyr, ny);
+	float *y = calloc(ny, sizeof *y), *y32 = calloc(ny, sizeof *y32);
+	float *dx = calloc(nx, sizeof *dx), *dw = calloc(nw, sizeof *dw);
+	float *gx = dev(x, nx), *gw = dev(w, nw), *gdy = dev(dy, ny), *gy = dev(y, ny);
+	float *gdx = dev(dx, nx), *gdw = dev(dw, nw);
+	char what[128];
+	C->matmul(y, xr, wr, M, N, K, 0);
+	C->matmul(y32, x, w, M, N, K, 0);
+	Bf->matmul(gy, gx, gw, M, N, K, 0);
+	snprintf(what, sizeof what, "bf16 matmul %dx%dx%d: the product of bf16 operands", M, N, K);
+	report(what, diff(gy, y, ny), 1e-5);
+	snprintf(what, sizeof what, "bf16 matmul %dx%dx%d: near the fp32 product", M, N, K);
+	report(what, diff(gy, y32, ny), 1e-2);
+	C->matmul_backward(dx, dw, dyr, xr, wr, M, N, K);
+	Bf->matmul_backward(gdx, gdw, gdy, gx, gw, M, N, K);
+	snprintf(what, sizeof what, "bf16 matmul backward %dx%dx%d: dx and dW", M, N, K);
+	report(what, fmax(diff(gdx, dx, nx), diff(gdw, dw, nw)), 1e-5);
+	float *hs[] = {x, w, dy, xr, wr, dyr, y, y32, dx, dw}, *ds[] = {gx, gw, gdy, gy, gdx, gdw};
+	for (int i = 0; i < 10; i++)
+		free(hs[i]);
+	for (int i = 0; i < 6; i++)
+		G->free(ds[i]);
+}
+
 static void test_rows(int n, int Cw)
 {
 	size_t N = (size_t)n * Cw;
@@ -300,6 +333,15 @@ static void test_model(void)
 	report("model: loss", fabs(a - b) / a, 1e-5);
 	report("model: every gradient", diff(mg.g, mc.g, mc.nweights), 1e-4);
 
+	/* with bf16 products (nc-train's default on a GPU): near fp32's */
+	struct nc_gpt mb;
+	nc_gpt_init(&mb, &c, nc_ops_cuda_bf16());
+	G->upload(mb.w, w, mb.nweights * sizeof *w);
+	double lb = nc_gpt_forward_backward(&mb, idx, tg, B, T);
+	report("model in bf16 products: loss", fabs(lb - a) / a, 1e-2);
+	report("model in bf16 products: every gradient", diff(mb.g, mc.g, mc.nweights), 5e-2);
+	nc_gpt_free(&mb);
+
 	/* two optimizer steps where each model is, from the CPU's gradients */
 	struct nc_optim_config oc;
 	nc_optim_defaults(&oc);
@@ -355,6 +397,8 @@ int main(void)
 	test_matmul(7, 13, 33);
 	test_matmul(64, 96, 128);
 	test_matmul(1, 300, 257);
+	test_matmul_bf16(7, 13, 33);
+	test_matmul_bf16(64, 96, 128);
 	test_rows(5, 37);
 	test_rows(64, 1280);
 	test_embedding(50, 31, 24);
