@@ -137,12 +137,12 @@ double nc_gpt_flops_per_token(const struct nc_gpt *m, int T)
 /* ---- activations ---- */
 
 struct layer_acts {
-	float *xin, *h1, *r1;        /* residual in; its norm and scales */
+	float *xin, *r1;             /* residual in; its norm's scales */
 	float *q, *k, *v;            /* after rotary and QK norm: q, k; v as projected */
 	float *rq, *rk;              /* QK norm scales */
 	float *att, *lse;
-	float *xmid, *h2, *r2;
-	float *u, *a;                /* MLP pre-activation and relu^2 */
+	float *xmid, *r2;
+	float *u;                    /* MLP pre-activation */
 };
 
 struct nc_gpt_acts {
@@ -154,6 +154,10 @@ struct nc_gpt_acts {
 	int xent_rows;
 	int32_t *idx, *targets;
 	float *cos, *sin;
+	/* The norms before attention and the MLP, and relu^2, are not kept
+	 * per layer but made again in backward (cheap, and bit for bit the
+	 * same): hs holds a norm, du (backward scratch) relu^2's output. */
+	float *hs;
 	/* backward scratch */
 	float *dx, *dxmid, *dh, *dq, *dk, *dv, *dqr, *dkr, *datt, *da, *du, *dxf;
 };
@@ -169,15 +173,15 @@ static void acts_free(struct nc_gpt *m)
 	if (!a)
 		return;
 	const struct nc_ops *o = a->ops;
-	float **all[] = {&a->emb, &a->x0, &a->r0, &a->xL, &a->xf, &a->rf, &a->logits, &a->loss,
+	float **all[] = {&a->emb, &a->x0, &a->r0, &a->xL, &a->xf, &a->rf, &a->logits, &a->loss, &a->hs,
 			 &a->dx, &a->dxmid, &a->dh, &a->dq, &a->dk, &a->dv, &a->dqr, &a->dkr, &a->datt,
 			 &a->da, &a->du, &a->dxf};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		o->free(*all[i]);
 	for (int i = 0; i < m->c.n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
-		float *lp[] = {l->xin, l->h1, l->r1, l->q, l->k, l->v, l->rq, l->rk, l->att, l->lse,
-			       l->xmid, l->h2, l->r2, l->u, l->a};
+		float *lp[] = {l->xin, l->r1, l->q, l->k, l->v, l->rq, l->rk, l->att, l->lse,
+			       l->xmid, l->r2, l->u};
 		for (size_t k = 0; k < sizeof lp / sizeof lp[0]; k++)
 			o->free(lp[k]);
 	}
@@ -206,6 +210,7 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	R = R < 1 ? 1 : R > N ? N : R;
 	a->xent_rows = (int)R;
 	a->logits = A(o, R * c->vocab_size), a->loss = A(o, N);
+	a->hs = A(o, N * C);
 	a->dx = A(o, N * C), a->dxmid = A(o, N * C), a->dh = A(o, N * C);
 	a->dq = A(o, N * C), a->dk = A(o, N * KV), a->dv = A(o, N * KV), a->datt = A(o, N * C);
 	a->da = A(o, N * 4 * C), a->du = A(o, N * 4 * C), a->dxf = A(o, N * C);
@@ -215,12 +220,12 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	a->l = xcalloc(c->n_layer, sizeof *a->l);
 	for (int i = 0; i < c->n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
-		l->xin = A(o, N * C), l->h1 = A(o, N * C), l->r1 = A(o, N);
+		l->xin = A(o, N * C), l->r1 = A(o, N);
 		l->q = A(o, N * C), l->k = A(o, N * KV), l->v = A(o, N * KV);
 		l->rq = A(o, N * H), l->rk = A(o, N * c->n_kv_head);
 		l->att = A(o, N * C), l->lse = A(o, (size_t)B * H * T);
-		l->xmid = A(o, N * C), l->h2 = A(o, N * C), l->r2 = A(o, N);
-		l->u = A(o, N * 4 * C), l->a = A(o, N * 4 * C);
+		l->xmid = A(o, N * C), l->r2 = A(o, N);
+		l->u = A(o, N * 4 * C);
 	}
 	/* Rotary tables live in host memory (the CPU reads them); the CUDA
 	 * ops copy them as they need. */
@@ -262,10 +267,10 @@ static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T)
 	for (int i = 0; i < c->n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
 		o->copy(l->xin, x, (size_t)N * C);
-		o->rmsnorm(l->h1, l->r1, l->xin, N, C, eps);
-		o->matmul(l->q, l->h1, W(m, i, P_Q), N, C, C, 0);
-		o->matmul(l->k, l->h1, W(m, i, P_K), N, KV, C, 0);
-		o->matmul(l->v, l->h1, W(m, i, P_V), N, KV, C, 0);
+		o->rmsnorm(a->hs, l->r1, l->xin, N, C, eps);
+		o->matmul(l->q, a->hs, W(m, i, P_Q), N, C, C, 0);
+		o->matmul(l->k, a->hs, W(m, i, P_K), N, KV, C, 0);
+		o->matmul(l->v, a->hs, W(m, i, P_V), N, KV, C, 0);
 		o->rotary(l->q, a->cos, a->sin, B, T, H, D, 0);
 		o->rotary(l->k, a->cos, a->sin, B, T, Hk, D, 0);
 		/* QK norm after rotary, in place over each head (spec §2.2) */
@@ -274,12 +279,12 @@ static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T)
 		o->attention(l->att, l->lse, l->q, l->k, l->v, B, T, H, Hk, D);
 		o->copy(l->xmid, l->xin, (size_t)N * C);
 		o->matmul(l->xmid, l->att, W(m, i, P_O), N, C, C, 1);
-		o->rmsnorm(l->h2, l->r2, l->xmid, N, C, eps);
-		o->matmul(l->u, l->h2, W(m, i, P_FC), N, 4 * C, C, 0);
-		o->relu2(l->a, l->u, (size_t)N * 4 * C);
+		o->rmsnorm(a->hs, l->r2, l->xmid, N, C, eps);
+		o->matmul(l->u, a->hs, W(m, i, P_FC), N, 4 * C, C, 0);
+		o->relu2(a->du, l->u, (size_t)N * 4 * C);
 		float *xout = i + 1 < c->n_layer ? a->l[i + 1].xin : a->xL;
 		o->copy(xout, l->xmid, (size_t)N * C);
-		o->matmul(xout, l->a, W(m, i, P_PROJ), N, C, 4 * C, 1);
+		o->matmul(xout, a->du, W(m, i, P_PROJ), N, C, 4 * C, 1);
 		x = xout;
 	}
 	o->rmsnorm(a->xf, a->rf, a->xL, N, C, eps);
@@ -352,14 +357,16 @@ static void trunk_backward(struct nc_gpt *m)
 	for (int i = c->n_layer - 1; i >= 0; i--) {
 		struct layer_acts *l = &a->l[i];
 		/* MLP: x = xmid + relu2(rmsnorm(xmid) Wfc^T) Wproj^T */
+		o->relu2(a->du, l->u, N4);   /* relu^2 again, for Wproj's gradient */
 		o->zero(a->da, N4);
-		o->matmul_backward(a->da, G(m, i, P_PROJ), a->dx, l->a, W(m, i, P_PROJ), N, C, 4 * C);
+		o->matmul_backward(a->da, G(m, i, P_PROJ), a->dx, a->du, W(m, i, P_PROJ), N, C, 4 * C);
 		o->zero(a->du, N4);
 		o->relu2_backward(a->du, a->da, l->u, N4);
 		o->zero(a->dh, NC);
-		o->matmul_backward(a->dh, G(m, i, P_FC), a->du, l->h2, W(m, i, P_FC), N, 4 * C, C);
+		o->rmsnorm(a->hs, l->r2, l->xmid, N, C, c->norm_eps);   /* the MLP's norm again */
+		o->matmul_backward(a->dh, G(m, i, P_FC), a->du, a->hs, W(m, i, P_FC), N, 4 * C, C);
 		o->copy(a->dxmid, a->dx, NC);
-		o->rmsnorm_backward(a->dxmid, a->dh, l->h2, l->r2, N, C);
+		o->rmsnorm_backward(a->dxmid, a->dh, a->hs, l->r2, N, C);
 		/* attention: xmid = xin + att Wo^T */
 		o->zero(a->datt, NC);
 		o->matmul_backward(a->datt, G(m, i, P_O), a->dxmid, l->att, W(m, i, P_O), N, C, C);
@@ -376,11 +383,12 @@ static void trunk_backward(struct nc_gpt *m)
 		o->rotary(a->dqr, a->cos, a->sin, B, T, H, D, 1);
 		o->rotary(a->dkr, a->cos, a->sin, B, T, Hk, D, 1);
 		o->zero(a->dh, NC);
-		o->matmul_backward(a->dh, G(m, i, P_Q), a->dqr, l->h1, W(m, i, P_Q), N, C, C);
-		o->matmul_backward(a->dh, G(m, i, P_K), a->dkr, l->h1, W(m, i, P_K), N, KV, C);
-		o->matmul_backward(a->dh, G(m, i, P_V), a->dv, l->h1, W(m, i, P_V), N, KV, C);
+		o->rmsnorm(a->hs, l->r1, l->xin, N, C, c->norm_eps);   /* attention's norm again */
+		o->matmul_backward(a->dh, G(m, i, P_Q), a->dqr, a->hs, W(m, i, P_Q), N, C, C);
+		o->matmul_backward(a->dh, G(m, i, P_K), a->dkr, a->hs, W(m, i, P_K), N, KV, C);
+		o->matmul_backward(a->dh, G(m, i, P_V), a->dv, a->hs, W(m, i, P_V), N, KV, C);
 		o->copy(a->dx, a->dxmid, NC);
-		o->rmsnorm_backward(a->dx, a->dh, l->h1, l->r1, N, C);
+		o->rmsnorm_backward(a->dx, a->dh, a->hs, l->r1, N, C);
 	}
 	o->zero(a->dh, NC);
 	o->rmsnorm_backward(a->dh, a->dx, a->x0, a->r0, N, C);
