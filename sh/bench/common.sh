@@ -4,7 +4,7 @@
 #
 # It gives: die, note, skip, common_settings, check_number, check_decimal,
 # find_python, find_nanochat, need_tools, find_gnutime, make_tmp, show, now,
-# calc, timed, capacity, machine_facts, load, write_gen_py, make_docs,
+# calc, step_times, timed, capacity, machine_facts, load, write_gen_py, make_docs,
 # describe_input, tokenize_docs, section_commands, append_results and
 # print_results. The settings they read are described where they are used.
 
@@ -134,6 +134,19 @@ show() {
 now() { date +%s.%N; }
 
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+# step_times LOG: the dt_ms of LOG's step lines (logfmt, step=N ... dt_ms=X)
+# from step BENCH_WARMUP on, one a line.
+step_times() {
+	awk -v w="$BENCH_WARMUP" '/(^| )step=[0-9]/ {
+		s = -1; d = ""
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^step=/) s = substr($i, 6) + 0
+			if ($i ~ /^dt_ms=/) d = substr($i, 7)
+		}
+		if (s >= w && d != "") print d
+	}' "$1"
+}
 
 # timed NAME CMD...: run CMD BENCH_RUNS times; the fastest wall seconds go
 # in W_NAME, all of them in ALL_NAME, and that run's peak resident memory

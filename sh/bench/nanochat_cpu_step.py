@@ -74,7 +74,7 @@ start(args.nanochat)  # python -O, no torch.compile, nanochat on sys.path
 
 import torch  # noqa: E402
 from nanochat.muon import Muon  # noqa: E402
-from nc_shards import batches  # noqa: E402
+from nc_bench import batches, schedules  # noqa: E402
 
 
 def main():
@@ -120,16 +120,7 @@ def main():
     optimizers = [adamw, muon]
 
     n_iter = args.warmup + args.steps
-    warmdown = round(0.2 * n_iter)
-
-    def lr_mult(it):  # base_train: warmup_ratio 0, warmdown_ratio 0.2, final_lr_frac 0
-        if it <= n_iter - warmdown:
-            return 1.0
-        return (n_iter - it) / warmdown
-
-    def muon_momentum(it):
-        frac = min(it / 300, 1)
-        return (1 - frac) * 0.85 + frac * 0.95
+    lr_mult, muon_momentum = schedules(n_iter)
 
     params = sum(p.numel() for p in model.parameters())
     print("event=config torch=%s threads=%d depth=%d n_embd=%d n_head=%d vocab_size=%d seq=%d batch=%d "

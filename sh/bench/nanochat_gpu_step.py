@@ -20,7 +20,7 @@ GPU, as it sets itself up there:
     both optimizer steps, zero_grad(set_to_none=True), and a
     torch.cuda.synchronize() before the clock stops.
 
-Batches come from nc token shards (sh/bench/nc_shards.py), moved to the GPU
+Batches come from nc token shards (sh/bench/nc_bench.py), moved to the GPU
 inside the timed step as base_train's loader does. The first --warmup steps
 (compilation among them) are not counted.
 
@@ -64,7 +64,7 @@ for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):  # one process, no DDP
 import torch  # noqa: E402
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 from nanochat_cpu import fail  # noqa: E402
-from nc_shards import batches  # noqa: E402
+from nc_bench import batches, schedules  # noqa: E402
 
 
 def flops_per_token(model, cfg):
@@ -103,16 +103,7 @@ def main():
     autocast = torch.amp.autocast(device_type="cuda", dtype=torch.bfloat16)
 
     n_iter = args.warmup + args.steps
-    warmdown = round(0.2 * n_iter)
-
-    def lr_mult(it):  # base_train: warmup_ratio 0, warmdown_ratio 0.2, final_lr_frac 0
-        if it <= n_iter - warmdown:
-            return 1.0
-        return (n_iter - it) / warmdown
-
-    def muon_momentum(it):
-        frac = min(it / 300, 1)
-        return (1 - frac) * 0.85 + frac * 0.95
+    lr_mult, muon_momentum = schedules(n_iter)
 
     params = sum(p.numel() for p in orig.parameters())
     print("event=config torch=%s gpu=%s depth=%d n_embd=%d n_head=%d vocab_size=%d seq=%d batch=%d "

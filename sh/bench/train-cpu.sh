@@ -122,19 +122,8 @@ note "PyTorch (nanochat): $ITERS steps (the first $BENCH_WARMUP untimed) ..."
 LOAD_PY=$(load)
 timed py sh -c "$LOGGED" "$TMP/py.log" "${CMD_PY[@]}"
 
-# steps LOG: the dt_ms of the timed steps, one a line
-steps() {
-	awk -v w="$BENCH_WARMUP" '/(^| )step=[0-9]/ {
-		s = -1; d = ""
-		for (i = 1; i <= NF; i++) {
-			if ($i ~ /^step=/) s = substr($i, 6) + 0
-			if ($i ~ /^dt_ms=/) d = substr($i, 7)
-		}
-		if (s >= w && d != "") print d
-	}' "$1"
-}
-steps "$TMP/nc.log" >"$TMP/nc.dt"
-steps "$TMP/py.log" >"$TMP/py.dt"
+step_times "$TMP/nc.log" >"$TMP/nc.dt"
+step_times "$TMP/py.log" >"$TMP/py.dt"
 [ "$(wc -l <"$TMP/nc.dt")" -eq "$BENCH_STEPS" ] || die "nc-train printed $(wc -l <"$TMP/nc.dt") timed steps, not $BENCH_STEPS"
 [ "$(wc -l <"$TMP/py.dt")" -eq "$BENCH_STEPS" ] || die "the PyTorch driver printed $(wc -l <"$TMP/py.dt") timed steps, not $BENCH_STEPS"
 

@@ -106,17 +106,6 @@ note "input: $DOCS docs, $TEXT_BYTES bytes; vocab $VOCAB; ${TRAIN_TOKENS:-?} tra
 ITERS=$((BENCH_WARMUP + BENCH_STEPS))
 LOGGED='"$@" >"$0" 2>&1 || { rc=$?; tail -n 5 "$0" >&2; exit $rc; }'
 
-# steps LOG: the dt_ms of the timed steps, one a line
-steps() {
-	awk -v w="$BENCH_WARMUP" '/(^| )step=[0-9]/ {
-		s = -1; d = ""
-		for (i = 1; i <= NF; i++) {
-			if ($i ~ /^step=/) s = substr($i, 6) + 0
-			if ($i ~ /^dt_ms=/) d = substr($i, 7)
-		}
-		if (s >= w && d != "") print d
-	}' "$1"
-}
 # tok_s FILE: tokens/s over the step times in FILE
 tok_s() { awk -v tok="$BENCH_TOTAL" '{ s += $1 } END { printf "%.0f\n", NR * tok / (s / 1000) }' "$1"; }
 kvl() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n 1; }
@@ -135,8 +124,8 @@ for D in $BENCH_DEPTHS; do
 	timed nc sh -c "$LOGGED" "$TMP/nc$D.log" "${CMD_NC[@]}"
 	note "d$D nanochat (PyTorch, torch.compile): $ITERS steps ..."
 	timed py sh -c "$LOGGED" "$TMP/py$D.log" "${CMD_PY[@]}"
-	steps "$TMP/nc$D.log" >"$TMP/nc$D.dt"
-	steps "$TMP/py$D.log" >"$TMP/py$D.dt"
+	step_times "$TMP/nc$D.log" >"$TMP/nc$D.dt"
+	step_times "$TMP/py$D.log" >"$TMP/py$D.dt"
 	[ "$(wc -l <"$TMP/nc$D.dt")" -eq "$BENCH_STEPS" ] || die "d$D: nc-train printed $(wc -l <"$TMP/nc$D.dt") timed steps"
 	[ "$(wc -l <"$TMP/py$D.dt")" -eq "$BENCH_STEPS" ] || die "d$D: the driver printed $(wc -l <"$TMP/py$D.dt") timed steps"
 	FPT=$(kvl "$(grep -m1 'event=config' "$TMP/py$D.log")" flops_per_token)

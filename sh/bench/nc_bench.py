@@ -1,5 +1,6 @@
-"""nc token shards for the PyTorch drivers in sh/bench/ (nanochat_cpu_step.py,
-nanochat_gpu_step.py): the ids of DIR/train_*.bin as training batches.
+"""What the PyTorch training drivers in sh/bench/ (nanochat_cpu_step.py,
+nanochat_gpu_step.py) share: nc token shards as training batches, and
+base_train's schedules.
 
 An nc token shard is a 64-byte header ("NCTOKENS", the token width at byte
 12, the count at 16, flags at 32), the ids as little-endian uint16 or uint32
@@ -64,3 +65,21 @@ def batches(B, T, V, data, seed):
     while True:
         w = torch.randint(0, V, (B, T + 1), generator=g, dtype=torch.int64)
         yield w[:, :-1].contiguous(), w[:, 1:].contiguous()
+
+
+def schedules(n_iter):
+    """base_train's lr multiplier (warmup_ratio 0, warmdown_ratio 0.2,
+    final_lr_frac 0) and Muon momentum (0.85 to 0.95 over 300 steps), as
+    functions of the step, for a run of n_iter steps."""
+    warmdown = round(0.2 * n_iter)
+
+    def lr_mult(it):
+        if it <= n_iter - warmdown:
+            return 1.0
+        return (n_iter - it) / warmdown
+
+    def muon_momentum(it):
+        frac = min(it / 300, 1)
+        return (1 - frac) * 0.85 + frac * 0.95
+
+    return lr_mult, muon_momentum
