@@ -107,6 +107,17 @@ tiny() {
 	assert_failure 2
 	run nc-train base --depth=lots
 	assert_failure 2
+	run nc-train base --dtype=half
+	assert_failure 2
+	assert_output --partial "--dtype: bfloat16 or float32 (not 'half')"
+}
+
+@test "the CPU computes in float32 whatever --dtype says, and the config line names the device" {
+	tiny -o "$T/dt_bf" --num-iterations=2 --eval-every=0 --quiet --device=cpu >"$T/dt_bf.log"
+	tiny -o "$T/dt_f32" --num-iterations=2 --eval-every=0 --quiet --device=cpu --dtype=float32 >"$T/dt_f32.log"
+	grep -q 'event=config .* device=cpu$' "$T/dt_bf.log"
+	[ "$(grep -c "loss=" "$T/dt_bf.log")" -ge 2 ]
+	diff <(grep -o 'loss=[0-9.]*' "$T/dt_bf.log") <(grep -o 'loss=[0-9.]*' "$T/dt_f32.log")
 }
 
 @test "a run directory holding checkpoints needs --resume; resuming past the horizon is refused" {
