@@ -90,13 +90,6 @@ float *nc_cu_scratch(float **buf, size_t *cap, size_t n)
 	return *buf;
 }
 
-/* A device copy of host tables (the rotary cos and sin), grown as needed. */
-static float *table_on_device(const float *host, size_t n, float **buf, size_t *cap)
-{
-	cu_upload(nc_cu_scratch(buf, cap, n), host, n * sizeof(float));
-	return *buf;
-}
-
 /* ---- elementwise ---- */
 
 __global__ void k_add(float *y, const float *x, size_t n)
@@ -290,18 +283,12 @@ __global__ void k_rotary(float *x, const float *cos, const float *sin, int B, in
 	v[k + half] = -x1 * s + x2 * c;
 }
 
-static float *rot_cos, *rot_sin;
-static size_t rot_cos_cap, rot_sin_cap;
-
 static void cu_rotary(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
 		      int inverse)
 {
-	size_t n = (size_t)T * (D / 2);
-	if (!n || B <= 0 || H <= 0)
+	if (T <= 0 || D < 2 || B <= 0 || H <= 0)
 		return;
-	const float *dc = table_on_device(cos, n, &rot_cos, &rot_cos_cap);
-	const float *ds = table_on_device(sin, n, &rot_sin, &rot_sin_cap);
-	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, dc, ds, B, T, H, D, inverse);
+	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, cos, sin, B, T, H, D, inverse);
 	LAUNCHED();
 }
 

@@ -167,6 +167,20 @@ static float *A(const struct nc_ops *o, size_t n)
 	return o->alloc(n * sizeof(float));
 }
 
+/* Rotary tables for positions 0..T-1 in ops memory, made once. */
+static void rotary_tables(const struct nc_ops *o, float **cos, float **sin, int T, int D, float base)
+{
+	size_t n = (size_t)T * (D / 2);
+	float *hc = xmalloc(n * sizeof *hc), *hs = xmalloc(n * sizeof *hs);
+	nc_rotary_tables(hc, hs, T, D, 0, base);
+	*cos = A(o, n);
+	*sin = A(o, n);
+	o->upload(*cos, hc, n * sizeof *hc);
+	o->upload(*sin, hs, n * sizeof *hs);
+	free(hc);
+	free(hs);
+}
+
 static void acts_free(struct nc_gpt *m)
 {
 	struct nc_gpt_acts *a = m->a;
@@ -187,8 +201,8 @@ static void acts_free(struct nc_gpt *m)
 	}
 	o->free(a->idx);
 	o->free(a->targets);
-	free(a->cos);   /* host memory */
-	free(a->sin);
+	o->free(a->cos);
+	o->free(a->sin);
 	free(a->l);
 	free(a);
 	m->a = NULL;
@@ -227,11 +241,7 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 		l->xmid = A(o, N * C), l->r2 = A(o, N);
 		l->u = A(o, N * 4 * C);
 	}
-	/* Rotary tables live in host memory (the CPU reads them); the CUDA
-	 * ops copy them as they need. */
-	a->cos = xmalloc((size_t)T * D / 2 * sizeof(float));
-	a->sin = xmalloc((size_t)T * D / 2 * sizeof(float));
-	nc_rotary_tables(a->cos, a->sin, T, (int)D, 0, c->rope_base);
+	rotary_tables(o, &a->cos, &a->sin, T, (int)D, c->rope_base);
 	m->a = a;
 	m->B = B;
 	m->T = T;
@@ -467,6 +477,7 @@ int nc_kv_init(struct nc_kv_cache *kv, const struct nc_gpt *m, int B, int Tmax)
 	size_t n = (size_t)kv->L * B * Tmax * kv->KV;
 	kv->k = A(m->ops, n);
 	kv->v = A(m->ops, n);
+	rotary_tables(m->ops, &kv->cos, &kv->sin, Tmax, c->n_embd / c->n_head, c->rope_base);
 	return 0;
 }
 
@@ -476,6 +487,8 @@ void nc_kv_free(struct nc_kv_cache *kv, const struct nc_gpt *m)
 		return;
 	m->ops->free(kv->k);
 	m->ops->free(kv->v);
+	m->ops->free(kv->cos);
+	m->ops->free(kv->sin);
 	infer_free(m->ops, kv->a);
 	memset(kv, 0, sizeof *kv);
 }
@@ -519,8 +532,8 @@ int nc_gpt_step(struct nc_gpt *m, struct nc_kv_cache *kv, const int32_t *idx, in
 	int V = c->vocab_size;
 	float eps = c->norm_eps;
 	struct nc_infer_acts *a = infer_fit(m, kv, N, B);
-	float *cos = xmalloc((size_t)T * D / 2 * sizeof *cos), *sin = xmalloc((size_t)T * D / 2 * sizeof *sin);
-	nc_rotary_tables(cos, sin, T, D, kv->pos, c->rope_base);
+	/* the tables from this step's first position on */
+	const float *cos = kv->cos + (size_t)kv->pos * (D / 2), *sin = kv->sin + (size_t)kv->pos * (D / 2);
 
 	o->upload(a->idx, idx, (size_t)N * sizeof *idx);
 	o->embedding(a->h, a->idx, m->w + m->params[0].offset, N, C);
@@ -552,7 +565,5 @@ int nc_gpt_step(struct nc_gpt *m, struct nc_kv_cache *kv, const int32_t *idx, in
 	o->softcap(a->logits, (size_t)B * V, c->softcap);
 	o->download(logits, a->logits, (size_t)B * V * sizeof *logits);
 	kv->pos += T;
-	free(cos);
-	free(sin);
 	return 0;
 }

@@ -76,6 +76,7 @@ struct nc_kv_cache {
 	int L, B, Tmax, KV;   /* layers, rows, positions, floats per position */
 	int pos;              /* positions filled in every row */
 	float *k, *v;         /* (L, B, Tmax, KV), ops memory */
+	float *cos, *sin;     /* rotary tables for positions 0..Tmax-1, ops memory */
 	struct nc_infer_acts *a;
 };
 

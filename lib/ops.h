@@ -53,7 +53,8 @@ struct nc_ops {
 
 	/* Rotary embedding in place on x (B*T rows of H heads of D), position
 	 * t0 + t, nanochat's half-split pairing and sign (spec §2.3):
-	 * y1 = x1 cos + x2 sin, y2 = -x1 sin + x2 cos. cos and sin are (T, D/2).
+	 * y1 = x1 cos + x2 sin, y2 = -x1 sin + x2 cos. cos and sin are (T, D/2),
+	 * in ops memory (made once by the model, not per call).
 	 * inverse: the inverse rotation, which is also the backward. */
 	void (*rotary)(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
 		       int inverse);
@@ -115,7 +116,7 @@ extern const struct nc_ops nc_ops_cpu;
 
 /* Rotary tables as nanochat computes them in fp32: inv_freq[i] =
  * 1/base^(2i/D), angle t*inv_freq[i] for t in [t0, t0+T); cos and sin are
- * (T, D/2). Host memory. */
+ * (T, D/2). Host memory (the model uploads them to ops memory). */
 void nc_rotary_tables(float *cos, float *sin, int T, int D, int t0, float base);
 
 #endif

@@ -176,13 +176,14 @@ static void test_rotary(int B, int T, int H, int D, int t0)
 	float *x = host_rand(n, 1), *gx = dev(x, n);
 	float *cs = malloc((size_t)T * D / 2 * sizeof *cs), *sn = malloc((size_t)T * D / 2 * sizeof *sn);
 	nc_rotary_tables(cs, sn, T, D, t0, 10000);
+	float *gcs = dev(cs, (size_t)T * D / 2), *gsn = dev(sn, (size_t)T * D / 2);
 	for (int inv = 0; inv <= 1; inv++) {
 		C->rotary(x, cs, sn, B, T, H, D, inv);
-		G->rotary(gx, cs, sn, B, T, H, D, inv);
+		G->rotary(gx, gcs, gsn, B, T, H, D, inv);
 		report(inv ? "rotary inverse" : "rotary", diff(gx, x, n), 1e-6);
 	}
 	free(x), free(cs), free(sn);
-	G->free(gx);
+	G->free(gx), G->free(gcs), G->free(gsn);
 }
 
 static void test_attention(int B, int T, int H, int Hkv, int D)
