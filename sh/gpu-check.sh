@@ -9,6 +9,10 @@
 #   NC_DEBS=DIR   build against the .deb packages in DIR (sh/offline-debs.sh
 #                 makes it), unpacked into a private prefix, never over /
 #   NC_JOBS=N     parallel make (default: the number of processors)
+#   NC_CHECKS=... which steps after the build: test (make test-gpu), tinyrun,
+#                 bench (sh/bench/train-gpu.sh, which needs NANOCHAT_DIR; its
+#                 section goes to $OUT/RESULTS-gpu.md). Default "test tinyrun",
+#                 and bench too when NANOCHAT_DIR is set.
 set -u
 cd "$(dirname "$0")/.."
 out=${OUT:-out/gpu-check}
@@ -43,13 +47,26 @@ if ! make -j"${NC_JOBS:-$(nproc)}" all >"$out/build.log" 2>&1; then
 fi
 status build "$(cat build/.config)"
 
-make test-gpu >"$out/test-gpu.log" 2>&1
-status test-gpu "rc=$? $(grep -c '^ok' "$out/test-gpu.log") ok, $(grep -c '^not ok' "$out/test-gpu.log") not ok"
-grep '^not ok' "$out/test-gpu.log" | head -20
+checks=${NC_CHECKS:-test tinyrun${NANOCHAT_DIR:+ bench}}
+want() { case " $checks " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-start=$(date +%s)
-NC_RUN_DIR=$out/tinyrun sh/tinyrun.sh >"$out/tinyrun.log" 2>&1
-status tinyrun "rc=$? in $(($(date +%s) - start)) s"
-grep 'event=done' "$out/tinyrun/base.log" 2>/dev/null | tail -1
-[ -f "$out/tinyrun/report/report.md" ] && cp "$out/tinyrun/report/report.md" "$out/report.md"
+if want test; then
+	make test-gpu >"$out/test-gpu.log" 2>&1
+	status test-gpu "rc=$? $(grep -c '^ok' "$out/test-gpu.log") ok, $(grep -c '^not ok' "$out/test-gpu.log") not ok"
+	grep '^not ok' "$out/test-gpu.log" | head -20
+fi
 
+if want tinyrun; then
+	start=$(date +%s)
+	NC_RUN_DIR=$out/tinyrun sh/tinyrun.sh >"$out/tinyrun.log" 2>&1
+	status tinyrun "rc=$? in $(($(date +%s) - start)) s"
+	grep 'event=done' "$out/tinyrun/base.log" 2>/dev/null | tail -1
+	[ -f "$out/tinyrun/report/report.md" ] && cp "$out/tinyrun/report/report.md" "$out/report.md"
+fi
+
+if want bench; then
+	start=$(date +%s)
+	BENCH_RESULTS=$out/RESULTS-gpu.md sh/bench/train-gpu.sh >"$out/train-gpu.log" 2>&1
+	status bench "rc=$? in $(($(date +%s) - start)) s (train-gpu.log, RESULTS-gpu.md)"
+	grep -E '^\| d[0-9]|^- d20' "$out/train-gpu.log"
+fi
