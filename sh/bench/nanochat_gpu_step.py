@@ -50,6 +50,7 @@ def parse_args():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--peak-flops", type=float, default=989e12, help="for MFU (H100 bf16 dense)")
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--device", default="cuda", help="cuda; cpu only to try the script without a GPU")
     return ap.parse_args()
 
 
@@ -78,8 +79,10 @@ def flops_per_token(model, cfg):
 
 
 def main():
-    if not torch.cuda.is_available():
+    dev = args.device
+    if dev == "cuda" and not torch.cuda.is_available():
         fail("no CUDA device")
+    sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     B, T, V, depth = args.batch, args.seq, args.vocab, args.depth
     if args.total_batch % (B * T):
         fail("--total-batch %d is not a multiple of B*T = %d" % (args.total_batch, B * T))
@@ -92,7 +95,7 @@ def main():
     torch.set_float32_matmul_precision("high")
     with torch.device("meta"):
         model = GPT(GPTConfig(**cfg))
-    model.to_empty(device="cuda")
+    model.to_empty(device=dev)
     model.init_weights()
     orig = model
     if not args.no_compile:
@@ -100,7 +103,7 @@ def main():
     fpt = flops_per_token(orig, cfg)
     adamw, muon = orig.setup_optimizers()
     optimizers = [adamw, muon]
-    autocast = torch.amp.autocast(device_type="cuda", dtype=torch.bfloat16)
+    autocast = torch.amp.autocast(device_type=dev, dtype=torch.bfloat16)
 
     n_iter = args.warmup + args.steps
     lr_mult, muon_momentum = schedules(n_iter)
@@ -108,18 +111,19 @@ def main():
     params = sum(p.numel() for p in orig.parameters())
     print("event=config torch=%s gpu=%s depth=%d n_embd=%d n_head=%d vocab_size=%d seq=%d batch=%d "
           "total_batch=%d grad_accum_steps=%d params=%d flops_per_token=%.0f compile=%s wte_dtype=%s" % (
-              torch.__version__, torch.cuda.get_device_name(0).replace(" ", "_"), depth, n_embd, n_head,
+              torch.__version__, torch.cuda.get_device_name(0).replace(" ", "_") if dev == "cuda" else "none",
+              depth, n_embd, n_head,
               V, T, B, args.total_batch, accum, params, fpt, "off" if args.no_compile else "on",
               str(orig.transformer.wte.weight.dtype).replace("torch.", "")), flush=True)
 
     it = batches(B, T, V, args.data, args.seed)
     times = []
     for step in range(n_iter):
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
         for _ in range(accum):
             x, y = next(it)
-            x, y = x.cuda(non_blocking=True), y.cuda(non_blocking=True)
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
             with autocast:
                 loss = model(x, y)
             train_loss = loss.detach()
@@ -134,7 +138,7 @@ def main():
         for opt in optimizers:
             opt.step()
         model.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
+        sync()
         dt = time.perf_counter() - t0
         lossf = float(train_loss)
         if step >= args.warmup:
@@ -151,7 +155,8 @@ def main():
     print("event=summary steps=%d tokens=%d seconds=%.4f tok_s=%.1f mfu=%.2f best_ms=%.1f median_ms=%.1f "
           "peak_mem_gib=%.1f" % (
               len(times), len(times) * args.total_batch, secs, tok_s, 100 * fpt * tok_s / args.peak_flops,
-              min(times) * 1e3, statistics.median(times) * 1e3, torch.cuda.max_memory_allocated() / 2**30),
+              min(times) * 1e3, statistics.median(times) * 1e3,
+              torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else 0),
           flush=True)
 
 
