@@ -16,6 +16,9 @@ void nc_cu_check(cudaError_t e, const char *what, const char *file, int line);
 #define CK(x) nc_cu_check((x), #x, __FILE__, __LINE__)
 /* after a kernel launch: the launch itself (configuration) */
 #define LAUNCHED() CK(cudaGetLastError())
+void nc_cu_blas_check(cublasStatus_t s, const char *what, const char *file, int line);
+#define BK(x) nc_cu_blas_check((x), #x, __FILE__, __LINE__)
+cublasHandle_t nc_cu_blas(void);   /* the process's cuBLAS handle */
 
 static inline unsigned blocks(size_t n, unsigned per)
 {
@@ -26,6 +29,8 @@ void *nc_cu_alloc(size_t bytes);   /* zeroed */
 void nc_cu_free(void *p);
 /* A device buffer of at least n floats, kept between calls and grown. */
 float *nc_cu_scratch(float **buf, size_t *cap, size_t n);
+/* src (n floats, device) rounded to bf16 (raw bits) in such a buffer */
+const uint16_t *nc_cu_bf16(const float *src, size_t n, float **buf, size_t *cap);
 
 /* Sum and maximum over a block (blockDim.x a multiple of 32, at most
  * 1024), in the same order in every thread; shared holds 32 floats. */
@@ -65,6 +70,13 @@ void nc_cu_attention(float *out, float *lse, const float *q, const float *k, con
 void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
 			      const float *lse, const float *q, const float *k, const float *v, int B,
 			      int T, int H, int Hkv, int D);
+/* Training attention through cuBLAS, a chunk of queries at a time (the
+ * bf16 table's; bf16 0 runs the same in fp32 products, for tests). */
+void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k, const float *v,
+			  int B, int T, int H, int Hkv, int D, int bf16);
+void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
+				   const float *out, const float *lse, const float *q, const float *k,
+				   const float *v, int B, int T, int H, int Hkv, int D, int bf16);
 void nc_cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
 			    int Tq, int H, int Hkv, int D, int pos, int Tmax);
 

@@ -2,8 +2,10 @@
  * the CPU ops (tests/gpu/test_ops_cuda.c). Two tables: nc_ops_cuda, all
  * fp32 (matrix products through cuBLAS SGEMM, no TF32), and
  * nc_ops_cuda_bf16, the same but for matrix products with bf16 operands
- * (GemmEx, fp32 accumulation). Attention is in kernels/attention.cu; every
- * other op is a simple kernel. Deterministic: no atomics, every sum in a
+ * (GemmEx, fp32 accumulation) and attention through cuBLAS's batched
+ * products (kernels/attention_gemm.cu). The fp32 table's attention is
+ * flash-style tiles (kernels/attention.cu); every other op is a simple
+ * kernel. Deterministic: no atomics, every sum in a
  * fixed order.
  *
  * Status: compiled in every build and linked into nc-train and nc-sample;
@@ -32,7 +34,7 @@ void nc_cu_check(cudaError_t e, const char *what, const char *file, int line)
 	exit(1);
 }
 
-static void blas_check(cublasStatus_t s, const char *what, const char *file, int line)
+void nc_cu_blas_check(cublasStatus_t s, const char *what, const char *file, int line)
 {
 	if (s == CUBLAS_STATUS_SUCCESS)
 		return;
@@ -40,9 +42,12 @@ static void blas_check(cublasStatus_t s, const char *what, const char *file, int
 	exit(1);
 }
 
-#define BK(x) blas_check((x), #x, __FILE__, __LINE__)
-
 static cublasHandle_t blas;
+
+cublasHandle_t nc_cu_blas(void)
+{
+	return blas;
+}
 
 /* ---- memory ---- */
 
@@ -591,7 +596,7 @@ static float *bf_x, *bf_w, *bf_dy;
 static size_t bf_x_cap, bf_w_cap, bf_dy_cap;
 
 /* src (n floats) as bf16 in a scratch buffer */
-static const uint16_t *as_bf16(const float *src, size_t n, float **buf, size_t *cap)
+const uint16_t *nc_cu_bf16(const float *src, size_t n, float **buf, size_t *cap)
 {
 	uint16_t *dst = (uint16_t *)nc_cu_scratch(buf, cap, (n + 1) / 2);
 	if (n) {
@@ -612,20 +617,20 @@ static void gemm_bf16(cublasOperation_t ta, cublasOperation_t tb, int m, int n, 
 
 static void cu_matmul_bf16(float *y, const float *x, const float *w, int M, int N, int K, int acc)
 {
-	const uint16_t *xb = as_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap);
-	const uint16_t *wb = as_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap);
+	const uint16_t *xb = nc_cu_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap);
+	const uint16_t *wb = nc_cu_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap);
 	gemm_bf16(CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, wb, K, xb, K, acc ? 1.0f : 0.0f, y, N);
 }
 
 static void cu_matmul_backward_bf16(float *dx, float *dw, const float *dy, const float *x,
 				    const float *w, int M, int N, int K)
 {
-	const uint16_t *dyb = as_bf16(dy, (size_t)M * N, &bf_dy, &bf_dy_cap);
+	const uint16_t *dyb = nc_cu_bf16(dy, (size_t)M * N, &bf_dy, &bf_dy_cap);
 	if (dx)
-		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, as_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap),
+		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, nc_cu_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap),
 			  K, dyb, N, 1, dx, K);
 	if (dw)
-		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, as_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap),
+		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, nc_cu_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap),
 			  K, dyb, N, 1, dw, K);
 }
 
@@ -687,6 +692,33 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	return &table;
 }
 
+static void cu_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v,
+			      int B, int T, int H, int Hkv, int D)
+{
+	nc_cu_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, 1);
+}
+
+static void cu_attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout,
+				       const float *out, const float *lse, const float *q, const float *k,
+				       const float *v, int B, int T, int H, int Hkv, int D)
+{
+	nc_cu_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, 1);
+}
+
+extern "C" void nc_cuda_attention_gemm(float *out, float *lse, const float *q, const float *k,
+				       const float *v, int B, int T, int H, int Hkv, int D, int bf16)
+{
+	nc_cu_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, bf16);
+}
+
+extern "C" void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
+						const float *out, const float *lse, const float *q,
+						const float *k, const float *v, int B, int T, int H, int Hkv,
+						int D, int bf16)
+{
+	nc_cu_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, bf16);
+}
+
 extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 {
 	if (table_bf16.name)
@@ -698,5 +730,7 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	table_bf16.name = "cuda-bf16";
 	table_bf16.matmul = cu_matmul_bf16;
 	table_bf16.matmul_backward = cu_matmul_backward_bf16;
+	table_bf16.attention = cu_attention_bf16;
+	table_bf16.attention_backward = cu_attention_backward_bf16;
 	return &table_bf16;
 }

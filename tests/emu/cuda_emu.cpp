@@ -585,6 +585,33 @@ cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperatio
 	return CUBLAS_STATUS_SUCCESS;
 }
 
+cublasStatus_t cublasGemmBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+				   int n, int k, const void *alpha, const void *const A[], cudaDataType_t at,
+				   int lda, const void *const B[], cudaDataType_t bt, int ldb,
+				   const void *beta, void *const C[], cudaDataType_t ct, int ldc, int count,
+				   cublasComputeType_t compute, cublasGemmAlgo_t algo)
+{
+	if (count < 0)
+		return CUBLAS_STATUS_INVALID_VALUE;
+	if (!count)
+		return CUBLAS_STATUS_SUCCESS;
+	size_t bytes = (size_t)count * sizeof(void *);
+	need_device(A, bytes, "cuBLAS batch A");
+	need_device(B, bytes, "cuBLAS batch B");
+	need_device(C, bytes, "cuBLAS batch C");
+	open_all(1);
+	std::vector<const void *> a(A, A + count), b(B, B + count);
+	std::vector<void *> c(C, C + count);
+	open_all(0);
+	for (int i = 0; i < count; i++) {
+		cublasStatus_t st = cublasGemmEx(h, ta, tb, m, n, k, alpha, a[i], at, lda, b[i], bt, ldb,
+						 beta, c[i], ct, ldc, compute, algo);
+		if (st != CUBLAS_STATUS_SUCCESS)
+			return st;
+	}
+	return CUBLAS_STATUS_SUCCESS;
+}
+
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
 			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
 			   const float *beta, float *C, int ldc)

@@ -9,8 +9,9 @@
  * of the warp) has reached it; if none can open, the threads disagree
  * about barriers and the launch is reported as a deadlock. Memory from
  * cudaMalloc and dynamic shared memory start filled with NaNs, so that a
- * read of something never written shows up. cuBLAS's SGEMM and GemmEx
- * (bf16 or fp32 operands) are a plain loop in double precision.
+ * read of something never written shows up. cuBLAS's SGEMM, GemmEx and
+ * GemmBatchedEx (bf16 or fp32 operands) are a plain loop in double
+ * precision.
  *
  * What it checks is the kernels' logic: indexing, masking, reductions,
  * barriers, host-side sizes. It says nothing about speed, races between
@@ -227,6 +228,12 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
 			    int k, const void *alpha, const void *A, cudaDataType_t at, int lda,
 			    const void *B, cudaDataType_t bt, int ldb, const void *beta, void *C,
 			    cudaDataType_t ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t algo);
+/* the same over batch arrays of pointers (the arrays in device memory) */
+cublasStatus_t cublasGemmBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+				   int n, int k, const void *alpha, const void *const A[], cudaDataType_t at,
+				   int lda, const void *const B[], cudaDataType_t bt, int ldb,
+				   const void *beta, void *const C[], cudaDataType_t ct, int ldc, int count,
+				   cublasComputeType_t compute, cublasGemmAlgo_t algo);
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
 			   int k, const float *alpha, const float *A, int lda, const float *B, int ldb,
 			   const float *beta, float *C, int ldc);

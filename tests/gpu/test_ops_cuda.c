@@ -200,11 +200,32 @@ static void test_attention(int B, int T, int H, int Hkv, int D)
 	report(what, fmax(diff(gout, out, nq), diff(glse, lse, nl)), 1e-5);
 
 	float *dout = host_rand(nq, 1), *dq = host_rand(nq, 1), *dk = host_rand(nk, 1), *dv = host_rand(nk, 1);
+	/* the gradients' starting values, kept for the cuBLAS attention below */
+	float *dq0 = malloc(nq * sizeof *dq0), *dk0 = malloc(nk * sizeof *dk0), *dv0 = malloc(nk * sizeof *dv0);
+	memcpy(dq0, dq, nq * sizeof *dq), memcpy(dk0, dk, nk * sizeof *dk), memcpy(dv0, dv, nk * sizeof *dv);
 	float *gdout = dev(dout, nq), *gdq = dev(dq, nq), *gdk = dev(dk, nk), *gdv = dev(dv, nk);
 	C->attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D);
 	G->attention_backward(gdq, gdk, gdv, gdout, gout, glse, gq, gk, gv, B, T, H, Hkv, D);
 	snprintf(what, sizeof what, "attention backward B%d T%d H%d/%d D%d", B, T, H, Hkv, D);
 	report(what, fmax(diff(gdq, dq, nq), fmax(diff(gdk, dk, nk), diff(gdv, dv, nk))), 1e-4);
+
+	/* the bf16 table's attention (cuBLAS, queries a chunk at a time): in
+	 * fp32 products the CPU's to 1e-5, in bf16 near it */
+	for (int bf = 0; bf <= 1; bf++) {
+		float *go2 = G->alloc(nq * sizeof *out), *gl2 = G->alloc(nl * sizeof *lse);
+		float *gdq2 = dev(dq0, nq), *gdk2 = dev(dk0, nk), *gdv2 = dev(dv0, nk);
+		nc_cuda_attention_gemm(go2, gl2, gq, gk, gv, B, T, H, Hkv, D, bf);
+		snprintf(what, sizeof what, "attention through cuBLAS, %s products, B%d T%d H%d/%d D%d",
+			 bf ? "bf16" : "fp32", B, T, H, Hkv, D);
+		report(what, fmax(diff(go2, out, nq), diff(gl2, lse, nl)), bf ? 2e-2 : 1e-5);
+		nc_cuda_attention_gemm_backward(gdq2, gdk2, gdv2, gdout, go2, gl2, gq, gk, gv, B, T, H,
+						Hkv, D, bf);
+		snprintf(what, sizeof what, "attention backward through cuBLAS, %s products, B%d T%d H%d/%d D%d",
+			 bf ? "bf16" : "fp32", B, T, H, Hkv, D);
+		report(what, fmax(diff(gdq2, dq, nq), fmax(diff(gdk2, dk, nk), diff(gdv2, dv, nk))),
+		       bf ? 5e-2 : 1e-4);
+		G->free(go2), G->free(gl2), G->free(gdq2), G->free(gdk2), G->free(gdv2);
+	}
 
 	/* the last 3 queries against a cache of T positions, 3 of them new */
 	int Tq = T >= 4 ? 3 : 1, pos = T - Tq;
@@ -219,6 +240,7 @@ static void test_attention(int B, int T, int H, int Hkv, int D)
 	float *ds[] = {gq, gk, gv, gout, glse, gdout, gdq, gdk, gdv, gqc, goc};
 	for (int i = 0; i < 11; i++)
 		free(hs[i]), G->free(ds[i]);
+	free(dq0), free(dk0), free(dv0);
 }
 
 static void test_xent(int n, int V)
@@ -410,6 +432,7 @@ int main(void)
 	test_attention(3, 5, 6, 1, 8);
 	test_attention(1, 100, 6, 2, 64);
 	test_attention(2, 33, 3, 3, 20);
+	test_attention(1, 300, 2, 1, 8);   /* two chunks of queries in the cuBLAS path */
 	test_xent(9, 77);
 	test_xent(4, 4099);
 	test_optim_ops(1000, 24, 40);
