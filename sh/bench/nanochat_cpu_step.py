@@ -74,7 +74,7 @@ start(args.nanochat)  # python -O, no torch.compile, nanochat on sys.path
 
 import torch  # noqa: E402
 from nanochat.muon import Muon  # noqa: E402
-from nc_bench import batches, schedules  # noqa: E402
+from nc_bench import batches, step_optimizers  # noqa: E402
 
 
 def main():
@@ -117,10 +117,8 @@ def main():
             for grp in opt.param_groups:
                 grp["initial_lr"] = grp["lr"]
         adamw_impl = "unfused (fused refused)"
-    optimizers = [adamw, muon]
 
     n_iter = args.warmup + args.steps
-    lr_mult, muon_momentum = schedules(n_iter)
 
     params = sum(p.numel() for p in model.parameters())
     print("event=config torch=%s threads=%d depth=%d n_embd=%d n_head=%d vocab_size=%d seq=%d batch=%d "
@@ -136,14 +134,7 @@ def main():
         loss = model(x, y)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        lrm = lr_mult(step)
-        for opt in optimizers:
-            for grp in opt.param_groups:
-                grp["lr"] = grp["initial_lr"] * lrm
-        for grp in muon.param_groups:
-            grp["momentum"] = muon_momentum(step)
-        for opt in optimizers:
-            opt.step()
+        lrm = step_optimizers(step, n_iter, adamw, muon)
         model.zero_grad(set_to_none=True)
         lossf = loss.item()
         dt = time.perf_counter() - t0

@@ -65,7 +65,7 @@ for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):  # one process, no DDP
 import torch  # noqa: E402
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 from nanochat_cpu import fail  # noqa: E402
-from nc_bench import batches, schedules  # noqa: E402
+from nc_bench import batches, step_optimizers  # noqa: E402
 
 
 def flops_per_token(model, cfg):
@@ -102,11 +102,9 @@ def main():
         model = torch.compile(model, dynamic=False)
     fpt = flops_per_token(orig, cfg)
     adamw, muon = orig.setup_optimizers()
-    optimizers = [adamw, muon]
     autocast = torch.amp.autocast(device_type=dev, dtype=torch.bfloat16)
 
     n_iter = args.warmup + args.steps
-    lr_mult, muon_momentum = schedules(n_iter)
 
     params = sum(p.numel() for p in orig.parameters())
     print("event=config torch=%s gpu=%s depth=%d n_embd=%d n_head=%d vocab_size=%d seq=%d batch=%d "
@@ -129,14 +127,7 @@ def main():
             train_loss = loss.detach()
             (loss / accum).backward()
         gnorm = torch.nn.utils.clip_grad_norm_(orig.parameters(), 1.0)
-        lrm = lr_mult(step)
-        for opt in optimizers:
-            for grp in opt.param_groups:
-                grp["lr"] = grp["initial_lr"] * lrm
-        for grp in muon.param_groups:
-            grp["momentum"] = muon_momentum(step)
-        for opt in optimizers:
-            opt.step()
+        lrm = step_optimizers(step, n_iter, adamw, muon)
         model.zero_grad(set_to_none=True)
         sync()
         dt = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """What the PyTorch training drivers in sh/bench/ (nanochat_cpu_step.py,
 nanochat_gpu_step.py) share: nc token shards as training batches, and
-base_train's schedules.
+base_train's optimizer step with its schedules.
 
 An nc token shard is a 64-byte header ("NCTOKENS", the token width at byte
 12, the count at 16, flags at 32), the ids as little-endian uint16 or uint32
@@ -83,3 +83,19 @@ def schedules(n_iter):
         return (1 - frac) * 0.85 + frac * 0.95
 
     return lr_mult, muon_momentum
+
+
+def step_optimizers(step, n_iter, adamw, muon):
+    """base_train's optimizer step `step` of n_iter: every group's lr from
+    its initial lr and the schedule, Muon's momentum, then both steps.
+    Returns the lr multiplier."""
+    lr_mult, muon_momentum = schedules(n_iter)
+    lrm = lr_mult(step)
+    for opt in (adamw, muon):
+        for grp in opt.param_groups:
+            grp["lr"] = grp["initial_lr"] * lrm
+    for grp in muon.param_groups:
+        grp["momentum"] = muon_momentum(step)
+    for opt in (adamw, muon):
+        opt.step()
+    return lrm
