@@ -159,6 +159,14 @@ __global__ void k_attention_delta(float *delta, const float *dout, const float *
 		delta[(b * H + h) * T + t] = s;
 }
 
+void nc_cu_attention_delta(float *delta, const float *dout, const float *out, int B, int T, int H,
+			   int D)
+{
+	size_t rows = (size_t)B * T * H;
+	k_attention_delta<<<blocks(rows * 32, 256), 256>>>(delta, dout, out, T, H, D, rows);
+	LAUNCHED();
+}
+
 /* dk, dv: a block per (32 keys, kv head, sequence), over the query heads
  * of the kv head and the queries at or after each key */
 template <int DPT>
@@ -344,10 +352,8 @@ void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout
 	if (B <= 0 || T <= 0)
 		return;
 	check_head(D);
-	size_t rows = (size_t)B * T * H;
-	float *delta = nc_cu_scratch(&att_delta, &att_delta_cap, rows);
-	k_attention_delta<<<blocks(rows * 32, 256), 256>>>(delta, dout, out, T, H, D, rows);
-	LAUNCHED();
+	float *delta = nc_cu_scratch(&att_delta, &att_delta_cap, (size_t)B * T * H);
+	nc_cu_attention_delta(delta, dout, out, B, T, H, D);
 	BY_HEAD(D, flash_backward, dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, Hkv, D);
 }
 

@@ -88,23 +88,6 @@ __global__ void k_chunk_dscores(void *P, const float *dP, const float *delta, in
 		put(P, at + j, get(P, at + j, bf16) * (dP[at + j] - dl), bf16);
 }
 
-/* delta = rowsum(dout * out) per (b, h, t), (B,H,T): a warp per row */
-__global__ void k_gemm_delta(float *delta, const float *dout, const float *out, int T, int H, int D,
-			     size_t rows)
-{
-	size_t i = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) / 32;   /* (b, t, h) */
-	int lane = threadIdx.x % 32;
-	if (i >= rows)
-		return;
-	float s = 0;
-	for (int d = lane; d < D; d += 32)
-		s += dout[i * D + d] * out[i * D + d];
-	for (int o = 16; o > 0; o >>= 1)
-		s += __shfl_xor_sync(0xffffffffu, s, o);
-	if (lane == 0)
-		delta[(i / H / T * H + i % H) * T + i / H % T] = s;
-}
-
 /* ---- batched products ---- */
 
 /* The pointer arrays of one call's GEMMs, built on the host and sent to
@@ -235,9 +218,7 @@ void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float 
 	void *P = nc_cu_scratch(&p_buf, &p_cap, (size_t)items * rows * T);
 	float *delta = nc_cu_scratch(&delta_buf, &delta_cap, (size_t)items * T);
 	float scale = 1.0f / sqrtf((float)D);
-	size_t nrows = (size_t)B * T * H;
-	k_gemm_delta<<<blocks(nrows * 32, 256), 256>>>(delta, dout, out, T, H, D, nrows);
-	LAUNCHED();
+	nc_cu_attention_delta(delta, dout, out, B, T, H, D);
 
 	/* per chunk: scores, dP and dQ over every (b, h); dV and dK per head
 	 * of a group over every (b, kv head) */

@@ -70,6 +70,9 @@ void nc_cu_attention(float *out, float *lse, const float *q, const float *k, con
 void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
 			      const float *lse, const float *q, const float *k, const float *v, int B,
 			      int T, int H, int Hkv, int D);
+/* attention backward's delta = rowsum(dout * out) per (b, h, t), (B,H,T) */
+void nc_cu_attention_delta(float *delta, const float *dout, const float *out, int B, int T, int H,
+			   int D);
 /* Training attention through cuBLAS, a chunk of queries at a time (the
  * bf16 table's; bf16 0 runs the same in fp32 products, for tests). */
 void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k, const float *v,
