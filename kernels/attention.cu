@@ -1,4 +1,5 @@
-/* Causal attention on the GPU: lib/ops.h's attention ops, in fp32.
+/* Causal attention on the GPU: lib/ops.h's attention ops, in fp32 (the
+ * bf16 table trains through cuBLAS instead: kernels/attention_gemm.cu).
  *
  * Training runs flash-style tiles, so that the T x T scores never exist
  * in memory. A block holds 32 rows (queries; keys in the dk/dv pass) in
