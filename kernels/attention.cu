@@ -79,6 +79,16 @@ __device__ void add_weighted_rows(float *acc, const float *w, const float *m, in
 	}
 }
 
+/* dst[c + 4i] += acc[i]: a thread's dimensions of a row */
+template <int DPT>
+__device__ void add_row(float *dst, const float *acc, int c, int D)
+{
+#pragma unroll
+	for (int i = 0; i < DPT; i++)
+		if (c + ROW_THREADS * i < D)
+			dst[c + ROW_THREADS * i] += acc[i];
+}
+
 /* ---- forward: a block per (32 queries, head, sequence) ---- */
 
 template <int DPT>   /* output dimensions per thread: D <= 4 DPT */
@@ -221,14 +231,8 @@ k_flash_dkv(float *dk, float *dv, const float *dout, const float *lse, const flo
 	if (j >= T)
 		return;
 	size_t o = ((size_t)b * T + j) * kvs + (size_t)hk * D;
-#pragma unroll
-	for (int i = 0; i < DPT; i++) {
-		int d = c + ROW_THREADS * i;
-		if (d < D) {
-			dk[o + d] += ak[i];
-			dv[o + d] += av[i];
-		}
-	}
+	add_row<DPT>(dk + o, ak, c, D);
+	add_row<DPT>(dv + o, av, c, D);
 }
 
 /* dq: a block per (32 queries, head, sequence), over the keys up to each */
@@ -273,11 +277,7 @@ k_flash_dq(float *dq, const float *dout, const float *lse, const float *delta, c
 	}
 	if (t >= T)
 		return;
-	float *g = dq + ((size_t)b * T + t) * qs + (size_t)h * D;
-#pragma unroll
-	for (int i = 0; i < DPT; i++)
-		if (c + ROW_THREADS * i < D)
-			g[c + ROW_THREADS * i] += acc[i];
+	add_row<DPT>(dq + ((size_t)b * T + t) * qs + (size_t)h * D, acc, c, D);
 }
 
 /* ---- launches ---- */

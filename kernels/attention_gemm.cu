@@ -33,8 +33,7 @@ static __device__ void put(void *p, size_t i, float x, int bf16)
 		((float *)p)[i] = x;
 		return;
 	}
-	unsigned u = __float_as_uint(x);   /* to nearest even; x is finite here */
-	((uint16_t *)p)[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+	((uint16_t *)p)[i] = (uint16_t)(__float_as_uint(bf16_round(x)) >> 16);
 }
 
 static __device__ float get(const void *p, size_t i, int bf16)

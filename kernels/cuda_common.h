@@ -32,6 +32,17 @@ float *nc_cu_scratch(float **buf, size_t *cap, size_t n);
 /* src (n floats, device) rounded to bf16 (raw bits) in such a buffer */
 const uint16_t *nc_cu_bf16(const float *src, size_t n, float **buf, size_t *cap);
 
+/* to bf16 and back, to nearest even (NaNs stay NaN), as nc_f32_to_bf16 */
+static __device__ __forceinline__ float bf16_round(float x)
+{
+	unsigned u = __float_as_uint(x);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		u = (u >> 16 | 0x40) << 16;
+	else
+		u = (u + 0x7fffu + ((u >> 16) & 1)) >> 16 << 16;
+	return __uint_as_float(u);
+}
+
 /* Sum and maximum over a block (blockDim.x a multiple of 32, at most
  * 1024), in the same order in every thread; shared holds 32 floats. */
 static __device__ __forceinline__ float block_sum(float v, float *shared)

@@ -364,17 +364,6 @@ __device__ float lerp_f(float a, float b, float w)
 	return fabsf(w) < 0.5f ? fmaf(w, __fsub_rn(b, a), a) : fmaf(w - 1, __fsub_rn(b, a), b);
 }
 
-/* to bf16 and back, to nearest even (NaNs stay NaN), as nc_f32_to_bf16 */
-__device__ float bf16_round(float x)
-{
-	unsigned u = __float_as_uint(x);
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		u = (u >> 16 | 0x40) << 16;
-	else
-		u = (u + 0x7fffu + ((u >> 16) & 1)) >> 16 << 16;
-	return __uint_as_float(u);
-}
-
 #define EACH(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); \
 			i += (size_t)gridDim.x * blockDim.x)
 
