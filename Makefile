@@ -28,6 +28,12 @@ CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
 NVFLAGS   ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 NVFLAGS   += -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
+# NCCL (training on several GPUs), found by linking a call to it; without
+# it nc-train still trains on one GPU and says what is missing on several.
+HAVE_NCCL := $(if $(filter 1,$(CUDA)),$(shell printf '\043include <nccl.h>\nint main(void){int v;return ncclGetVersion(&v);}' \
+  | $(CC) -x c - -I$(CUDA_HOME)/include -L$(CUDA_HOME)/lib64 -lnccl -o /dev/null 2>/dev/null && echo yes))
+NVFLAGS   += $(if $(HAVE_NCCL),,-DNC_NO_NCCL)
+NCCL_LIBS := $(if $(HAVE_NCCL),-lnccl)
 CU_SRC    := $(wildcard kernels/*.cu)
 CU_OBJ    := $(CU_SRC:%.cu=build/%.o)
 CUDA_LIB  := $(if $(filter 1,$(CUDA)),build/libnc_cuda.a)
@@ -41,8 +47,9 @@ all: build/libnc.a $(CUDA_LIB) $(TOOLS) build/.config
 
 build/.config: FORCE
 	@mkdir -p build
-	@printf 'nc build: cc=%s cuda=%s blas=%s mpi=%s\n' "$(CC)" \
+	@printf 'nc build: cc=%s cuda=%s blas=%s mpi=%s nccl=%s\n' "$(CC)" \
 	  "$(if $(filter 1,$(CUDA)),yes ($(NVCC)),no)" "$(or $(HAVE_BLAS),no)" "$(or $(HAVE_MPI),no)" \
+	  "$(or $(HAVE_NCCL),no)" \
 	  | tee $@.new | cmp -s - $@ || { cat $@.new; mv $@.new $@; }; rm -f $@.new
 
 build/%.o: %.c
@@ -61,6 +68,9 @@ build/libnc.a: $(LIB_OBJ)
 build/kernels/%.o: kernels/%.cu kernels/ops_cuda.h kernels/cuda_common.h lib/ops.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+# Rebuilt when NCCL comes or goes.
+build/kernels/comm_nccl.o: build/.config
 
 build/libnc_cuda.a: $(CU_OBJ)
 	@rm -f $@
@@ -86,7 +96,8 @@ build/nc-sample: build/cmd/nc-sample.o build/libnc.a $(CUDA_LIB)
 	$(CC) $(LDFLAGS) build/cmd/nc-sample.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(CUDA_LINK) -o $@
 
 build/nc-train: build/cmd/nc-train.o build/libnc.a $(CUDA_LIB) build/.config
-	$(CC) $(LDFLAGS) build/cmd/nc-train.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) $(CUDA_LINK) -o $@
+	$(CC) $(LDFLAGS) build/cmd/nc-train.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) $(CUDA_LINK) \
+	  $(if $(filter 1,$(CUDA)),$(NCCL_LIBS)) -o $@
 
 build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)
@@ -97,7 +108,7 @@ build/tests/%: build/tests/unit/%.o build/libnc.a
 # so that the GPU checks run (slowly) on any machine. `make test-emu`.
 EMU_CXX    := $(CXX) -std=c++17 -O2 -g -Wall -Wno-unused-parameter -Wno-unused-function -Wno-unknown-pragmas
 EMU_LIB    := build/emu/libnc_cuda_emu.a
-EMU_OBJ    := $(CU_SRC:kernels/%.cu=build/emu/kernels/%.o) build/emu/cuda_emu.o
+EMU_OBJ    := $(CU_SRC:kernels/%.cu=build/emu/kernels/%.o) build/emu/cuda_emu.o build/emu/nccl_emu.o
 EMU_TESTS  := $(patsubst tests/gpu/%.c,build/emu/tests/gpu_%,$(wildcard tests/gpu/test_*.c))
 
 build/emu/kernels/%.cpp: kernels/%.cu tests/emu/cu2cpp.sed
@@ -110,6 +121,11 @@ build/emu/kernels/%.o: build/emu/kernels/%.cpp tests/emu/cuda_emu.h kernels/ops_
 build/emu/cuda_emu.o: tests/emu/cuda_emu.cpp tests/emu/cuda_emu.h
 	@mkdir -p $(dir $@)
 	$(EMU_CXX) -Wextra -c $< -o $@
+
+# NCCL's collectives as MPI calls (with MPI; otherwise they fail).
+build/emu/nccl_emu.o: tests/emu/nccl_emu.cpp tests/emu/include/nccl.h tests/emu/cuda_emu.h build/.config
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) -Wextra $(MPI_CFLAGS) -DOMPI_SKIP_MPICXX -DMPICH_SKIP_MPICXX -c $< -o $@
 
 $(EMU_LIB): $(EMU_OBJ)
 	@rm -f $@
@@ -136,8 +152,9 @@ test-emu: all emu
 	@NC_BIN=build/emu bats --tap tests/gpu/*.bats
 
 # Everything that needs no GPU; ends with one line "N passed, N failed".
-# The CUDA kernels' op-by-op checks run there too, on the emulator.
-test: all $(UNIT) $(EMU_TESTS)
+# The CUDA kernels' op-by-op checks run there too, on the emulator, and
+# the GPU suite's tests of several ranks (NCCL).
+test: all $(UNIT) $(EMU_TESTS) build/emu/nc-train build/emu/nc-sample
 	@sh tests/run.sh $(UNIT) $(EMU_TESTS)
 
 # The CUDA kernels against the CPU ops; skips (and says so) without a GPU.

@@ -33,7 +33,8 @@ static void usage(FILE *fp)
 	      "\n"
 	      "DIR holds token shards train_*.bin and val_*.bin (nc-shard tokens). Metrics\n"
 	      "go to stdout as logfmt lines. Over several processes: mpirun -np N nc-train ...\n"
-	      "(--total-batch-size counts all ranks). See nc-train(1).\n",
+	      "(--total-batch-size counts all ranks; on GPUs one rank per GPU, NCCL between\n"
+	      "them). See nc-train(1).\n",
 	      fp);
 }
 
@@ -157,6 +158,34 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 	}
 }
 
+/* An error on one rank of several: the others may wait in a collective,
+ * so the whole run ends. */
+static void die_ranks(const struct nc_comm *comm)
+{
+	if (comm->world == 1)
+		nc_die_err();
+	fprintf(stderr, "%s: rank %d: %s\n", nc_prog, comm->rank, nc_errmsg());
+	nc_comm_abort(comm, 1);
+}
+
+/* With the model on GPUs and several ranks, gradients and parameters move
+ * between the GPUs by NCCL: rank 0's id goes to every rank by MPI. */
+static int device_comm(struct nc_comm *comm, const struct nc_ops *ops)
+{
+	if (comm->world == 1 || ops->host_memory)
+		return 0;
+#ifdef NC_CUDA
+	unsigned char id[NC_NCCL_ID_BYTES] = {0};
+	if (comm->rank == 0 && nc_cuda_nccl_id(id) != 0)
+		return -1;
+	if (nc_comm_bcast_bytes(comm, id, sizeof id, 0) != 0)
+		return -1;
+	return (comm->dev = nc_cuda_nccl_init(id, comm->rank, comm->world)) ? 0 : -1;
+#else
+	return 0;
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-train";
@@ -178,15 +207,9 @@ int main(int argc, char **argv)
 	if (nc_comm_init(&comm, &argc, &argv) != 0)
 		nc_die_err();
 	o.comm = &comm;
-	if (!(o.ops = nc_device_ops(device, bf16)))
-		nc_die_err();
-	if (nc_train_base(&o) != 0) {
-		if (comm.world == 1)
-			nc_die_err();
-		/* the other ranks may wait in a collective: end them all */
-		fprintf(stderr, "%s: rank %d: %s\n", nc_prog, comm.rank, nc_errmsg());
-		nc_comm_abort(&comm, 1);
-	}
+	if (!(o.ops = nc_device_ops(device, bf16)) || device_comm(&comm, o.ops) != 0 ||
+	    nc_train_base(&o) != 0)
+		die_ranks(&comm);
 	nc_comm_finalize(&comm);
 	nc_close_stdout();
 	return 0;

@@ -637,12 +637,29 @@ extern "C" int nc_cuda_devices(void)
 	return n;
 }
 
+/* The rank's place on its node, as the launcher says (Open MPI, MPICH,
+ * Slurm, torchrun's name), 0 without one. */
+extern "C" int nc_cuda_local_rank(void)
+{
+	const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID",
+			      "LOCAL_RANK"};
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v)
+			return atoi(v);
+	}
+	return 0;
+}
+
 extern "C" const struct nc_ops *nc_ops_cuda(void)
 {
 	if (table.name)
 		return &table;
-	if (nc_cuda_devices() < 1)
+	int n = nc_cuda_devices();
+	if (n < 1)
 		return NULL;
+	/* the ranks of a node each on a GPU of their own, by local rank */
+	CK(cudaSetDevice(nc_cuda_local_rank() % n));
 	BK(cublasCreate(&blas));
 	BK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));   /* fp32, no TF32 */
 	table.name = "cuda";

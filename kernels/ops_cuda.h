@@ -6,7 +6,12 @@
 
 /* How many CUDA devices this process can use (0 without a driver). */
 int nc_cuda_devices(void);
-/* The op table on device 0, set up on first use; NULL without a device. */
+/* This process's place on its node when a launcher started several
+ * (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID, LOCAL_RANK),
+ * else 0. */
+int nc_cuda_local_rank(void);
+/* The op table, set up on first use on device local rank % devices; NULL
+ * without a device. */
 const struct nc_ops *nc_ops_cuda(void);
 /* The same, with matrix products in bf16 (fp32 accumulation), as
  * nanochat's autocast trains; every other op as nc_ops_cuda's. */
@@ -19,5 +24,14 @@ void nc_cuda_attention_gemm(float *out, float *lse, const float *q, const float 
 void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
 				     const float *out, const float *lse, const float *q, const float *k,
 				     const float *v, int B, int T, int H, int Hkv, int D, int bf16);
+
+/* Collectives between the GPUs of a run (kernels/comm_nccl.cu). Rank 0
+ * makes an id (NC_NCCL_ID_BYTES), every rank gets it (by MPI), then every
+ * rank calls nc_cuda_nccl_init after nc_ops_cuda. NULL or -1 with a message
+ * on failure, and when two ranks of a node would share a GPU. */
+#define NC_NCCL_ID_BYTES 128
+struct nc_comm_device;
+int nc_cuda_nccl_id(void *id);
+const struct nc_comm_device *nc_cuda_nccl_init(const void *id, int rank, int world);
 
 #endif

@@ -38,7 +38,7 @@ static int check(int rc, const char *what)
 
 int nc_comm_init(struct nc_comm *c, int *argc, char ***argv)
 {
-	*c = (struct nc_comm){0, 1, 0};
+	*c = (struct nc_comm){.rank = 0, .world = 1};
 	if (launched_world() <= 1)
 		return 0;
 	if (check(MPI_Init(argc, argv), "init") != 0)
@@ -98,8 +98,12 @@ static void divide(float *x, size_t n, int world)
 		x[i] /= w;
 }
 
+/* The float collectives below go to the device communicator when one is
+ * attached (their buffers are then device memory). */
 int nc_comm_reduce_scatter_avg(const struct nc_comm *c, const float *send, float *recv, size_t n)
 {
+	if (c->dev && c->world > 1)
+		return c->dev->reduce_scatter_avg(send, recv, n);
 	if (c->world == 1) {
 		for (size_t i = 0; i < n; i++)
 			recv[i] = send[i];
@@ -118,6 +122,8 @@ int nc_comm_all_gather(const struct nc_comm *c, float *x, size_t n)
 {
 	if (c->world == 1)
 		return 0;
+	if (c->dev)
+		return c->dev->all_gather(x, n);
 	if (n > INT_MAX)
 		return nc_fail("all-gather: %zu floats a rank is more than MPI can count", n);
 	return check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, (int)n, MPI_FLOAT,
@@ -126,6 +132,8 @@ int nc_comm_all_gather(const struct nc_comm *c, float *x, size_t n)
 
 int nc_comm_reduce_avg(const struct nc_comm *c, const float *send, float *recv, size_t n, int root)
 {
+	if (c->dev && c->world > 1)
+		return c->dev->reduce_avg(send, recv, n, root);
 	if (c->world == 1) {
 		for (size_t i = 0; i < n; i++)
 			recv[i] = send[i];
@@ -142,23 +150,35 @@ int nc_comm_reduce_avg(const struct nc_comm *c, const float *send, float *recv, 
 	return 0;
 }
 
+static int bcast(const struct nc_comm *c, void *x, size_t n, size_t size, MPI_Datatype t, int root)
+{
+	for (size_t i = 0; i < n; i += PIECE) {
+		int k = (int)(n - i < PIECE ? n - i : PIECE);
+		if (check(MPI_Bcast((char *)x + i * size, k, t, root, MPI_COMM_WORLD), "broadcast") != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int nc_comm_bcast(const struct nc_comm *c, float *x, size_t n, int root)
 {
 	if (c->world == 1)
 		return 0;
-	for (size_t i = 0; i < n; i += PIECE) {
-		int k = (int)(n - i < PIECE ? n - i : PIECE);
-		if (check(MPI_Bcast(x + i, k, MPI_FLOAT, root, MPI_COMM_WORLD), "broadcast") != 0)
-			return -1;
-	}
-	return 0;
+	if (c->dev)
+		return c->dev->bcast(x, n, root);
+	return bcast(c, x, n, sizeof *x, MPI_FLOAT, root);
+}
+
+int nc_comm_bcast_bytes(const struct nc_comm *c, void *x, size_t n, int root)
+{
+	return c->world == 1 ? 0 : bcast(c, x, n, 1, MPI_BYTE, root);
 }
 
 #else /* one process: every collective is the identity */
 
 int nc_comm_init(struct nc_comm *c, int *argc, char ***argv)
 {
-	*c = (struct nc_comm){0, 1, 0};
+	*c = (struct nc_comm){.rank = 0, .world = 1};
 	if (launched_world() > 1)
 		return nc_fail("launched as one of %d ranks, but built without MPI (install "
 			       "libopenmpi-dev and rebuild)", launched_world());
@@ -177,6 +197,7 @@ int nc_comm_allreduce_sum(const struct nc_comm *c, float *x, size_t n) { return 
 int nc_comm_allreduce_sum_d(const struct nc_comm *c, double *x, size_t n) { return 0; }
 int nc_comm_all_gather(const struct nc_comm *c, float *x, size_t n) { return 0; }
 int nc_comm_bcast(const struct nc_comm *c, float *x, size_t n, int root) { return 0; }
+int nc_comm_bcast_bytes(const struct nc_comm *c, void *x, size_t n, int root) { return 0; }
 
 int nc_comm_reduce_scatter_avg(const struct nc_comm *c, const float *send, float *recv, size_t n)
 {

@@ -11,9 +11,22 @@
 
 #include <stddef.h>
 
+/* Collectives over device memory (NCCL, kernels/comm_nccl.cu). When the
+ * model lives on a GPU, the tool attaches one to its nc_comm: then the
+ * float collectives below take pointers to device memory and run on the
+ * device, with the meaning they have on the host. */
+struct nc_comm_device {
+	const char *name;
+	int (*reduce_scatter_avg)(const float *send, float *recv, size_t n);
+	int (*all_gather)(float *x, size_t n);
+	int (*reduce_avg)(const float *send, float *recv, size_t n, int root);
+	int (*bcast)(float *x, size_t n, int root);
+};
+
 struct nc_comm {
 	int rank, world;
 	int mpi;                /* 1: MPI_Init was called, finalize must be */
+	const struct nc_comm_device *dev;   /* NULL: the float collectives take host memory */
 };
 
 /* Joins the run: MPI when the launcher says there are several ranks
@@ -25,7 +38,7 @@ void nc_comm_finalize(struct nc_comm *c);
 void nc_comm_abort(const struct nc_comm *c, int rc) __attribute__((noreturn));
 
 int nc_comm_barrier(const struct nc_comm *c);
-/* x = the sum of x over ranks, in place. */
+/* x = the sum of x over ranks, in place (host memory, whatever c->dev is). */
 int nc_comm_allreduce_sum(const struct nc_comm *c, float *x, size_t n);
 int nc_comm_allreduce_sum_d(const struct nc_comm *c, double *x, size_t n);
 /* send holds world * n; recv gets the mean over ranks of this rank's n. */
@@ -36,5 +49,7 @@ int nc_comm_all_gather(const struct nc_comm *c, float *x, size_t n);
 int nc_comm_reduce_avg(const struct nc_comm *c, const float *send, float *recv, size_t n, int root);
 /* x on every rank = x on root. */
 int nc_comm_bcast(const struct nc_comm *c, float *x, size_t n, int root);
+/* The same for n bytes of host memory, whatever c->dev is. */
+int nc_comm_bcast_bytes(const struct nc_comm *c, void *x, size_t n, int root);
 
 #endif

@@ -50,10 +50,10 @@ struct run {
 	/* for the closing record */
 	double train_s, last_loss, min_bpb, last_bpb;
 	long steps_run;
-	/* with the model on a device and several ranks: the optimizer's host
-	 * copy of it (the same parameters; w and g in host memory, the CPU
-	 * ops), since the collectives work on host memory. One rank steps the
-	 * model where it is. */
+	/* with the model on a device and several ranks whose collectives work
+	 * on host memory (no device communicator): the optimizer's host copy
+	 * of it (the same parameters; w and g in host memory, the CPU ops).
+	 * One rank, or ranks with NCCL, step the model where it is. */
 	struct nc_gpt host;
 	int host_optim;
 	float *losses;   /* per-token losses brought to the host */
@@ -417,7 +417,7 @@ static int setup(struct run *r)
 	const struct nc_comm *cm = r->comm;
 	if (nc_gpt_init(&r->m, &c, o->ops ? o->ops : &nc_ops_cpu) != 0)
 		return -1;
-	r->host_optim = !r->m.ops->host_memory && cm->world > 1;
+	r->host_optim = !r->m.ops->host_memory && cm->world > 1 && !cm->dev;
 	/* every rank draws the same weights from the same seed */
 	nc_gpt_init_weights(&r->m, o->seed);
 	host_copy(r);
@@ -467,8 +467,11 @@ static void config_line(const struct run *r)
 	logfmt_int(&l, "device_batch_size", o->device_batch_size);
 	logfmt_int(&l, "total_batch_size", o->total_batch_size);
 	logfmt_int(&l, "grad_accum_steps", r->accum);
-	if (r->comm->world > 1)
+	if (r->comm->world > 1) {
 		logfmt_int(&l, "world_size", r->comm->world);
+		/* how gradients and parameters travel between the ranks */
+		logfmt_str(&l, "collectives", r->comm->dev ? r->comm->dev->name : "mpi");
+	}
 	logfmt_int(&l, "num_iterations", r->iterations);
 	logfmt_f(&l, "matrix_lr", o->optim.matrix_lr, 6);
 	logfmt_f(&l, "embedding_lr", o->optim.embedding_lr, 6);
@@ -499,7 +502,7 @@ int nc_train_base(const struct nc_train_opts *o)
 	struct run r;
 	memset(&r, 0, sizeof r);
 	r.o = o;
-	r.single = (struct nc_comm){0, 1, 0};
+	r.single = (struct nc_comm){.rank = 0, .world = 1};
 	r.comm = o->comm ? o->comm : &r.single;
 	r.min_bpb = INFINITY;
 	if (setup(&r) != 0) {

@@ -358,6 +358,14 @@ struct opened {
 	}
 };
 
+void emu_device_open(const void *p, size_t n, int open, const char *what)
+{
+	if (!n)
+		return;
+	need_device(p, n, what);
+	protect(*find(p, n), (char *)p, open ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
 	init_memory();
@@ -438,20 +446,30 @@ cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t bytes, cudaMemcpyKind
 
 /* ---- device, errors, streams, events ---- */
 
+/* One device, or NC_EMU_DEVICES (for runs of several ranks, each of which
+ * picks one: memory is still the process's own). */
+static int current_device;
+
 cudaError_t cudaGetDeviceCount(int *n)
 {
-	*n = 1;
+	const char *e = getenv("NC_EMU_DEVICES");
+	*n = e && atoi(e) > 0 ? atoi(e) : 1;
 	return cudaSuccess;
 }
 
 cudaError_t cudaSetDevice(int d)
 {
-	return d == 0 ? cudaSuccess : (last_error = cudaErrorInvalidValue);
+	int n;
+	cudaGetDeviceCount(&n);
+	if (d < 0 || d >= n)
+		return last_error = cudaErrorInvalidValue;
+	current_device = d;
+	return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int *d)
 {
-	*d = 0;
+	*d = current_device;
 	return cudaSuccess;
 }
 

@@ -186,6 +186,10 @@ cudaError_t cudaMemcpy(void *d, const void *s, size_t bytes, cudaMemcpyKind k);
 cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t bytes, cudaMemcpyKind k,
 			    cudaStream_t st = 0);
 
+/* For the emulated NCCL (tests/emu/nccl_emu.cpp): the allocation holding
+ * [p, p+n), which must be device memory, opened to the host or closed. */
+void emu_device_open(const void *p, size_t n, int open, const char *what);
+
 /* Dynamic shared memory above 48 KiB must be asked for first, as on a GPU. */
 cudaError_t emu_set_smem(const void *kernel, int bytes);
 template <class F> static inline cudaError_t cudaFuncSetAttribute(F *k, cudaFuncAttribute, int v)

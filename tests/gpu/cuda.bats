@@ -76,3 +76,43 @@ same_curve() {
 	done
 	diff "$T/s_cpu.jsonl" "$T/s_cuda.jsonl"
 }
+
+# Two ranks under mpirun, each on a GPU of its own, exchanging gradients
+# and parameters by NCCL, against one CPU process with twice the
+# accumulation (the data each sees is the same: tests/nc-train.bats says
+# why, and why clipping is off). Needs two GPUs; on the emulator each rank
+# is a process with an emulated device of its own and NCCL is MPI.
+@test "two ranks on two GPUs (NCCL) train as one CPU process with twice the accumulation" {
+	command -v mpirun >/dev/null || skip "no mpirun"
+	ldd "$(command -v nc-train)" | grep -q libmpi || skip "nc-train built without MPI"
+	x=()
+	if [ "${NC_BIN:-}" = build/emu ]; then
+		export NC_EMU_DEVICES=2
+		x=(-x NC_EMU_DEVICES)
+	elif [ "$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')" -lt 2 ]; then
+		skip "fewer than two GPUs"
+	fi
+	args=(-t "$T/tok" --data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4
+	      --total-batch-size=256 --eval-tokens=2580 --eval-every=4 --num-iterations=8
+	      --grad-clip=0 --quiet --dtype=float32)
+	OMP_NUM_THREADS=1 nc-train base "${args[@]}" --device=cpu -o "$T/one" >"$T/one.log"
+	mpirun --allow-run-as-root --oversubscribe -np 2 -x OMP_NUM_THREADS=1 "${x[@]}" \
+		"$(command -v nc-train)" base "${args[@]}" --device=cuda -o "$T/two" >"$T/two.log"
+	grep -q 'world_size=2 collectives=nccl .*device=cuda$' "$T/two.log"
+	[ -f "$T/two/step_000008/optim.0.safetensors" ] && [ -f "$T/two/step_000008/optim.1.safetensors" ]
+	[ "$(grep -c -E ' (loss|val_bpb)=' "$T/two.log")" = 11 ]
+	same_curve "$T/two.log" "$T/one.log" 1e-4
+}
+
+@test "two ranks on one GPU are refused, naming the fix" {
+	command -v mpirun >/dev/null || skip "no mpirun"
+	ldd "$(command -v nc-train)" | grep -q libmpi || skip "nc-train built without MPI"
+	[ "${NC_BIN:-}" = build/emu ] || [ "$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')" = 1 ] ||
+		skip "not one GPU"
+	unset NC_EMU_DEVICES
+	run mpirun --allow-run-as-root --oversubscribe -np 2 "$(command -v nc-train)" base -t "$T/tok" \
+		--data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4 --total-batch-size=256 \
+		--num-iterations=2 --quiet --device=cuda -o "$T/shared"
+	assert_failure
+	assert_output --partial "this node has 1 GPU: start one rank per GPU"
+}
