@@ -3,7 +3,8 @@
  * fp32 (matrix products through cuBLAS SGEMM, no TF32), and
  * nc_ops_cuda_bf16, the same but for matrix products with bf16 operands
  * (GemmEx, fp32 accumulation) and attention through cuBLAS's batched
- * products (kernels/attention_gemm.cu). The fp32 table's attention is
+ * products (kernels/attention_gemm.cu), and activations kept for backward
+ * in bf16 (gpt.c packs them). The fp32 table's attention is
  * flash-style tiles (kernels/attention.cu); every other op is a simple
  * kernel. Deterministic: no atomics, every sum in a
  * fixed order.
@@ -54,7 +55,16 @@ cublasHandle_t nc_cu_blas(void)
 void *nc_cu_alloc(size_t bytes)
 {
 	void *p = NULL;
-	CK(cudaMalloc(&p, bytes ? bytes : 1));
+	cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+	if (e == cudaErrorMemoryAllocation) {
+		size_t avail = 0, total = 0;
+		cudaGetLastError();
+		cudaMemGetInfo(&avail, &total);
+		fprintf(stderr, "nc: the GPU is out of memory: %.3f GB more wanted, %.3f of its %.3f GB free "
+			"(a smaller --device-batch-size or --depth needs less)\n", bytes / 1e9, avail / 1e9, total / 1e9);
+		exit(1);
+	}
+	CK(e);
 	CK(cudaMemset(p, 0, bytes ? bytes : 1));
 	return p;
 }
@@ -460,6 +470,27 @@ __global__ void k_to_bf16(uint16_t *dst, const float *src, size_t n)
 	EACH(i, n) dst[i] = (uint16_t)(__float_as_uint(bf16_round(src[i])) >> 16);
 }
 
+__global__ void k_from_bf16(float *dst, const uint16_t *src, size_t n)
+{
+	EACH(i, n) dst[i] = __uint_as_float((unsigned)src[i] << 16);
+}
+
+static void cu_pack_bf16(uint16_t *dst, const float *src, size_t n)
+{
+	if (!n)
+		return;
+	k_to_bf16<<<grid_for(n), 256>>>(dst, src, n);
+	LAUNCHED();
+}
+
+static void cu_unpack_bf16(float *dst, const uint16_t *src, size_t n)
+{
+	if (!n)
+		return;
+	k_from_bf16<<<grid_for(n), 256>>>(dst, src, n);
+	LAUNCHED();
+}
+
 __global__ void k_round_bf16(float *x, size_t n)
 {
 	EACH(i, n) x[i] = bf16_round(x[i]);
@@ -695,6 +726,8 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.fma_into = cu_fma_into;
 	table.momentum = cu_momentum;
 	table.adamw = cu_adamw;
+	table.pack_bf16 = cu_pack_bf16;
+	table.unpack_bf16 = cu_unpack_bf16;
 	return &table;
 }
 
@@ -738,5 +771,6 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	table_bf16.matmul_backward = cu_matmul_backward_bf16;
 	table_bf16.attention = cu_attention_bf16;
 	table_bf16.attention_backward = cu_attention_backward_bf16;
+	table_bf16.keep_bf16 = 1;   /* activations kept for backward as bf16 */
 	return &table_bf16;
 }

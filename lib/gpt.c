@@ -136,13 +136,15 @@ double nc_gpt_flops_per_token(const struct nc_gpt *m, int T)
 
 /* ---- activations ---- */
 
+/* What a layer keeps for backward. The kept tensors are fp32, or bf16 when
+ * the ops keep bf16 (ops->keep_bf16): then forward works in fp32 buffers
+ * shared by the layers (struct nc_gpt_acts' w*) and packs what it keeps,
+ * and backward unpacks it into the same buffers. */
 struct layer_acts {
-	float *xin, *r1;             /* residual in; its norm's scales */
-	float *q, *k, *v;            /* after rotary and QK norm: q, k; v as projected */
-	float *rq, *rk;              /* QK norm scales */
-	float *att, *lse;
-	float *xmid, *r2;
-	float *u;                    /* MLP pre-activation */
+	void *xin, *q, *k, *v;       /* residual in; q and k after rotary and QK norm; v */
+	void *att, *xmid, *u;        /* attention out; residual mid; MLP pre-activation */
+	float *r1, *rq, *rk, *r2;    /* the norms' scales (always fp32) */
+	float *lse;
 };
 
 struct nc_gpt_acts {
@@ -156,8 +158,11 @@ struct nc_gpt_acts {
 	float *cos, *sin;
 	/* The norms before attention and the MLP, and relu^2, are not kept
 	 * per layer but made again in backward (cheap, and bit for bit the
-	 * same): hs holds a norm, du (backward scratch) relu^2's output. */
+	 * same from fp32 kept tensors): hs holds a norm, du (backward scratch)
+	 * relu^2's output. */
 	float *hs;
+	/* with bf16 kept activations: a layer's tensors in fp32 */
+	float *wx, *wq, *wk, *wv, *watt, *wxmid, *wu;
 	/* backward scratch */
 	float *dx, *dxmid, *dh, *dq, *dk, *dv, *dqr, *dkr, *datt, *da, *du, *dxf;
 };
@@ -165,6 +170,35 @@ struct nc_gpt_acts {
 static float *A(const struct nc_ops *o, size_t n)
 {
 	return o->alloc(n * sizeof(float));
+}
+
+/* n kept values: 2 or 4 bytes each */
+static void *K(const struct nc_ops *o, size_t n)
+{
+	return o->alloc(n * (o->keep_bf16 ? sizeof(uint16_t) : sizeof(float)));
+}
+
+/* A kept tensor in fp32: itself, or the shared buffer w when kept in bf16
+ * (its contents as unpack() left them, or for forward to fill). */
+static float *F(const struct nc_gpt_acts *a, void *kept, float *w)
+{
+	return a->ops->keep_bf16 ? w : kept;
+}
+
+/* After forward made x (fp32, at F(kept)): keep it. */
+static void keep(const struct nc_gpt_acts *a, void *kept, const float *x, size_t n)
+{
+	if (a->ops->keep_bf16)
+		a->ops->pack_bf16(kept, x, n);
+}
+
+/* Before backward reads a kept tensor: back in fp32, in w if kept as bf16. */
+static float *unkeep(const struct nc_gpt_acts *a, void *kept, float *w, size_t n)
+{
+	if (!a->ops->keep_bf16)
+		return kept;
+	a->ops->unpack_bf16(w, kept, n);
+	return w;
 }
 
 /* Rotary tables for positions 0..T-1 in ops memory, made once. */
@@ -188,14 +222,15 @@ static void acts_free(struct nc_gpt *m)
 		return;
 	const struct nc_ops *o = a->ops;
 	float **all[] = {&a->emb, &a->x0, &a->r0, &a->xL, &a->xf, &a->rf, &a->logits, &a->loss, &a->hs,
+			 &a->wx, &a->wq, &a->wk, &a->wv, &a->watt, &a->wxmid, &a->wu,
 			 &a->dx, &a->dxmid, &a->dh, &a->dq, &a->dk, &a->dv, &a->dqr, &a->dkr, &a->datt,
 			 &a->da, &a->du, &a->dxf};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		o->free(*all[i]);
 	for (int i = 0; i < m->c.n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
-		float *lp[] = {l->xin, l->r1, l->q, l->k, l->v, l->rq, l->rk, l->att, l->lse,
-			       l->xmid, l->r2, l->u};
+		void *lp[] = {l->xin, l->r1, l->q, l->k, l->v, l->rq, l->rk, l->att, l->lse,
+			      l->xmid, l->r2, l->u};
 		for (size_t k = 0; k < sizeof lp / sizeof lp[0]; k++)
 			o->free(lp[k]);
 	}
@@ -225,6 +260,10 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	a->xent_rows = (int)R;
 	a->logits = A(o, R * c->vocab_size), a->loss = A(o, N);
 	a->hs = A(o, N * C);
+	if (o->keep_bf16) {
+		a->wx = A(o, N * C), a->wq = A(o, N * C), a->wk = A(o, N * KV), a->wv = A(o, N * KV);
+		a->watt = A(o, N * C), a->wxmid = A(o, N * C), a->wu = A(o, N * 4 * C);
+	}
 	a->dx = A(o, N * C), a->dxmid = A(o, N * C), a->dh = A(o, N * C);
 	a->dq = A(o, N * C), a->dk = A(o, N * KV), a->dv = A(o, N * KV), a->datt = A(o, N * C);
 	a->da = A(o, N * 4 * C), a->du = A(o, N * 4 * C), a->dxf = A(o, N * C);
@@ -234,17 +273,22 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	a->l = xcalloc(c->n_layer, sizeof *a->l);
 	for (int i = 0; i < c->n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
-		l->xin = A(o, N * C), l->r1 = A(o, N);
-		l->q = A(o, N * C), l->k = A(o, N * KV), l->v = A(o, N * KV);
+		l->xin = K(o, N * C), l->r1 = A(o, N);
+		l->q = K(o, N * C), l->k = K(o, N * KV), l->v = K(o, N * KV);
 		l->rq = A(o, N * H), l->rk = A(o, N * c->n_kv_head);
-		l->att = A(o, N * C), l->lse = A(o, (size_t)B * H * T);
-		l->xmid = A(o, N * C), l->r2 = A(o, N);
-		l->u = A(o, N * 4 * C);
+		l->att = K(o, N * C), l->lse = A(o, (size_t)B * H * T);
+		l->xmid = K(o, N * C), l->r2 = A(o, N);
+		l->u = K(o, N * 4 * C);
 	}
 	rotary_tables(o, &a->cos, &a->sin, T, (int)D, c->rope_base);
 	m->a = a;
 	m->B = B;
 	m->T = T;
+}
+
+void nc_gpt_reserve(struct nc_gpt *m, int B, int T)
+{
+	acts_fit(m, B, T);
 }
 
 void nc_gpt_free(struct nc_gpt *m)
@@ -260,14 +304,16 @@ void nc_gpt_free(struct nc_gpt *m)
 
 /* ---- forward ---- */
 
-/* From tokens to the final norm (a->xf), keeping what backward needs. */
-static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T)
+/* From tokens to the final norm (a->xf); with grad, keeping what backward
+ * needs (with fp32 kept activations they are kept in any case). */
+static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T, int grad)
 {
 	acts_fit(m, B, T);
 	struct nc_gpt_acts *a = m->a;
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
 	int N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head, D = C / H, KV = Hk * D;
+	size_t NC = (size_t)N * C, NKV = (size_t)N * KV, N4 = (size_t)N * 4 * C;
 	float eps = c->norm_eps;
 
 	o->upload(a->idx, idx, (size_t)N * sizeof *idx);
@@ -276,24 +322,38 @@ static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T)
 	const float *x = a->x0;
 	for (int i = 0; i < c->n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
-		o->copy(l->xin, x, (size_t)N * C);
-		o->rmsnorm(a->hs, l->r1, l->xin, N, C, eps);
-		o->matmul(l->q, a->hs, W(m, i, P_Q), N, C, C, 0);
-		o->matmul(l->k, a->hs, W(m, i, P_K), N, KV, C, 0);
-		o->matmul(l->v, a->hs, W(m, i, P_V), N, KV, C, 0);
-		o->rotary(l->q, a->cos, a->sin, B, T, H, D, 0);
-		o->rotary(l->k, a->cos, a->sin, B, T, Hk, D, 0);
+		float *xin = F(a, l->xin, a->wx), *q = F(a, l->q, a->wq), *k = F(a, l->k, a->wk);
+		float *v = F(a, l->v, a->wv), *att = F(a, l->att, a->watt);
+		float *xmid = F(a, l->xmid, a->wxmid), *u = F(a, l->u, a->wu);
+		if (xin != x)
+			o->copy(xin, x, NC);
+		o->rmsnorm(a->hs, l->r1, xin, N, C, eps);
+		o->matmul(q, a->hs, W(m, i, P_Q), N, C, C, 0);
+		o->matmul(k, a->hs, W(m, i, P_K), N, KV, C, 0);
+		o->matmul(v, a->hs, W(m, i, P_V), N, KV, C, 0);
+		o->rotary(q, a->cos, a->sin, B, T, H, D, 0);
+		o->rotary(k, a->cos, a->sin, B, T, Hk, D, 0);
 		/* QK norm after rotary, in place over each head (spec §2.2) */
-		o->rmsnorm(l->q, l->rq, l->q, N * H, D, eps);
-		o->rmsnorm(l->k, l->rk, l->k, N * Hk, D, eps);
-		o->attention(l->att, l->lse, l->q, l->k, l->v, B, T, H, Hk, D);
-		o->copy(l->xmid, l->xin, (size_t)N * C);
-		o->matmul(l->xmid, l->att, W(m, i, P_O), N, C, C, 1);
-		o->rmsnorm(a->hs, l->r2, l->xmid, N, C, eps);
-		o->matmul(l->u, a->hs, W(m, i, P_FC), N, 4 * C, C, 0);
-		o->relu2(a->du, l->u, (size_t)N * 4 * C);
-		float *xout = i + 1 < c->n_layer ? a->l[i + 1].xin : a->xL;
-		o->copy(xout, l->xmid, (size_t)N * C);
+		o->rmsnorm(q, l->rq, q, N * H, D, eps);
+		o->rmsnorm(k, l->rk, k, N * Hk, D, eps);
+		o->attention(att, l->lse, q, k, v, B, T, H, Hk, D);
+		o->copy(xmid, xin, NC);
+		o->matmul(xmid, att, W(m, i, P_O), N, C, C, 1);
+		o->rmsnorm(a->hs, l->r2, xmid, N, C, eps);
+		o->matmul(u, a->hs, W(m, i, P_FC), N, 4 * C, C, 0);
+		o->relu2(a->du, u, N4);
+		if (grad) {
+			keep(a, l->xin, xin, NC);
+			keep(a, l->q, q, NC);
+			keep(a, l->k, k, NKV);
+			keep(a, l->v, v, NKV);
+			keep(a, l->att, att, NC);
+			keep(a, l->xmid, xmid, NC);
+			keep(a, l->u, u, N4);
+		}
+		/* the stream on: into the next layer's xin (its fp32 buffer) */
+		float *xout = i + 1 < c->n_layer ? F(a, a->l[i + 1].xin, a->wx) : a->xL;
+		o->copy(xout, xmid, NC);
 		o->matmul(xout, a->du, W(m, i, P_PROJ), N, C, 4 * C, 1);
 		x = xout;
 	}
@@ -332,7 +392,7 @@ static double head_loss(struct nc_gpt *m, const int32_t *targets, int grad)
 double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
 		      float *logits_out)
 {
-	trunk_forward(m, idx, B, T);
+	trunk_forward(m, idx, B, T, 0);
 	if (targets)
 		return head_loss(m, targets, 0);
 	if (logits_out) {
@@ -366,34 +426,38 @@ static void trunk_backward(struct nc_gpt *m)
 	o->rmsnorm_backward(a->dx, a->dxf, a->xf, a->rf, N, C);
 	for (int i = c->n_layer - 1; i >= 0; i--) {
 		struct layer_acts *l = &a->l[i];
+		const float *u = unkeep(a, l->u, a->wu, N4), *xmid = unkeep(a, l->xmid, a->wxmid, NC);
+		const float *att = unkeep(a, l->att, a->watt, NC), *q = unkeep(a, l->q, a->wq, NC);
+		const float *k = unkeep(a, l->k, a->wk, NKV), *v = unkeep(a, l->v, a->wv, NKV);
+		const float *xin = unkeep(a, l->xin, a->wx, NC);
 		/* MLP: x = xmid + relu2(rmsnorm(xmid) Wfc^T) Wproj^T */
-		o->relu2(a->du, l->u, N4);   /* relu^2 again, for Wproj's gradient */
+		o->relu2(a->du, u, N4);   /* relu^2 again, for Wproj's gradient */
 		o->zero(a->da, N4);
 		o->matmul_backward(a->da, G(m, i, P_PROJ), a->dx, a->du, W(m, i, P_PROJ), N, C, 4 * C);
 		o->zero(a->du, N4);
-		o->relu2_backward(a->du, a->da, l->u, N4);
+		o->relu2_backward(a->du, a->da, u, N4);
 		o->zero(a->dh, NC);
-		o->rmsnorm(a->hs, l->r2, l->xmid, N, C, c->norm_eps);   /* the MLP's norm again */
+		o->rmsnorm(a->hs, l->r2, xmid, N, C, c->norm_eps);   /* the MLP's norm again */
 		o->matmul_backward(a->dh, G(m, i, P_FC), a->du, a->hs, W(m, i, P_FC), N, 4 * C, C);
 		o->copy(a->dxmid, a->dx, NC);
 		o->rmsnorm_backward(a->dxmid, a->dh, a->hs, l->r2, N, C);
 		/* attention: xmid = xin + att Wo^T */
 		o->zero(a->datt, NC);
-		o->matmul_backward(a->datt, G(m, i, P_O), a->dxmid, l->att, W(m, i, P_O), N, C, C);
+		o->matmul_backward(a->datt, G(m, i, P_O), a->dxmid, att, W(m, i, P_O), N, C, C);
 		o->zero(a->dq, NC);
 		o->zero(a->dk, NKV);
 		o->zero(a->dv, NKV);
-		o->attention_backward(a->dq, a->dk, a->dv, a->datt, l->att, l->lse, l->q, l->k, l->v, B,
+		o->attention_backward(a->dq, a->dk, a->dv, a->datt, att, l->lse, q, k, v, B,
 				      T, H, Hk, D);
 		/* QK norm, then rotary (its inverse is its backward) */
 		o->zero(a->dqr, NC);
-		o->rmsnorm_backward(a->dqr, a->dq, l->q, l->rq, N * H, D);
+		o->rmsnorm_backward(a->dqr, a->dq, q, l->rq, N * H, D);
 		o->zero(a->dkr, NKV);
-		o->rmsnorm_backward(a->dkr, a->dk, l->k, l->rk, N * Hk, D);
+		o->rmsnorm_backward(a->dkr, a->dk, k, l->rk, N * Hk, D);
 		o->rotary(a->dqr, a->cos, a->sin, B, T, H, D, 1);
 		o->rotary(a->dkr, a->cos, a->sin, B, T, Hk, D, 1);
 		o->zero(a->dh, NC);
-		o->rmsnorm(a->hs, l->r1, l->xin, N, C, c->norm_eps);   /* attention's norm again */
+		o->rmsnorm(a->hs, l->r1, xin, N, C, c->norm_eps);   /* attention's norm again */
 		o->matmul_backward(a->dh, G(m, i, P_Q), a->dqr, a->hs, W(m, i, P_Q), N, C, C);
 		o->matmul_backward(a->dh, G(m, i, P_K), a->dkr, a->hs, W(m, i, P_K), N, KV, C);
 		o->matmul_backward(a->dh, G(m, i, P_V), a->dv, a->hs, W(m, i, P_V), N, KV, C);
@@ -408,7 +472,7 @@ static void trunk_backward(struct nc_gpt *m)
 double nc_gpt_forward_backward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B,
 			       int T)
 {
-	trunk_forward(m, idx, B, T);
+	trunk_forward(m, idx, B, T, 1);
 	double loss = head_loss(m, targets, 1);
 	trunk_backward(m);
 	return loss;

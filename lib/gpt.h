@@ -63,6 +63,9 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
  * chunk's logits are at hand. */
 double nc_gpt_forward_backward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B,
 			       int T);
+/* Allocate the training activations for (B, T) now rather than at the
+ * first forward, so that a run too large for its device stops at once. */
+void nc_gpt_reserve(struct nc_gpt *m, int B, int T);
 /* Per-token losses (nats) of the last forward with targets: B*T values,
  * 0 where the target was ignored. Host memory on the CPU. */
 const float *nc_gpt_token_losses(const struct nc_gpt *m);

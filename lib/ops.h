@@ -110,6 +110,15 @@ struct nc_ops {
 	void (*momentum)(float *out, const float *g, float *buf, size_t n, double mu, int nesterov);
 	void (*adamw)(float *p, const float *g, float *m, float *v, size_t n,
 		      const struct nc_adamw_args *a);
+
+	/* Activations the model keeps from forward for backward: keep_bf16
+	 * says this table keeps them as bf16, half the memory, as nanochat's
+	 * autocast keeps its bf16 tensors (the forward itself stays fp32).
+	 * pack_bf16 rounds n floats to bf16 bits (to nearest even, NaNs stay
+	 * NaN), unpack_bf16 widens them back exactly. */
+	int keep_bf16;
+	void (*pack_bf16)(uint16_t *dst, const float *src, size_t n);
+	void (*unpack_bf16)(float *dst, const uint16_t *src, size_t n);
 };
 
 extern const struct nc_ops nc_ops_cpu;

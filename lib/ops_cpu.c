@@ -437,6 +437,8 @@ const struct nc_ops nc_ops_cpu = {
 	.fma_into = nc_cpu_fma_into,
 	.momentum = nc_cpu_momentum,
 	.adamw = nc_cpu_adamw,
+	.pack_bf16 = nc_cpu_pack_bf16,
+	.unpack_bf16 = nc_cpu_unpack_bf16,
 };
 
 void nc_rotary_tables(float *cos, float *sin, int T, int D, int t0, float base)

@@ -21,6 +21,20 @@ static inline float bf16_round(float x)
 	return nc_bf16_to_f32(nc_f32_to_bf16(x));
 }
 
+void nc_cpu_pack_bf16(uint16_t *dst, const float *src, size_t n)
+{
+	#pragma omp parallel for if (n > ((size_t)1 << 16))
+	for (size_t i = 0; i < n; i++)
+		dst[i] = nc_f32_to_bf16(src[i]);
+}
+
+void nc_cpu_unpack_bf16(float *dst, const uint16_t *src, size_t n)
+{
+	#pragma omp parallel for if (n > ((size_t)1 << 16))
+	for (size_t i = 0; i < n; i++)
+		dst[i] = nc_bf16_to_f32(src[i]);
+}
+
 void nc_cpu_scale(float *x, size_t n, float a)
 {
 	#pragma omp parallel for if (n > ((size_t)1 << 16))

@@ -432,6 +432,8 @@ static int setup(struct run *r)
 		return -1;
 	if ((r->iterations = horizon(r, &r->accum)) < 0)
 		return -1;
+	/* the activations now: a batch too large for the device stops here */
+	nc_gpt_reserve(&r->m, o->device_batch_size, o->max_seq_len);
 	r->inputs = xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->inputs);
 	r->targets = xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->targets);
 	if (mkdir(o->run_dir, 0755) != 0 && errno != EEXIST)

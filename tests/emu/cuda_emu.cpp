@@ -366,9 +366,27 @@ void emu_device_open(const void *p, size_t n, int open, const char *what)
 	protect(*find(p, n), (char *)p, open ? PROT_READ | PROT_WRITE : PROT_NONE);
 }
 
+/* The emulated device's memory: NC_EMU_GB (default 8) */
+static size_t in_use;
+
+static size_t device_bytes(void)
+{
+	const char *e = getenv("NC_EMU_GB");
+	return (size_t)((e && atof(e) > 0 ? atof(e) : 8.0) * 1e9);
+}
+
+cudaError_t cudaMemGetInfo(size_t *avail, size_t *total)
+{
+	*total = device_bytes();
+	*avail = in_use < *total ? *total - in_use : 0;
+	return cudaSuccess;
+}
+
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
 	init_memory();
+	if (in_use + bytes > device_bytes())
+		return last_error = cudaErrorMemoryAllocation;
 	size_t data = (bytes + page - 1) / page * page;
 	if (!data)
 		data = page;
@@ -380,6 +398,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
 	char *m = base + page + data - (bytes + 255) / 256 * 256;
 	region r = {base, map, bytes};
 	allocs[m] = r;
+	in_use += bytes;
 	protect(r, m, PROT_READ | PROT_WRITE);
 	memset(m, 0xff, bytes);   /* NaNs: device memory starts undefined */
 	protect(r, m, PROT_NONE);
@@ -395,6 +414,7 @@ cudaError_t cudaFree(void *p)
 	if (it == allocs.end())
 		die("cudaFree(%p): not a device allocation", p);
 	munmap(it->second.base, it->second.map);
+	in_use -= it->second.bytes;
 	allocs.erase(it);
 	return cudaSuccess;
 }
@@ -477,7 +497,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int)
 {
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "cuda-emu");
-	p->totalGlobalMem = (size_t)8 << 30;
+	p->totalGlobalMem = device_bytes();
 	p->multiProcessorCount = 4;
 	p->major = 9;
 	p->sharedMemPerBlockOptin = 227 * 1024;

@@ -172,6 +172,7 @@ cudaError_t cudaGetLastError(void);
 cudaError_t cudaPeekAtLastError(void);
 const char *cudaGetErrorString(cudaError_t e);
 cudaError_t cudaDeviceSynchronize(void);
+cudaError_t cudaMemGetInfo(size_t *avail, size_t *total);
 cudaError_t cudaMalloc(void **p, size_t bytes);
 template <class T> static inline cudaError_t cudaMalloc(T **p, size_t bytes)
 {

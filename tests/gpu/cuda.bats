@@ -116,3 +116,20 @@ same_curve() {
 	assert_failure
 	assert_output --partial "this node has 1 GPU: start one rank per GPU"
 }
+
+@test "out of memory: a model too large for the GPU stops at start, naming sizes, writing nothing" {
+	run nc-train base -t "$T/tok" --data "$T/data" --depth=64 --max-seq-len=64 --device-batch-size=1 \
+		--total-batch-size=64 --num-iterations=2 --device=cuda -o "$T/huge"
+	assert_failure 1
+	assert_output --regexp 'out of memory: [0-9.]+ GB more wanted, [0-9.]+ of its [0-9.]+ GB free'
+	[ ! -e "$T/huge" ]
+}
+
+@test "out of memory: a device batch too large stops before the first step (emulator: a 50 MB GPU)" {
+	[ "${NC_BIN:-}" = build/emu ] || skip "sets the emulated GPU's size"
+	NC_EMU_GB=0.05 run train --device=cuda -o "$T/wide" --device-batch-size=64 \
+		--total-batch-size=4096 --num-iterations=2
+	assert_failure 1
+	assert_output --partial "a smaller --device-batch-size"
+	[ ! -e "$T/wide" ]
+}
