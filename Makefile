@@ -26,7 +26,7 @@ BLAS_LIBS := $(if $(HAVE_BLAS),-lopenblas)
 # their checks against the CPU ops on a machine with a GPU.
 CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(NVCC)))
 NVFLAGS   ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
-NVFLAGS   += -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
+NVFLAGS   += --default-stream per-thread -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
 # NCCL (training on several GPUs), found by linking a call to it; without
 # it nc-train still trains on one GPU and says what is missing on several.

@@ -361,12 +361,12 @@ void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout
 /* ---- inference: one block per query, its scores in shared memory ---- */
 
 __global__ void k_attend_cached(float *out, const float *q, const float *k, const float *v, int Tq,
-				int H, int Hkv, int D, int pos, int Tmax)
+				int H, int Hkv, int D, const int *at, int Tmax)
 {
-	extern __shared__ float p[];        /* pos + Tq scores, then 32 for reductions */
+	extern __shared__ float p[];        /* Tmax scores, then 32 for reductions */
 	int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-	int hk = h / (H / Hkv), last = pos + t;
-	float *red = p + pos + Tq;
+	int hk = h / (H / Hkv), last = *at + t;
+	float *red = p + Tmax;
 	size_t kvs = (size_t)Hkv * D;
 	const float *qt = q + (((size_t)b * Tq + t) * H + h) * D;
 	const float *kb = k + (size_t)b * Tmax * kvs + (size_t)hk * D;
@@ -394,11 +394,12 @@ __global__ void k_attend_cached(float *out, const float *q, const float *k, cons
 }
 
 void nc_cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
-			    int Tq, int H, int Hkv, int D, int pos, int Tmax)
+			    int Tq, int H, int Hkv, int D, const int *pos, int Tmax)
 {
 	if (B <= 0 || Tq <= 0)
 		return;
-	size_t shared = ((size_t)pos + Tq + 32) * sizeof(float);
+	/* the position is on the device: room for the whole cache's scores */
+	size_t shared = ((size_t)Tmax + 32) * sizeof(float);
 	allow_shared(k_attend_cached, shared);
 	k_attend_cached<<<dim3(Tq, H, B), 128, shared>>>(out, q, k, v, Tq, H, Hkv, D, pos, Tmax);
 	LAUNCHED();

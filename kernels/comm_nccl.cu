@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_common.h"
+
 extern "C" {
 #include "../lib/comm.h"
 #include "../lib/err.h"
@@ -31,9 +33,9 @@ static int nccl_check(ncclResult_t r, const char *what)
 		       ncclGetLastError(comm) ? ncclGetLastError(comm) : "");
 }
 
-/* The ops' stream: the legacy default stream, so that a collective starts
- * after the kernels before it and the kernels after it wait for it. */
-#define STREAM ((cudaStream_t)0)
+/* The ops' stream, so that a collective starts after the kernels before
+ * it and the kernels after it wait for it. */
+#define STREAM NC_STREAM
 
 static int reduce_scatter_avg(const float *send, float *recv, size_t n)
 {

@@ -10,6 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The stream every op runs on: the per-thread default stream (the kernels
+ * are built with --default-stream per-thread, so a plain launch goes
+ * there too), which, unlike the legacy one, can be recorded as a graph. */
+#define NC_STREAM cudaStreamPerThread
+
 /* Every CUDA call is checked; a failure names the call and ends the
  * process (it is a broken device or driver, not bad input). */
 void nc_cu_check(cudaError_t e, const char *what, const char *file, int line);
@@ -92,6 +97,6 @@ void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float 
 				   const float *out, const float *lse, const float *q, const float *k,
 				   const float *v, int B, int T, int H, int Hkv, int D, int bf16);
 void nc_cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
-			    int Tq, int H, int Hkv, int D, int pos, int Tmax);
+			    int Tq, int H, int Hkv, int D, const int *pos, int Tmax);
 
 #endif

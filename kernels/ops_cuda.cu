@@ -75,14 +75,15 @@ void nc_cu_free(void *p)
 		CK(cudaFree(p));
 }
 
+/* On the ops' stream, in order with the kernels (and recordable) */
 static void cu_zero(float *x, size_t n)
 {
-	CK(cudaMemset(x, 0, n * sizeof *x));
+	CK(cudaMemsetAsync(x, 0, n * sizeof *x, NC_STREAM));
 }
 
 static void cu_copy(float *dst, const float *src, size_t n)
 {
-	CK(cudaMemcpy(dst, src, n * sizeof *dst, cudaMemcpyDeviceToDevice));
+	CK(cudaMemcpyAsync(dst, src, n * sizeof *dst, cudaMemcpyDeviceToDevice, NC_STREAM));
 }
 
 static void cu_upload(void *dst, const void *src, size_t bytes)
@@ -279,8 +280,9 @@ static void cu_rmsnorm_backward(float *dx, const float *dout, const float *out, 
 
 /* ---- rotary ---- */
 
+/* positions *at + t (at NULL: t) */
 __global__ void k_rotary(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
-			 int inverse)
+			 int inverse, const int *at)
 {
 	int half = D / 2;
 	size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
@@ -288,7 +290,7 @@ __global__ void k_rotary(float *x, const float *cos, const float *sin, int B, in
 		return;
 	int k = (int)(i % half);
 	size_t row = i / half;              /* (b, t, h) */
-	int t = (int)(row / H % T);
+	int t = (int)(row / H % T) + (at ? *at : 0);
 	float *v = x + row * D;
 	float c = cos[(size_t)t * half + k], s = sin[(size_t)t * half + k];
 	if (inverse)
@@ -303,9 +305,19 @@ static void cu_rotary(float *x, const float *cos, const float *sin, int B, int T
 {
 	if (T <= 0 || D < 2 || B <= 0 || H <= 0)
 		return;
-	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, cos, sin, B, T, H, D, inverse);
+	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, cos, sin, B, T, H, D, inverse, nullptr);
 	LAUNCHED();
 }
+
+static void cu_rotary_at(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
+			 const int *pos)
+{
+	if (T <= 0 || D < 2 || B <= 0 || H <= 0)
+		return;
+	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, cos, sin, B, T, H, D, 0, pos);
+	LAUNCHED();
+}
+
 
 /* ---- softcapped cross-entropy: one block per row ---- */
 
@@ -468,6 +480,24 @@ static void cu_transpose(float *dst, const float *src, int rows, int cols)
 __global__ void k_to_bf16(uint16_t *dst, const float *src, size_t n)
 {
 	EACH(i, n) dst[i] = (uint16_t)(__float_as_uint(bf16_round(src[i])) >> 16);
+}
+
+__global__ void k_kv_store(float *cache, const float *x, int B, int T, int KV, int Tmax, const int *pos)
+{
+	EACH(i, (size_t)B * T * KV) {
+		size_t row = i / KV;   /* (b, t) */
+		int b = (int)(row / T), t = (int)(row % T);
+		cache[((size_t)b * Tmax + *pos + t) * KV + i % KV] = x[i];
+	}
+}
+
+static void cu_kv_store(float *cache, const float *x, int B, int T, int KV, int Tmax, const int *pos)
+{
+	size_t n = (size_t)B * T * KV;
+	if (!n)
+		return;
+	k_kv_store<<<grid_for(n), 256>>>(cache, x, B, T, KV, Tmax, pos);
+	LAUNCHED();
 }
 
 __global__ void k_from_bf16(float *dst, const uint16_t *src, size_t n)
@@ -654,6 +684,35 @@ static void cu_matmul_backward_bf16(float *dx, float *dw, const float *dy, const
 			  K, dyb, N, 1, dw, K);
 }
 
+/* ---- recording: CUDA graphs of the ops' stream ---- */
+
+static void cu_record_begin(void)
+{
+	/* global: any call that cannot be recorded, anywhere, is an error */
+	CK(cudaStreamBeginCapture(NC_STREAM, cudaStreamCaptureModeGlobal));
+}
+
+static void *cu_record_end(void)
+{
+	cudaGraph_t g;
+	cudaGraphExec_t e;
+	CK(cudaStreamEndCapture(NC_STREAM, &g));
+	CK(cudaGraphInstantiate(&e, g, 0));
+	CK(cudaGraphDestroy(g));
+	return (void *)e;
+}
+
+static void cu_replay(void *rec)
+{
+	CK(cudaGraphLaunch((cudaGraphExec_t)rec, NC_STREAM));
+}
+
+static void cu_forget(void *rec)
+{
+	if (rec)
+		CK(cudaGraphExecDestroy((cudaGraphExec_t)rec));
+}
+
 /* ---- the tables ---- */
 
 static struct nc_ops table, table_bf16;
@@ -693,6 +752,13 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	CK(cudaSetDevice(nc_cuda_local_rank() % n));
 	BK(cublasCreate(&blas));
 	BK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));   /* fp32, no TF32 */
+	BK(cublasSetStream(blas, NC_STREAM));
+	/* a workspace of its own, so that nothing is allocated while a
+	 * decode step is recorded (32 MiB, as cuBLAS advises for Hopper) */
+	static void *workspace;
+	size_t ws = (size_t)32 << 20;
+	CK(cudaMalloc(&workspace, ws));
+	BK(cublasSetWorkspace(blas, workspace, ws));
 	table.name = "cuda";
 	table.alloc = nc_cu_alloc;
 	table.free = nc_cu_free;
@@ -708,6 +774,8 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.rmsnorm = cu_rmsnorm;
 	table.rmsnorm_backward = cu_rmsnorm_backward;
 	table.rotary = cu_rotary;
+	table.rotary_at = cu_rotary_at;
+	table.kv_store = cu_kv_store;
 	table.attention = nc_cu_attention;
 	table.attention_backward = nc_cu_attention_backward;
 	table.attention_cached = nc_cu_attention_cached;
@@ -728,6 +796,10 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.adamw = cu_adamw;
 	table.pack_bf16 = cu_pack_bf16;
 	table.unpack_bf16 = cu_unpack_bf16;
+	table.record_begin = cu_record_begin;
+	table.record_end = cu_record_end;
+	table.replay = cu_replay;
+	table.forget = cu_forget;
 	return &table;
 }
 

@@ -488,6 +488,17 @@ struct nc_infer_acts {
 	int32_t *idx;
 };
 
+/* The recordings read the step's buffers: they go when the buffers do. */
+static void forget_records(struct nc_kv_cache *kv, const struct nc_ops *o)
+{
+	for (int b = 0; b < kv->B; b++) {
+		if (kv->rec[b])
+			o->forget(kv->rec[b]);
+		kv->rec[b] = NULL;
+		kv->seen[b] = 0;
+	}
+}
+
 static void infer_free(const struct nc_ops *o, struct nc_infer_acts *a)
 {
 	if (!a)
@@ -511,6 +522,7 @@ static struct nc_infer_acts *infer_fit(const struct nc_gpt *m, struct nc_kv_cach
 	if (a) {
 		N = N > a->N ? N : a->N;
 		B = B > a->B ? B : a->B;
+		forget_records(kv, o);
 	}
 	infer_free(o, a);
 	size_t C = c->n_embd, H = c->n_head, KV = (size_t)kv->KV, n = (size_t)N;
@@ -541,7 +553,12 @@ int nc_kv_init(struct nc_kv_cache *kv, const struct nc_gpt *m, int B, int Tmax)
 	size_t n = (size_t)kv->L * B * Tmax * kv->KV;
 	kv->k = A(m->ops, n);
 	kv->v = A(m->ops, n);
+	kv->at = m->ops->alloc(sizeof *kv->at);
 	rotary_tables(m->ops, &kv->cos, &kv->sin, Tmax, c->n_embd / c->n_head, c->rope_base);
+	kv->rec = xcalloc(B, sizeof *kv->rec);
+	kv->seen = xcalloc(B, sizeof *kv->seen);
+	const char *e = getenv("NC_NO_GRAPHS");
+	kv->no_record = e && *e && strcmp(e, "0") != 0;
 	return 0;
 }
 
@@ -549,8 +566,12 @@ void nc_kv_free(struct nc_kv_cache *kv, const struct nc_gpt *m)
 {
 	if (!kv->k)
 		return;
+	forget_records(kv, m->ops);
+	free(kv->rec);
+	free(kv->seen);
 	m->ops->free(kv->k);
 	m->ops->free(kv->v);
+	m->ops->free(kv->at);
 	m->ops->free(kv->cos);
 	m->ops->free(kv->sin);
 	infer_free(m->ops, kv->a);
@@ -573,48 +594,30 @@ void nc_kv_copy_row(struct nc_kv_cache *kv, const struct nc_gpt *m, int dst, int
 	}
 }
 
-/* Rows (B, T, KV) of x into the cache at positions pos..pos+T-1. */
-static void kv_store(struct nc_kv_cache *kv, const struct nc_ops *o, float *cache, int layer,
-		     const float *x, int B, int T)
-{
-	for (int b = 0; b < B; b++)
-		o->copy(cache + kv_at(kv, layer, b, kv->pos), x + (size_t)b * T * kv->KV,
-			(size_t)T * kv->KV);
-}
-
-int nc_gpt_step(struct nc_gpt *m, struct nc_kv_cache *kv, const int32_t *idx, int B, int T,
-		float *logits)
+/* A step's ops, from the tokens in a->idx at positions *kv->at on, to
+ * the softcapped logits of each row's last position in a->logits: what a
+ * decode step records. */
+static void step_ops(struct nc_gpt *m, struct nc_kv_cache *kv, struct nc_infer_acts *a, int B, int T)
 {
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
-	if (B < 1 || B > kv->B || T < 1)
-		return nc_fail("a step of %d x %d tokens does not fit a cache of %d rows", B, T, kv->B);
-	if (kv->pos + T > kv->Tmax)
-		return nc_fail("the KV cache is full: %d + %d positions exceed %d", kv->pos, T,
-			       kv->Tmax);
 	int N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head, D = C / H, KV = kv->KV;
-	int V = c->vocab_size;
 	float eps = c->norm_eps;
-	struct nc_infer_acts *a = infer_fit(m, kv, N, B);
-	/* the tables from this step's first position on */
-	const float *cos = kv->cos + (size_t)kv->pos * (D / 2), *sin = kv->sin + (size_t)kv->pos * (D / 2);
-
-	o->upload(a->idx, idx, (size_t)N * sizeof *idx);
 	o->embedding(a->h, a->idx, m->w + m->params[0].offset, N, C);
 	o->rmsnorm(a->x, a->rs, a->h, N, C, eps);
 	for (int i = 0; i < c->n_layer; i++) {
+		float *kc = kv->k + kv_at(kv, i, 0, 0), *vc = kv->v + kv_at(kv, i, 0, 0);
 		o->rmsnorm(a->h, a->rs, a->x, N, C, eps);
 		o->matmul(a->q, a->h, W(m, i, P_Q), N, C, C, 0);
 		o->matmul(a->k, a->h, W(m, i, P_K), N, KV, C, 0);
 		o->matmul(a->v, a->h, W(m, i, P_V), N, KV, C, 0);
-		o->rotary(a->q, cos, sin, B, T, H, D, 0);
-		o->rotary(a->k, cos, sin, B, T, Hk, D, 0);
+		o->rotary_at(a->q, kv->cos, kv->sin, B, T, H, D, kv->at);
+		o->rotary_at(a->k, kv->cos, kv->sin, B, T, Hk, D, kv->at);
 		o->rmsnorm(a->q, a->rq, a->q, N * H, D, eps);
 		o->rmsnorm(a->k, a->rk, a->k, N * Hk, D, eps);
-		kv_store(kv, o, kv->k, i, a->k, B, T);
-		kv_store(kv, o, kv->v, i, a->v, B, T);
-		o->attention_cached(a->att, a->q, kv->k + kv_at(kv, i, 0, 0), kv->v + kv_at(kv, i, 0, 0),
-				    B, T, H, Hk, D, kv->pos, kv->Tmax);
+		o->kv_store(kc, a->k, B, T, KV, kv->Tmax, kv->at);
+		o->kv_store(vc, a->v, B, T, KV, kv->Tmax, kv->at);
+		o->attention_cached(a->att, a->q, kc, vc, B, T, H, Hk, D, kv->at, kv->Tmax);
 		o->matmul(a->x, a->att, W(m, i, P_O), N, C, C, 1);
 		o->rmsnorm(a->h, a->rs, a->x, N, C, eps);
 		o->matmul(a->u, a->h, W(m, i, P_FC), N, 4 * C, C, 0);
@@ -625,9 +628,39 @@ int nc_gpt_step(struct nc_gpt *m, struct nc_kv_cache *kv, const int32_t *idx, in
 	for (int b = 0; b < B; b++)
 		o->copy(a->xl + (size_t)b * C, a->x + ((size_t)b * T + T - 1) * C, (size_t)C);
 	o->rmsnorm(a->xl, a->rs, a->xl, B, C, eps);
-	o->matmul(a->logits, a->xl, m->w + m->params[m->nparams - 1].offset, B, V, C, 0);
-	o->softcap(a->logits, (size_t)B * V, c->softcap);
-	o->download(logits, a->logits, (size_t)B * V * sizeof *logits);
+	o->matmul(a->logits, a->xl, m->w + m->params[m->nparams - 1].offset, B, c->vocab_size, C, 0);
+	o->softcap(a->logits, (size_t)B * c->vocab_size, c->softcap);
+}
+
+int nc_gpt_step(struct nc_gpt *m, struct nc_kv_cache *kv, const int32_t *idx, int B, int T,
+		float *logits)
+{
+	const struct nc_ops *o = m->ops;
+	if (B < 1 || B > kv->B || T < 1)
+		return nc_fail("a step of %d x %d tokens does not fit a cache of %d rows", B, T, kv->B);
+	if (kv->pos + T > kv->Tmax)
+		return nc_fail("the KV cache is full: %d + %d positions exceed %d", kv->pos, T,
+			       kv->Tmax);
+	struct nc_infer_acts *a = infer_fit(m, kv, B * T, B);
+	o->upload(a->idx, idx, (size_t)B * T * sizeof *idx);
+	o->upload(kv->at, &kv->pos, sizeof kv->pos);
+	/* A decode step of B rows runs op by op the first time (any scratch
+	 * the ops grow is grown then), is recorded the second, and replayed. */
+	int record = T == 1 && o->record_begin && !kv->no_record;
+	if (record && !kv->rec[B - 1] && kv->seen[B - 1]) {
+		o->record_begin();
+		step_ops(m, kv, a, B, T);
+		kv->rec[B - 1] = o->record_end();
+	}
+	if (record && kv->rec[B - 1]) {
+		o->replay(kv->rec[B - 1]);
+		kv->replays++;
+	} else {
+		step_ops(m, kv, a, B, T);
+		if (record)
+			kv->seen[B - 1] = 1;
+	}
+	o->download(logits, a->logits, (size_t)B * m->c.vocab_size * sizeof *logits);
 	kv->pos += T;
 	return 0;
 }

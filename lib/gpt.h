@@ -78,9 +78,18 @@ struct nc_infer_acts;
 struct nc_kv_cache {
 	int L, B, Tmax, KV;   /* layers, rows, positions, floats per position */
 	int pos;              /* positions filled in every row */
+	int *at;              /* pos in ops memory, for the ops of a step */
 	float *k, *v;         /* (L, B, Tmax, KV), ops memory */
 	float *cos, *sin;     /* rotary tables for positions 0..Tmax-1, ops memory */
 	struct nc_infer_acts *a;
+	/* Decode steps (one token a row) recorded where the ops can record
+	 * (CUDA graphs), one recording per row count, made at the second
+	 * step of that count and replayed from then on. no_record (set by
+	 * nc_kv_init from NC_NO_GRAPHS=1) runs every step op by op. */
+	void **rec;
+	int *seen;
+	long replays;
+	int no_record;
 };
 
 /* A cache for B rows of up to Tmax positions; -1 if Tmax exceeds the

@@ -69,12 +69,22 @@ struct nc_ops {
 				   const float *out, const float *lse, const float *q, const float *k,
 				   const float *v, int B, int T, int H, int Hkv, int D);
 
-	/* Attention of new queries against a KV cache (inference). q is
-	 * (B,Tq,H,D) at positions pos..pos+Tq-1; row b's cache holds Tmax
-	 * positions of (Hkv,D) at k + b*Tmax*Hkv*D, the first pos+Tq of them
-	 * filled; query t attends to cache positions 0..pos+t. out (B,Tq,H,D). */
+	/* Inference with a KV cache. The position is read from ops memory
+	 * (*pos), so that a recorded decode step (record_begin below) replays
+	 * at whatever position the cache has reached.
+	 * attention_cached: q is (B,Tq,H,D) at positions pos..pos+Tq-1; row
+	 * b's cache holds Tmax positions of (Hkv,D) at k + b*Tmax*Hkv*D, the
+	 * first pos+Tq of them filled; query t attends to cache positions
+	 * 0..pos+t. out (B,Tq,H,D).
+	 * rotary_at: rotary (forward) of x (B,T,H,D) at positions pos + t,
+	 * from tables (Tmax, D/2) that start at position 0.
+	 * kv_store: x (B,T,KV) into the cache (B,Tmax,KV) at positions
+	 * pos..pos+T-1 of each row. */
 	void (*attention_cached)(float *out, const float *q, const float *k, const float *v, int B,
-				 int Tq, int H, int Hkv, int D, int pos, int Tmax);
+				 int Tq, int H, int Hkv, int D, const int *pos, int Tmax);
+	void (*rotary_at)(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
+			  const int *pos);
+	void (*kv_store)(float *cache, const float *x, int B, int T, int KV, int Tmax, const int *pos);
 
 	/* y = relu(x)^2 ; dx += 2 relu(x) dy */
 	void (*relu2)(float *y, const float *x, size_t n);
@@ -119,6 +129,16 @@ struct nc_ops {
 	int keep_bf16;
 	void (*pack_bf16)(uint16_t *dst, const float *src, size_t n);
 	void (*unpack_bf16)(float *dst, const uint16_t *src, size_t n);
+
+	/* Recording (CUDA graphs; NULL where launches cost nothing, the CPU):
+	 * between record_begin and record_end the ops are recorded, not run,
+	 * and replay runs the recording again, reading whatever the memory
+	 * holds then. Nothing may be allocated, uploaded or downloaded while
+	 * recording. The model records decode steps (nc_gpt_step). */
+	void (*record_begin)(void);
+	void *(*record_end)(void);
+	void (*replay)(void *rec);
+	void (*forget)(void *rec);
 };
 
 extern const struct nc_ops nc_ops_cpu;

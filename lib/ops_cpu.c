@@ -257,8 +257,9 @@ static void attend_one(float *o, float *p, const float *q, const float *k, const
 }
 
 static void blas_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
-				  int Tq, int H, int Hkv, int D, int pos, int Tmax)
+				  int Tq, int H, int Hkv, int D, const int *at, int Tmax)
 {
+	int pos = *at;
 	if (Tq >= ATT_GEMM_MIN) {
 		gemm_attend(out, NULL, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
 		return;
@@ -368,6 +369,20 @@ static void cpu_memcpy(void *dst, const void *src, size_t bytes)
 	memcpy(dst, src, bytes);
 }
 
+static void cpu_rotary_at(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
+			  const int *pos)
+{
+	size_t at = (size_t)*pos * (D / 2);
+	cpu_rotary(x, cos + at, sin + at, B, T, H, D, 0);
+}
+
+static void cpu_kv_store(float *cache, const float *x, int B, int T, int KV, int Tmax, const int *pos)
+{
+	for (int b = 0; b < B; b++)
+		memcpy(cache + ((size_t)b * Tmax + *pos) * KV, x + (size_t)b * T * KV,
+		       (size_t)T * KV * sizeof *x);
+}
+
 static void cpu_add(float *y, const float *x, size_t n)
 {
 	#pragma omp parallel for if (n >= ((size_t)1 << 16))
@@ -413,6 +428,8 @@ const struct nc_ops nc_ops_cpu = {
 	.rmsnorm = cpu_rmsnorm_f,
 	.rmsnorm_backward = cpu_rmsnorm_backward,
 	.rotary = cpu_rotary,
+	.rotary_at = cpu_rotary_at,
+	.kv_store = cpu_kv_store,
 #ifdef NC_BLAS
 	.attention = blas_attention,
 	.attention_backward = blas_attention_backward,

@@ -196,9 +196,9 @@ static void OP(attention)(REAL *out, REAL *lse, const REAL *q, const REAL *k, co
 
 __attribute__((unused)) static void OP(attention_cached)(REAL *out, const REAL *q, const REAL *k,
 							 const REAL *v, int B, int Tq, int H,
-							 int Hkv, int D, int pos, int Tmax)
+							 int Hkv, int D, const int *pos, int Tmax)
 {
-	OP(attend)(out, NULL, q, k, v, B, Tq, H, Hkv, D, pos, Tmax);
+	OP(attend)(out, NULL, q, k, v, B, Tq, H, Hkv, D, *pos, Tmax);
 }
 
 static void OP(attention_backward)(REAL *dq, REAL *dk, REAL *dv, const REAL *dout, const REAL *out,

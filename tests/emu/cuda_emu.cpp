@@ -259,6 +259,74 @@ void emu_run(const void *kernel, dim3 grid, dim3 block, size_t smem, const std::
 	emu_dyn_smem = NULL;
 }
 
+/* ---- stream capture ---- */
+
+static std::vector<std::function<void()>> *recording;
+
+bool emu_recording(void)
+{
+	return recording != NULL;
+}
+
+void emu_record(std::function<void()> f)
+{
+	recording->push_back(std::move(f));
+}
+
+static void not_while_recording(const char *what)
+{
+	if (recording)
+		die("%s while a stream is being captured: CUDA refuses it (do it before the capture)", what);
+}
+
+struct emu_graph {
+	std::vector<std::function<void()>> ops;
+};
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode)
+{
+	if (recording)
+		die("cudaStreamBeginCapture: a capture is already under way");
+	recording = new std::vector<std::function<void()>>;
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t *g)
+{
+	if (!recording)
+		die("cudaStreamEndCapture without cudaStreamBeginCapture");
+	*g = new emu_graph{std::move(*recording)};
+	delete recording;
+	recording = NULL;
+	return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long)
+{
+	*e = new emu_graph(*g);
+	return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t)
+{
+	not_while_recording("cudaGraphLaunch");
+	for (auto &f : e->ops)
+		f();
+	return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t g)
+{
+	delete g;
+	return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e)
+{
+	delete e;
+	return cudaSuccess;
+}
+
 /* ---- memory ----
  * Each allocation has pages of its own between two guard pages, and is
  * closed to the host (PROT_NONE) except while a kernel, a copy or cuBLAS
@@ -384,6 +452,7 @@ cudaError_t cudaMemGetInfo(size_t *avail, size_t *total)
 
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
+	not_while_recording("cudaMalloc");
 	init_memory();
 	if (in_use + bytes > device_bytes())
 		return last_error = cudaErrorMemoryAllocation;
@@ -408,6 +477,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
 
 cudaError_t cudaFree(void *p)
 {
+	not_while_recording("cudaFree");
 	if (!p)
 		return cudaSuccess;
 	auto it = allocs.find((const char *)p);
@@ -433,6 +503,7 @@ cudaError_t cudaFreeHost(void *p)
 
 cudaError_t cudaMemset(void *p, int v, size_t bytes)
 {
+	not_while_recording("cudaMemset");
 	need_device(p, bytes, "cudaMemset");
 	opened o(p, bytes);
 	memset(p, v, bytes);
@@ -441,11 +512,17 @@ cudaError_t cudaMemset(void *p, int v, size_t bytes)
 
 cudaError_t cudaMemsetAsync(void *p, int v, size_t bytes, cudaStream_t)
 {
+	if (recording) {
+		need_device(p, bytes, "cudaMemsetAsync");
+		emu_record([=] { cudaMemset(p, v, bytes); });
+		return cudaSuccess;
+	}
 	return cudaMemset(p, v, bytes);
 }
 
 cudaError_t cudaMemcpy(void *d, const void *s, size_t bytes, cudaMemcpyKind k)
 {
+	not_while_recording("cudaMemcpy");
 	if (k == cudaMemcpyHostToDevice || k == cudaMemcpyDeviceToDevice)
 		need_device(d, bytes, "cudaMemcpy destination");
 	if (k == cudaMemcpyDeviceToHost || k == cudaMemcpyDeviceToDevice)
@@ -461,6 +538,12 @@ cudaError_t cudaMemcpy(void *d, const void *s, size_t bytes, cudaMemcpyKind k)
 
 cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t bytes, cudaMemcpyKind k, cudaStream_t)
 {
+	if (recording) {
+		if (k != cudaMemcpyDeviceToDevice)
+			die("cudaMemcpyAsync between host and device while capturing: nc records none");
+		emu_record([=] { cudaMemcpy(d, s, bytes, k); });
+		return cudaSuccess;
+	}
 	return cudaMemcpy(d, s, bytes, k);
 }
 
@@ -557,6 +640,12 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m)
 	return CUBLAS_STATUS_SUCCESS;
 }
 
+cublasStatus_t cublasSetWorkspace(cublasHandle_t, void *workspace, size_t bytes)
+{
+	need_device(workspace, bytes, "cublasSetWorkspace");
+	return CUBLAS_STATUS_SUCCESS;
+}
+
 cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t)
 {
 	return CUBLAS_STATUS_SUCCESS;
@@ -580,11 +669,27 @@ static size_t type_size(cudaDataType_t t)
 	return t == CUDA_R_32F ? 4 : 2;
 }
 
-cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
+/* A cuBLAS call while capturing: recorded, with the host scalars' values
+ * of now (as cuBLAS reads them, in host pointer mode), and it must succeed
+ * when the graph runs. */
+#define RECORD_BLAS(call)                                                                     \
+	if (recording) {                                                                      \
+		float al = *(const float *)alpha_p, be = *(const float *)beta_p;              \
+		emu_record([=] {                                                              \
+			const void *alpha_p = &al, *beta_p = &be;                             \
+			if (call != CUBLAS_STATUS_SUCCESS)                                    \
+				die("a recorded cuBLAS call failed when replayed");           \
+		});                                                                           \
+		return CUBLAS_STATUS_SUCCESS;                                                 \
+	}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
 			    int k, const void *alpha_p, const void *A, cudaDataType_t at, int lda,
 			    const void *B, cudaDataType_t bt, int ldb, const void *beta_p, void *C_p,
-			    cudaDataType_t ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t)
+			    cudaDataType_t ct, int ldc, cublasComputeType_t compute, cublasGemmAlgo_t algo)
 {
+	RECORD_BLAS(cublasGemmEx(h, ta, tb, m, n, k, alpha_p, A, at, lda, B, bt, ldb, beta_p, C_p, ct, ldc,
+				 compute, algo))
 	if ((at != CUDA_R_32F && at != CUDA_R_16BF) || (bt != CUDA_R_32F && bt != CUDA_R_16BF) ||
 	    ct != CUDA_R_32F || compute != CUBLAS_COMPUTE_32F)
 		return CUBLAS_STATUS_NOT_SUPPORTED;
@@ -624,11 +729,15 @@ cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta, cublasOperatio
 }
 
 cublasStatus_t cublasGemmBatchedEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
-				   int n, int k, const void *alpha, const void *const A[], cudaDataType_t at,
+				   int n, int k, const void *alpha_p, const void *const A[], cudaDataType_t at,
 				   int lda, const void *const B[], cudaDataType_t bt, int ldb,
-				   const void *beta, void *const C[], cudaDataType_t ct, int ldc, int count,
+				   const void *beta_p, void *const C[], cudaDataType_t ct, int ldc, int count,
 				   cublasComputeType_t compute, cublasGemmAlgo_t algo)
 {
+	/* the pointer arrays are device memory, read when the graph runs */
+	RECORD_BLAS(cublasGemmBatchedEx(h, ta, tb, m, n, k, alpha_p, A, at, lda, B, bt, ldb, beta_p, C, ct,
+					ldc, count, compute, algo))
+	const void *alpha = alpha_p, *beta = beta_p;
 	if (count < 0)
 		return CUBLAS_STATUS_INVALID_VALUE;
 	if (!count)

@@ -156,6 +156,7 @@ enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDe
 		      cudaMemcpyDeviceToDevice, cudaMemcpyDefault };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 typedef struct emu_stream *cudaStream_t;   /* launches and copies run at once */
+#define cudaStreamPerThread ((cudaStream_t)0x2)
 
 struct cudaDeviceProp {
 	char name[256];
@@ -201,6 +202,23 @@ template <class F> static inline cudaError_t cudaFuncSetAttribute(F *k, cudaFunc
 /* Runs body once per thread of every block (see the top of this file). */
 void emu_run(const void *kernel, dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
 
+/* Stream capture: while a stream is captured, launches, async copies and
+ * sets, and cuBLAS calls are recorded (their arguments by value) instead
+ * of run; a graph launch runs the record. Synchronous copies, sets and
+ * allocations while capturing stop the program, as CUDA refuses them. */
+bool emu_recording(void);
+void emu_record(std::function<void()> f);
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1,
+			     cudaStreamCaptureModeRelaxed = 2 };
+typedef struct emu_graph *cudaGraph_t;
+typedef struct emu_graph *cudaGraphExec_t;
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s);
+cudaError_t cudaGraphDestroy(cudaGraph_t g);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e);
+
 struct emu_launch {
 	dim3 grid, block;
 	size_t smem;
@@ -208,6 +226,15 @@ struct emu_launch {
 	template <class... P, class... A> void operator()(void (*k)(P...), A &&...a)
 	{
 		std::tuple<P...> args(static_cast<P>(a)...);
+		if (emu_recording()) {
+			dim3 g = grid, b = block;
+			size_t s = smem;
+			emu_record([=] {
+				std::tuple<P...> c = args;
+				emu_run((const void *)k, g, b, s, [&] { std::apply(k, c); });
+			});
+			return;
+		}
 		emu_run((const void *)k, grid, block, smem, [&] { std::apply(k, args); });
 	}
 };
@@ -225,6 +252,7 @@ cublasStatus_t cublasCreate(cublasHandle_t *h);
 cublasStatus_t cublasDestroy(cublasHandle_t h);
 cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m);
 cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s);
+cublasStatus_t cublasSetWorkspace(cublasHandle_t h, void *workspace, size_t bytes);
 typedef enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 } cudaDataType_t;
 typedef enum { CUBLAS_COMPUTE_32F = 68 } cublasComputeType_t;
 typedef enum { CUBLAS_GEMM_DEFAULT = -1 } cublasGemmAlgo_t;

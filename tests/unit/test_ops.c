@@ -231,7 +231,7 @@ static void test_attention_fp32(int B, int T, int H, int Hkv, int D)
 	float *qc = malloc((size_t)B * Tq * H * D * sizeof *qc);
 	for (int b = 0; b < B; b++)
 		memcpy(qc + (size_t)b * Tq * H * D, fq + ((size_t)b * T + pos) * H * D, (size_t)Tq * H * D * sizeof *qc);
-	nc_ops_cpu.attention_cached(oc, qc, fk, fv, B, Tq, H, Hkv, D, pos, T);
+	nc_ops_cpu.attention_cached(oc, qc, fk, fv, B, Tq, H, Hkv, D, &pos, T);
 	double e = 0;
 	for (int b = 0; b < B; b++)
 		e = fmax(e, err_fd(oc + (size_t)b * Tq * H * D, out + ((size_t)b * T + pos) * H * D, (size_t)Tq * H * D));
