@@ -1,18 +1,20 @@
 #!/bin/sh
 # Every check that needs a GPU, in one go, for a machine that has one:
 # build, `make test-gpu` (the CUDA ops against the CPU's, training, resume
-# and sampling against the CPU tools), and tinyrun on the GPU. The speed
-# comparison with nanochat is separate: sh/bench/train-gpu.sh (it needs
-# NANOCHAT_DIR and a PyTorch with CUDA).
+# and sampling against the CPU tools), and tinyrun on the GPU; with
+# NANOCHAT_DIR (and a PyTorch with CUDA), the speed comparisons with
+# nanochat: sh/bench/train-gpu.sh and BENCH_DEVICE=cuda sh/bench/sample.sh.
 # Logs go to $OUT (default out/gpu-check); a summary goes to stdout.
 #
 #   NC_DEBS=DIR   build against the .deb packages in DIR (sh/offline-debs.sh
 #                 makes it), unpacked into a private prefix, never over /
 #   NC_JOBS=N     parallel make (default: the number of processors)
 #   NC_CHECKS=... which steps after the build: test (make test-gpu), tinyrun,
-#                 bench (sh/bench/train-gpu.sh, which needs NANOCHAT_DIR; its
-#                 section goes to $OUT/RESULTS-gpu.md). Default "test tinyrun",
-#                 and bench too when NANOCHAT_DIR is set.
+#                 bench (sh/bench/train-gpu.sh), sample (BENCH_DEVICE=cuda
+#                 sh/bench/sample.sh); the benchmarks need NANOCHAT_DIR and
+#                 append their sections to $OUT/RESULTS-gpu.md. Default
+#                 "test tinyrun", and bench and sample too when NANOCHAT_DIR
+#                 is set.
 set -u
 cd "$(dirname "$0")/.."
 out=${OUT:-out/gpu-check}
@@ -47,7 +49,7 @@ if ! make -j"${NC_JOBS:-$(nproc)}" all >"$out/build.log" 2>&1; then
 fi
 status build "$(cat build/.config)"
 
-checks=${NC_CHECKS:-test tinyrun${NANOCHAT_DIR:+ bench}}
+checks=${NC_CHECKS:-test tinyrun${NANOCHAT_DIR:+ bench sample}}
 want() { case " $checks " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 if want test; then
@@ -69,4 +71,11 @@ if want bench; then
 	BENCH_RESULTS=$out/RESULTS-gpu.md sh/bench/train-gpu.sh >"$out/train-gpu.log" 2>&1
 	status bench "rc=$? in $(($(date +%s) - start)) s (train-gpu.log, RESULTS-gpu.md)"
 	grep -E '^\| d[0-9]|^- d20' "$out/train-gpu.log"
+fi
+
+if want sample; then
+	start=$(date +%s)
+	BENCH_DEVICE=cuda BENCH_RESULTS=$out/RESULTS-gpu.md sh/bench/sample.sh >"$out/sample-gpu.log" 2>&1
+	status sample "rc=$? in $(($(date +%s) - start)) s (sample-gpu.log, RESULTS-gpu.md)"
+	grep -E '^\| (prefill|decode)|^- (target|CUDA graphs)' "$out/sample-gpu.log"
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""nanochat's inference Engine on the CPU, timed: the PyTorch side of
-sh/bench/sample.sh.
+"""nanochat's inference Engine on the CPU or a GPU, timed: the PyTorch side
+of sh/bench/sample.sh.
 
 nanochat is not vendored: --nanochat DIR names a directory holding a nanochat
 checkout's `nanochat/` package (v1, e.g. `git archive 3a5e0bc` of
@@ -64,6 +64,14 @@ training keep identical lm_head rows, and which of them wins is rounding):
 `greedy_check=K/N max_gap=G`, K positions within the tolerance, G the
 largest shortfall of nc's id below the maximum.
 
+With --device cuda the fp32 model is moved to the GPU after loading (the
+same weights, fp32, no autocast, as nc-sample runs there), each timed
+forward is bracketed by torch.cuda.synchronize(), and --bandwidth-mb N
+first measures the GPU's memory bandwidth with torch: the best of
+--bandwidth-reps device-to-device copies of N MiB (read + write bytes) and
+sums over the same array (read bytes), `event=bandwidth copy_gbs=F
+read_gbs=F`.
+
 Output, logfmt on stdout: an event=config line, then one line per run:
   samples=S run=I prefill_tokens=P prefill_s=F prefill_tok_s=F
   decode_steps=N decode_tokens=N decode_s=F decode_tok_s=F
@@ -96,6 +104,9 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave)")
     ap.add_argument("--greedy", type=int, default=0, help="print N greedy ids of one sample first")
     ap.add_argument("--check-greedy", help="file: nc's greedy ids, checked to be argmax (see above)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--bandwidth-mb", type=int, default=0, help="GPU: MiB of the bandwidth probe (0: none)")
+    ap.add_argument("--bandwidth-reps", type=int, default=5)
     return ap.parse_args()
 
 
@@ -164,8 +175,14 @@ def load_model(ckpt):
     return model, cfg
 
 
+def sync():
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+
+
 class ForwardClock:
-    """Wraps model.forward; records each call's seconds."""
+    """Wraps model.forward; records each call's seconds (on a GPU, from
+    the queue empty to the work done)."""
 
     def __init__(self, model):
         self.inner = model.forward
@@ -173,10 +190,31 @@ class ForwardClock:
         model.forward = self
 
     def __call__(self, *a, **k):
+        sync()
         t0 = time.perf_counter()
         out = self.inner(*a, **k)
+        sync()
         self.calls.append(time.perf_counter() - t0)
         return out
+
+
+def gpu_bandwidth(mib, reps):
+    """Best copy and read bandwidth of the GPU, GB/s (see the docstring)."""
+    n = (mib << 20) // 4
+    a = torch.rand(n, device="cuda")
+    b = torch.empty_like(a)
+    copy = read = float("inf")
+    for _ in range(reps):
+        sync()
+        t0 = time.perf_counter()
+        b.copy_(a)
+        sync()
+        t1 = time.perf_counter()
+        a.sum()
+        sync()
+        t2 = time.perf_counter()
+        copy, read = min(copy, t1 - t0), min(read, t2 - t1)
+    return 2 * n * 4 / copy / 1e9, n * 4 / read / 1e9
 
 
 def main():
@@ -187,6 +225,14 @@ def main():
     if not prompt:
         fail(args.prompt + ": no token ids")
     model, cfg = load_model(args.model)
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            fail("--device cuda: torch sees no CUDA device")
+        model.to("cuda")
+        model.cos, model.sin = model.cos.to("cuda"), model.sin.to("cuda")
+        if args.bandwidth_mb > 0:
+            c, r = gpu_bandwidth(args.bandwidth_mb, args.bandwidth_reps)
+            print("event=bandwidth copy_gbs=%.1f read_gbs=%.1f" % (c, r), flush=True)
     if max(prompt) >= cfg["vocab_size"]:
         fail("a prompt id is outside the vocabulary")
     if len(prompt) + args.max_tokens > cfg["sequence_len"]:
@@ -196,9 +242,9 @@ def main():
     clock = ForwardClock(model)
     samples = [int(s) for s in args.samples.split(",") if s]
     params = sum(p.numel() for p in model.parameters())
-    print("event=config torch=%s threads=%d n_layer=%d n_embd=%d n_head=%d n_kv_head=%d vocab_size=%d "
+    print("event=config device=%s torch=%s threads=%d n_layer=%d n_embd=%d n_head=%d n_kv_head=%d vocab_size=%d "
           "sequence_len=%d params=%d prompt_tokens=%d max_tokens=%d temperature=%g rotary=fp32 compile=off" % (
-              torch.__version__, torch.get_num_threads(), cfg["n_layer"], cfg["n_embd"], cfg["n_head"],
+              args.device, torch.__version__, torch.get_num_threads(), cfg["n_layer"], cfg["n_embd"], cfg["n_head"],
               cfg["n_kv_head"], cfg["vocab_size"], cfg["sequence_len"], params, len(prompt),
               args.max_tokens, args.temperature), flush=True)
 
@@ -211,10 +257,10 @@ def main():
         with open(args.check_greedy, encoding="ascii") as f:
             ids = [int(w) for w in f.read().split()]
         if ids:
-            x = torch.tensor([prompt + ids[:-1]], dtype=torch.long)
+            x = torch.tensor([prompt + ids[:-1]], dtype=torch.long, device=args.device)
             with torch.inference_mode():
                 z = clock.inner(x)[0, len(prompt) - 1:]
-                want = torch.tensor(ids)
+                want = torch.tensor(ids, device=args.device)
                 gap = z.max(dim=-1).values - z.gather(1, want[:, None])[:, 0]
             print("greedy_check=%d/%d max_gap=%.3g" % (int((gap <= 1e-4).sum()), len(ids), float(gap.max())),
                   flush=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# sh/bench/sample.sh: inference tokens/s on the CPU. nc-sample beside
-# nanochat's Engine (PyTorch), same checkpoint, same prompt, same cores:
+# sh/bench/sample.sh: inference tokens/s on the CPU, or with
+# BENCH_DEVICE=cuda on a GPU. nc-sample beside nanochat's Engine (PyTorch),
+# same checkpoint, same prompt, same cores or GPU:
 # prefill (the prompt's forward) and decode (one token a row a step) at
 # batch 1 and batch BENCH_BATCH, and how close batch-1 decode comes to the
 # machine's memory bandwidth.
@@ -99,8 +100,19 @@
 #   NC_TRAIN NC_BPE NC_SHARD NC_SAMPLE   the binaries (default build/nc-*,
 #                         built with make all when any is left default)
 #
-# Target (from the issue): nc-sample's batch-1 decode at least 2x nanochat's
-# on the CPU.
+# On a GPU (BENCH_DEVICE=cuda): both sides run fp32 on the GPU (nc-sample
+# --device=cuda; nanochat's model moved there, no autocast), the default
+# depth is 20 (a d20 token reads 1.6 GB of fp32 weights, well over the
+# GPU's cache), nc-sample's batch-1 decode is timed a second time with
+# NC_NO_GRAPHS=1 (op by op rather than replaying a CUDA graph), and the
+# bandwidth bound is the GPU's: the PyTorch driver copies and sums
+# BENCH_BW_MB MiB on the device (see its docstring). It needs nvidia-smi, a
+# torch that sees the GPU, and nc built with CUDA; otherwise it says why and
+# exits 0.
+#   BENCH_DEVICE=cpu      cpu or cuda
+#
+# Targets (from the issue): nc-sample's batch-1 decode at least 2x
+# nanochat's on the CPU, 3x on the GPU.
 set -eu
 set -o pipefail
 
@@ -108,7 +120,10 @@ BENCH_NAME=sample
 BENCH_RUNS=${BENCH_RUNS:-3}
 . "$(dirname "$0")/common.sh"
 
-BENCH_DEPTH=${BENCH_DEPTH:-8}
+BENCH_DEVICE=${BENCH_DEVICE:-cpu}
+case $BENCH_DEVICE in cpu) ;; cuda) ;; *) die "BENCH_DEVICE must be cpu or cuda, not '$BENCH_DEVICE'" ;; esac
+GPU_RUN=$([ "$BENCH_DEVICE" = cuda ] && echo 1 || true)
+BENCH_DEPTH=${BENCH_DEPTH:-$([ -n "$GPU_RUN" ] && echo 20 || echo 8)}
 BENCH_T=${BENCH_T:-512}
 BENCH_VOCAB=${BENCH_VOCAB:-4096}
 BENCH_TRAIN_STEPS=${BENCH_TRAIN_STEPS:-2}
@@ -139,9 +154,16 @@ check_number BENCH_DEPTH BENCH_T BENCH_VOCAB BENCH_TRAIN_STEPS BENCH_PROMPT BENC
 
 # ---- the PyTorch side: skip cleanly when it cannot run ----
 
+if [ -n "$GPU_RUN" ]; then
+	command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 || skip "no NVIDIA GPU (nvidia-smi)"
+fi
 find_nanochat gpt.py engine.py
 "$PY" -c 'import safetensors.torch' 2>/dev/null ||
 	skip "$PY cannot import safetensors (pip install safetensors, or set NC_TORCH_PYTHON)"
+if [ -n "$GPU_RUN" ]; then
+	"$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' ||
+		skip "$PY's torch sees no CUDA device"
+fi
 
 # ---- nc's binaries ----
 
@@ -155,6 +177,10 @@ for b in train bpe shard sample; do
 done
 if [ -n "$NEED_MAKE" ]; then
 	make -s all >&2 || die "make all failed"
+fi
+if [ -n "$GPU_RUN" ]; then
+	grep -q "cuda=yes" build/.config 2>/dev/null ||
+		skip "nc was built without CUDA (build/.config: $(cat build/.config 2>/dev/null))"
 fi
 
 find_gnutime
@@ -219,7 +245,11 @@ int main(int argc, char **argv)
 EOF
 BW_COPY= BW_READ=
 BW_CC="${CC:-cc} -O3 -march=native -fopenmp"
-if $BW_CC "$TMP/bw.c" -o "$TMP/bw" 2>"$TMP/bw.log"; then
+GPU=
+if [ -n "$GPU_RUN" ]; then
+	GPU=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -n 1)
+	note "memory bandwidth: measured on the GPU by the PyTorch driver"
+elif $BW_CC "$TMP/bw.c" -o "$TMP/bw" 2>"$TMP/bw.log"; then
 	note "memory bandwidth: $THREADS threads copying $BENCH_BW_MB MiB, best of $BENCH_BW_REPS ..."
 	LOAD_BW=$(load)
 	OMP_NUM_THREADS=$THREADS "$TMP/bw" "$BENCH_BW_MB" "$BENCH_BW_REPS" >"$TMP/bw.env" ||
@@ -261,19 +291,21 @@ CMD_PROMPT=("$NC_BPE" encode -t "$TOK" --ids --bos --quiet "$TMP/docs.jsonl")
 # the timed ones go to $TMP/nc.S.stats.
 nc_run() {
 	local S=$1 i
+	local tag=${2:-$1}
 	CMD_NC=("$NC_SAMPLE" -m "$CKPT" --tokens --stats -n "$BENCH_N" --samples="$S" -t "$BENCH_TEMP"
-		--threads="$THREADS")
+		--threads="$THREADS" --device="$BENCH_DEVICE")
 	for i in $(seq $((BENCH_RUNS + 1))); do
 		cat "$TMP/prompt.ids"
-	done | "${CMD_NC[@]}" >"$TMP/nc.$S.out" 2>"$TMP/nc.$S.err" ||
-		die "nc-sample --samples=$S failed: $(tail -n 3 "$TMP/nc.$S.err")"
-	grep '^prompt=' "$TMP/nc.$S.err" | tail -n +2 >"$TMP/nc.$S.stats"
-	[ "$(wc -l <"$TMP/nc.$S.stats")" -eq "$BENCH_RUNS" ] ||
-		die "nc-sample --samples=$S printed $(wc -l <"$TMP/nc.$S.stats") timed stats lines, not $BENCH_RUNS"
+	done | "${CMD_NC[@]}" >"$TMP/nc.$tag.out" 2>"$TMP/nc.$tag.err" ||
+		die "nc-sample --samples=$S failed: $(tail -n 3 "$TMP/nc.$tag.err")"
+	grep '^prompt=' "$TMP/nc.$tag.err" | tail -n +2 >"$TMP/nc.$tag.stats"
+	[ "$(wc -l <"$TMP/nc.$tag.stats")" -eq "$BENCH_RUNS" ] ||
+		die "nc-sample --samples=$S printed $(wc -l <"$TMP/nc.$tag.stats") timed stats lines, not $BENCH_RUNS"
 }
 
 if [ "$BENCH_GREEDY" -gt 0 ]; then
-	"$NC_SAMPLE" -m "$CKPT" --tokens -t 0 -n "$BENCH_GREEDY" --threads="$THREADS" <"$TMP/prompt.ids" \
+	"$NC_SAMPLE" -m "$CKPT" --tokens -t 0 -n "$BENCH_GREEDY" --threads="$THREADS" --device="$BENCH_DEVICE" \
+		<"$TMP/prompt.ids" \
 		>"$TMP/greedy.nc" 2>"$TMP/greedy.err" || die "nc-sample -t 0 failed: $(tail -n 3 "$TMP/greedy.err")"
 fi
 
@@ -284,12 +316,19 @@ CMD_NC1=("${CMD_NC[@]}")
 if [ "$BENCH_BATCH" -ne 1 ]; then
 	nc_run "$BENCH_BATCH"
 fi
+if [ -n "$GPU_RUN" ]; then
+	note "nc-sample: batch 1 again, op by op (NC_NO_GRAPHS=1) ..."
+	NC_NO_GRAPHS=1 nc_run 1 nographs
+fi
 
 SAMPLES=1
 [ "$BENCH_BATCH" -eq 1 ] || SAMPLES="1,$BENCH_BATCH"
 CMD_PY=("$PY" sh/bench/nanochat_sample.py --nanochat "$NANOCHAT_DIR" --model "$CKPT" --prompt "$TMP/prompt.ids"
 	--specials "$TMP/info.txt" --ranks "$TMP/ranks.txt" --max-tokens="$BENCH_N" --samples="$SAMPLES"
-	--runs="$BENCH_RUNS" --temperature="$BENCH_TEMP" --threads="$THREADS")
+	--runs="$BENCH_RUNS" --temperature="$BENCH_TEMP" --threads="$THREADS" --device="$BENCH_DEVICE")
+if [ -n "$GPU_RUN" ]; then
+	CMD_PY+=(--bandwidth-mb="$BENCH_BW_MB" --bandwidth-reps="$BENCH_BW_REPS")
+fi
 if [ "$BENCH_GREEDY" -gt 0 ]; then
 	CMD_PY+=(--greedy="$BENCH_GREEDY" --check-greedy="$TMP/greedy.nc")
 fi
@@ -306,6 +345,11 @@ best() { kv "$2" <"$1" | sort -g | tail -n 1; }
 all() { kv "$2" <"$1" | paste -sd' ' -; }
 
 PY_CONFIG=$(grep -m1 'event=config' "$TMP/py.log" || true)
+if [ -n "$GPU_RUN" ]; then
+	BW_COPY=$(grep -m1 'event=bandwidth' "$TMP/py.log" | kv copy_gbs)
+	BW_READ=$(grep -m1 'event=bandwidth' "$TMP/py.log" | kv read_gbs)
+	[ -n "$BW_COPY" ] || die "the PyTorch driver printed no event=bandwidth line"
+fi
 PARAMS=$(kv params <<<"$PY_CONFIG")
 [ -n "$PARAMS" ] || die "the PyTorch driver printed no event=config line"
 for S in 1 "$BENCH_BATCH"; do
@@ -333,8 +377,14 @@ eval "R_PRE_B=\$(ratio \"\$NC_PRE_$B\" \"\$PY_PRE_$B\")"
 eval "R_DEC_B=\$(ratio \"\$NC_DEC_$B\" \"\$PY_DEC_$B\")"
 eval "R_FWD_B=\$(ratio \"\$NC_DEC_$B\" \"\$PY_FWD_$B\")"
 eval "NC_PRE_B=\$NC_PRE_$B NC_DEC_B=\$NC_DEC_$B PY_PRE_B=\$PY_PRE_$B PY_DEC_B=\$PY_DEC_$B PY_FWD_B=\$PY_FWD_$B PY_FPRE_B=\$PY_FPRE_$B"
-TARGET=$(awk -v r="$R_DEC_1" 'BEGIN { print (r >= 2 ? "met" : "NOT met") }')
-TARGET_FWD=$(awk -v r="$R_FWD_1" 'BEGIN { print (r >= 2 ? "met" : "NOT met") }')
+GOAL=$([ -n "$GPU_RUN" ] && echo 3 || echo 2)
+TARGET=$(awk -v r="$R_DEC_1" -v g="$GOAL" 'BEGIN { print (r >= g ? "met" : "NOT met") }')
+TARGET_FWD=$(awk -v r="$R_FWD_1" -v g="$GOAL" 'BEGIN { print (r >= g ? "met" : "NOT met") }')
+GRAPH_LINE=
+if [ -n "$GPU_RUN" ]; then
+	NC_DEC_NG=$(best "$TMP/nc.nographs.stats" decode_tok_s)
+	GRAPH_LINE="- CUDA graphs: nc's batch-1 decode replaying a recorded step $NC_DEC_1 tokens/s; op by op (NC_NO_GRAPHS=1) $NC_DEC_NG tokens/s ($(ratio "$NC_DEC_1" "$NC_DEC_NG")x; all runs: $(all "$TMP/nc.nographs.stats" decode_tok_s))"
+fi
 
 # nc rows that stopped early (sampled <|bos|> or <|assistant_end|>)
 EARLY=
@@ -360,7 +410,12 @@ if [ -n "$BW_COPY" ]; then
 	FRAC_PY=$(calc %.2f "$PY_DEC_1 / $BOUND")
 	FRAC_PYF=$(calc %.2f "$PY_FWD_1 / $BOUND")
 	BOUND_R=$(calc %.1f "$BW_READ * 1e9 / $TOK_BYTES")
-	BW_LINE="- memory-bandwidth bound, batch 1: a decoded token reads $(calc %.1f "$TOK_BYTES / 1e6") MB ($(calc %.1f "$W_BYTES / 1e6") MB of fp32 weights: all parameters but the embedding table, plus one wte row; $(calc %.1f "$KV_BYTES / 1e6") MB of KV cache at the mean $BENCH_PROMPT+$((BENCH_N / 2)) positions). Copy bandwidth ($THREADS threads, memcpy of $BENCH_BW_MB MiB, best of $BENCH_BW_REPS, read+write bytes): $BW_COPY GB/s, so at most $BOUND tokens/s. nc reaches $FRAC_NC of it, nanochat $FRAC_PY (forward only $FRAC_PYF). A read-only pass over the same array runs at $BW_READ GB/s: bound $BOUND_R tokens/s, of which nc reaches $(calc %.2f "$NC_DEC_1 / $BOUND_R"), nanochat $(calc %.2f "$PY_DEC_1 / $BOUND_R")."
+	if [ -n "$GPU_RUN" ]; then
+		BW_HOW="the GPU, torch copy_ of $BENCH_BW_MB MiB on the device, best of $BENCH_BW_REPS, read+write bytes"
+	else
+		BW_HOW="$THREADS threads, memcpy of $BENCH_BW_MB MiB, best of $BENCH_BW_REPS, read+write bytes"
+	fi
+	BW_LINE="- memory-bandwidth bound, batch 1: a decoded token reads $(calc %.1f "$TOK_BYTES / 1e6") MB ($(calc %.1f "$W_BYTES / 1e6") MB of fp32 weights: all parameters but the embedding table, plus one wte row; $(calc %.1f "$KV_BYTES / 1e6") MB of KV cache at the mean $BENCH_PROMPT+$((BENCH_N / 2)) positions). Copy bandwidth ($BW_HOW): $BW_COPY GB/s, so at most $BOUND tokens/s. nc reaches $FRAC_NC of it, nanochat $FRAC_PY (forward only $FRAC_PYF). A read-only pass over the same array runs at $BW_READ GB/s: bound $BOUND_R tokens/s, of which nc reaches $(calc %.2f "$NC_DEC_1 / $BOUND_R"), nanochat $(calc %.2f "$PY_DEC_1 / $BOUND_R")."
 else
 	BW_LINE="- memory-bandwidth bound: not measured (the probe did not compile with $BW_CC)"
 fi
@@ -390,17 +445,21 @@ PY_DEC_ALL_B=$(all "$TMP/py.$B.stats" decode_tok_s)
 PY_FWD_ALL_B=$(all "$TMP/py.$B.stats" fwd_decode_tok_s)
 
 {
-	echo "## $STARTED: CPU inference tokens/s, nc-sample vs nanochat's Engine (sh/bench/sample.sh)"
+	if [ -n "$GPU_RUN" ]; then
+		echo "## $STARTED: GPU inference tokens/s, nc-sample vs nanochat's Engine (BENCH_DEVICE=cuda sh/bench/sample.sh)"
+	else
+		echo "## $STARTED: CPU inference tokens/s, nc-sample vs nanochat's Engine (sh/bench/sample.sh)"
+	fi
 	echo
-	echo "- machine: $CPU, $CORES cores, $MEM; $OS; load average $LOAD_START at the start, $LOAD_BW before the bandwidth probe, $LOAD_NC before nc-sample, $LOAD_PY before PyTorch, $LOAD_END at the end"
+	echo "- machine: ${GPU:+$GPU; }$CPU, $CORES cores, $MEM; $OS; load average $LOAD_START at the start, $LOAD_BW before the bandwidth probe, $LOAD_NC before nc-sample, $LOAD_PY before PyTorch, $LOAD_END at the end"
 	echo "- revision: $REV, dirty: $DIRTY"
 	echo "- build: $BUILD; $CCV"
-	echo "- peers: $PEERS; nanochat $NANOCHAT_COMMIT (NANOCHAT_DIR), Engine.generate, fp32 (rotary tables too), torch.compile off"
+	echo "- peers: $PEERS; nanochat $NANOCHAT_COMMIT (NANOCHAT_DIR), Engine.generate, fp32 (rotary tables too), torch.compile off, on the $BENCH_DEVICE"
 	echo "- model: depth $BENCH_DEPTH (n_embd $C, $NH heads, $NKV kv heads), vocab $VOCAB, context $BENCH_T, $PARAMS parameters; nc-train base, $BENCH_TRAIN_STEPS steps of 1 x $BENCH_T tokens (${TRAIN_S} s, final loss ${FINAL_LOSS:-?}); both sides load its model.safetensors"
 	echo "- input: $DOCS docs, $TEXT_BYTES bytes of text from $INPUT_DESC; prompt: <|bos|> and the first $((BENCH_PROMPT - 1)) tokens of the first document ($BENCH_PROMPT tokens); $BENCH_N tokens generated per row at temperature $BENCH_TEMP"
-	echo "- settings: BENCH_DEPTH=$BENCH_DEPTH BENCH_T=$BENCH_T BENCH_VOCAB=$BENCH_VOCAB BENCH_TRAIN_STEPS=$BENCH_TRAIN_STEPS BENCH_PROMPT=$BENCH_PROMPT BENCH_N=$BENCH_N BENCH_BATCH=$BENCH_BATCH BENCH_TEMP=$BENCH_TEMP BENCH_RUNS=$BENCH_RUNS THREADS=$THREADS BENCH_BW_MB=$BENCH_BW_MB"
+	echo "- settings: BENCH_DEVICE=$BENCH_DEVICE BENCH_DEPTH=$BENCH_DEPTH BENCH_T=$BENCH_T BENCH_VOCAB=$BENCH_VOCAB BENCH_TRAIN_STEPS=$BENCH_TRAIN_STEPS BENCH_PROMPT=$BENCH_PROMPT BENCH_N=$BENCH_N BENCH_BATCH=$BENCH_BATCH BENCH_TEMP=$BENCH_TEMP BENCH_RUNS=$BENCH_RUNS THREADS=$THREADS BENCH_BW_MB=$BENCH_BW_MB"
 	echo
-	echo "| $THREADS threads, tokens/s | nc-sample | nanochat Engine | nanochat forward only | nc / Engine | nc / forward only |"
+	echo "| $([ -n "$GPU_RUN" ] && echo "GPU" || echo "$THREADS threads"), tokens/s | nc-sample | nanochat Engine | nanochat forward only | nc / Engine | nc / forward only |"
 	echo "|---|---|---|---|---|---|"
 	echo "| prefill, $BENCH_PROMPT tokens, batch 1 | $NC_PRE_1 | $PY_PRE_1 | $PY_FPRE_1 | ${R_PRE_1}x | $(ratio "$NC_PRE_1" "$PY_FPRE_1")x |"
 	[ "$B" -eq 1 ] ||
@@ -409,7 +468,8 @@ PY_FWD_ALL_B=$(all "$TMP/py.$B.stats" fwd_decode_tok_s)
 	[ "$B" -eq 1 ] ||
 		echo "| decode, batch $B | $NC_DEC_B | $PY_DEC_B | $PY_FWD_B | ${R_DEC_B}x | ${R_FWD_B}x |"
 	echo
-	echo "- target (nc decode at batch 1 at least 2x nanochat's): $TARGET (${R_DEC_1}x against the Engine; ${R_FWD_1}x, $TARGET_FWD, against its forward passes alone)"
+	echo "- target (nc decode at batch 1 at least ${GOAL}x nanochat's): $TARGET (${R_DEC_1}x against the Engine; ${R_FWD_1}x, $TARGET_FWD, against its forward passes alone)"
+	[ -z "$GRAPH_LINE" ] || echo "$GRAPH_LINE"
 	echo "$BW_LINE"
 	[ -z "$GREEDY_LINE" ] || echo "$GREEDY_LINE"
 	[ -z "$EARLY" ] || echo "- early stops: $EARLY"
@@ -421,7 +481,7 @@ PY_FWD_ALL_B=$(all "$TMP/py.$B.stats" fwd_decode_tok_s)
 		"$(show "${CMD_SHARD[@]}")" \
 		"$(show "${CMD_TRAIN[@]}")" \
 		"$(show "${CMD_PROMPT[@]}") | head -n 1 | cut -d' ' -f1-$BENCH_PROMPT >prompt.ids" \
-		"OMP_NUM_THREADS=$THREADS ./bw $BENCH_BW_MB $BENCH_BW_REPS   # $BW_CC bw.c (the probe, in the script)" \
+		"$([ -n "$GPU_RUN" ] && echo "# bandwidth: the PyTorch driver's --bandwidth-mb (below)" || echo "OMP_NUM_THREADS=$THREADS ./bw $BENCH_BW_MB $BENCH_BW_REPS   # $BW_CC bw.c (the probe, in the script)")" \
 		"$(show "${CMD_NC1[@]}") <prompt.ids x$((BENCH_RUNS + 1))   # and --samples=$B" \
 		"$(show "${CMD_PY[@]}" | sed "s|$NANOCHAT_DIR|\$NANOCHAT_DIR|")"
 } >"$TMP/section.md"
