@@ -169,12 +169,19 @@ static void die_ranks(const struct nc_comm *comm)
 }
 
 /* With the model on GPUs and several ranks, gradients and parameters move
- * between the GPUs by NCCL: rank 0's id goes to every rank by MPI. */
+ * between the GPUs by NCCL: rank 0's id goes to every rank by MPI. Built
+ * without NCCL, the ranks step host copies over MPI instead (slow). */
 static int device_comm(struct nc_comm *comm, const struct nc_ops *ops)
 {
 	if (comm->world == 1 || ops->host_memory)
 		return 0;
 #ifdef NC_CUDA
+	if (!nc_cuda_have_nccl()) {
+		if (comm->rank == 0)
+			fprintf(stderr, "%s: built without NCCL: the GPUs' gradients go through host "
+				"memory and MPI (slow)\n", nc_prog);
+		return 0;
+	}
 	unsigned char id[NC_NCCL_ID_BYTES] = {0};
 	if (comm->rank == 0 && nc_cuda_nccl_id(id) != 0)
 		return -1;

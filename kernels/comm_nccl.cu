@@ -4,8 +4,8 @@
  * ops run on, never through host memory. One communicator per process,
  * over every rank of the run; each rank on its own GPU.
  *
- * Built without nccl.h (NC_NO_NCCL), every call fails with a message, so
- * that one GPU still trains and several say what is missing. */
+ * Built without nccl.h (NC_NO_NCCL), nc_cuda_have_nccl says so and the
+ * ranks step a host copy of the model over MPI instead (lib/train.c). */
 #include <cuda_runtime.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +62,11 @@ static int bcast(float *x, size_t n, int root)
 
 static const struct nc_comm_device nccl = {"nccl", reduce_scatter_avg, all_gather, reduce_avg, bcast};
 
+extern "C" int nc_cuda_have_nccl(void)
+{
+	return 1;
+}
+
 extern "C" int nc_cuda_nccl_id(void *id)
 {
 	static_assert(sizeof(ncclUniqueId) == NC_NCCL_ID_BYTES, "NCCL's unique id changed size");
@@ -91,6 +96,11 @@ extern "C" const struct nc_comm_device *nc_cuda_nccl_init(const void *id, int ra
 }
 
 #else
+
+extern "C" int nc_cuda_have_nccl(void)
+{
+	return 0;
+}
 
 extern "C" int nc_cuda_nccl_id(void *id)
 {

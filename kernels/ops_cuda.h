@@ -31,6 +31,7 @@ void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const floa
  * on failure, and when two ranks of a node would share a GPU. */
 #define NC_NCCL_ID_BYTES 128
 struct nc_comm_device;
+int nc_cuda_have_nccl(void);   /* 0: built without NCCL */
 int nc_cuda_nccl_id(void *id);
 const struct nc_comm_device *nc_cuda_nccl_init(const void *id, int rank, int world);
 
