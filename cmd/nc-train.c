@@ -187,7 +187,10 @@ static int device_comm(struct nc_comm *comm, const struct nc_ops *ops)
 		return -1;
 	if (nc_comm_bcast_bytes(comm, id, sizeof id, 0) != 0)
 		return -1;
-	return (comm->dev = nc_cuda_nccl_init(id, comm->rank, comm->world)) ? 0 : -1;
+	if (nc_cuda_nccl_init(id, comm->rank, comm->world) != 0)
+		return -1;
+	comm->dev = ops;
+	return 0;
 #else
 	return 0;
 #endif

@@ -1,5 +1,6 @@
-/* The collectives of a run over several GPUs (spec §3.4, DESIGN §5): the
- * ranks meet through MPI (lib/comm.c), and what the optimizer exchanges,
+/* The collectives of a run over several GPUs (spec §3.4, DESIGN §5), the
+ * CUDA ops' reduce_scatter_avg, all_gather, reduce_avg and bcast: the ranks
+ * meet through MPI (lib/comm.c), and what the optimizer exchanges,
  * gradients and parameters, moves GPU to GPU through NCCL on the stream the
  * ops run on, never through host memory. One communicator per process,
  * over every rank of the run; each rank on its own GPU.
@@ -13,8 +14,8 @@
 #include "cuda_common.h"
 
 extern "C" {
-#include "../lib/comm.h"
 #include "../lib/err.h"
+#include "../lib/ops.h"
 #include "ops_cuda.h"
 }
 
@@ -60,8 +61,6 @@ static int bcast(float *x, size_t n, int root)
 	return nccl_check(ncclBroadcast(x, x, n, ncclFloat, root, comm, STREAM), "broadcast");
 }
 
-static const struct nc_comm_device nccl = {"nccl", reduce_scatter_avg, all_gather, reduce_avg, bcast};
-
 extern "C" int nc_cuda_have_nccl(void)
 {
 	return 1;
@@ -77,22 +76,26 @@ extern "C" int nc_cuda_nccl_id(void *id)
 	return 0;
 }
 
-extern "C" const struct nc_comm_device *nc_cuda_nccl_init(const void *id, int rank, int world)
+extern "C" int nc_cuda_nccl_init(const void *id, int rank, int world)
 {
 	if (comm)
-		return &nccl;
+		return 0;
 	int n = nc_cuda_devices();
-	if (nc_cuda_local_rank() >= n) {
-		nc_fail("rank %d is local rank %d, but this node has %d GPU%s: start one rank per GPU",
-			rank, nc_cuda_local_rank(), n, n == 1 ? "" : "s");
-		return NULL;
-	}
+	if (nc_cuda_local_rank() >= n)
+		return nc_fail("rank %d is local rank %d, but this node has %d GPU%s: start one rank per GPU",
+			       rank, nc_cuda_local_rank(), n, n == 1 ? "" : "s");
 	rank_ = rank, world_ = world;
 	ncclUniqueId u;
 	memcpy(&u, id, sizeof u);
 	if (nccl_check(ncclCommInitRank(&comm, world, u, rank), "init") != 0)
-		return NULL;
-	return &nccl;
+		return -1;
+	struct nc_ops c = {};
+	c.reduce_scatter_avg = reduce_scatter_avg;
+	c.all_gather = all_gather;
+	c.reduce_avg = reduce_avg;
+	c.bcast = bcast;
+	nc_cu_set_collectives(&c);
+	return 0;
 }
 
 #else
@@ -108,10 +111,9 @@ extern "C" int nc_cuda_nccl_id(void *id)
 		       "NCCL's development files and rebuild)");
 }
 
-extern "C" const struct nc_comm_device *nc_cuda_nccl_init(const void *id, int rank, int world)
+extern "C" int nc_cuda_nccl_init(const void *id, int rank, int world)
 {
-	nc_cuda_nccl_id(NULL);
-	return NULL;
+	return nc_cuda_nccl_id(NULL);
 }
 
 #endif

@@ -96,6 +96,11 @@ void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k
 void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
 				   const float *out, const float *lse, const float *q, const float *k,
 				   const float *v, int B, int T, int H, int Hkv, int D, int bf16);
+/* The collectives of kernels/comm_nccl.cu into the op tables (their other
+ * entries are ignored). */
+struct nc_ops;
+void nc_cu_set_collectives(const struct nc_ops *c);
+
 void nc_cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
 			    int Tq, int H, int Hkv, int D, const int *pos, int Tmax);
 

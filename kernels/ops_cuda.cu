@@ -830,6 +830,18 @@ extern "C" void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv,
 	nc_cu_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, bf16);
 }
 
+/* From kernels/comm_nccl.cu once NCCL is up (so that only what trains over
+ * ranks links NCCL): its collectives into both tables. */
+void nc_cu_set_collectives(const struct nc_ops *c)
+{
+	for (struct nc_ops *t : {&table, &table_bf16}) {
+		t->reduce_scatter_avg = c->reduce_scatter_avg;
+		t->all_gather = c->all_gather;
+		t->reduce_avg = c->reduce_avg;
+		t->bcast = c->bcast;
+	}
+}
+
 extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 {
 	if (table_bf16.name)

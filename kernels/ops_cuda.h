@@ -25,14 +25,14 @@ void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const floa
 				     const float *out, const float *lse, const float *q, const float *k,
 				     const float *v, int B, int T, int H, int Hkv, int D, int bf16);
 
-/* Collectives between the GPUs of a run (kernels/comm_nccl.cu). Rank 0
- * makes an id (NC_NCCL_ID_BYTES), every rank gets it (by MPI), then every
- * rank calls nc_cuda_nccl_init after nc_ops_cuda. NULL or -1 with a message
+/* Collectives between the GPUs of a run (kernels/comm_nccl.cu), which the
+ * tables' reduce_scatter_avg, all_gather, reduce_avg and bcast carry out.
+ * Rank 0 makes an id (NC_NCCL_ID_BYTES), every rank gets it (by MPI), then
+ * every rank calls nc_cuda_nccl_init after nc_ops_cuda. -1 with a message
  * on failure, and when two ranks of a node would share a GPU. */
 #define NC_NCCL_ID_BYTES 128
-struct nc_comm_device;
 int nc_cuda_have_nccl(void);   /* 0: built without NCCL */
 int nc_cuda_nccl_id(void *id);
-const struct nc_comm_device *nc_cuda_nccl_init(const void *id, int rank, int world);
+int nc_cuda_nccl_init(const void *id, int rank, int world);
 
 #endif

@@ -1,5 +1,6 @@
 #include "comm.h"
 #include "err.h"
+#include "ops.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -11,22 +11,16 @@
 
 #include <stddef.h>
 
-/* Collectives over device memory (NCCL, kernels/comm_nccl.cu). When the
- * model lives on a GPU, the tool attaches one to its nc_comm: then the
- * float collectives below take pointers to device memory and run on the
- * device, with the meaning they have on the host. */
-struct nc_comm_device {
-	const char *name;
-	int (*reduce_scatter_avg)(const float *send, float *recv, size_t n);
-	int (*all_gather)(float *x, size_t n);
-	int (*reduce_avg)(const float *send, float *recv, size_t n, int root);
-	int (*bcast)(float *x, size_t n, int root);
-};
+struct nc_ops;
 
 struct nc_comm {
 	int rank, world;
 	int mpi;                /* 1: MPI_Init was called, finalize must be */
-	const struct nc_comm_device *dev;   /* NULL: the float collectives take host memory */
+	/* When the model lives on GPUs whose ops carry collectives (NCCL,
+	 * lib/ops.h), the tool sets dev to those ops: then the float
+	 * collectives below take device memory and run there. NULL: they take
+	 * host memory and go through MPI. */
+	const struct nc_ops *dev;
 };
 
 /* Joins the run: MPI when the launcher says there are several ranks

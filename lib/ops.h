@@ -139,6 +139,15 @@ struct nc_ops {
 	void *(*record_end)(void);
 	void (*replay)(void *rec);
 	void (*forget)(void *rec);
+
+	/* Collectives between the ranks of a run, over ops memory (NCCL on
+	 * GPUs, once nc_cuda_nccl_init has run; NULL on the CPU, whose ranks
+	 * use MPI on host memory). Meanings as lib/comm.h's of the same names,
+	 * which call these when the run's nc_comm has this table as dev. */
+	int (*reduce_scatter_avg)(const float *send, float *recv, size_t n);
+	int (*all_gather)(float *x, size_t n);
+	int (*reduce_avg)(const float *send, float *recv, size_t n, int root);
+	int (*bcast)(float *x, size_t n, int root);
 };
 
 extern const struct nc_ops nc_ops_cpu;

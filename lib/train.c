@@ -471,8 +471,9 @@ static void config_line(const struct run *r)
 	logfmt_int(&l, "grad_accum_steps", r->accum);
 	if (r->comm->world > 1) {
 		logfmt_int(&l, "world_size", r->comm->world);
-		/* how gradients and parameters travel between the ranks */
-		logfmt_str(&l, "collectives", r->comm->dev ? r->comm->dev->name : "mpi");
+		/* how gradients and parameters travel between the ranks: only
+		 * the CUDA ops carry collectives, NCCL's */
+		logfmt_str(&l, "collectives", r->comm->dev ? "nccl" : "mpi");
 	}
 	logfmt_int(&l, "num_iterations", r->iterations);
 	logfmt_f(&l, "matrix_lr", o->optim.matrix_lr, 6);
