@@ -684,6 +684,13 @@ static void cu_matmul_backward_bf16(float *dx, float *dw, const float *dy, const
 			  K, dyb, N, 1, dw, K);
 }
 
+static size_t cu_mem_in_use(void)
+{
+	size_t avail = 0, total = 0;
+	CK(cudaMemGetInfo(&avail, &total));
+	return total - avail;
+}
+
 /* ---- recording: CUDA graphs of the ops' stream ---- */
 
 static void cu_record_begin(void)
@@ -800,6 +807,7 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.record_end = cu_record_end;
 	table.replay = cu_replay;
 	table.forget = cu_forget;
+	table.mem_in_use = cu_mem_in_use;
 	return &table;
 }
 

@@ -140,6 +140,10 @@ struct nc_ops {
 	void (*replay)(void *rec);
 	void (*forget)(void *rec);
 
+	/* Bytes of device memory in use (all processes'), NULL where ops
+	 * memory is the host's. */
+	size_t (*mem_in_use)(void);
+
 	/* Collectives between the ranks of a run, over ops memory (NCCL on
 	 * GPUs, once nc_cuda_nccl_init has run; NULL on the CPU, whose ranks
 	 * use MPI on host memory). Meanings as lib/comm.h's of the same names,

@@ -649,6 +649,8 @@ static void write_stage(FILE *fp, const struct stage *st, const struct facts *f,
 	nc_md_item(fp, "MFU %", fmt_known(b, sizeof b, f->mfu, fmt_percent));
 	nc_md_item(fp, "Total training flops", fmt_known(b, sizeof b, flops, fmt_sci));
 	nc_md_item(fp, "Total training time", fmt_known(b, sizeof b, f->time_s, fmt_duration));
+	if (kv_get(&st->done, "device_mem_gb"))   /* trained on a GPU */
+		nc_md_item(fp, "GPU memory in use (GB)", kv_get(&st->done, "device_mem_gb"));
 	if (f->loss_plot)
 		fprintf(fp, "\n![training loss](%s-loss.svg)\n", stage_name[s]);
 	if (f->bpb_plot)

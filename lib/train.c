@@ -330,6 +330,9 @@ static void log_done(const struct run *r)
 		logfmt_f(&l, "min_val_bpb", r->min_bpb, 6);
 		logfmt_f(&l, "final_val_bpb", r->last_bpb, 6);
 	}
+	/* on a GPU, what the run took: every buffer has grown to size by now */
+	if (r->m.ops->mem_in_use)
+		logfmt_f(&l, "device_mem_gb", r->m.ops->mem_in_use() / 1e9, 2);
 	logfmt_emit(&l, stdout);
 	logfmt_free(&l);
 	fflush(stdout);

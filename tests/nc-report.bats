@@ -191,7 +191,7 @@ Total wall clock time: 0h0m"
 @test "without step records the closing record supplies the figures, and time adds up" {
 	cat >times.log <<-'EOF'
 	stage=tok-train vocab_size=512 merges=247 train_s=60
-	stage=base event=done step=100 params=1000 tokens=50000 world_size=8 time_s=3600 final_loss=3.5 min_val_bpb=0.91 final_val_bpb=0.92
+	stage=base event=done step=100 params=1000 tokens=50000 world_size=8 time_s=3600 final_loss=3.5 min_val_bpb=0.91 final_val_bpb=0.92 device_mem_gb=52.47
 	stage=sft event=done step=10 time_s=1000
 	stage=sft event=done step=20 time_s=500
 	EOF
@@ -204,6 +204,7 @@ Total wall clock time: 0h0m"
 	assert_line "- Final training loss: 3.5000"
 	assert_line "- Minimum validation bpb: 0.9100"
 	assert_line "- Total training time: 1h00m"
+	assert_line "- GPU memory in use (GB): 52.47"
 	grep -qx "| train time      | 1h00m    | -        | 25m00s   | -        |" report/report.md
 	# 3600 + 1000 + 500 + 60 seconds
 	grep -qx "Total wall clock time: 1h26m" report/report.md

@@ -99,6 +99,7 @@ same_curve() {
 	mpirun --allow-run-as-root --oversubscribe -np 2 -x OMP_NUM_THREADS=1 "${x[@]}" \
 		"$(command -v nc-train)" base "${args[@]}" --device=cuda -o "$T/two" >"$T/two.log"
 	grep -q 'world_size=2 collectives=nccl .*device=cuda$' "$T/two.log"
+	grep -q 'event=done .*device_mem_gb=[0-9.]*$' "$T/two.log"
 	[ -f "$T/two/step_000008/optim.0.safetensors" ] && [ -f "$T/two/step_000008/optim.1.safetensors" ]
 	[ "$(grep -c -E ' (loss|val_bpb)=' "$T/two.log")" = 11 ]
 	same_curve "$T/two.log" "$T/one.log" 1e-4
