@@ -134,3 +134,14 @@ same_curve() {
 	assert_output --partial "a smaller --device-batch-size"
 	[ ! -e "$T/wide" ]
 }
+
+@test "decode graphs: seeded samples on the GPU are the same replayed as op by op (NC_NO_GRAPHS=1)" {
+	train --device=cpu -o "$T/g2" --num-iterations=2 >/dev/null
+	args=(-m "$T/g2/step_000002" --device=cuda -p "The" -n 20 -t 0.9 -s 5 --samples 3 --json)
+	nc-sample "${args[@]}" >"$T/graphs.jsonl"
+	NC_NO_GRAPHS=1 nc-sample "${args[@]}" >"$T/nographs.jsonl"
+	[ "$(wc -l <"$T/graphs.jsonl")" = 3 ]
+	diff "$T/graphs.jsonl" "$T/nographs.jsonl"
+	nc-sample "${args[@]/--device=cuda/--device=cpu}" >"$T/cpu.jsonl"
+	diff "$T/graphs.jsonl" "$T/cpu.jsonl"
+}
