@@ -99,8 +99,8 @@ static void divide(float *x, size_t n, int world)
 		x[i] /= w;
 }
 
-/* The float collectives below go to the device communicator when one is
- * attached (their buffers are then device memory). */
+/* The float collectives below go to c->dev's when it is set (their
+ * buffers are then device memory: NCCL's, lib/ops.h). */
 int nc_comm_reduce_scatter_avg(const struct nc_comm *c, const float *send, float *recv, size_t n)
 {
 	if (c->dev && c->world > 1)
