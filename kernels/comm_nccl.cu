@@ -8,7 +8,6 @@
  * Built without nccl.h (NC_NO_NCCL), nc_cuda_have_nccl says so and the
  * ranks step a host copy of the model over MPI instead (lib/train.c). */
 #include <cuda_runtime.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_common.h"
