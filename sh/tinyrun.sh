@@ -31,10 +31,12 @@
 #   NC_DEVICE=auto       where the model runs: auto (a GPU when there is
 #                        one), cpu or cuda
 #   NC_THREADS           CPU threads (default: all)
+#   NC_BIN               the directory holding nc's tools (default: this
+#                        checkout's build/, which is built first)
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/build
+bin=${NC_BIN:-$root/build}
 run=${NC_RUN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nc/tinyrun}
 corpus_mb=${NC_TINY_CORPUS_MB:-8}
 vocab=${NC_TINY_VOCAB:-4096}
@@ -58,7 +60,10 @@ case $until in '' | corpus | tokenizer | shards | base | sample | report) ;;
 *) die "NC_TINY_UNTIL: no stage '$until' (corpus, tokenizer, shards, base, sample, report)" ;;
 esac
 
-(cd "$root" && make -s all)
+[ -n "${NC_BIN:-}" ] || (cd "$root" && make -s all)
+for t in nc-bpe nc-shard nc-train nc-sample nc-report; do
+	[ -x "$bin/$t" ] || die "$bin/$t: no such program (NC_BIN)"
+done
 mkdir -p "$run/.done"
 echo "tinyrun: run directory $run"
 

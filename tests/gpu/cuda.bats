@@ -145,3 +145,23 @@ same_curve() {
 	nc-sample "${args[@]/--device=cuda/--device=cpu}" >"$T/cpu.jsonl"
 	diff "$T/graphs.jsonl" "$T/cpu.jsonl"
 }
+
+@test "sh/tinyrun.sh runs its model on the GPU when there is one (NC_DEVICE=auto)" {
+	# the tools tinyrun calls, with this suite's nc-train and nc-sample
+	mkdir -p "$T/tinybin"
+	for t in nc-bpe nc-shard nc-train nc-sample nc-report; do
+		ln -sf "$(command -v $t)" "$T/tinybin/$t"
+	done
+	export NC_EMU_LOG=$T/emu.log
+	NC_BIN=$T/tinybin NC_RUN_DIR=$T/tiny NC_TINY_VOCAB=512 NC_TINY_DEPTH=1 NC_TINY_SEQ=32 \
+		NC_TINY_BATCH=2 NC_TINY_STEPS=4 sh/tinyrun.sh "$T/docs.jsonl" >"$T/tiny.out" 2>&1 ||
+		{ cat "$T/tiny.out"; false; }
+	grep -q 'event=config .*device=cuda-bf16' "$T/tiny/base.log"
+	grep -q 'event=done .*device_mem_gb=' "$T/tiny/base.log"
+	[ "$(wc -l <"$T/tiny/samples.jsonl")" = 7 ]
+	grep -q 'tinyrun: done' "$T/tiny.out"
+	if [ "${NC_BIN:-}" = build/emu ]; then
+		# nc-train and both nc-sample runs launched kernels on the emulated GPU
+		[ "$(grep -c -E ' kernels=[1-9]' "$T/emu.log")" = 3 ]
+	fi
+}
