@@ -3,7 +3,11 @@
 PREFIX  ?= /usr/local
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += $(if $(HAVE_BLAS),-DNC_BLAS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -MMD -MP
+# -fno-trapping-math: nc never reads floating-point exception flags, and
+# without it GCC will not turn a float comparison into a vector select
+# (lib/fastmath.h's loops would stay scalar). Values are unchanged.
+CFLAGS  += $(if $(HAVE_BLAS),-DNC_BLAS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp \
+	   -fno-trapping-math -MMD -MP
 LDLIBS  := -larchive -lxxhash -ljansson -lsnappy -lzstd -lz -lm
 LDFLAGS += -fopenmp
 

@@ -3,6 +3,7 @@
  * with one (NC_BLAS), else plain loops. */
 #include "ops.h"
 #include "ops_cpu_optim.h"
+#include "fastmath.h"
 #include "mem.h"
 
 #include <math.h>
@@ -16,6 +17,11 @@
 #endif
 #define REAL float
 #define OP(name) cpu_##name
+#define FEXP nc_expf
+#define FTANH nc_tanhf
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ROW_TARGET __attribute__((target_clones("avx2", "default")))
+#endif
 #include "ops_cpu_impl.h"
 
 #ifdef NC_BLAS
@@ -173,8 +179,9 @@ static float softmax_row(float *s, int last, int Tk)
 	float mx = -INFINITY, sum = 0;
 	for (int j = 0; j <= last; j++)
 		mx = fmaxf(mx, s[j]);
+	#pragma omp simd reduction(+ : sum)
 	for (int j = 0; j <= last; j++)
-		sum += s[j] = expf(s[j] - mx);
+		sum += s[j] = nc_expf(s[j] - mx);
 	for (int j = 0; j <= last; j++)
 		s[j] /= sum;
 	for (int j = last + 1; j < Tk; j++)
@@ -236,8 +243,9 @@ static void attend_one(float *o, float *p, const float *q, const float *k, const
 		p[j] = dot8(q, k + (size_t)j * kvs, D) * scale;
 		mx = fmaxf(mx, p[j]);
 	}
+	#pragma omp simd reduction(+ : sum)
 	for (int j = 0; j <= last; j++)
-		sum += p[j] = expf(p[j] - mx);
+		sum += p[j] = nc_expf(p[j] - mx);
 	for (int d = 0; d < D; d++)
 		o[d] = 0;
 	for (int j = 0; j <= last; j++) {
@@ -307,8 +315,9 @@ static void gemm_attention_backward(float *dq, float *dk, float *dv, const float
 						    q + q0, qs, k + kv0, kvs, 0, P, T);
 					for (int t = 0; t < T; t++) {
 						float *p = P + (size_t)t * T;
+						#pragma omp simd
 						for (int j = 0; j <= t; j++)
-							p[j] = expf(p[j] - l[t]);
+							p[j] = nc_expf(p[j] - l[t]);
 						for (int j = t + 1; j < T; j++)
 							p[j] = 0;
 					}

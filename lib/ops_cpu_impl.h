@@ -6,6 +6,17 @@
 #include <string.h>
 #include <tgmath.h>   /* exp, log, tanh, sqrt in the precision of REAL */
 
+/* e^x and tanh in the loss: the includer may give versions that vectorize
+ * (lib/fastmath.h for float), and ROW_TARGET the targets to build the
+ * loss's row loop for. */
+#ifndef FEXP
+#define FEXP exp
+#define FTANH tanh
+#endif
+#ifndef ROW_TARGET
+#define ROW_TARGET
+#endif
+
 /* Below these many elements an op runs on one thread: starting the team
  * costs more than it saves, and far more when the cores are busy (a
  * thread that is not scheduled holds up every barrier). */
@@ -254,16 +265,49 @@ static void OP(attention_backward)(REAL *dq, REAL *dk, REAL *dv, const REAL *dou
 
 static void OP(relu2)(REAL *y, const REAL *x, size_t n)
 {
-	#pragma omp parallel for if (n >= PAR_CHEAP)
+	#pragma omp parallel for simd if (n >= PAR_CHEAP)
 	for (size_t i = 0; i < n; i++)
 		y[i] = x[i] > 0 ? x[i] * x[i] : 0;
 }
 
 static void OP(relu2_backward)(REAL *dx, const REAL *dy, const REAL *x, size_t n)
 {
-	#pragma omp parallel for if (n >= PAR_CHEAP)
+	#pragma omp parallel for simd if (n >= PAR_CHEAP)
 	for (size_t i = 0; i < n; i++)
 		dx[i] += x[i] > 0 ? 2 * x[i] * dy[i] : 0;
+}
+
+/* One row of the loss: z (V logits) softcapped, its loss against target
+ * tg (0 for tg < 0) returned, and with grad_scale != 0 z replaced by
+ * grad_scale d loss / d z. */
+ROW_TARGET static REAL OP(xent_row)(REAL *z, int V, int tg, REAL cap, REAL grad_scale)
+{
+	REAL mx = -INFINITY;
+	#pragma omp simd reduction(max : mx)
+	for (int j = 0; j < V; j++) {
+		REAL c = cap * FTANH(z[j] / cap);
+		z[j] = c;
+		mx = c > mx ? c : mx;
+	}
+	REAL sum = 0;
+	#pragma omp simd reduction(+ : sum)
+	for (int j = 0; j < V; j++)
+		sum += FEXP(z[j] - mx);
+	REAL lse = mx + log(sum), loss = tg >= 0 ? lse - z[tg] : 0;
+	if (grad_scale == 0)
+		return loss;
+	if (tg < 0) {
+		for (int j = 0; j < V; j++)
+			z[j] = 0;
+		return loss;
+	}
+	/* d/dz of cap*tanh(z/cap) is 1 - (c/cap)^2 */
+	#pragma omp simd
+	for (int j = 0; j < V; j++) {
+		REAL c = z[j], g = FEXP(c - lse) - (j == tg);
+		z[j] = grad_scale * g * (1 - (c / cap) * (c / cap));
+	}
+	return loss;
 }
 
 static double OP(softcap_xent)(REAL *logits, REAL *loss, const int32_t *targets, int n, int V,
@@ -272,34 +316,15 @@ static double OP(softcap_xent)(REAL *logits, REAL *loss, const int32_t *targets,
 	double total = 0;
 	#pragma omp parallel for reduction(+ : total)
 	for (int i = 0; i < n; i++) {
-		REAL *z = logits + (size_t)i * V;
-		REAL mx = -INFINITY;
-		for (int j = 0; j < V; j++) {
-			z[j] = cap * tanh(z[j] / cap);
-			if (z[j] > mx)
-				mx = z[j];
-		}
-		REAL sum = 0;
-		for (int j = 0; j < V; j++)
-			sum += exp(z[j] - mx);
-		REAL lse = mx + log(sum);
-		int tg = targets[i];
-		loss[i] = tg >= 0 ? lse - z[tg] : 0;
+		loss[i] = OP(xent_row)(logits + (size_t)i * V, V, targets[i], cap, grad_scale);
 		total += loss[i];
-		if (grad_scale == 0)
-			continue;
-		for (int j = 0; j < V; j++) {
-			/* d/dz of cap*tanh(z/cap) is 1 - (c/cap)^2 */
-			REAL c = z[j], g = tg >= 0 ? exp(c - lse) - (j == tg) : 0;
-			z[j] = grad_scale * g * (1 - (c / cap) * (c / cap));
-		}
 	}
 	return total;
 }
 
 static void OP(softcap)(REAL *z, size_t n, REAL cap)
 {
-	#pragma omp parallel for if (n >= PAR_DEAR)
+	#pragma omp parallel for simd if (n >= PAR_DEAR)
 	for (size_t i = 0; i < n; i++)
-		z[i] = cap * tanh(z[i] / cap);
+		z[i] = cap * FTANH(z[i] / cap);
 }
