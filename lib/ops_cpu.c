@@ -81,77 +81,65 @@ static inline __attribute__((always_inline)) float dot8(const float *x, const fl
 	return dot_finish(&s, x, w, K8, K);
 }
 
-/* x rows m0.. (4 at a time) against W's row n */
-static inline __attribute__((always_inline)) void rows_by_4(float *y, const float *x, const float *wn,
-							    int M4, int N, int K, int acc, int n)
+/* a . b[i] for four vectors b[i] at once: four sums in flight instead of
+ * one chain of dependent adds, each summed exactly as dot8 sums it (so
+ * a result does not depend on which others it was computed with). */
+static inline __attribute__((always_inline)) void dot8x4(float t[4], const float *a,
+							  const float *const b[4], int K)
 {
 	int K8 = K & ~7;
-	for (int m = 0; m < M4; m += 4) {
-		const float *x0 = x + (size_t)m * K, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K;
-		v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-		for (int k = 0; k < K8; k += 8) {
-			v8f wv, a, b, c, d;
-			LOAD8(wv, wn + k);
-			LOAD8(a, x0 + k);
-			LOAD8(b, x1 + k);
-			LOAD8(c, x2 + k);
-			LOAD8(d, x3 + k);
-			s0 += a * wv;
-			s1 += b * wv;
-			s2 += c * wv;
-			s3 += d * wv;
-		}
-		float t[4] = {dot_finish(&s0, x0, wn, K8, K), dot_finish(&s1, x1, wn, K8, K),
-			      dot_finish(&s2, x2, wn, K8, K), dot_finish(&s3, x3, wn, K8, K)};
-		for (int r = 0; r < 4; r++) {
-			float *yo = y + (size_t)(m + r) * N + n;
-			*yo = acc ? *yo + t[r] : t[r];
-		}
+	v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+	for (int k = 0; k < K8; k += 8) {
+		v8f av, b0, b1, b2, b3;
+		LOAD8(av, a + k);
+		LOAD8(b0, b[0] + k);
+		LOAD8(b1, b[1] + k);
+		LOAD8(b2, b[2] + k);
+		LOAD8(b3, b[3] + k);
+		s0 += b0 * av;
+		s1 += b1 * av;
+		s2 += b2 * av;
+		s3 += b3 * av;
 	}
+	t[0] = dot_finish(&s0, b[0], a, K8, K);
+	t[1] = dot_finish(&s1, b[1], a, K8, K);
+	t[2] = dot_finish(&s2, b[2], a, K8, K);
+	t[3] = dot_finish(&s3, b[3], a, K8, K);
 }
 
 /* W's rows n0..n1-1 against x's M rows. Four x rows at a time share each
- * weight vector loaded; the rows left over (all of them at batch 1) take
- * four weight rows at a time, so that four sums are in flight rather than
- * one chain of dependent adds. Either way each output's sum is the same
- * single 8-lane accumulator over k, so the results do not depend on M. */
+ * weight row loaded; the rows left over (all of them at batch 1) take
+ * four weight rows at a time. Either way each output is dot8's sum, so
+ * the results do not depend on M. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void few_rows(float *y, const float *x, const float *w, int M, int N, int K, int acc, int n0,
 		     int n1)
 {
-	int K8 = K & ~7, M4 = M & ~3;
+	int M4 = M & ~3;
 	for (int n = n0; n < n1; n += 4) {
 		int nb = n1 - n < 4 ? n1 - n : 4;
-		const float *w0 = w + (size_t)n * K;
+		const float *wn = w + (size_t)n * K;
+		float t[4];
 		for (int j = 0; j < nb; j++)
-			rows_by_4(y, x, w0 + (size_t)j * K, M4, N, K, acc, n + j);
+			for (int m = 0; m < M4; m += 4) {
+				const float *xs[4] = {x + (size_t)m * K, x + (size_t)(m + 1) * K,
+						      x + (size_t)(m + 2) * K, x + (size_t)(m + 3) * K};
+				dot8x4(t, wn + (size_t)j * K, xs, K);
+				for (int r = 0; r < 4; r++) {
+					float *yo = y + (size_t)(m + r) * N + n + j;
+					*yo = acc ? *yo + t[r] : t[r];
+				}
+			}
 		for (int m = M4; m < M; m++) {
 			const float *xm = x + (size_t)m * K;
-			float t[4];
 			if (nb == 4) {
-				const float *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-				v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-				for (int k = 0; k < K8; k += 8) {
-					v8f xv, a, b, c, d;
-					LOAD8(xv, xm + k);
-					LOAD8(a, w0 + k);
-					LOAD8(b, w1 + k);
-					LOAD8(c, w2 + k);
-					LOAD8(d, w3 + k);
-					s0 += xv * a;
-					s1 += xv * b;
-					s2 += xv * c;
-					s3 += xv * d;
-				}
-				t[0] = dot_finish(&s0, xm, w0, K8, K);
-				t[1] = dot_finish(&s1, xm, w1, K8, K);
-				t[2] = dot_finish(&s2, xm, w2, K8, K);
-				t[3] = dot_finish(&s3, xm, w3, K8, K);
+				const float *ws[4] = {wn, wn + K, wn + 2 * (size_t)K, wn + 3 * (size_t)K};
+				dot8x4(t, xm, ws, K);
 			} else {
 				for (int j = 0; j < nb; j++)
-					t[j] = dot8(xm, w0 + (size_t)j * K, K);
+					t[j] = dot8(xm, wn + (size_t)j * K, K);
 			}
 			for (int j = 0; j < nb; j++) {
 				float *yo = y + (size_t)m * N + n + j;
@@ -280,25 +268,13 @@ static void attend_one(float *o, float *p, const float *q, const float *k, const
 	int D8 = D & ~7;
 	float mx = -INFINITY, sum = 0;
 	int j = 0;
-	for (; j + 4 <= last + 1; j += 4) {   /* four keys' sums in flight, each as dot8's */
-		const float *k0 = k + (size_t)j * kvs, *k1 = k0 + kvs, *k2 = k1 + kvs, *k3 = k2 + kvs;
-		v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-		for (int d = 0; d < D8; d += 8) {
-			v8f qv, a, b, c, e;
-			LOAD8(qv, q + d);
-			LOAD8(a, k0 + d);
-			LOAD8(b, k1 + d);
-			LOAD8(c, k2 + d);
-			LOAD8(e, k3 + d);
-			s0 += qv * a;
-			s1 += qv * b;
-			s2 += qv * c;
-			s3 += qv * e;
-		}
-		p[j] = dot_finish(&s0, q, k0, D8, D) * scale;
-		p[j + 1] = dot_finish(&s1, q, k1, D8, D) * scale;
-		p[j + 2] = dot_finish(&s2, q, k2, D8, D) * scale;
-		p[j + 3] = dot_finish(&s3, q, k3, D8, D) * scale;
+	for (; j + 4 <= last + 1; j += 4) {
+		const float *ks[4] = {k + (size_t)j * kvs, k + (size_t)(j + 1) * kvs,
+				      k + (size_t)(j + 2) * kvs, k + (size_t)(j + 3) * kvs};
+		float t[4];
+		dot8x4(t, q, ks, D);
+		for (int r = 0; r < 4; r++)
+			p[j + r] = t[r] * scale;
 	}
 	for (; j <= last; j++)
 		p[j] = dot8(q, k + (size_t)j * kvs, D) * scale;

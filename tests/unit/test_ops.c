@@ -91,6 +91,40 @@ static void test_matmul(void)
 	free(m.x), free(m.w), free(m.g), free(m.y), free(dx), free(dw);
 }
 
+/* Decoding multiplies a few rows at a time, in whatever batch the rows
+ * are in: a row's products must come out the same bit for bit at every
+ * batch size, or a sequence's samples would depend on its neighbours.
+ * Sizes with tails: N not a multiple of 4, K not a multiple of 8; M up to
+ * the few-rows limit and past it (sgemm, checked against double). */
+static void test_matmul_rows(void)
+{
+	enum { MX = 20, N = 37, K = 45 };
+	float *x = malloc(MX * K * sizeof *x), *w = malloc(N * K * sizeof *w);
+	float *y = malloc(MX * N * sizeof *y), *y1 = malloc(N * sizeof *y1);
+	for (int i = 0; i < MX * K; i++) x[i] = (float)(2 * nc_rng_uniform(&rng) - 1);
+	for (int i = 0; i < N * K; i++) w[i] = (float)(2 * nc_rng_uniform(&rng) - 1);
+	int same = 1;
+	double far = 0;
+	for (int M = 1; M <= MX; M++) {
+		nc_ops_cpu.matmul(y, x, w, M, N, K, 0);
+		for (int m = 0; m < M; m++) {
+			if (M <= 16) {
+				nc_ops_cpu.matmul(y1, x + (size_t)m * K, w, 1, N, K, 0);
+				same &= !memcmp(y1, y + (size_t)m * N, N * sizeof *y1);
+			}
+			for (int n = 0; n < N; n++) {
+				double s = 0;
+				for (int k = 0; k < K; k++)
+					s += (double)x[m * K + k] * w[n * K + k];
+				far = fmax(far, fabs(y[m * N + n] - s));
+			}
+		}
+	}
+	CHECK(same, "matmul: a row's products are the same bit for bit in a batch of 1..16 rows");
+	CHECK(far < 1e-5, "matmul: 1..20 rows of odd sizes agree with double");
+	free(x), free(w), free(y), free(y1);
+}
+
 /* ---- embedding ---- */
 struct emb { double *wte, *g, *out; int32_t idx[6]; };
 static double emb_loss(void *c)
@@ -297,6 +331,7 @@ int main(void)
 {
 	nc_rng_seed(&rng, 7);
 	test_matmul();
+	test_matmul_rows();
 	test_embedding();
 	test_rmsnorm();
 	test_rotary();
