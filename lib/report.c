@@ -1,27 +1,22 @@
-/* Reading the records of every stage, and writing report.md from them
- * (its Environment section is lib/report_env.c). Layout and number formats
+/* Writing report.md and its plots from what lib/report_read.c has read
+ * (the Environment section is lib/report_env.c). Layout and number formats
  * follow nanochat's report (spec §7). */
 #include "report.h"
 #include "err.h"
 #include "file.h"
-#include "logfmt_read.h"
 #include "mem.h"
+#include "report_data.h"
 #include "report_env.h"
 #include "svg.h"
 
 #include <errno.h>
-#include <jansson.h>
-#include <limits.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
-enum { BASE, MID, SFT, RL, NSTAGES };
-static const char *const stage_name[NSTAGES] = {"base", "mid", "sft", "rl"};
 static const char *const stage_title[NSTAGES] = {"Base model training", "Midtraining", "Chat SFT",
 						 "Chat RL"};
 static const char *const stage_column[NSTAGES] = {"BASE", "MID", "SFT", "RL"};
@@ -35,425 +30,6 @@ static const struct {
 	{"gsm8k", "GSM8K"}, {"humaneval", "HumanEval"}, {"mmlu", "MMLU"}, {"chatcore", "ChatCORE"},
 };
 #define NTASKS (sizeof summary_tasks / sizeof summary_tasks[0])
-
-/* ---- ordered key/value lists ---- */
-
-struct kvlist {
-	struct nc_logfmt_field *f;
-	size_t n, cap;
-};
-
-static void kv_clear(struct kvlist *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->f[i].key);
-		free(l->f[i].val);
-	}
-	l->n = 0;
-}
-
-static void kv_free(struct kvlist *l)
-{
-	kv_clear(l);
-	free(l->f);
-	memset(l, 0, sizeof *l);
-}
-
-static const char *kv_get(const struct kvlist *l, const char *key)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->f[i].key, key) == 0)
-			return l->f[i].val;
-	return NULL;
-}
-
-static void kv_set(struct kvlist *l, const char *key, const char *val)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->f[i].key, key) == 0) {
-			free(l->f[i].val);
-			l->f[i].val = xstrdup(val);
-			return;
-		}
-	xgrow(&l->f, &l->cap, l->n + 1, sizeof *l->f);
-	l->f[l->n].key = xstrdup(key);
-	l->f[l->n].val = xstrdup(val);
-	l->n++;
-}
-
-/* l becomes the fields of rec, less the keys in skip (NULL-terminated). */
-static void kv_take(struct kvlist *l, const struct nc_logfmt_rec *rec, const char *const *skip)
-{
-	kv_clear(l);
-	for (size_t i = 0; i < rec->n; i++) {
-		const char *const *s = skip;
-		while (*s && strcmp(*s, rec->f[i].key) != 0)
-			s++;
-		if (!*s)
-			kv_set(l, rec->f[i].key, rec->f[i].val);
-	}
-}
-
-/* Named lists; a record for a name already seen replaces its list. */
-struct rows {
-	struct row {
-		char *name;
-		struct kvlist kv;
-	} *r;
-	size_t n, cap;
-};
-
-static struct kvlist *row_named(struct rows *t, const char *name)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->r[i].name, name) == 0)
-			return &t->r[i].kv;
-	xgrow(&t->r, &t->cap, t->n + 1, sizeof *t->r);
-	memset(&t->r[t->n], 0, sizeof t->r[t->n]);
-	t->r[t->n].name = xstrdup(name);
-	return &t->r[t->n++].kv;
-}
-
-static void rows_free(struct rows *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->r[i].name);
-		kv_free(&t->r[i].kv);
-	}
-	free(t->r);
-	memset(t, 0, sizeof *t);
-}
-
-/* ---- per-step series ---- */
-
-struct point {
-	int64_t step;
-	double v;
-	size_t seq;       /* order read, so that the later of two wins */
-};
-
-struct series {
-	struct point *p;
-	size_t n, cap;
-};
-
-static void series_add(struct series *s, int64_t step, double v)
-{
-	xgrow(&s->p, &s->cap, s->n + 1, sizeof *s->p);
-	s->p[s->n] = (struct point){step, v, s->n};
-	s->n++;
-}
-
-static int by_step_then_seq(const void *a, const void *b)
-{
-	const struct point *x = a, *y = b;
-	if (x->step != y->step)
-		return x->step < y->step ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* One point per step in step order: the last read for each step, since a
- * resumed run logs again the steps after its checkpoint. */
-static struct point *series_latest(const struct series *s, size_t *n)
-{
-	struct point *p = xmalloc((s->n ? s->n : 1) * sizeof *p);
-	if (s->n)
-		memcpy(p, s->p, s->n * sizeof *p);
-	qsort(p, s->n, sizeof *p, by_step_then_seq);
-	size_t k = 0;
-	for (size_t i = 0; i < s->n; i++) {
-		if (k && p[k - 1].step == p[i].step)
-			k--;
-		p[k++] = p[i];
-	}
-	*n = k;
-	return p;
-}
-
-/* ---- what was read ---- */
-
-struct stage {
-	int seen;
-	struct kvlist config, done;   /* the last record of each */
-	double done_s;                /* time_s over every done record */
-	int ndone;
-	struct series loss, bpb;
-	/* over every step record read, repeated steps included: the time a
-	 * resumed run spent twice was spent */
-	double step_s, tokens, tok_dt, mfu_dt_sum, mfu_dt;
-	size_t ntimed;
-};
-
-struct sample {
-	char *prompt, *text, *finish;
-	size_t nprompt, ntext;
-	long long index, tokens;      /* -1 when absent */
-};
-
-struct nc_report {
-	struct kvlist tok_train;
-	int has_tok_train;
-	struct rows tok_stats;        /* by tokenizer */
-	struct rows compression;      /* by text and tokenizer */
-	struct stage stage[NSTAGES];
-	struct rows results[NSTAGES]; /* by task */
-	struct sample *samples;
-	size_t nsamples, capsamples;
-};
-
-struct nc_report *nc_report_new(void)
-{
-	return xcalloc(1, sizeof(struct nc_report));
-}
-
-void nc_report_free(struct nc_report *r)
-{
-	if (!r)
-		return;
-	kv_free(&r->tok_train);
-	rows_free(&r->tok_stats);
-	rows_free(&r->compression);
-	for (int s = 0; s < NSTAGES; s++) {
-		kv_free(&r->stage[s].config);
-		kv_free(&r->stage[s].done);
-		free(r->stage[s].loss.p);
-		free(r->stage[s].bpb.p);
-		rows_free(&r->results[s]);
-	}
-	for (size_t i = 0; i < r->nsamples; i++) {
-		free(r->samples[i].prompt);
-		free(r->samples[i].text);
-		free(r->samples[i].finish);
-	}
-	free(r->samples);
-	free(r);
-}
-
-/* ---- numbers in records ---- */
-
-/* A whole number in decimal, as logfmt_int writes it. */
-static int is_int(const char *s, long long *out)
-{
-	const char *d = *s == '-' ? s + 1 : s;
-	if (!*d || strspn(d, "0123456789") != strlen(d))
-		return 0;
-	errno = 0;
-	long long v = strtoll(s, NULL, 10);
-	if (errno == ERANGE)
-		return 0;
-	*out = v;
-	return 1;
-}
-
-/* A decimal number, "nan" or "inf" (what printf writes); not hex. */
-static int is_num(const char *s, double *out)
-{
-	char *end;
-	if (!*s || strpbrk(s, "xX") || strchr(" \t\n", *s))
-		return 0;
-	double v = strtod(s, &end);
-	if (*end)
-		return 0;
-	*out = v;
-	return 1;
-}
-
-static int number(const char *key, const char *s, double *out)
-{
-	if (!is_num(s, out))
-		return nc_fail("%s: '%s' is not a number", key, s);
-	return 0;
-}
-
-/* A field as a number, NAN when absent or not a number. */
-static double num_of(const struct kvlist *l, const char *key)
-{
-	const char *s = kv_get(l, key);
-	double v;
-	return s && is_num(s, &v) ? v : NAN;
-}
-
-/* ---- reading records ---- */
-
-static int stage_index(const char *name)
-{
-	for (int s = 0; s < NSTAGES; s++)
-		if (name && strcmp(name, stage_name[s]) == 0)
-			return s;
-	return -1;
-}
-
-/* A field that must be a number when present; NAN when absent. */
-static int optional_number(const struct nc_logfmt_rec *rec, const char *key, double *v)
-{
-	const char *s = nc_logfmt_get(rec, key);
-	*v = NAN;
-	return s ? number(key, s, v) : 0;
-}
-
-static int take_step(struct stage *st, const struct nc_logfmt_rec *rec, const char *step)
-{
-	long long n;
-	double loss, bpb, dt, tok_s, mfu;
-	if (!is_int(step, &n) || n < 0)
-		return nc_fail("step: '%s' is not a step number", step);
-	if (optional_number(rec, "val_bpb", &bpb) != 0 || optional_number(rec, "loss", &loss) != 0 ||
-	    optional_number(rec, "dt_ms", &dt) != 0 || optional_number(rec, "tok_s", &tok_s) != 0 ||
-	    optional_number(rec, "mfu", &mfu) != 0)
-		return -1;
-	if (nc_logfmt_get(rec, "val_bpb")) {
-		series_add(&st->bpb, n, bpb);
-		st->seen = 1;
-	}
-	if (!nc_logfmt_get(rec, "loss"))
-		return 0;
-	series_add(&st->loss, n, loss);
-	st->seen = 1;
-	if (!isfinite(dt) || dt < 0)
-		return 0;
-	dt /= 1000;
-	st->step_s += dt;
-	st->ntimed++;
-	if (isfinite(tok_s)) {
-		st->tokens += tok_s * dt;
-		st->tok_dt += dt;
-	}
-	if (isfinite(mfu)) {
-		st->mfu_dt_sum += mfu * dt;
-		st->mfu_dt += dt;
-	}
-	return 0;
-}
-
-static int take_event(struct stage *st, const struct nc_logfmt_rec *rec, const char *event)
-{
-	static const char *const skip[] = {"stage", "event", NULL};
-	if (strcmp(event, "config") == 0) {
-		kv_take(&st->config, rec, skip);
-		st->seen = 1;
-	} else if (strcmp(event, "done") == 0) {
-		double t;
-		if (optional_number(rec, "time_s", &t) != 0)
-			return -1;
-		if (isfinite(t))
-			st->done_s += t;
-		kv_take(&st->done, rec, skip);
-		st->ndone++;
-		st->seen = 1;
-	}
-	return 0;
-}
-
-static int take_logfmt(struct nc_report *r, const struct nc_logfmt_rec *rec)
-{
-	static const char *const none[] = {NULL};
-	static const char *const task_keys[] = {"task", "stage", NULL};
-	const char *stage = nc_logfmt_get(rec, "stage"), *task = nc_logfmt_get(rec, "task");
-	if (task) {
-		int s = stage_index(stage ? stage : "base");
-		if (s >= 0)
-			kv_take(row_named(&r->results[s], task), rec, task_keys);
-		return 0;
-	}
-	if (stage && strcmp(stage, "tok-train") == 0) {
-		static const char *const skip[] = {"stage", NULL};
-		kv_take(&r->tok_train, rec, skip);
-		r->has_tok_train = 1;
-		return 0;
-	}
-	if (!stage && nc_logfmt_get(rec, "token_bytes_min")) {
-		const char *tok = nc_logfmt_get(rec, "tokenizer");
-		kv_take(row_named(&r->tok_stats, tok ? tok : ""), rec, none);
-		return 0;
-	}
-	const char *text = nc_logfmt_get(rec, "text");
-	if (!stage && text && nc_logfmt_get(rec, "ratio")) {
-		const char *tok = nc_logfmt_get(rec, "tokenizer");
-		size_t n = strlen(text) + (tok ? strlen(tok) : 0) + 2;
-		char *name = xmalloc(n);
-		snprintf(name, n, "%s\n%s", text, tok ? tok : "");
-		kv_take(row_named(&r->compression, name), rec, none);
-		free(name);
-		return 0;
-	}
-	int s = stage_index(stage);
-	if (s < 0)
-		return 0;
-	const char *event = nc_logfmt_get(rec, "event"), *step = nc_logfmt_get(rec, "step");
-	if (event)
-		return take_event(&r->stage[s], rec, event);
-	return step ? take_step(&r->stage[s], rec, step) : 0;
-}
-
-static char *string_of(json_t *j, size_t *n)
-{
-	*n = json_string_length(j);
-	char *s = xmalloc(*n + 1);
-	memcpy(s, json_string_value(j), *n + 1);
-	return s;
-}
-
-/* nc-sample --json: {"prompt":...,"text":...} with sample, tokens and
- * finish when known; other objects are skipped. */
-static int take_json(struct nc_report *r, const char *line, size_t len)
-{
-	json_error_t e;
-	json_t *j = json_loadb(line, len, JSON_ALLOW_NUL, &e);
-	if (!j)
-		return nc_fail("column %d: invalid JSON: %s", e.column, e.text);
-	json_t *prompt = json_object_get(j, "prompt"), *text = json_object_get(j, "text");
-	if (json_is_string(prompt) && json_is_string(text)) {
-		xgrow(&r->samples, &r->capsamples, r->nsamples + 1, sizeof *r->samples);
-		struct sample *s = &r->samples[r->nsamples++];
-		json_t *index = json_object_get(j, "sample"), *tokens = json_object_get(j, "tokens");
-		json_t *finish = json_object_get(j, "finish");
-		s->prompt = string_of(prompt, &s->nprompt);
-		s->text = string_of(text, &s->ntext);
-		s->index = json_is_integer(index) ? json_integer_value(index) : -1;
-		s->tokens = json_is_integer(tokens) ? json_integer_value(tokens) : -1;
-		s->finish = json_is_string(finish) ? xstrdup(json_string_value(finish)) : NULL;
-	}
-	json_decref(j);
-	return 0;
-}
-
-static int take_line(struct nc_report *r, struct nc_logfmt_rec *rec, const char *line, size_t len)
-{
-	size_t i = strspn(line, " \t");
-	if (memchr(line, 0, len))
-		return nc_fail("a NUL byte in the line");
-	if (line[i] == '{')
-		return take_json(r, line + i, len - i);
-	if (nc_logfmt_parse(rec, line, len) != 0)
-		return -1;
-	return take_logfmt(r, rec);
-}
-
-struct read_ctx {
-	struct nc_report *r;
-	struct nc_logfmt_rec rec;
-	const char *name;
-};
-
-static int read_line(void *ctx, char *line, size_t len, long lineno)
-{
-	struct read_ctx *c = ctx;
-	if (strspn(line, " \t") == len && !memchr(line, 0, len))
-		return 0;   /* blank */
-	if (take_line(c->r, &c->rec, line, len) == 0)
-		return 0;
-	char msg[1024];
-	snprintf(msg, sizeof msg, "%s", nc_errmsg());
-	return nc_fail("%s:%ld: %s", c->name, lineno, msg);
-}
-
-int nc_report_read(struct nc_report *r, FILE *fp, const char *name)
-{
-	struct read_ctx c = {.r = r, .name = name};
-	int rc = nc_each_line(fp, name, read_line, &c);
-	nc_logfmt_rec_free(&c.rec);
-	return rc;
-}
 
 /* ---- formatting, as nanochat's report does (spec §7.1): floats %.4f,
  * whole numbers from 10,000 up with thousands separators ---- */
@@ -498,9 +74,9 @@ static const char *fmt_raw(char *buf, size_t n, const char *raw)
 	double d;
 	if (!raw)
 		return "-";
-	if (is_int(raw, &i))
+	if (nc_text_is_int(raw, &i))
 		return fmt_int(buf, n, i);
-	if (is_num(raw, &d))
+	if (nc_text_is_num(raw, &d))
 		return fmt_float(buf, n, d);
 	return raw;
 }
@@ -600,40 +176,40 @@ struct facts {
 static void stage_facts(const struct stage *st, struct facts *f)
 {
 	memset(f, 0, sizeof *f);
-	f->loss = series_latest(&st->loss, &f->nloss);
-	f->bpb = series_latest(&st->bpb, &f->nbpb);
-	f->final_loss = f->nloss ? f->loss[f->nloss - 1].v : num_of(&st->done, "final_loss");
-	f->final_bpb = f->nbpb ? f->bpb[f->nbpb - 1].v : num_of(&st->done, "final_val_bpb");
+	f->loss = nc_series_latest(&st->loss, &f->nloss);
+	f->bpb = nc_series_latest(&st->bpb, &f->nbpb);
+	f->final_loss = f->nloss ? f->loss[f->nloss - 1].v : nc_kv_num(&st->done, "final_loss");
+	f->final_bpb = f->nbpb ? f->bpb[f->nbpb - 1].v : nc_kv_num(&st->done, "final_val_bpb");
 	f->min_bpb = NAN;
 	for (size_t i = 0; i < f->nbpb; i++)
 		if (isfinite(f->bpb[i].v) && !(f->bpb[i].v >= f->min_bpb))
 			f->min_bpb = f->bpb[i].v;
 	if (isnan(f->min_bpb))
-		f->min_bpb = num_of(&st->done, "min_val_bpb");
+		f->min_bpb = nc_kv_num(&st->done, "min_val_bpb");
 	f->time_s = st->ntimed ? st->step_s : st->ndone ? st->done_s : NAN;
-	f->tok_s = st->tok_dt > 0 ? st->tokens / st->tok_dt : num_of(&st->done, "tok_s");
-	f->mfu = st->mfu_dt > 0 ? st->mfu_dt_sum / st->mfu_dt : num_of(&st->done, "mfu");
+	f->tok_s = st->tok_dt > 0 ? st->tokens / st->tok_dt : nc_kv_num(&st->done, "tok_s");
+	f->mfu = st->mfu_dt > 0 ? st->mfu_dt_sum / st->mfu_dt : nc_kv_num(&st->done, "mfu");
 }
 
 static void write_stage(FILE *fp, const struct stage *st, const struct facts *f, int s)
 {
 	char b[64];
-	const char *params = kv_get(&st->config, "params");
-	const char *iters = kv_get(&st->config, "num_iterations");
-	const char *world = kv_get(&st->done, "world_size");
-	double fpt = num_of(&st->config, "flops_per_token");
-	double tokens = num_of(&st->done, "tokens"), flops = num_of(&st->done, "total_flops");
+	const char *params = nc_kv_get(&st->config, "params");
+	const char *iters = nc_kv_get(&st->config, "num_iterations");
+	const char *world = nc_kv_get(&st->done, "world_size");
+	double fpt = nc_kv_num(&st->config, "flops_per_token");
+	double tokens = nc_kv_num(&st->done, "tokens"), flops = nc_kv_num(&st->done, "total_flops");
 	if (!params)
-		params = kv_get(&st->done, "params");
+		params = nc_kv_get(&st->done, "params");
 	if (!iters)
-		iters = kv_get(&st->done, "step");
+		iters = nc_kv_get(&st->done, "step");
 	if (!world)
-		world = kv_get(&st->config, "world_size");
+		world = nc_kv_get(&st->config, "world_size");
 	if (isnan(tokens))
-		tokens = num_of(&st->config, "total_batch_size") * num_of(&st->config, "num_iterations");
+		tokens = nc_kv_num(&st->config, "total_batch_size") * nc_kv_num(&st->config, "num_iterations");
 	if (isnan(flops))
 		flops = fpt * tokens;
-	double nparams, ratio = params && is_num(params, &nparams) ? tokens / nparams : NAN;
+	double nparams, ratio = params && nc_text_is_num(params, &nparams) ? tokens / nparams : NAN;
 	fprintf(fp, "## %s\n\n", stage_title[s]);
 	items(fp, &st->config);
 	nc_md_item(fp, "Number of parameters", fmt_raw(b, sizeof b, params));
@@ -649,12 +225,12 @@ static void write_stage(FILE *fp, const struct stage *st, const struct facts *f,
 	nc_md_item(fp, "MFU %", fmt_known(b, sizeof b, f->mfu, fmt_percent));
 	nc_md_item(fp, "Total training flops", fmt_known(b, sizeof b, flops, fmt_sci));
 	nc_md_item(fp, "Total training time", fmt_known(b, sizeof b, f->time_s, fmt_duration));
-	if (kv_get(&st->done, "device_mem_gb"))   /* trained on a GPU */
-		nc_md_item(fp, "GPU memory in use (GB)", kv_get(&st->done, "device_mem_gb"));
+	if (nc_kv_get(&st->done, "device_mem_gb"))   /* trained on a GPU */
+		nc_md_item(fp, "GPU memory in use (GB)", nc_kv_get(&st->done, "device_mem_gb"));
 	if (f->loss_plot)
-		fprintf(fp, "\n![training loss](%s-loss.svg)\n", stage_name[s]);
+		fprintf(fp, "\n![training loss](%s-loss.svg)\n", nc_stage_name[s]);
 	if (f->bpb_plot)
-		fprintf(fp, "\n![validation bpb](%s-val-bpb.svg)\n", stage_name[s]);
+		fprintf(fp, "\n![validation bpb](%s-val-bpb.svg)\n", nc_stage_name[s]);
 	fputc('\n', fp);
 }
 
@@ -684,9 +260,9 @@ static void write_tokenizer(FILE *fp, const struct nc_report *r)
 		return;
 	/* a Tokenizer column only when there is more than one */
 	int several = 0;
-	const char *tok0 = kv_get(&r->compression.r[0].kv, "tokenizer");
+	const char *tok0 = nc_kv_get(&r->compression.r[0].kv, "tokenizer");
 	for (size_t i = 1; i < r->compression.n; i++) {
-		const char *t = kv_get(&r->compression.r[i].kv, "tokenizer");
+		const char *t = nc_kv_get(&r->compression.r[i].kv, "tokenizer");
 		several |= t && tok0 ? strcmp(t, tok0) != 0 : t != tok0;
 	}
 	fputs("### Compression\n\n| Text ", fp);
@@ -701,7 +277,7 @@ static void write_tokenizer(FILE *fp, const struct nc_report *r)
 			if (c == 1 && !several)
 				continue;
 			fputs("| ", fp);
-			nc_md_text(fp, fmt_raw(b, sizeof b, kv_get(kv, cells[c])));
+			nc_md_text(fp, fmt_raw(b, sizeof b, nc_kv_get(kv, cells[c])));
 			fputc(' ', fp);
 		}
 		fputs("|\n", fp);
@@ -724,7 +300,7 @@ static void write_results(FILE *fp, const struct rows *t, int s)
 	struct kvlist cols = {0};
 	for (size_t i = 0; i < t->n; i++)
 		for (size_t k = 0; k < t->r[i].kv.n; k++)
-			kv_set(&cols, t->r[i].kv.f[k].key, "");
+			nc_kv_set(&cols, t->r[i].kv.f[k].key, "");
 	fprintf(fp, "### %s\n\n| Task ", stage_column[s]);
 	for (size_t c = 0; c < cols.n; c++) {
 		fputs("| ", fp);
@@ -738,12 +314,12 @@ static void write_results(FILE *fp, const struct rows *t, int s)
 		nc_md_text(fp, label ? label : t->r[i].name);
 		for (size_t c = 0; c < cols.n; c++) {
 			fputs(" | ", fp);
-			nc_md_text(fp, fmt_raw(b, sizeof b, kv_get(&t->r[i].kv, cols.f[c].key)));
+			nc_md_text(fp, fmt_raw(b, sizeof b, nc_kv_get(&t->r[i].kv, cols.f[c].key)));
 		}
 		fputs(" |\n", fp);
 	}
 	fputc('\n', fp);
-	kv_free(&cols);
+	nc_kv_free(&cols);
 }
 
 /* Text in a fenced block: the fence longer than any run of backticks in
@@ -828,9 +404,9 @@ static const char *task_value(const struct rows *t, const char *label, char *b, 
 	for (size_t i = 0; i < t->n; i++) {
 		const char *l = task_label(t->r[i].name);
 		if (l && strcmp(l, label) == 0) {
-			v = kv_get(&t->r[i].kv, "metric");
+			v = nc_kv_get(&t->r[i].kv, "metric");
 			if (!v)
-				v = kv_get(&t->r[i].kv, "acc");
+				v = nc_kv_get(&t->r[i].kv, "acc");
 		}
 	}
 	return fmt_raw(b, n, v);
@@ -895,7 +471,7 @@ static void write_summary(FILE *fp, const struct nc_report *r, const struct fact
 		}
 		n += any;
 	}
-	double total = NAN, tok_s = num_of(&r->tok_train, "train_s");
+	double total = NAN, tok_s = nc_kv_num(&r->tok_train, "train_s");
 	rows[n].label = "val bpb";
 	rows[n + 1].label = "train time";
 	for (int s = 0; s < NSTAGES; s++) {
@@ -1008,8 +584,8 @@ static int write_plot(const char *dir, int s, const char *what, const char *ylab
 	int rc = 0;
 	if (k) {
 		char name[64], title[64];
-		snprintf(name, sizeof name, "%s-%s.svg", stage_name[s], what);
-		snprintf(title, sizeof title, "%s: %s", stage_name[s], ylabel);
+		snprintf(name, sizeof name, "%s-%s.svg", nc_stage_name[s], what);
+		snprintf(title, sizeof title, "%s: %s", nc_stage_name[s], ylabel);
 		char *path = path_in(dir, name);
 		struct nc_out o;
 		struct nc_plot plot = {title, "step", ylabel, x, y, k};
