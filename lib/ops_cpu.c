@@ -19,9 +19,14 @@
 #define OP(name) cpu_##name
 #define FEXP nc_expf
 #define FTANH nc_tanhf
+/* The hot loops are built twice, for AVX2 and for any x86-64, and the
+ * loader runs the one the CPU has (GCC's target_clones). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ROW_TARGET __attribute__((target_clones("avx2", "default")))
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
 #endif
+#define ROW_TARGET CLONES
 #include "ops_cpu_impl.h"
 
 #ifdef NC_BLAS
@@ -111,9 +116,7 @@ static inline __attribute__((always_inline)) void dot8x4(float t[4], const float
  * weight row loaded; the rows left over (all of them at batch 1) take
  * four weight rows at a time. Either way each output is dot8's sum, so
  * the results do not depend on M. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+CLONES
 static void few_rows(float *y, const float *x, const float *w, int M, int N, int K, int acc, int n0,
 		     int n1)
 {
@@ -259,9 +262,7 @@ static void blas_attention(float *out, float *lse, const float *q, const float *
  * positions are kvs floats apart: the same sums as the loops in
  * ops_cpu_impl.h, in 8-float vectors (AVX2 where the CPU has it). p holds
  * last + 1 scores. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+CLONES
 static void attend_one(float *o, float *p, const float *q, const float *k, const float *v, int last,
 		       size_t kvs, int D, float scale)
 {
