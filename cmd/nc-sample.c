@@ -11,13 +11,11 @@
 #include "../kernels/device.h"
 
 #include <getopt.h>
-#include <inttypes.h>
 #include <jansson.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *fp)
 {
@@ -116,51 +114,16 @@ static void parse(int argc, char **argv, struct opts *o)
 /* ---- the model ---- */
 
 struct model {
-	char dir[4096];
-	struct nc_gpt m;
-	struct nc_tokenizer tok;
+	struct nc_ckpt_model ck;
 	struct nc_engine e;
 };
-
-static int is_dir_with(const char *dir, const char *file)
-{
-	char p[4200];
-	struct stat st;
-	snprintf(p, sizeof p, "%s/%s", dir, file);
-	return stat(p, &st) == 0;
-}
 
 static int load(struct model *md, const struct opts *o)
 {
 	const struct nc_ops *ops = nc_device_ops(o->device, 0);
-	if (!ops)
+	if (!ops || nc_ckpt_open_model(&md->ck, o->model, o->tokenizer, ops) != 0)
 		return -1;
-	/* a run directory stands for its latest checkpoint */
-	long step;
-	if (is_dir_with(o->model, "model.safetensors"))
-		snprintf(md->dir, sizeof md->dir, "%s", o->model);
-	else if (nc_ckpt_latest(o->model, md->dir, sizeof md->dir, &step) != 0)
-		return nc_fail("%s: not a checkpoint (no model.safetensors) nor a run directory with one",
-			       o->model);
-	struct nc_gpt_config c;
-	if (nc_ckpt_config(md->dir, &c) != 0 || nc_gpt_init(&md->m, &c, ops) != 0 ||
-	    nc_ckpt_load_model(md->dir, &md->m) != 0)
-		return -1;
-	char tpath[4200];
-	snprintf(tpath, sizeof tpath, "%s/tokenizer", md->dir);
-	if (o->tokenizer)
-		snprintf(tpath, sizeof tpath, "%s", o->tokenizer);
-	if (nc_tok_load(&md->tok, tpath) != 0)
-		return -1;
-	char want[64];
-	if (nc_ckpt_meta(md->dir, "tokenizer_fingerprint", want, sizeof want) == 0 && want[0]) {
-		char have[32];
-		snprintf(have, sizeof have, "%016" PRIx64, md->tok.fingerprint);
-		if (strcmp(have, want) != 0)
-			return nc_fail("%s: tokenizer fingerprint %s, but %s was trained with %s", tpath,
-				       have, md->dir, want);
-	}
-	return nc_engine_init(&md->e, &md->m, &md->tok);
+	return nc_engine_init(&md->e, &md->ck.m, &md->ck.tok);
 }
 
 /* ---- prompts ---- */
@@ -187,8 +150,8 @@ static int on_token(void *ctx, int sample, uint32_t token, int forced)
 	struct sample_out *s = &k->s[sample];
 	nc_ids_push(&s->ids, token);
 	size_t n, before = s->len;
-	const unsigned char *b = nc_tok_decode1(&k->md->tok, token, &n);
-	if (b && token >= k->md->tok.n_tokens)
+	const unsigned char *b = nc_tok_decode1(&k->md->ck.tok, token, &n);
+	if (b && token >= k->md->ck.tok.n_tokens)
 		nc_utf8_flush(&s->u, &s->text, &s->len, &s->cap);   /* a special token's name */
 	if (b)
 		nc_utf8_feed(&s->u, b, n, &s->text, &s->len, &s->cap);
@@ -234,12 +197,12 @@ static int run_prompt(struct model *md, const struct opts *o, const char *line, 
 	char *shown = NULL;
 	int flags = (o->tokens ? NC_PROMPT_TOKENS : 0) | (o->chat ? NC_PROMPT_CHAT : 0) |
 		    (line != o->prompt ? NC_PROMPT_JSON : 0);
-	if (nc_prompt_ids(&md->tok, line, flags, where, &ids, &shown) != 0) {
+	if (nc_prompt_ids(&md->ck.tok, line, flags, where, &ids, &shown) != 0) {
 		nc_ids_free(&ids);
 		free(shown);
 		return -1;
 	}
-	int ctx = md->m.c.sequence_len;
+	int ctx = md->ck.m.c.sequence_len;
 	const uint32_t *p = ids.v;
 	size_t n = ids.n;
 	if (n >= (size_t)ctx) {
@@ -366,8 +329,7 @@ int main(int argc, char **argv)
 	for (int i = optind; i < argc && rc == 0; i++)
 		rc = run_file(&md, &o, argv[i]);
 	nc_engine_free(&md.e);
-	nc_tok_free(&md.tok);
-	nc_gpt_free(&md.m);
+	nc_ckpt_close_model(&md.ck);
 	if (rc != 0)
 		nc_die_err();
 	nc_close_stdout();

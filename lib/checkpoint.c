@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,4 +282,68 @@ int nc_ckpt_latest(const char *run_dir, char *buf, size_t n, long *step)
 	*step = best;
 	nc_ckpt_path(buf, n, run_dir, best);
 	return 0;
+}
+
+/* ---- opening a checkpoint to run ---- */
+
+static int resolve_checkpoint(const char *path, char *dir, size_t n)
+{
+	char model[4200];
+	struct stat st;
+	long step;
+	snprintf(model, sizeof model, "%s/model.safetensors", path);
+	if (stat(model, &st) == 0) {
+		snprintf(dir, n, "%s", path);
+		return 0;
+	}
+	if (nc_ckpt_latest(path, dir, n, &step) == 0)
+		return 0;
+	return nc_fail("%s: not a checkpoint (no model.safetensors) nor a run directory with one", path);
+}
+
+/* The tokenizer must be the one the model was trained with; a checkpoint
+ * that does not record one (nanochat's, converted) takes any. */
+static int check_fingerprint(const struct nc_ckpt_model *cm, const char *tpath)
+{
+	char want[64], have[32];
+	if (nc_ckpt_meta(cm->dir, "tokenizer_fingerprint", want, sizeof want) != 0 || !want[0])
+		return 0;
+	snprintf(have, sizeof have, "%016" PRIx64, cm->tok.fingerprint);
+	if (strcmp(have, want) != 0)
+		return nc_fail("%s: tokenizer fingerprint %s, but %s was trained with %s", tpath, have,
+			       cm->dir, want);
+	return 0;
+}
+
+int nc_ckpt_open_model(struct nc_ckpt_model *cm, const char *path, const char *tokenizer_path,
+		       const struct nc_ops *ops)
+{
+	memset(cm, 0, sizeof *cm);
+	if (resolve_checkpoint(path, cm->dir, sizeof cm->dir) != 0)
+		return -1;
+	struct nc_gpt_config c;
+	if (nc_ckpt_config(cm->dir, &c) != 0 || nc_gpt_init(&cm->m, &c, ops) != 0 ||
+	    nc_ckpt_load_model(cm->dir, &cm->m) != 0) {
+		nc_gpt_free(&cm->m);
+		return -1;
+	}
+	char tpath[4200];
+	snprintf(tpath, sizeof tpath, "%s/tokenizer", cm->dir);
+	if (tokenizer_path)
+		snprintf(tpath, sizeof tpath, "%s", tokenizer_path);
+	if (nc_tok_load(&cm->tok, tpath) != 0) {
+		nc_gpt_free(&cm->m);
+		return -1;
+	}
+	if (check_fingerprint(cm, tpath) != 0) {
+		nc_ckpt_close_model(cm);
+		return -1;
+	}
+	return 0;
+}
+
+void nc_ckpt_close_model(struct nc_ckpt_model *cm)
+{
+	nc_tok_free(&cm->tok);
+	nc_gpt_free(&cm->m);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "gpt.h"
+#include "tokenizer.h"
 
 /* A named float tensor of optimizer or loader state. */
 struct nc_named {
@@ -53,5 +54,20 @@ void nc_ckpt_path(char *buf, size_t n, const char *run_dir, long step);
 /* The complete checkpoint of run_dir with the highest step (or -1 with no
  * message if there is none). */
 int nc_ckpt_latest(const char *run_dir, char *buf, size_t n, long *step);
+
+/* A checkpoint opened to run: its model, weights loaded, and its tokenizer. */
+struct nc_ckpt_model {
+	char dir[4096];          /* the checkpoint directory that path resolved to */
+	struct nc_gpt m;
+	struct nc_tokenizer tok;
+};
+/* Open path -- a checkpoint directory, or a run directory, which stands for
+ * its latest checkpoint --, build its model on ops with the stored weights,
+ * and load the tokenizer: tokenizer_path, or the checkpoint's own copy when
+ * it is NULL. A tokenizer other than the one the model was trained with
+ * (by fingerprint) is refused. On error nothing is left to free. */
+int nc_ckpt_open_model(struct nc_ckpt_model *cm, const char *path, const char *tokenizer_path,
+		       const struct nc_ops *ops);
+void nc_ckpt_close_model(struct nc_ckpt_model *cm);
 
 #endif

@@ -21,6 +21,64 @@ static struct nc_gpt_config tiny(void)
 	return c;
 }
 
+/* A checkpoint stamped with the fingerprint of the tokenizer saved at
+ * tok_path, the way nc-train writes one. */
+static void write_stamped(const char *ck, const struct nc_gpt *m, const char *tok_path,
+			  const struct nc_tokenizer *t)
+{
+	char fp[32];
+	snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t->fingerprint);
+	struct nc_kv meta[] = {{"tokenizer_fingerprint", fp}};
+	nc_tok_save(t, tok_path);
+	nc_ckpt_write(ck, m, meta, 1, NULL, 0, 0, tok_path);
+}
+
+/* Opening a checkpoint to run, as the tools that run a model do. */
+static void test_open_model(const struct nc_gpt *m)
+{
+	struct nc_tokenizer tok, foreign;
+	nc_tok_from_merges(&tok, "nanochat", NULL, 0, NC_N_SPECIAL, nc_special_names);
+	nc_tok_from_merges(&foreign, "nanochat", NULL, 0, 0, NULL);
+	char run[512], ck[600], tpath[600], fpath[600];
+	snprintf(run, sizeof run, "%s/open", dir);
+	mkdir(run, 0755);
+	snprintf(tpath, sizeof tpath, "%s/tok.nc", dir);
+	snprintf(fpath, sizeof fpath, "%s/foreign.nc", dir);
+	nc_tok_save(&foreign, fpath);
+	nc_ckpt_path(ck, sizeof ck, run, 7);
+	write_stamped(ck, m, tpath, &tok);
+
+	struct nc_ckpt_model cm;
+	int rc = nc_ckpt_open_model(&cm, ck, NULL, &nc_ops_cpu);
+	CHECK(rc == 0 && strcmp(cm.dir, ck) == 0 && cm.tok.fingerprint == tok.fingerprint &&
+	      memcmp(cm.m.w, m->w, m->nweights * sizeof *m->w) == 0,
+	      "a checkpoint directory opens with its weights and its own tokenizer");
+	if (rc == 0)
+		nc_ckpt_close_model(&cm);
+	rc = nc_ckpt_open_model(&cm, run, tpath, &nc_ops_cpu);
+	CHECK(rc == 0 && strcmp(cm.dir, ck) == 0, "a run directory stands for its latest checkpoint; the same tokenizer is taken");
+	if (rc == 0)
+		nc_ckpt_close_model(&cm);
+	char missing[600];
+	snprintf(missing, sizeof missing, "%s/nothing", dir);
+	CHECK(nc_ckpt_open_model(&cm, missing, NULL, &nc_ops_cpu) == -1 && strstr(nc_errmsg(), missing) &&
+	      strstr(nc_errmsg(), "not a checkpoint"), "a missing checkpoint is refused naming the path");
+	CHECK(nc_ckpt_open_model(&cm, dir, NULL, &nc_ops_cpu) == -1 && strstr(nc_errmsg(), "not a checkpoint"),
+	      "a directory with neither model.safetensors nor step_N is refused");
+	CHECK(nc_ckpt_open_model(&cm, ck, fpath, &nc_ops_cpu) == -1 && strstr(nc_errmsg(), fpath) &&
+	      strstr(nc_errmsg(), "fingerprint") && strstr(nc_errmsg(), ck),
+	      "a foreign tokenizer is refused, naming it and the checkpoint");
+	CHECK(nc_ckpt_open_model(&cm, ck, missing, &nc_ops_cpu) == -1 && strstr(nc_errmsg(), missing),
+	      "a missing tokenizer file is refused naming it");
+	char model[700];
+	snprintf(model, sizeof model, "%s/model.safetensors", ck);
+	truncate(model, 100);
+	CHECK(nc_ckpt_open_model(&cm, ck, NULL, &nc_ops_cpu) == -1 && strstr(nc_errmsg(), "model.safetensors"),
+	      "a corrupt model file is refused naming it");
+	nc_tok_free(&tok);
+	nc_tok_free(&foreign);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -77,6 +135,7 @@ int main(void)
 	CHECK(nc_ckpt_load_model(bad, &n) == -1 && strstr(nc_errmsg(), "transformer.h.0.attn.c_q.weight"),
 	      "a missing tensor is refused naming it");
 	CHECK(nc_ckpt_config(bad, &back) == -1 && strstr(nc_errmsg(), "config.n_head"), "missing configuration is named");
+	test_open_model(&m);
 	nc_gpt_free(&m), nc_gpt_free(&n), nc_gpt_free(&w);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
