@@ -37,7 +37,8 @@ float *nc_cu_scratch(float **buf, size_t *cap, size_t n);
 /* src (n floats, device) rounded to bf16 (raw bits) in such a buffer */
 const uint16_t *nc_cu_bf16(const float *src, size_t n, float **buf, size_t *cap);
 
-/* to bf16 and back, to nearest even (NaNs stay NaN), as nc_f32_to_bf16 */
+/* to bf16 and back, to nearest even (NaNs stay NaN): mirrors nc_bf16_round
+ * of lib/bf16.h, which device code cannot call */
 static __device__ __forceinline__ float bf16_round(float x)
 {
 	unsigned u = __float_as_uint(x);

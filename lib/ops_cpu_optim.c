@@ -2,7 +2,7 @@
  * own CPU kernels are matched against bit for bit (tests/unit/test_optim.c),
  * and that the CUDA ops reproduce. */
 #include "ops_cpu_optim.h"
-#include "safetensors.h"   /* nc_f32_to_bf16 */
+#include "bf16.h"
 
 #include <math.h>
 
@@ -14,11 +14,6 @@
 static inline float lerp(float a, float b, float w)
 {
 	return fabsf(w) < 0.5f ? fmaf(w, b - a, a) : fmaf(w - 1, b - a, b);
-}
-
-static inline float bf16_round(float x)
-{
-	return nc_bf16_to_f32(nc_f32_to_bf16(x));
 }
 
 void nc_cpu_pack_bf16(uint16_t *dst, const float *src, size_t n)
@@ -70,14 +65,14 @@ void nc_cpu_round_bf16(float *x, size_t n)
 {
 	#pragma omp parallel for
 	for (size_t i = 0; i < n; i++)
-		x[i] = bf16_round(x[i]);
+		x[i] = nc_bf16_round(x[i]);
 }
 
 void nc_cpu_scale_to(float *y, float a, const float *x, size_t n, int bf16)
 {
 	#pragma omp parallel for
 	for (size_t i = 0; i < n; i++)
-		y[i] = bf16 ? bf16_round(a * x[i]) : a * x[i];
+		y[i] = bf16 ? nc_bf16_round(a * x[i]) : a * x[i];
 }
 
 void nc_cpu_axpby(float *y, float a, const float *x, float b, size_t n, int bf16)
@@ -86,8 +81,8 @@ void nc_cpu_axpby(float *y, float a, const float *x, float b, size_t n, int bf16
 	for (size_t i = 0; i < n; i++) {
 		float ax = a * x[i], by = b * y[i];
 		if (bf16)
-			ax = bf16_round(ax), by = bf16_round(by);
-		y[i] = bf16 ? bf16_round(ax + by) : ax + by;
+			ax = nc_bf16_round(ax), by = nc_bf16_round(by);
+		y[i] = bf16 ? nc_bf16_round(ax + by) : ax + by;
 	}
 }
 
@@ -95,7 +90,7 @@ void nc_cpu_axpby(float *y, float a, const float *x, float b, size_t n, int bf16
 float nc_ns_norm(double sumsq, float eps, int bf16)
 {
 	float norm = (float)sqrt(sumsq);
-	return bf16 ? bf16_round(bf16_round(norm) + eps) : norm + eps;
+	return bf16 ? nc_bf16_round(nc_bf16_round(norm) + eps) : norm + eps;
 }
 
 void nc_cpu_normalize(float *x, size_t n, float eps, int bf16)
@@ -103,7 +98,7 @@ void nc_cpu_normalize(float *x, size_t n, float eps, int bf16)
 	float norm = nc_ns_norm(nc_cpu_sumsq(x, n), eps, bf16);
 	#pragma omp parallel for
 	for (size_t i = 0; i < n; i++)
-		x[i] = bf16 ? bf16_round(x[i] / norm) : x[i] / norm;
+		x[i] = bf16 ? nc_bf16_round(x[i] / norm) : x[i] / norm;
 }
 
 void nc_cpu_fma_into(float *y, float a, const float *x, size_t n)

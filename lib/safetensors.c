@@ -3,6 +3,7 @@
  * known dtypes, byte ranges that match the shapes and tile the data buffer
  * exactly, in any order, with no gap or overlap. */
 #include "safetensors.h"
+#include "bf16.h"
 #include "err.h"
 #include "le.h"
 #include "mem.h"

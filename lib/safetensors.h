@@ -96,27 +96,6 @@ void nc_st_set_meta(struct nc_st_writer *w, const char *key, const char *value);
 int nc_st_write(struct nc_st_writer *w, const char *path);
 void nc_st_writer_free(struct nc_st_writer *w);
 
-/* bfloat16 is the top half of a float. Rounding is to nearest, ties to
- * even, as PyTorch does; a NaN stays a NaN (quieted) rather than rounding
- * into an infinity. */
-static inline uint16_t nc_f32_to_bf16(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		return (uint16_t)(u >> 16 | 0x40);
-	u += 0x7fffu + (u >> 16 & 1);
-	return (uint16_t)(u >> 16);
-}
-
-static inline float nc_bf16_to_f32(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-
 /* IEEE half to float (exact: every half is a float). */
 float nc_f16_to_f32(uint16_t h);
 
