@@ -1,5 +1,4 @@
-/* The pretraining data loader (spec §4.2, over pre-tokenized shards) and
- * bits per byte (spec §6.1).
+/* The pretraining data loader (spec §4.2, over pre-tokenized shards).
  *
  * The token stream is the shards concatenated in order. It is cut into
  * windows of B*T+1 tokens that share none (nanochat pops B*T+1 tokens for
@@ -73,25 +72,5 @@ int nc_loader_seek(struct nc_loader *ld, const struct nc_cursor *c);
  * more than the split holds). Every rank gets the same number of steps, so
  * up to W-1 windows at the end go unread. Returns that number of steps. */
 int64_t nc_loader_eval_begin(struct nc_loader *ld, uint64_t tokens);
-
-/* Bits per byte: nats summed over targets that stand for bytes, over the
- * bytes they stand for. Special tokens have 0 bytes and so drop out of
- * both sums, as do ignored targets (negative). To combine ranks, sum nats
- * and bytes over them. */
-struct nc_bpb {
-	const uint32_t *token_bytes;    /* bytes of each id; 0 for specials */
-	uint32_t vocab_size;
-	double nats;
-	uint64_t bytes;
-};
-
-/* token_bytes[id] for every id: the raw byte length (spec §1.6, HEAD's
- * definition), 0 for special tokens. Free with free(). */
-uint32_t *nc_bpb_token_bytes(const struct nc_tokenizer *t);
-void nc_bpb_init(struct nc_bpb *b, const uint32_t *token_bytes, uint32_t vocab_size);
-/* Add n per-token losses (nats) and their targets. */
-void nc_bpb_add(struct nc_bpb *b, const float *losses, const int32_t *targets, size_t n);
-/* INFINITY when no bytes were seen. */
-double nc_bpb_result(const struct nc_bpb *b);
 
 #endif

@@ -1,4 +1,5 @@
 #include "train.h"
+#include "bpb.h"
 #include "checkpoint.h"
 #include "err.h"
 #include "logfmt.h"

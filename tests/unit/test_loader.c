@@ -224,30 +224,6 @@ static void test_refusals(void)
 	      "a directory without the split's shards is an error");
 }
 
-static void test_bpb(void)
-{
-	/* ids 0..3 stand for 1, 2, 3 bytes; id 3 is a special token. */
-	uint32_t token_bytes[4] = {1, 2, 3, 0};
-	int32_t targets[6] = {0, 1, 3, 2, -1, 2};
-	float losses[6] = {0.5f, 1.0f, 9.0f, 2.0f, 7.0f, 0.25f};
-	struct nc_bpb b;
-	nc_bpb_init(&b, token_bytes, 4);
-	CHECK(isinf(nc_bpb_result(&b)), "bpb with no bytes is infinite");
-	nc_bpb_add(&b, losses, targets, 4);
-	nc_bpb_add(&b, losses + 4, targets + 4, 2);
-	CHECK(b.bytes == 9 && fabs(b.nats - 3.75) < 1e-9 && fabs(nc_bpb_result(&b) - 3.75 / (log(2) * 9)) < 1e-12,
-	      "bpb sums nats and bytes over byte targets only: specials and ignored targets drop out");
-
-	struct nc_merge m = {'a', 'b'};
-	struct nc_tokenizer t;
-	nc_tok_from_merges(&t, "nanochat", &m, 1, NC_N_SPECIAL, nc_special_names);
-	uint32_t *tb = nc_bpb_token_bytes(&t);
-	CHECK(tb['a'] == 1 && tb[256] == 2 && tb[257] == 0 && tb[t.vocab_size - 1] == 0,
-	      "token byte counts: raw bytes, 0 for special tokens");
-	free(tb);
-	nc_tok_free(&t);
-}
-
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -261,7 +237,6 @@ int main(void)
 	test_resume();
 	test_eval();
 	test_refusals();
-	test_bpb();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	system(cmd);
