@@ -90,81 +90,13 @@ uint32_t nc_sample_token(const float *z, int V, double temperature, int top_k, d
 	return (uint32_t)(ids ? ids[k - 1] : k - 1);   /* u*sum rounded up to the total */
 }
 
-/* ---- whole UTF-8 characters ---- */
-
+/* Append b[0..n) to a NUL-terminated string grown as needed. */
 static void put(char **out, size_t *len, size_t *cap, const void *b, size_t n)
 {
 	xgrow(out, cap, *len + n + 1, 1);
 	memcpy(*out + *len, b, n);
 	*len += n;
 	(*out)[*len] = 0;
-}
-
-static const unsigned char replacement[3] = {0xEF, 0xBF, 0xBD};
-
-/* Bytes a character starting with b needs in all (0: b cannot start one). */
-static int utf8_need(unsigned char b)
-{
-	if (b < 0x80)
-		return 1;
-	if (b >= 0xC2 && b <= 0xDF)
-		return 2;
-	if (b >= 0xE0 && b <= 0xEF)
-		return 3;
-	if (b >= 0xF0 && b <= 0xF4)
-		return 4;
-	return 0;
-}
-
-/* Whether b may follow the bytes held (the second byte's range depends on
- * the first: no overlong forms, surrogates or code points past U+10FFFF). */
-static int utf8_next_ok(const struct nc_utf8_stream *s, unsigned char b)
-{
-	if (s->npend == 1) {
-		switch (s->pend[0]) {
-		case 0xE0: return b >= 0xA0 && b <= 0xBF;
-		case 0xED: return b >= 0x80 && b <= 0x9F;
-		case 0xF0: return b >= 0x90 && b <= 0xBF;
-		case 0xF4: return b >= 0x80 && b <= 0x8F;
-		}
-	}
-	return b >= 0x80 && b <= 0xBF;
-}
-
-void nc_utf8_feed(struct nc_utf8_stream *s, const unsigned char *b, size_t n, char **out,
-		  size_t *len, size_t *cap)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = b[i];
-		if (s->npend > 0) {
-			if (utf8_next_ok(s, c)) {
-				s->pend[s->npend++] = c;
-				if (s->npend == utf8_need(s->pend[0])) {
-					put(out, len, cap, s->pend, (size_t)s->npend);
-					s->npend = 0;
-				}
-				continue;
-			}
-			/* the held bytes are a maximal invalid subpart: one U+FFFD,
-			 * then c starts afresh */
-			put(out, len, cap, replacement, 3);
-			s->npend = 0;
-		}
-		int need = utf8_need(c);
-		if (need == 1)
-			put(out, len, cap, &c, 1);
-		else if (need == 0)
-			put(out, len, cap, replacement, 3);
-		else
-			s->pend[s->npend++] = c;
-	}
-}
-
-void nc_utf8_flush(struct nc_utf8_stream *s, char **out, size_t *len, size_t *cap)
-{
-	if (s->npend > 0)
-		put(out, len, cap, replacement, 3);
-	s->npend = 0;
 }
 
 /* ---- the engine ---- */

@@ -12,6 +12,7 @@
 
 #include "gpt.h"
 #include "tokenizer.h"
+#include "unicode.h"   /* nc_utf8_stream: samples come out as whole characters */
 
 struct nc_sample_opts {
 	int max_tokens;        /* tokens generated per sample at most */
@@ -59,20 +60,5 @@ int nc_generate(struct nc_engine *e, const uint32_t *prompt, size_t n,
  * [0, 1). */
 uint32_t nc_sample_token(const float *logits, int V, double temperature, int top_k, double u,
 			 int *scratch);
-
-/* Text is emitted in whole UTF-8 characters: bytes are held until the
- * character they start is complete; a byte that cannot be part of a valid
- * character comes out as U+FFFD, as Python's errors="replace" does. */
-struct nc_utf8_stream {
-	unsigned char pend[4];
-	int npend;
-};
-
-/* Feed bytes; complete characters are appended to out (grown with
- * xrealloc; *len and *cap track it). */
-void nc_utf8_feed(struct nc_utf8_stream *s, const unsigned char *b, size_t n, char **out,
-		  size_t *len, size_t *cap);
-/* At the end: an incomplete character left over becomes U+FFFD. */
-void nc_utf8_flush(struct nc_utf8_stream *s, char **out, size_t *len, size_t *cap);
 
 #endif

@@ -32,11 +32,11 @@ static size_t json_quote(const unsigned char *s, size_t n, unsigned char **out, 
 		unsigned char c = s[i];
 		if (c >= 0x80) {
 			uint32_t cp;
-			size_t k = nc_utf8_decode(s + i, n - i, &cp);
+			size_t k = nc_utf8_next(s + i, n - i, &cp, NULL);
 			if (cp == UINT32_MAX) {
 				memcpy(o, "\xef\xbf\xbd", 3);
 				o += 3;
-				bad++;
+				bad += k;
 			} else {
 				memcpy(o, s + i, k);
 				o += k;

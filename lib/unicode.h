@@ -1,4 +1,5 @@
-/* UTF-8 decoding and the character classes of the split patterns. */
+/* UTF-8 decoding, invalid bytes turned into U+FFFD as Python does, and the
+ * character classes of the split patterns. */
 #ifndef NC_UNICODE_H
 #define NC_UNICODE_H
 
@@ -54,6 +55,32 @@ static inline int nc_uclass_of(uint32_t cp)
 {
 	return cp == UINT32_MAX ? UC_OTHER : nc_uclass(cp);
 }
+
+/* The first character of s[0..n) (n >= 1) as Python's
+ * bytes.decode("utf-8", errors="replace") reads it, which is Unicode's
+ * "maximal subpart" practice. Returns the bytes it takes; *cp is the code
+ * point, or UINT32_MAX for bytes that are no character and become one
+ * U+FFFD: a byte that starts none, or the longest start of a well-formed
+ * character that its next byte does not continue. *open (may be NULL) is
+ * set when such a start runs to the end of s, where more bytes could still
+ * complete it. Unlike nc_utf8_decode, E2 82 41 is one bad piece, not two. */
+size_t nc_utf8_next(const unsigned char *s, size_t n, uint32_t *cp, int *open);
+
+/* Text emitted in whole UTF-8 characters from bytes that come in pieces
+ * (tokens may split a character): bytes are held until the character they
+ * start is complete, and bytes that are no character come out as U+FFFD,
+ * by nc_utf8_next's rule. Zero-initialise. */
+struct nc_utf8_stream {
+	unsigned char pend[4];
+	int npend;
+};
+
+/* Feed bytes; complete characters are appended to out (grown with
+ * xrealloc; *len and *cap track it; kept NUL-terminated). */
+void nc_utf8_feed(struct nc_utf8_stream *s, const unsigned char *b, size_t n, char **out,
+		  size_t *len, size_t *cap);
+/* At the end: an incomplete character left over becomes U+FFFD. */
+void nc_utf8_flush(struct nc_utf8_stream *s, char **out, size_t *len, size_t *cap);
 
 /* Number of code points in s[0..n) (each invalid byte counts as one). */
 size_t nc_utf8_count(const unsigned char *s, size_t n);

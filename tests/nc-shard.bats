@@ -43,6 +43,14 @@ all_ids() {
 {"text":"ghij"}'
 }
 
+@test "docs turns bytes that are not UTF-8 into U+FFFD as Python's decode(errors=\"replace\") does" {
+	python3 "$ORACLE/utf8_replace.py" lines --seed 5 --cases 2000 >"$T/bad.txt"
+	nc-shard docs --format=lines -o "$T/bad.jsonl" "$T/bad.txt" 2>"$T/bad.err"
+	[[ "$(cat "$T/bad.err")" =~ ^nc-shard:\ warning:\ [0-9]+\ bytes\ that\ are\ not\ UTF-8\ became\ U\+FFFD$ ]]
+	python3 "$ORACLE/utf8_replace.py" check-docs "$T/bad.txt" "$T/bad.jsonl"
+	printf 'a\xe2\x82b\n' | nc-shard docs --format=lines 2>/dev/null | grep -qx '{"text":"a�b"}'
+}
+
 @test "docs picks the column named by --column" {
 	printf '{"id":1,"body":"x"}\n' >"$T/col.jsonl"
 	run nc-shard docs --column=body "$T/col.jsonl"
