@@ -4,6 +4,7 @@
 #include "../lib/docs.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
+#include "../lib/ids.h"
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/parse.h"
@@ -238,26 +239,19 @@ static void decode_text_ids(const struct nc_tokenizer *t, const char *path)
 	if (nc_map_open(&m, path) != 0)
 		nc_die_err();
 	const char *s = (const char *)m.data, *end = s + m.size;
-	size_t line = 1;
-	while (s < end) {
-		if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
-			line += *s++ == '\n';
-			continue;
-		}
-		uint64_t v = 0;
-		const char *b = s;
-		while (s < end && *s >= '0' && *s <= '9' && v <= UINT32_MAX)
-			v = v * 10 + (uint64_t)(*s++ - '0');
-		int sep = s == end || *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r';
-		if (s == b || !sep || v > UINT32_MAX) {
-			int n = 0;
-			while (b + n < end && n < 20 && b[n] != '\n' && b[n] != ' ')
-				n++;
-			nc_die("%s:%zu: not a token id: '%.*s'", m.path, line, n, b);
-		}
-		uint32_t id = (uint32_t)v;
-		decode_ids(t, &id, 1, m.path);
+	struct nc_ids ids = {0};
+	char where[4200];
+	for (size_t line = 1; s < end; line++) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
+		snprintf(where, sizeof where, "%s:%zu", m.path, line);
+		ids.n = 0;
+		if (nc_ids_parse_line(s, len, t->vocab_size, where, &ids) != 0)
+			nc_die_err();
+		decode_ids(t, ids.v, ids.n, m.path);
+		s += len + (nl != NULL);
 	}
+	nc_ids_free(&ids);
 	nc_map_close(&m);
 }
 

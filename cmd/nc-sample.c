@@ -4,6 +4,7 @@
 #include "../lib/cli.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
+#include "../lib/ids.h"
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/parse.h"
@@ -184,13 +185,6 @@ static void stats_line(const struct nc_engine *e, const char *where)
 	logfmt_free(&l);
 }
 
-static void write_ids(const struct nc_ids *ids)
-{
-	for (size_t i = 0; i < ids->n; i++)
-		printf(i ? " %u" : "%u", ids->v[i]);
-	putchar('\n');
-}
-
 static int run_prompt(struct model *md, const struct opts *o, const char *line, const char *where)
 {
 	struct nc_ids ids = {0};
@@ -255,7 +249,7 @@ static int run_prompt(struct model *md, const struct opts *o, const char *line, 
 			free(js);
 			json_decref(obj);
 		} else if (o->tokens) {
-			write_ids(&so->ids);
+			nc_ids_fwrite_line(stdout, so->ids.v, so->ids.n);
 		} else {
 			if (k.stream)
 				fwrite(so->text + before, 1, so->len - before, stdout);

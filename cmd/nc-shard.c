@@ -4,6 +4,7 @@
 #include "../lib/docs.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
+#include "../lib/ids.h"
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/parse.h"
@@ -262,20 +263,22 @@ static int cmd_verify(int argc, char **argv)
 	return bad;
 }
 
-/* Ids as text: a line per document (each BOS starts one), "id/mask" when
- * the shard has a loss mask. */
+/* Ids as text: a line per document (each BOS starts one; a document may
+ * go on from the shard before), "id/mask" when the shard has a loss mask. */
 static void write_id_lines(struct nc_out *out, const struct nc_shard *s, int *at_start)
 {
-	char buf[32];
-	for (uint64_t k = 0; k < s->n; k++) {
-		int first = *at_start;
-		int newline = !first && s->ids[k] == s->info.bos;
-		int len = snprintf(buf, sizeof buf, "%s%u", newline ? "\n" : first ? "" : " ", s->ids[k]);
-		if (s->mask)
-			len += snprintf(buf + len, sizeof buf - len, "/%u", s->mask[k]);
-		if (nc_out_write(out, buf, len) != 0)
+	uint64_t k = 0;
+	while (k < s->n) {
+		uint64_t end = k + 1;
+		while (end < s->n && s->ids[end] != s->info.bos)
+			end++;
+		int new_line = s->ids[k] == s->info.bos && !*at_start;
+		if ((new_line && nc_out_write(out, "\n", 1) != 0) ||
+		    nc_ids_write(out, s->ids + k, s->mask ? s->mask + k : NULL, end - k,
+				 !*at_start && !new_line) != 0)
 			nc_die_err();
 		*at_start = 0;
+		k = end;
 	}
 }
 

@@ -1,6 +1,7 @@
 #include "bpe_jobs.h"
 #include "bpe_train.h"
 #include "docs.h"
+#include "ids.h"
 #include "reader.h"
 #include "err.h"
 #include "mem.h"

@@ -1,6 +1,7 @@
 #include "prompt.h"
 #include "chat.h"
 #include "err.h"
+#include "ids.h"
 #include "mem.h"
 
 #include <jansson.h>
@@ -37,21 +38,8 @@ int nc_prompt_ids(const struct nc_tokenizer *t, const char *line, int flags, con
 	ids->n = 0;
 	*shown = xstrdup(line);
 	if (flags & NC_PROMPT_TOKENS) {
-		const char *p = line;
-		while (*p) {
-			while (*p == ' ' || *p == '\t' || *p == '\r')
-				p++;
-			if (!*p)
-				break;
-			char *end;
-			unsigned long long v = strtoull(p, &end, 10);
-			if (end == p || (*end && *end != ' ' && *end != '\t' && *end != '\r') ||
-			    v >= t->vocab_size)
-				return nc_fail("%s: '%.*s' is not a token id below %u", where,
-					       (int)strcspn(p, " \t\r"), p, t->vocab_size);
-			nc_ids_push(ids, (uint32_t)v);
-			p = end;
-		}
+		if (nc_ids_parse_line(line, strlen(line), t->vocab_size, where, ids) != 0)
+			return -1;
 		if (ids->n == 0)
 			return nc_fail("%s: no token ids", where);
 		if (chat)

@@ -111,18 +111,6 @@ void nc_shard_abort(struct nc_shard_writer *w)
 	memset(w, 0, sizeof *w);
 }
 
-int nc_ids_write_line(struct nc_out *out, const uint32_t *ids, const uint8_t *mask, size_t n)
-{
-	char buf[32];
-	for (size_t i = 0; i < n; i++) {
-		int k = mask ? snprintf(buf, sizeof buf, i ? " %u/%u" : "%u/%u", ids[i], mask[i])
-			     : snprintf(buf, sizeof buf, i ? " %u" : "%u", ids[i]);
-		if (nc_out_write(out, buf, k) != 0)
-			return -1;
-	}
-	return nc_out_write(out, "\n", 1);
-}
-
 /* ---- reading ---- */
 
 static int parse_header(const char *path, const unsigned char *h, size_t got,

@@ -46,10 +46,6 @@ int nc_shard_put(struct nc_shard_writer *w, const uint32_t *ids, const uint8_t *
 int nc_shard_finish(struct nc_shard_writer *w);
 void nc_shard_abort(struct nc_shard_writer *w);
 
-/* Token ids as a line of text: "id id ...", or "id/mask ..." with a mask
- * (mask may be NULL), then a newline -- the --ids form of the tools. */
-int nc_ids_write_line(struct nc_out *out, const uint32_t *ids, const uint8_t *mask, size_t n);
-
 /* Reading a shard in order, from a file or a pipe, checking the trailer
  * and checksum at the end. */
 struct nc_shard_reader {

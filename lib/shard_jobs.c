@@ -3,6 +3,7 @@
 #include "chat.h"
 #include "err.h"
 #include "file.h"
+#include "ids.h"
 #include "logfmt.h"
 #include "mem.h"
 #include "progress.h"

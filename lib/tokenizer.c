@@ -14,19 +14,6 @@ const char *const nc_special_names[NC_N_SPECIAL] = {
 	"<|python_start|>", "<|python_end|>", "<|output_start|>", "<|output_end|>",
 };
 
-void nc_ids_push(struct nc_ids *a, uint32_t id)
-{
-	if (a->n == a->cap)
-		xgrow(&a->v, &a->cap, a->n + 1, sizeof *a->v);
-	a->v[a->n++] = id;
-}
-
-void nc_ids_free(struct nc_ids *a)
-{
-	free(a->v);
-	memset(a, 0, sizeof *a);
-}
-
 static inline uint64_t pair_key(uint32_t a, uint32_t b)
 {
 	return (uint64_t)a << 32 | b;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hmap.h"
+#include "ids.h"
 #include "pretok.h"
 
 #define NC_TOK_MAGIC "NCBPETOK"
@@ -67,14 +68,6 @@ uint32_t nc_tok_special(const struct nc_tokenizer *t, const char *name);
 /* Raw byte length of a token (0 for special tokens and unused ids): the
  * per-token byte counts used for bits per byte. */
 uint32_t nc_tok_bytes_len(const struct nc_tokenizer *t, uint32_t id);
-
-/* A growable id array. */
-struct nc_ids {
-	uint32_t *v;
-	size_t n, cap;
-};
-void nc_ids_push(struct nc_ids *a, uint32_t id);
-void nc_ids_free(struct nc_ids *a);
 
 /* A per-thread cache of chunk encodings; encoding works without one (NULL)
  * but is faster with one. */

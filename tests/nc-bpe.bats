@@ -198,6 +198,17 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	assert_success
 }
 
+@test "decode --ids names the file, line and column of what is not an id below the vocabulary" {
+	printf '1 2\n3 4 1x\n' >"$T/bad-ids.txt"
+	run nc-bpe decode --ids -t "$T/tok" "$T/bad-ids.txt"
+	assert_failure 1
+	assert_output --partial "nc-bpe: $T/bad-ids.txt:2:5: '1x' is not a token id below"
+	printf '7\t 99999999999\n' >"$T/big-ids.txt"
+	run nc-bpe decode --ids -t "$T/tok" "$T/big-ids.txt"
+	assert_failure 1
+	assert_output --partial "$T/big-ids.txt:1:4: '99999999999' is not a token id below"
+}
+
 @test "stdin, - and a file operand give the same shard" {
 	nc-bpe encode -t "$T/tok" "$T/docs.jsonl" >"$T/f.shard"
 	nc-bpe encode -t "$T/tok" <"$T/docs.jsonl" >"$T/s.shard"

@@ -127,7 +127,7 @@ setup() {
 	assert_output --partial "fingerprint"
 	run nc-sample -m "$CK" --tokens <<<"1 2 99999"
 	assert_failure 1
-	assert_output --partial "stdin:1: '99999' is not a token id below"
+	assert_output --partial "stdin:1:5: '99999' is not a token id below"
 	run nc-sample -m "$CK" <<<'{"prompt": 3}'
 	assert_failure 1
 	assert_output --partial 'stdin:1: a JSON prompt needs a "prompt" string'
