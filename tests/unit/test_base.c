@@ -10,6 +10,7 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +39,15 @@ static void test_errors(void)
 {
 	int rc = nc_fail("%s: bad thing at %d", "x.bin", 7);
 	CHECK(rc == -1 && strcmp(nc_errmsg(), "x.bin: bad thing at 7") == 0, "nc_fail records the message and returns -1");
+	nc_fail("token for the single byte 0x01 is missing");
+	nc_fail("%s: %s", "r1", nc_errmsg());
+	CHECK(strcmp(nc_errmsg(), "r1: token for the single byte 0x01 is missing") == 0,
+	      "a message may wrap the last one: nc_fail(fmt, path, nc_errmsg())");
+	errno = ENOENT;
+	nc_fail_errno("%s: %s", "outer", nc_errmsg());
+	const char *want = "outer: r1: token for the single byte 0x01 is missing: ";
+	CHECK(strncmp(nc_errmsg(), want, strlen(want)) == 0 && strstr(nc_errmsg(), strerror(ENOENT)),
+	      "nc_fail_errno may wrap the last message too");
 }
 
 static void test_logfmt(void)
