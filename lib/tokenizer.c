@@ -69,8 +69,8 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 	const char *canon = nc_pattern_named(pattern);
 	t->pattern = xstrdup(canon ? canon : pattern);
 	t->n_tokens = n_tokens;
-	t->tok_off = xmalloc((n_tokens + 1) * sizeof *t->tok_off);
-	t->tok_len = xmalloc((n_tokens + 1) * sizeof *t->tok_len);
+	t->tok_off = xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_off);
+	t->tok_len = xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_len);
 	size_t total = 0;
 	for (uint32_t i = 0; i < n_tokens; i++) {
 		if (lens[i] == 0) {
@@ -127,8 +127,8 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 	}
 
 	t->n_special = n_special;
-	t->special_name = xcalloc(n_special + 1, sizeof *t->special_name);
-	t->special_id = xcalloc(n_special + 1, sizeof *t->special_id);
+	t->special_name = xcalloc((size_t)n_special + 1, sizeof *t->special_name);
+	t->special_id = xcalloc((size_t)n_special + 1, sizeof *t->special_id);
 	t->vocab_size = n_tokens;
 	for (uint32_t i = 0; i < n_special; i++) {
 		/* Without an explicit id, a special token takes the next id
@@ -287,8 +287,8 @@ static int parse_body(struct nc_tokenizer *t, const char *path, const unsigned c
 	memcpy(pattern, p, plen);
 	pattern[plen] = 0;
 	p += plen;
-	const unsigned char **bytes = xmalloc((n_tokens + 1) * sizeof *bytes);
-	uint32_t *lens = xmalloc((n_tokens + 1) * sizeof *lens);
+	const unsigned char **bytes = xmalloc(((size_t)n_tokens + 1) * sizeof *bytes);
+	uint32_t *lens = xmalloc(((size_t)n_tokens + 1) * sizeof *lens);
 	const unsigned char *tb = p + 4 * (size_t)n_tokens;
 	int rc = 0;
 	for (uint32_t i = 0; i < n_tokens && rc == 0; i++) {
@@ -299,8 +299,15 @@ static int parse_body(struct nc_tokenizer *t, const char *path, const unsigned c
 		else
 			tb += lens[i];
 	}
-	char **names = xcalloc(n_special + 1, sizeof *names);
-	uint32_t *ids = xcalloc(n_special + 1, sizeof *ids);
+	/* Each special token takes at least 8 bytes: a count the body cannot
+	 * hold is refused before anything is allocated for it. */
+	if (rc == 0 && n_special > (size_t)(end - tb) / 8)
+		rc = nc_fail("%s: header says %u special tokens, more than the file holds (byte 16)", path,
+			     n_special);
+	if (rc != 0)
+		n_special = 0;
+	char **names = xcalloc((size_t)n_special + 1, sizeof *names);
+	uint32_t *ids = xcalloc((size_t)n_special + 1, sizeof *ids);
 	p = tb;
 	for (uint32_t i = 0; i < n_special && rc == 0; i++) {
 		if (end - p < 8 || le32(p + 4) > (size_t)(end - p - 8)) {

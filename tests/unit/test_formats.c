@@ -2,6 +2,7 @@
  * damage), tokenizer files, and the two BPE merge paths agreeing. */
 #include "../../lib/bpe_train.h"
 #include "../../lib/err.h"
+#include "../../lib/hash.h"
 #include "../../lib/mem.h"
 #include "../../lib/rng.h"
 #include "../../lib/shard.h"
@@ -22,6 +23,28 @@ static void flip_byte(const char *path, long off)
 	fseek(f, -1, SEEK_CUR);
 	fputc(c ^ 0x55, f);
 	fclose(f);
+}
+
+/* Set a u32 count of a tokenizer file's header and write a checksum that
+ * agrees, as a careful forger would. */
+static void set_tok_count(const char *path, long off, uint32_t v)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	unsigned char *b = xmalloc(size);
+	fseek(f, 0, SEEK_SET);
+	if (fread(b, 1, size, f) != (size_t)size)
+		abort();
+	for (int i = 0; i < 4; i++)
+		b[off + i] = (unsigned char)(v >> 8 * i);
+	uint64_t h = nc_hash64(b, size - 8);
+	for (int i = 0; i < 8; i++)
+		b[size - 8 + i] = (unsigned char)(h >> 8 * i);
+	fseek(f, 0, SEEK_SET);
+	fwrite(b, 1, size, f);
+	fclose(f);
+	free(b);
 }
 
 static void test_shard(void)
@@ -111,6 +134,15 @@ static void test_tokenizer_file(void)
 	CHECK(nc_tok_save(&t, path) == 0 && nc_tok_load(&u, path) == 0, "save and load");
 	CHECK(u.fingerprint == t.fingerprint && u.n_tokens == 258 && nc_tok_bytes_len(&u, 257) == 3 &&
 	      nc_tok_bytes_len(&u, 258) == 0, "the loaded tokenizer is the same");
+	nc_tok_free(&u);
+	set_tok_count(path, 16, 0xffffffffu);
+	CHECK(nc_tok_load(&u, path) == -1 && strstr(nc_errmsg(), "4294967295 special tokens") &&
+	      strstr(nc_errmsg(), "byte 16"), "a special-token count that wraps (n + 1 = 0) is refused");
+	set_tok_count(path, 16, 0x7fffffffu);
+	CHECK(nc_tok_load(&u, path) == -1 && strstr(nc_errmsg(), "more than the file holds"),
+	      "a special-token count the file cannot hold is refused before allocating");
+	set_tok_count(path, 16, NC_N_SPECIAL);
+	CHECK(nc_tok_load(&u, path) == 0, "the restored count loads again");
 	nc_tok_free(&u);
 	flip_byte(path, -20);
 	CHECK(nc_tok_load(&u, path) == -1 && strstr(nc_errmsg(), "checksum") && strstr(nc_errmsg(), "t.tok"),
