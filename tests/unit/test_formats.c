@@ -47,6 +47,15 @@ static void set_tok_count(const char *path, long off, uint32_t v)
 	free(b);
 }
 
+static void set_u64(const char *path, long off, uint64_t v)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, off, off < 0 ? SEEK_END : SEEK_SET);
+	for (int i = 0; i < 8; i++)
+		fputc((int)(v >> 8 * i & 0xff), f);
+	fclose(f);
+}
+
 static void test_shard(void)
 {
 	char path[256];
@@ -68,6 +77,17 @@ static void test_shard(void)
 	      memcmp(s.ids, ids, sizeof ids) == 0 && memcmp(s.mask, mask, sizeof mask) == 0,
 	      "tokens, mask and header survive the round trip");
 	nc_shard_free(&s);
+
+	/* A count whose payload size wraps: 2^63 + 2 two-byte tokens "are" 4 bytes. */
+	char forged[256];
+	snprintf(forged, sizeof forged, "%s/forged.shard", dir);
+	CHECK(nc_shard_create(&w, forged, 300, 5, 1, 0) == 0, "create a u16 shard");
+	uint32_t two[2] = {5, 299};
+	CHECK(nc_shard_put(&w, two, NULL, 2) == 0 && nc_shard_finish(&w) == 0, "two tokens written");
+	set_u64(forged, 16, (1ull << 63) + 2);
+	set_u64(forged, -24, (1ull << 63) + 2);
+	CHECK(nc_shard_load(&s, forged) == -1 && strstr(nc_errmsg(), "4 payload bytes for 9223372036854775810 tokens"),
+	      "a token count whose byte size wraps around is refused, not allocated and written");
 
 	struct nc_shard_reader r;
 	uint32_t got[1000];
