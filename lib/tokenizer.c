@@ -424,6 +424,24 @@ static void b64_encode(const unsigned char *s, size_t n, char *out)
 	out[o] = 0;
 }
 
+/* A rank: decimal digits up to the line's end (a '\r' before it allowed),
+ * at most 10,000,000. */
+static int parse_rank(const char *p, const char *le, unsigned long *rank)
+{
+	if (le > p && le[-1] == '\r')
+		le--;
+	if (p == le)
+		return -1;
+	unsigned long v = 0;
+	for (; p < le; p++) {
+		if (*p < '0' || *p > '9' || v > 10000000)
+			return -1;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	*rank = v;
+	return v > 10000000 ? -1 : 0;
+}
+
 int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char *pattern,
 			   uint32_t n_special, const char *const *special_names,
 			   const uint32_t *special_ids)
@@ -446,13 +464,13 @@ int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char 
 			s = le + 1;
 			continue;
 		}
-		char *ep;
-		unsigned long rank = sp ? strtoul(sp + 1, &ep, 10) : 0;
-		unsigned char buf[4096];
-		size_t blen;
-		if (!sp || ep == sp + 1 || (ep != le && !(ep + 1 == le && *ep == '\r')) ||
-		    (size_t)(sp - s) > 4 * sizeof buf / 3 || b64_decode(s, sp - s, buf, &blen) != 0 ||
-		    blen == 0 || rank > 10000000) {
+		/* The rank is read within the line: the mapping has no NUL after it. */
+		unsigned long rank;
+		size_t blen = sp ? (size_t)(sp - s) / 4 * 3 : 0;
+		unsigned char *buf = blen ? xmalloc(blen) : NULL;
+		if (!sp || parse_rank(sp + 1, le, &rank) != 0 || b64_decode(s, sp - s, buf, &blen) != 0 ||
+		    blen == 0) {
+			free(buf);
 			rc = nc_fail("%s:%zu: not a tiktoken rank line (base64 token, space, rank)", name, line);
 			break;
 		}
@@ -463,10 +481,11 @@ int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char 
 			memset(bytes + old, 0, (cap - old) * sizeof *bytes);
 		}
 		if (bytes[rank]) {
+			free(buf);
 			rc = nc_fail("%s:%zu: rank %lu appears twice", name, line, rank);
 			break;
 		}
-		bytes[rank] = memcpy(xmalloc(blen), buf, blen);
+		bytes[rank] = buf;
 		lens[rank] = (uint32_t)blen;
 		if (rank + 1 > maxrank)
 			maxrank = rank + 1;

@@ -176,6 +176,61 @@ static void test_tokenizer_file(void)
 	nc_tok_free(&t);
 }
 
+/* A tiktoken rank file: the 256 bytes, then extra tokens of the given
+ * lengths made of 'a'; the last line without its newline. */
+static void write_ranks(const char *path, const size_t *extra, int nextra, size_t pad_to)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	FILE *f = fopen(path, "wb");
+	long size = 0;
+	for (int r = 0; r < 256 + nextra; r++) {
+		size_t len = r < 256 ? 1 : extra[r - 256];
+		for (size_t i = 0; i < len; i += 3) {
+			uint32_t x = (r < 256 ? (uint32_t)r : 'a') << 16 | (i + 1 < len ? 'a' << 8 : 0) | (i + 2 < len ? 'a' : 0);
+			size += fprintf(f, "%c%c%c%c", b64[x >> 18], b64[x >> 12 & 63],
+					i + 1 < len ? b64[x >> 6 & 63] : '=', i + 2 < len ? b64[x & 63] : '=');
+		}
+		size += fprintf(f, r + 1 < 256 + nextra ? " %d\n" : " %d", r);
+	}
+	/* Blank lines before the last are skipped: pad with them so that the
+	 * file ends exactly at a page's end, right after the last digit. */
+	fclose(f);
+	if (pad_to && (size_t)size % pad_to) {
+		FILE *g = fopen(path, "rb");
+		char *all = xmalloc(size);
+		if (fread(all, 1, size, g) != (size_t)size)
+			abort();
+		fclose(g);
+		g = fopen(path, "wb");
+		for (size_t i = 0; i < pad_to - (size_t)size % pad_to; i++)
+			fputc('\n', g);
+		fwrite(all, 1, size, g);
+		fclose(g);
+		free(all);
+	}
+}
+
+static void test_tiktoken_import(void)
+{
+	char path[256], back[256];
+	snprintf(path, sizeof path, "%s/long.tiktoken", dir);
+	snprintf(back, sizeof back, "%s/back.tiktoken", dir);
+	size_t extra[2] = {2, 5000};
+	write_ranks(path, extra, 2, 0);
+	struct nc_tokenizer t, u;
+	CHECK(nc_tok_import_tiktoken(&t, path, "nanochat", 0, NULL, NULL) == 0 && nc_tok_bytes_len(&t, 257) == 5000,
+	      "a token of 5000 bytes imports (tiktoken reads it)");
+	CHECK(nc_tok_export_tiktoken(&t, back) == 0 && nc_tok_import_tiktoken(&u, back, "nanochat", 0, NULL, NULL) == 0 &&
+	      u.fingerprint == t.fingerprint, "and exports and imports again unchanged");
+	nc_tok_free(&u);
+	nc_tok_free(&t);
+	long page = sysconf(_SC_PAGESIZE);
+	write_ranks(path, extra, 1, (size_t)page);
+	CHECK(nc_tok_import_tiktoken(&t, path, "nanochat", 0, NULL, NULL) == 0 && t.n_tokens == 257,
+	      "a file ending in a rank exactly at a page's end is read within the file");
+	nc_tok_free(&t);
+}
+
 /* Naive reference: recompute every pair's rank each round. */
 static void naive_merge(const struct nc_tokenizer *t, const unsigned char *s, size_t n, struct nc_ids *out)
 {
@@ -250,6 +305,7 @@ int main(void)
 		return 1;
 	test_shard();
 	test_tokenizer_file();
+	test_tiktoken_import();
 	test_merge_paths();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
