@@ -2,6 +2,7 @@
 #include "err.h"
 #include "mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -71,6 +72,44 @@ static int64_t patch_base(int fd)
 	return at < 0 ? -1 : (int64_t)at;
 }
 
+/* Is "name" our temporary for "base" ("base.tmp-PID") left by a process
+ * that is gone (killed, out of memory, crashed)? */
+static int stale_temporary(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0)
+		return 0;
+	const char *d = name + n + 5;
+	char *end;
+	errno = 0;
+	long pid = strtol(d, &end, 10);
+	if (end == d || *end || pid <= 0 || errno)
+		return 0;
+	return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove the temporaries of `real` whose writers are gone: a killed run
+ * leaves them behind, up to a whole shard each. */
+static void sweep_temporaries(const char *real)
+{
+	char *dcopy = xstrdup(real), *bcopy = xstrdup(real);
+	const char *dir = dirname(dcopy), *base = basename(bcopy);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (stale_temporary(e->d_name, base)) {
+			size_t n = strlen(dir) + strlen(e->d_name) + 2;
+			char *p = xmalloc(n);
+			snprintf(p, n, "%s/%s", dir, e->d_name);
+			unlink(p);
+			free(p);
+		}
+	if (d)
+		closedir(d);
+	free(dcopy);
+	free(bcopy);
+}
+
 int nc_out_open(struct nc_out *o, const char *path)
 {
 	memset(o, 0, sizeof *o);
@@ -98,6 +137,7 @@ int nc_out_open(struct nc_out *o, const char *path)
 	snprintf(o->tmp, n, "%s.tmp-%ld", path, (long)getpid());
 	o->real = xstrdup(path);
 	free(real);
+	sweep_temporaries(o->real);
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		nc_fail_errno("%s: cannot create", o->path);

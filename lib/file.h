@@ -11,7 +11,8 @@
  * SIGTERM, so a half-written file never carries the final name. A NULL
  * path or "-" writes stdout directly, and so does a path that names an
  * existing device or FIFO (/dev/null, a named pipe). A symbolic link is
- * followed: its target is replaced, not the link. */
+ * followed: its target is replaced, not the link. Opening a path removes
+ * the temporaries for it that a killed process left (whose PID is gone). */
 struct nc_out {
 	FILE *fp;
 	char *path;     /* name reported in errors */
