@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -334,4 +335,31 @@ void nc_close_stdout(void)
 			exit(1);
 		nc_die("write error on standard output: %s", strerror(errno));
 	}
+}
+
+int nc_dir_lock(const char *dir)
+{
+	char path[4096], who[256] = "";
+	snprintf(path, sizeof path, "%s/lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return nc_fail_errno("%s: cannot open", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		ssize_t n = pread(fd, who, sizeof who - 1, 0);
+		close(fd);
+		who[n > 0 ? n : 0] = 0;
+		who[strcspn(who, "\n")] = 0;
+		if (e != EWOULDBLOCK)
+			return nc_fail("%s: cannot lock: %s", path, strerror(e));
+		return nc_fail("%s is in use by another run (%s)", dir, *who ? who : "no owner written yet");
+	}
+	char host[128] = "";
+	gethostname(host, sizeof host - 1);
+	int n = snprintf(who, sizeof who, "pid %ld on %s\n", (long)getpid(), host);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, n, 0) != n) {
+		close(fd);
+		return nc_fail_errno("%s: cannot write", path);
+	}
+	return 0;   /* fd stays open: the lock is the process's until it ends */
 }

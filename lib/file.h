@@ -54,6 +54,11 @@ int nc_each_line(FILE *fp, const char *name, nc_line_fn fn, void *ctx);
 /* Is this name stdin? (NULL or "-") */
 int nc_is_stdin(const char *path);
 
+/* Lock a directory for this process (flock on DIR/lock, which names the
+ * holder: "pid N on HOST") until it exits; a second locker fails, saying
+ * who holds it. A killed holder's lock is gone with it. */
+int nc_dir_lock(const char *dir);
+
 /* Flush and close stdout; on a write error print it and exit 1. Tools call
  * this at the end of main(). */
 void nc_close_stdout(void);
