@@ -395,10 +395,13 @@ long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 				;
 			if (got < 0)
 				return -1;
-			batch_add(b, d->buf + d->pos, d->len - d->pos, 0, 0);
+			/* An empty file is no document, inside an archive too. */
+			if (d->len > d->pos) {
+				batch_add(b, d->buf + d->pos, d->len - d->pos, 0, 0);
+				added++;
+			}
 			d->pos = d->len;
 			d->in_entry = 0;
-			added++;
 			continue;
 		}
 		const unsigned char *s;

@@ -8,12 +8,16 @@
 const char *nc_prog = "nc";
 static _Thread_local char errbuf[1024];
 
+/* Formatted apart and then copied, so that a message may wrap the last
+ * one: nc_fail("%s: %s", path, nc_errmsg()). */
 static void vrecord(const char *fmt, va_list ap, int with_errno)
 {
 	int saved = errno;
-	int n = vsnprintf(errbuf, sizeof errbuf, fmt, ap);
-	if (with_errno && n >= 0 && (size_t)n < sizeof errbuf)
-		snprintf(errbuf + n, sizeof errbuf - n, ": %s", strerror(saved));
+	char msg[sizeof errbuf];
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	if (with_errno && n >= 0 && (size_t)n < sizeof msg)
+		snprintf(msg + n, sizeof msg - n, ": %s", strerror(saved));
+	memcpy(errbuf, msg, sizeof errbuf);
 }
 
 int nc_fail(const char *fmt, ...)

@@ -2,12 +2,14 @@
 #include "err.h"
 #include "mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +73,44 @@ static int64_t patch_base(int fd)
 	return at < 0 ? -1 : (int64_t)at;
 }
 
+/* Is "name" our temporary for "base" ("base.tmp-PID") left by a process
+ * that is gone (killed, out of memory, crashed)? */
+static int stale_temporary(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0)
+		return 0;
+	const char *d = name + n + 5;
+	char *end;
+	errno = 0;
+	long pid = strtol(d, &end, 10);
+	if (end == d || *end || pid <= 0 || errno)
+		return 0;
+	return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove the temporaries of `real` whose writers are gone: a killed run
+ * leaves them behind, up to a whole shard each. */
+static void sweep_temporaries(const char *real)
+{
+	char *dcopy = xstrdup(real), *bcopy = xstrdup(real);
+	const char *dir = dirname(dcopy), *base = basename(bcopy);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (stale_temporary(e->d_name, base)) {
+			size_t n = strlen(dir) + strlen(e->d_name) + 2;
+			char *p = xmalloc(n);
+			snprintf(p, n, "%s/%s", dir, e->d_name);
+			unlink(p);
+			free(p);
+		}
+	if (d)
+		closedir(d);
+	free(dcopy);
+	free(bcopy);
+}
+
 int nc_out_open(struct nc_out *o, const char *path)
 {
 	memset(o, 0, sizeof *o);
@@ -98,6 +138,7 @@ int nc_out_open(struct nc_out *o, const char *path)
 	snprintf(o->tmp, n, "%s.tmp-%ld", path, (long)getpid());
 	o->real = xstrdup(path);
 	free(real);
+	sweep_temporaries(o->real);
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		nc_fail_errno("%s: cannot create", o->path);
@@ -294,4 +335,31 @@ void nc_close_stdout(void)
 			exit(1);
 		nc_die("write error on standard output: %s", strerror(errno));
 	}
+}
+
+int nc_dir_lock(const char *dir)
+{
+	char path[4096], who[256] = "";
+	snprintf(path, sizeof path, "%s/lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return nc_fail_errno("%s: cannot open", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		ssize_t n = pread(fd, who, sizeof who - 1, 0);
+		close(fd);
+		who[n > 0 ? n : 0] = 0;
+		who[strcspn(who, "\n")] = 0;
+		if (e != EWOULDBLOCK)
+			return nc_fail("%s: cannot lock: %s", path, strerror(e));
+		return nc_fail("%s is in use by another run (%s)", dir, *who ? who : "no owner written yet");
+	}
+	char host[128] = "";
+	gethostname(host, sizeof host - 1);
+	int n = snprintf(who, sizeof who, "pid %ld on %s\n", (long)getpid(), host);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, who, n, 0) != n) {
+		close(fd);
+		return nc_fail_errno("%s: cannot write", path);
+	}
+	return 0;   /* fd stays open: the lock is the process's until it ends */
 }

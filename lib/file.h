@@ -11,7 +11,8 @@
  * SIGTERM, so a half-written file never carries the final name. A NULL
  * path or "-" writes stdout directly, and so does a path that names an
  * existing device or FIFO (/dev/null, a named pipe). A symbolic link is
- * followed: its target is replaced, not the link. */
+ * followed: its target is replaced, not the link. Opening a path removes
+ * the temporaries for it that a killed process left (whose PID is gone). */
 struct nc_out {
 	FILE *fp;
 	char *path;     /* name reported in errors */
@@ -52,6 +53,11 @@ int nc_each_line(FILE *fp, const char *name, nc_line_fn fn, void *ctx);
 
 /* Is this name stdin? (NULL or "-") */
 int nc_is_stdin(const char *path);
+
+/* Lock a directory for this process (flock on DIR/lock, which names the
+ * holder: "pid N on HOST") until it exits; a second locker fails, saying
+ * who holds it. A killed holder's lock is gone with it. */
+int nc_dir_lock(const char *dir);
 
 /* Flush and close stdout; on a write error print it and exit 1. Tools call
  * this at the end of main(). */

@@ -174,7 +174,7 @@ int nc_shard_load(struct nc_shard *s, const char *path)
 		if (s->info.count != NC_SHARD_STREAMED && s->info.count != n)
 			rc = nc_fail("%s: truncated or corrupted: header says %llu tokens, trailer %llu", name,
 				     (unsigned long long)s->info.count, (unsigned long long)n);
-		else if (n * per != payload && memcmp(t, NC_SHARD_END, 8) == 0)
+		else if ((n > payload / per || n * per != payload) && memcmp(t, NC_SHARD_END, 8) == 0)
 			rc = nc_fail("%s: truncated or corrupted: %llu payload bytes for %llu tokens", name,
 				     (unsigned long long)payload, (unsigned long long)n);
 		else

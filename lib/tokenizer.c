@@ -56,8 +56,8 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 	const char *canon = nc_pattern_named(pattern);
 	t->pattern = xstrdup(canon ? canon : pattern);
 	t->n_tokens = n_tokens;
-	t->tok_off = xmalloc((n_tokens + 1) * sizeof *t->tok_off);
-	t->tok_len = xmalloc((n_tokens + 1) * sizeof *t->tok_len);
+	t->tok_off = xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_off);
+	t->tok_len = xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_len);
 	size_t total = 0;
 	for (uint32_t i = 0; i < n_tokens; i++) {
 		if (lens[i] == 0) {
@@ -114,8 +114,8 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 	}
 
 	t->n_special = n_special;
-	t->special_name = xcalloc(n_special + 1, sizeof *t->special_name);
-	t->special_id = xcalloc(n_special + 1, sizeof *t->special_id);
+	t->special_name = xcalloc((size_t)n_special + 1, sizeof *t->special_name);
+	t->special_id = xcalloc((size_t)n_special + 1, sizeof *t->special_id);
 	t->vocab_size = n_tokens;
 	for (uint32_t i = 0; i < n_special; i++) {
 		/* Without an explicit id, a special token takes the next id
@@ -274,8 +274,8 @@ static int parse_body(struct nc_tokenizer *t, const char *path, const unsigned c
 	memcpy(pattern, p, plen);
 	pattern[plen] = 0;
 	p += plen;
-	const unsigned char **bytes = xmalloc((n_tokens + 1) * sizeof *bytes);
-	uint32_t *lens = xmalloc((n_tokens + 1) * sizeof *lens);
+	const unsigned char **bytes = xmalloc(((size_t)n_tokens + 1) * sizeof *bytes);
+	uint32_t *lens = xmalloc(((size_t)n_tokens + 1) * sizeof *lens);
 	const unsigned char *tb = p + 4 * (size_t)n_tokens;
 	int rc = 0;
 	for (uint32_t i = 0; i < n_tokens && rc == 0; i++) {
@@ -286,8 +286,15 @@ static int parse_body(struct nc_tokenizer *t, const char *path, const unsigned c
 		else
 			tb += lens[i];
 	}
-	char **names = xcalloc(n_special + 1, sizeof *names);
-	uint32_t *ids = xcalloc(n_special + 1, sizeof *ids);
+	/* Each special token takes at least 8 bytes: a count the body cannot
+	 * hold is refused before anything is allocated for it. */
+	if (rc == 0 && n_special > (size_t)(end - tb) / 8)
+		rc = nc_fail("%s: header says %u special tokens, more than the file holds (byte 16)", path,
+			     n_special);
+	if (rc != 0)
+		n_special = 0;
+	char **names = xcalloc((size_t)n_special + 1, sizeof *names);
+	uint32_t *ids = xcalloc((size_t)n_special + 1, sizeof *ids);
 	p = tb;
 	for (uint32_t i = 0; i < n_special && rc == 0; i++) {
 		if (end - p < 8 || le32(p + 4) > (size_t)(end - p - 8)) {
@@ -404,6 +411,24 @@ static void b64_encode(const unsigned char *s, size_t n, char *out)
 	out[o] = 0;
 }
 
+/* A rank: decimal digits up to the line's end (a '\r' before it allowed),
+ * at most 10,000,000. */
+static int parse_rank(const char *p, const char *le, unsigned long *rank)
+{
+	if (le > p && le[-1] == '\r')
+		le--;
+	if (p == le)
+		return -1;
+	unsigned long v = 0;
+	for (; p < le; p++) {
+		if (*p < '0' || *p > '9' || v > 10000000)
+			return -1;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	*rank = v;
+	return v > 10000000 ? -1 : 0;
+}
+
 int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char *pattern,
 			   uint32_t n_special, const char *const *special_names,
 			   const uint32_t *special_ids)
@@ -426,13 +451,13 @@ int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char 
 			s = le + 1;
 			continue;
 		}
-		char *ep;
-		unsigned long rank = sp ? strtoul(sp + 1, &ep, 10) : 0;
-		unsigned char buf[4096];
-		size_t blen;
-		if (!sp || ep == sp + 1 || (ep != le && !(ep + 1 == le && *ep == '\r')) ||
-		    (size_t)(sp - s) > 4 * sizeof buf / 3 || b64_decode(s, sp - s, buf, &blen) != 0 ||
-		    blen == 0 || rank > 10000000) {
+		/* The rank is read within the line: the mapping has no NUL after it. */
+		unsigned long rank;
+		size_t blen = sp ? (size_t)(sp - s) / 4 * 3 : 0;
+		unsigned char *buf = blen ? xmalloc(blen) : NULL;
+		if (!sp || parse_rank(sp + 1, le, &rank) != 0 || b64_decode(s, sp - s, buf, &blen) != 0 ||
+		    blen == 0) {
+			free(buf);
 			rc = nc_fail("%s:%zu: not a tiktoken rank line (base64 token, space, rank)", name, line);
 			break;
 		}
@@ -443,10 +468,11 @@ int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char 
 			memset(bytes + old, 0, (cap - old) * sizeof *bytes);
 		}
 		if (bytes[rank]) {
+			free(buf);
 			rc = nc_fail("%s:%zu: rank %lu appears twice", name, line, rank);
 			break;
 		}
-		bytes[rank] = memcpy(xmalloc(blen), buf, blen);
+		bytes[rank] = buf;
 		lens[rank] = (uint32_t)blen;
 		if (rank + 1 > maxrank)
 			maxrank = rank + 1;

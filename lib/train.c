@@ -393,6 +393,12 @@ static int train_step(struct run *r, double *loss, double *norm)
 static int setup(struct run *r)
 {
 	const struct nc_train_opts *o = r->o;
+	/* One run to a directory: rank 0 locks it before reading checkpoints
+	 * there (or, for a new directory, as it makes it). */
+	struct stat st;
+	int lock = r->comm->rank == 0, existed = stat(o->run_dir, &st) == 0;
+	if (lock && existed && nc_dir_lock(o->run_dir) != 0)
+		return -1;
 	if (nc_tok_load(&r->tok, o->tokenizer) != 0)
 		return -1;
 	r->token_bytes = nc_bpb_token_bytes(&r->tok);
@@ -442,6 +448,8 @@ static int setup(struct run *r)
 	r->targets = xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->targets);
 	if (mkdir(o->run_dir, 0755) != 0 && errno != EEXIST)
 		return nc_fail_errno("%s: cannot create", o->run_dir);
+	if (lock && !existed && nc_dir_lock(o->run_dir) != 0)
+		return -1;
 	if (from_ckpt) {
 		if (resume(r, latest) != 0)
 			return -1;

@@ -36,6 +36,18 @@ all_ids() {
 	assert_output '{"text":"one\ntwo \"quoted\"\n"}'
 }
 
+@test "an empty file is no document with --format=text, alone or as an archive member" {
+	: >"$T/empty.txt"
+	printf 'x\n' >"$T/x.txt"
+	(cd "$T" && tar cf e.tar empty.txt x.txt)
+	run --separate-stderr nc-shard docs --format=text "$T/empty.txt" "$T/x.txt"
+	assert_success
+	assert_output '{"text":"x\n"}'
+	run --separate-stderr nc-shard docs --format=text "$T/e.tar"
+	assert_success
+	assert_output '{"text":"x\n"}'
+}
+
 @test "docs crops with --doc-cap and stops after --max-chars as tokenizer training does" {
 	printf '{"text":"abcdef"}\n{"text":"ghijkl"}\n{"text":"mnopqr"}\n' >"$T/c.jsonl"
 	run nc-shard docs --doc-cap=4 --max-chars=5 "$T/c.jsonl"

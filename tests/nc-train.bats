@@ -14,9 +14,25 @@ setup() {
 }
 
 # A tiny model: depth 1 (width 64, one head), context 32, 4 x 32 tokens a step.
-tiny() {
-	nc-train base -t "$T/tok" --data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4 \
+# tiny_exec becomes nc-train, so that `(tiny_exec ...) &` leaves nc-train's
+# own PID in $! (a signal to a function's subshell would miss it).
+tiny_exec() {
+	exec nc-train base -t "$T/tok" --data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4 \
 		--total-batch-size=256 --eval-tokens=2048 "$@"
+}
+
+tiny() {
+	(tiny_exec "$@")
+}
+
+# Wait (up to a minute) until a path exists.
+await() {
+	for _ in $(seq 600); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for $1" >&2
+	return 1
 }
 
 @test "a tiny model learns: loss and validation bits per byte fall" {
@@ -56,11 +72,13 @@ tiny() {
 }
 
 @test "kill -9 at any moment leaves only complete checkpoints, and the run resumes" {
-	tiny -o "$T/killed" --num-iterations=400 --save-every=1 --eval-every=0 --quiet >/dev/null &
+	(tiny_exec -o "$T/killed" --num-iterations=400 --save-every=1 --eval-every=0 --quiet >/dev/null) &
 	pid=$!
-	sleep 3
+	await "$T/killed/step_000003"
 	kill -9 "$pid"
 	wait "$pid" || true
+	run kill -0 "$pid"
+	assert_failure   # nc-train itself is gone, not only a shell around it
 	# every checkpoint name that looks complete is complete
 	for d in "$T"/killed/step_*; do
 		case "$d" in *.tmp-*) continue ;; esac
@@ -69,6 +87,22 @@ tiny() {
 	run tiny -o "$T/killed" --num-iterations=400 --eval-every=0 --resume --quiet
 	assert_success
 	[ -f "$T/killed/step_000400/model.safetensors" ]
+}
+
+@test "a second run in the same directory is refused while the first holds it, naming it" {
+	(tiny_exec -o "$T/busy" --num-iterations=100000 --save-every=1 --eval-every=0 --quiet >/dev/null) &
+	pid=$!
+	await "$T/busy/step_000001"
+	run --separate-stderr tiny -o "$T/busy" --num-iterations=2 --eval-every=0 --resume --quiet
+	kill -9 "$pid"
+	wait "$pid" || true
+	assert_failure 1
+	[ "$stderr" = "nc-train: $T/busy is in use by another run (pid $pid on $(hostname))" ]
+	[ -z "$output" ]
+	# the holder was killed: its lock went with it, and one more step resumes
+	last=$(ls -d "$T"/busy/step_* | grep -v '[.]tmp-' | tail -1)
+	run tiny -o "$T/busy" --num-iterations=$((10#${last##*_} + 1)) --eval-every=0 --resume --quiet
+	assert_success
 }
 
 @test "shards from another tokenizer are refused" {

@@ -143,7 +143,18 @@ def main():
                 dictionary = False   # as the FineWeb-Edu files are written
             tag = "%s_%s_v%s_%s" % (name, codec, version[0], "dict" if dictionary else "plain")
             write(outdir, tag, schema, rows, codec, version, dictionary)
+    empty(outdir)
     unsupported(os.path.join(os.path.dirname(outdir.rstrip("/")) or ".", "parquet-unsupported"))
+
+
+def empty(outdir):
+    """What pyarrow writes for a table of no rows: one row group of 0 rows,
+    a chunk whose data page offset is 0 (with a dictionary) or that has no
+    pages at all."""
+    for codec, version, dictionary in [("snappy", "1.0", True), ("none", "2.0", False)]:
+        schema, rows = pa.schema([("text", pa.string())]), []
+        tag = "empty_%s_v%s_%s" % (codec, version[0], "dict" if dictionary else "plain")
+        write(outdir, tag, schema, rows, codec, version, dictionary)
 
 
 def unsupported(outdir):

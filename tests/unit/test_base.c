@@ -10,8 +10,10 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/nc-unit-XXXXXX";
@@ -38,6 +40,15 @@ static void test_errors(void)
 {
 	int rc = nc_fail("%s: bad thing at %d", "x.bin", 7);
 	CHECK(rc == -1 && strcmp(nc_errmsg(), "x.bin: bad thing at 7") == 0, "nc_fail records the message and returns -1");
+	nc_fail("token for the single byte 0x01 is missing");
+	nc_fail("%s: %s", "r1", nc_errmsg());
+	CHECK(strcmp(nc_errmsg(), "r1: token for the single byte 0x01 is missing") == 0,
+	      "a message may wrap the last one: nc_fail(fmt, path, nc_errmsg())");
+	errno = ENOENT;
+	nc_fail_errno("%s: %s", "outer", nc_errmsg());
+	const char *want = "outer: r1: token for the single byte 0x01 is missing: ";
+	CHECK(strncmp(nc_errmsg(), want, strlen(want)) == 0 && strstr(nc_errmsg(), strerror(ENOENT)),
+	      "nc_fail_errno may wrap the last message too");
 }
 
 static void test_logfmt(void)
@@ -135,6 +146,44 @@ static void test_atomic(void)
 	CHECK(nc_out_open(&o, path) == -1 && strstr(nc_errmsg(), "no/such/dir/x"), "error names the file");
 }
 
+static void touch(const char *dir_, const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir_, name);
+	FILE *f = fopen(p, "w");
+	fputs("left behind", f);
+	fclose(f);
+}
+
+static int present(const char *dir_, const char *name)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir_, name);
+	return exists(p);
+}
+
+static void test_stale_temporaries(void)
+{
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);   /* a PID that is gone */
+	char dead[64], live[64], other[64], path[256];
+	snprintf(dead, sizeof dead, "s.bin.tmp-%ld", (long)child);
+	snprintf(live, sizeof live, "s.bin.tmp-%ld", (long)getppid());
+	snprintf(other, sizeof other, "t.bin.tmp-%ld", (long)child);
+	touch(dir, dead);
+	touch(dir, live);
+	touch(dir, other);
+	touch(dir, "s.bin.tmp-x1");
+	snprintf(path, sizeof path, "%s/s.bin", dir);
+	struct nc_out o;
+	CHECK(nc_out_open(&o, path) == 0 && nc_out_commit(&o) == 0, "write s.bin");
+	CHECK(!present(dir, dead), "a temporary for the same file whose process is gone is removed");
+	CHECK(present(dir, live) && present(dir, other) && present(dir, "s.bin.tmp-x1"),
+	      "a live process's temporary, another file's and a name that only looks alike are kept");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -146,6 +195,7 @@ int main(void)
 	test_utf8();
 	test_hash();
 	test_atomic();
+	test_stale_temporaries();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	system(cmd);

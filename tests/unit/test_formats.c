@@ -2,6 +2,7 @@
  * damage), tokenizer files, and the two BPE merge paths agreeing. */
 #include "../../lib/bpe_train.h"
 #include "../../lib/err.h"
+#include "../../lib/hash.h"
 #include "../../lib/mem.h"
 #include "../../lib/rng.h"
 #include "../../lib/shard.h"
@@ -21,6 +22,37 @@ static void flip_byte(const char *path, long off)
 	int c = fgetc(f);
 	fseek(f, -1, SEEK_CUR);
 	fputc(c ^ 0x55, f);
+	fclose(f);
+}
+
+/* Set a u32 count of a tokenizer file's header and write a checksum that
+ * agrees, as a careful forger would. */
+static void set_tok_count(const char *path, long off, uint32_t v)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	unsigned char *b = xmalloc(size);
+	fseek(f, 0, SEEK_SET);
+	if (fread(b, 1, size, f) != (size_t)size)
+		abort();
+	for (int i = 0; i < 4; i++)
+		b[off + i] = (unsigned char)(v >> 8 * i);
+	uint64_t h = nc_hash64(b, size - 8);
+	for (int i = 0; i < 8; i++)
+		b[size - 8 + i] = (unsigned char)(h >> 8 * i);
+	fseek(f, 0, SEEK_SET);
+	fwrite(b, 1, size, f);
+	fclose(f);
+	free(b);
+}
+
+static void set_u64(const char *path, long off, uint64_t v)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, off, off < 0 ? SEEK_END : SEEK_SET);
+	for (int i = 0; i < 8; i++)
+		fputc((int)(v >> 8 * i & 0xff), f);
 	fclose(f);
 }
 
@@ -45,6 +77,17 @@ static void test_shard(void)
 	      memcmp(s.ids, ids, sizeof ids) == 0 && memcmp(s.mask, mask, sizeof mask) == 0,
 	      "tokens, mask and header survive the round trip");
 	nc_shard_free(&s);
+
+	/* A count whose payload size wraps: 2^63 + 2 two-byte tokens "are" 4 bytes. */
+	char forged[256];
+	snprintf(forged, sizeof forged, "%s/forged.shard", dir);
+	CHECK(nc_shard_create(&w, forged, 300, 5, 1, 0) == 0, "create a u16 shard");
+	uint32_t two[2] = {5, 299};
+	CHECK(nc_shard_put(&w, two, NULL, 2) == 0 && nc_shard_finish(&w) == 0, "two tokens written");
+	set_u64(forged, 16, (1ull << 63) + 2);
+	set_u64(forged, -24, (1ull << 63) + 2);
+	CHECK(nc_shard_load(&s, forged) == -1 && strstr(nc_errmsg(), "4 payload bytes for 9223372036854775810 tokens"),
+	      "a token count whose byte size wraps around is refused, not allocated and written");
 
 	struct nc_shard_reader r;
 	uint32_t got[1000];
@@ -112,6 +155,15 @@ static void test_tokenizer_file(void)
 	CHECK(u.fingerprint == t.fingerprint && u.n_tokens == 258 && nc_tok_bytes_len(&u, 257) == 3 &&
 	      nc_tok_bytes_len(&u, 258) == 0, "the loaded tokenizer is the same");
 	nc_tok_free(&u);
+	set_tok_count(path, 16, 0xffffffffu);
+	CHECK(nc_tok_load(&u, path) == -1 && strstr(nc_errmsg(), "4294967295 special tokens") &&
+	      strstr(nc_errmsg(), "byte 16"), "a special-token count that wraps (n + 1 = 0) is refused");
+	set_tok_count(path, 16, 0x7fffffffu);
+	CHECK(nc_tok_load(&u, path) == -1 && strstr(nc_errmsg(), "more than the file holds"),
+	      "a special-token count the file cannot hold is refused before allocating");
+	set_tok_count(path, 16, NC_N_SPECIAL);
+	CHECK(nc_tok_load(&u, path) == 0, "the restored count loads again");
+	nc_tok_free(&u);
 	flip_byte(path, -20);
 	CHECK(nc_tok_load(&u, path) == -1 && strstr(nc_errmsg(), "checksum") && strstr(nc_errmsg(), "t.tok"),
 	      "a corrupted tokenizer file fails its checksum, naming the file");
@@ -121,6 +173,61 @@ static void test_tokenizer_file(void)
 	      "two tokens with the same bytes are refused");
 	CHECK(nc_tok_build(&u, "nanochat", 255, bytes, lens, 0, NULL, NULL) == -1 && strstr(nc_errmsg(), "0xff"),
 	      "a byte without a token is refused");
+	nc_tok_free(&t);
+}
+
+/* A tiktoken rank file: the 256 bytes, then extra tokens of the given
+ * lengths made of 'a'; the last line without its newline. */
+static void write_ranks(const char *path, const size_t *extra, int nextra, size_t pad_to)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	FILE *f = fopen(path, "wb");
+	long size = 0;
+	for (int r = 0; r < 256 + nextra; r++) {
+		size_t len = r < 256 ? 1 : extra[r - 256];
+		for (size_t i = 0; i < len; i += 3) {
+			uint32_t x = (r < 256 ? (uint32_t)r : 'a') << 16 | (i + 1 < len ? 'a' << 8 : 0) | (i + 2 < len ? 'a' : 0);
+			size += fprintf(f, "%c%c%c%c", b64[x >> 18], b64[x >> 12 & 63],
+					i + 1 < len ? b64[x >> 6 & 63] : '=', i + 2 < len ? b64[x & 63] : '=');
+		}
+		size += fprintf(f, r + 1 < 256 + nextra ? " %d\n" : " %d", r);
+	}
+	/* Blank lines before the last are skipped: pad with them so that the
+	 * file ends exactly at a page's end, right after the last digit. */
+	fclose(f);
+	if (pad_to && (size_t)size % pad_to) {
+		FILE *g = fopen(path, "rb");
+		char *all = xmalloc(size);
+		if (fread(all, 1, size, g) != (size_t)size)
+			abort();
+		fclose(g);
+		g = fopen(path, "wb");
+		for (size_t i = 0; i < pad_to - (size_t)size % pad_to; i++)
+			fputc('\n', g);
+		fwrite(all, 1, size, g);
+		fclose(g);
+		free(all);
+	}
+}
+
+static void test_tiktoken_import(void)
+{
+	char path[256], back[256];
+	snprintf(path, sizeof path, "%s/long.tiktoken", dir);
+	snprintf(back, sizeof back, "%s/back.tiktoken", dir);
+	size_t extra[2] = {2, 5000};
+	write_ranks(path, extra, 2, 0);
+	struct nc_tokenizer t, u;
+	CHECK(nc_tok_import_tiktoken(&t, path, "nanochat", 0, NULL, NULL) == 0 && nc_tok_bytes_len(&t, 257) == 5000,
+	      "a token of 5000 bytes imports (tiktoken reads it)");
+	CHECK(nc_tok_export_tiktoken(&t, back) == 0 && nc_tok_import_tiktoken(&u, back, "nanochat", 0, NULL, NULL) == 0 &&
+	      u.fingerprint == t.fingerprint, "and exports and imports again unchanged");
+	nc_tok_free(&u);
+	nc_tok_free(&t);
+	long page = sysconf(_SC_PAGESIZE);
+	write_ranks(path, extra, 1, (size_t)page);
+	CHECK(nc_tok_import_tiktoken(&t, path, "nanochat", 0, NULL, NULL) == 0 && t.n_tokens == 257,
+	      "a file ending in a rank exactly at a page's end is read within the file");
 	nc_tok_free(&t);
 }
 
@@ -198,6 +305,7 @@ int main(void)
 		return 1;
 	test_shard();
 	test_tokenizer_file();
+	test_tiktoken_import();
 	test_merge_paths();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
