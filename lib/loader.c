@@ -46,6 +46,9 @@ static int check_info(const struct nc_loader *ld, int i, const struct nc_shard_i
 		return nc_fail("%s: written with another tokenizer (fingerprint %016llx, expected %016llx)",
 			       p, (unsigned long long)in->fingerprint,
 			       (unsigned long long)ld->cfg.fingerprint);
+	if (ld->cfg.vocab_size && in->vocab_size != ld->cfg.vocab_size)
+		return nc_fail("%s: a vocabulary of %u tokens (byte 24), but the tokenizer has %u", p,
+			       in->vocab_size, ld->cfg.vocab_size);
 	if (in->flags & NC_SHARD_HAS_MASK)
 		return nc_fail("%s: has a loss mask (fine-tuning data), not pretraining data", p);
 	if (i > 0 && in->vocab_size != ld->vocab_size)

@@ -21,6 +21,7 @@ struct nc_loader_cfg {
 	int B, T;               /* rows per batch, tokens per row */
 	int rank, world;
 	uint64_t fingerprint;   /* the tokenizer's: shards written with another are refused */
+	uint32_t vocab_size;    /* the tokenizer's: so is a shard that says another */
 };
 
 /* Where the loader stands: the next step's first window (rank 0's) as a

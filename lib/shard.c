@@ -155,6 +155,17 @@ static uint32_t get_id(const unsigned char *p, uint32_t width)
 	return width == 2 ? (uint32_t)(p[0] | p[1] << 8) : le32(p);
 }
 
+/* An id the header's vocabulary does not hold would index past the
+ * model's embedding: refused where tokens are read. */
+static int check_id(const char *path, uint32_t id, uint64_t i, const struct nc_shard_info *in)
+{
+	if (id < in->vocab_size)
+		return 0;
+	return nc_fail("%s: token %llu (byte %llu) is id %u, outside the vocabulary (%u)", path,
+		       (unsigned long long)i, (unsigned long long)(NC_SHARD_HEADER + i * in->width), id,
+		       in->vocab_size);
+}
+
 int nc_shard_load(struct nc_shard *s, const char *path)
 {
 	struct nc_map m;
@@ -188,9 +199,14 @@ int nc_shard_load(struct nc_shard *s, const char *path)
 		s->info.count = n;
 		s->digest = le64(m.data + m.size - NC_SHARD_TRAILER + 24);
 		s->ids = xmalloc((n + 1) * sizeof *s->ids);
-		for (uint64_t i = 0; i < n; i++)
+		for (uint64_t i = 0; i < n && rc == 0; i++) {
 			s->ids[i] = get_id(p + i * s->info.width, s->info.width);
-		if (s->info.flags & NC_SHARD_HAS_MASK) {
+			rc = check_id(name, s->ids[i], i, &s->info);
+		}
+		if (rc != 0) {
+			free(s->ids);
+			s->ids = NULL;
+		} else if (s->info.flags & NC_SHARD_HAS_MASK) {
 			s->mask = xmalloc(n + 1);
 			memcpy(s->mask, p + n * s->info.width, n);
 		}
@@ -306,8 +322,11 @@ long nc_shard_read(struct nc_shard_reader *r, uint32_t *ids, size_t max)
 		return 0;
 	}
 	nc_hasher_update(&r->h, r->buf, k * w);
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i < k; i++) {
 		ids[i] = get_id(r->buf + i * w, w);
+		if (check_id(r->path, ids[i], r->n + i, &r->info) != 0)
+			return -1;
+	}
 	consume(r, k * w);
 	r->n += k;
 	return (long)k;

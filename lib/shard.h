@@ -66,7 +66,8 @@ int nc_shard_open(struct nc_shard_reader *r, const char *path);
 long nc_shard_read(struct nc_shard_reader *r, uint32_t *ids, size_t max);
 void nc_shard_close(struct nc_shard_reader *r);
 
-/* A whole shard in memory, checked. */
+/* A whole shard in memory, checked: its checksum, and every id below the
+ * header's vocabulary size (so does nc_shard_read, as it goes). */
 struct nc_shard {
 	struct nc_shard_info info;
 	uint32_t *ids;

@@ -435,7 +435,7 @@ static int setup(struct run *r)
 				  cm->world) != 0)
 		return -1;
 	struct nc_loader_cfg lc = {o->device_batch_size, o->max_seq_len, cm->rank, cm->world,
-				   r->tok.fingerprint};
+				   r->tok.fingerprint, r->tok.vocab_size};
 	if (nc_loader_open_dir(&r->train, o->data_dir, "train", &lc) != 0)
 		return -1;
 	if (o->eval_every > 0 && nc_loader_open_dir(&r->val, o->data_dir, "val", &lc) != 0)

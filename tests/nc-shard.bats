@@ -125,6 +125,18 @@ all_ids() {
 	assert_output --partial "another tokenizer"
 }
 
+@test "verify -t refuses a header whose vocabulary is not the tokenizer's (the header is outside the checksum)" {
+	nc-shard tokens --quiet -t "$T/tok" -o "$T/vv" "$T/a.jsonl" "$T/b.jsonl" >/dev/null
+	cp "$T/vv/val_00000.bin" "$T/wide.bin"
+	printf '\000\000\001\000' | dd of="$T/wide.bin" bs=1 seek=24 conv=notrunc 2>/dev/null
+	run nc-shard verify "$T/wide.bin"
+	assert_success   # as a file it is whole; only the tokenizer can tell
+	run --separate-stderr nc-shard verify -t "$T/tok" "$T/wide.bin"
+	assert_failure 1
+	assert_output "shard=$T/wide.bin ok=no"
+	[ "$stderr" = "nc-shard: $T/wide.bin: a vocabulary of 65536 tokens (byte 24), but $T/tok has $(nc-bpe info -t "$T/tok" | sed -n 's/.*vocab_size=\([0-9]*\).*/\1/p')" ]
+}
+
 @test "cat streams shards through a pipe into nc-bpe decode" {
 	nc-shard tokens --quiet -t "$T/tok" -o "$T/c" "$T/a.jsonl" "$T/b.jsonl" >/dev/null
 	a=$(nc-shard cat "$T"/c/val_*.bin | nc-bpe decode --skip-special -t "$T/tok" | cksum)

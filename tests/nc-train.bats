@@ -113,6 +113,16 @@ await() {
 	assert_output --partial "written with another tokenizer"
 }
 
+@test "a shard whose header names another vocabulary than the tokenizer's is refused before training" {
+	mkdir -p "$T/wide"
+	cp "$T"/data/*.bin "$T/wide/"
+	printf '\000\000\001\000' | dd of="$T/wide/train_00000.bin" bs=1 seek=24 conv=notrunc 2>/dev/null
+	run --separate-stderr nc-train base -t "$T/tok" --data "$T/wide" -o "$T/wide-run" --depth=1 \
+		--max-seq-len=32 --device-batch-size=4 --total-batch-size=256 --num-iterations=1
+	assert_failure 1
+	[ "$stderr" = "nc-train: $T/wide/train_00000.bin: a vocabulary of 65536 tokens (byte 24), but the tokenizer has 400" ]
+}
+
 @test "an impossible configuration is refused" {
 	run tiny -o "$T/y" --total-batch-size=100 --num-iterations=1
 	assert_failure 1

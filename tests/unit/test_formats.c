@@ -89,6 +89,24 @@ static void test_shard(void)
 	CHECK(nc_shard_load(&s, forged) == -1 && strstr(nc_errmsg(), "4 payload bytes for 9223372036854775810 tokens"),
 	      "a token count whose byte size wraps around is refused, not allocated and written");
 
+	/* An id past the header's vocabulary (the header is outside the
+	 * checksum: a vocabulary of 200 "holds" token 299). */
+	CHECK(nc_shard_create(&w, forged, 300, 5, 1, 0) == 0 && nc_shard_put(&w, two, NULL, 2) == 0 &&
+	      nc_shard_finish(&w) == 0, "two tokens written again");
+	FILE *fv = fopen(forged, "r+b");
+	fseek(fv, 24, SEEK_SET);
+	fputc(200, fv);
+	fputc(0, fv);
+	fclose(fv);
+	CHECK(nc_shard_load(&s, forged) == -1 &&
+	      strstr(nc_errmsg(), "token 1 (byte 66) is id 299, outside the vocabulary (200)"),
+	      "an id the header's vocabulary does not hold is refused at load, naming token and byte");
+	struct nc_shard_reader fr;
+	uint32_t fids[4];
+	CHECK(nc_shard_open(&fr, forged) == 0 && nc_shard_read(&fr, fids, 4) == -1 &&
+	      strstr(nc_errmsg(), "is id 299, outside the vocabulary (200)"), "and by the streaming reader");
+	nc_shard_close(&fr);
+
 	struct nc_shard_reader r;
 	uint32_t got[1000];
 	size_t n = 0;
