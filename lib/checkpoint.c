@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -174,6 +175,37 @@ static int open_model(const char *dir, struct nc_safetensors *st)
 	return nc_st_open(st, p);
 }
 
+/* What a model's metadata may say: whole numbers in a range, or positive
+ * finite reals up to a bound. Anything else (1.5 layers, a context of 2e9,
+ * nan) is refused naming the key, before a float becomes an int. */
+static const struct {
+	const char *key;
+	double hi;
+	int whole;
+} config_keys[9] = {
+	{"config.n_layer", 1000, 1},       {"config.n_head", 65536, 1},
+	{"config.n_kv_head", 65536, 1},    {"config.n_embd", 1 << 20, 1},
+	{"config.vocab_size", 1 << 30, 1}, {"config.sequence_len", 1 << 20, 1},
+	{"config.rope_base", 1e12, 0},     {"config.softcap", 1e6, 0},
+	{"config.norm_eps", 1, 0},
+};
+
+static int config_value(const char *dir, const char *s, int i, double *v)
+{
+	char *end;
+	*v = strtod(s, &end);
+	double hi = config_keys[i].hi;
+	int ok = *s && !*end && isfinite(*v) && *v <= hi &&
+		 (config_keys[i].whole ? *v >= 1 && *v == floor(*v) : *v > 0);
+	if (ok)
+		return 0;
+	if (config_keys[i].whole)
+		return nc_fail("%s/model.safetensors: %s is '%s', not a whole number in [1, %.0f]", dir,
+			       config_keys[i].key, s, hi);
+	return nc_fail("%s/model.safetensors: %s is '%s', not a number in (0, %g]", dir, config_keys[i].key,
+		       s, hi);
+}
+
 int nc_ckpt_config(const char *dir, struct nc_gpt_config *c)
 {
 	struct nc_safetensors st;
@@ -181,17 +213,11 @@ int nc_ckpt_config(const char *dir, struct nc_gpt_config *c)
 		return -1;
 	memset(c, 0, sizeof *c);
 	double v[9] = {0};
-	const char *keys[9] = {"config.n_layer", "config.n_head", "config.n_kv_head", "config.n_embd",
-			       "config.vocab_size", "config.sequence_len", "config.rope_base",
-			       "config.softcap", "config.norm_eps"};
 	int rc = 0;
-	for (int i = 0; i < 9; i++) {
-		const char *s = nc_st_meta(&st, keys[i]);
-		if (!s) {
-			rc = nc_fail("%s/model.safetensors: no %s in the metadata", dir, keys[i]);
-			break;
-		}
-		v[i] = strtod(s, NULL);
+	for (int i = 0; i < 9 && rc == 0; i++) {
+		const char *s = nc_st_meta(&st, config_keys[i].key);
+		rc = s ? config_value(dir, s, i, &v[i])
+		       : nc_fail("%s/model.safetensors: no %s in the metadata", dir, config_keys[i].key);
 	}
 	nc_st_close(&st);
 	if (rc != 0)

@@ -226,6 +226,20 @@ static int save(struct run *r)
 	return rc;
 }
 
+/* A count in the checkpoint's metadata: a whole number, not negative. */
+static int meta_count(const char *dir, const char *key, long *out)
+{
+	char v[128], *end;
+	if (nc_ckpt_meta(dir, key, v, sizeof v) != 0)
+		return nc_fail("%s: no %s in the checkpoint", dir, key);
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < 0)
+		return nc_fail("%s/model.safetensors: %s is '%s', not a count", dir, key, v);
+	*out = n;
+	return 0;
+}
+
 static int resume(struct run *r, const char *dir)
 {
 	char v[128];
@@ -248,12 +262,10 @@ static int resume(struct run *r, const char *dir)
 		free(staged);
 	free(st);
 	int64_t cur[NC_CURSOR_WORDS];
-	if (rc == 0 && (nc_ckpt_meta(dir, "step", v, sizeof v) != 0 ||
-			sscanf(v, "%ld", &r->step) != 1))
-		rc = nc_fail("%s: no step in the checkpoint", dir);
-	if (rc == 0 && (nc_ckpt_meta(dir, "optim_step", v, sizeof v) != 0 ||
-			sscanf(v, "%ld", &r->opt.step) != 1))
-		rc = nc_fail("%s: no optimizer step in the checkpoint", dir);
+	if (rc == 0)
+		rc = meta_count(dir, "step", &r->step);
+	if (rc == 0)
+		rc = meta_count(dir, "optim_step", &r->opt.step);
 	if (rc == 0 && (nc_ckpt_meta(dir, "cursor", v, sizeof v) != 0 ||
 			sscanf(v, "%" SCNd64 ",%" SCNd64 ",%" SCNd64 ",%" SCNd64, &cur[0], &cur[1], &cur[2],
 			       &cur[3]) != 4))

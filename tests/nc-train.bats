@@ -144,6 +144,29 @@ await() {
 	assert_output --partial "model.safetensors"
 }
 
+# Set a metadata value of a safetensors file (its header rewritten).
+set_meta() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, struct, sys
+path, key, value = sys.argv[1:]
+b = open(path, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+h["__metadata__"][key] = value
+j = json.dumps(h).encode()
+j += b" " * (-len(j) % 8)
+open(path, "wb").write(struct.pack("<Q", len(j)) + j + b[8 + n:])
+PY
+}
+
+@test "a checkpoint whose step is negative is refused on resume, naming it" {
+	tiny -o "$T/neg" --num-iterations=2 --eval-every=0 --quiet >/dev/null
+	set_meta "$T/neg/step_000002/model.safetensors" step -5
+	run --separate-stderr tiny -o "$T/neg" --num-iterations=4 --eval-every=0 --resume --quiet
+	assert_failure 1
+	[ "$stderr" = "nc-train: $T/neg/step_000002/model.safetensors: step is '-5', not a count" ]
+}
+
 @test "usage errors exit 2" {
 	run nc-train base -t "$T/tok"
 	assert_failure 2

@@ -34,6 +34,45 @@ static void write_stamped(const char *ck, const struct nc_gpt *m, const char *to
 }
 
 /* Opening a checkpoint to run, as the tools that run a model do. */
+/* A model file whose configuration is good but for one key. */
+static void write_config(const char *ck, const char *bad_key, const char *bad_value)
+{
+	static const char *const keys[9] = {"config.n_layer", "config.n_head", "config.n_kv_head",
+					    "config.n_embd", "config.vocab_size", "config.sequence_len",
+					    "config.rope_base", "config.softcap", "config.norm_eps"};
+	static const char *const good[9] = {"1", "2", "1", "16", "13", "8", "10000", "15", "1e-6"};
+	struct nc_st_writer wr;
+	nc_st_writer_init(&wr);
+	for (int i = 0; i < 9; i++)
+		nc_st_set_meta(&wr, keys[i], strcmp(keys[i], bad_key) ? good[i] : bad_value);
+	char path[700];
+	mkdir(ck, 0755);
+	snprintf(path, sizeof path, "%s/model.safetensors", ck);
+	nc_st_write(&wr, path);
+	nc_st_writer_free(&wr);
+}
+
+static void test_config_ranges(void)
+{
+	static const char *const cases[][2] = {
+		{"config.n_layer", "1.5"},       {"config.softcap", "-1"},    {"config.norm_eps", "inf"},
+		{"config.rope_base", "nan"},     {"config.sequence_len", "2e9"}, {"config.n_head", "0"},
+		{"config.vocab_size", "12x"},    {"config.n_embd", "1e12"},   {"config.n_kv_head", ""},
+	};
+	char ck[600], what[200];
+	snprintf(ck, sizeof ck, "%s/ranges", dir);
+	struct nc_gpt_config c;
+	write_config(ck, "none", "");
+	CHECK(nc_ckpt_config(ck, &c) == 0 && c.n_layer == 1 && c.n_embd == 16, "a good configuration loads");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		write_config(ck, cases[i][0], cases[i][1]);
+		char want[200];
+		snprintf(want, sizeof want, "%s is '%s', not a", cases[i][0], cases[i][1]);
+		snprintf(what, sizeof what, "%s=%s is refused, naming the key and value", cases[i][0], cases[i][1]);
+		CHECK(nc_ckpt_config(ck, &c) == -1 && strstr(nc_errmsg(), want) && strstr(nc_errmsg(), ck), what);
+	}
+}
+
 static void test_open_model(const struct nc_gpt *m)
 {
 	struct nc_tokenizer tok, foreign;
@@ -136,6 +175,7 @@ int main(void)
 	      "a missing tensor is refused naming it");
 	CHECK(nc_ckpt_config(bad, &back) == -1 && strstr(nc_errmsg(), "config.n_head"), "missing configuration is named");
 	test_open_model(&m);
+	test_config_ranges();
 	nc_gpt_free(&m), nc_gpt_free(&n), nc_gpt_free(&w);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
