@@ -301,6 +301,17 @@ static double evaluate(struct run *r)
 	return nc_bpb_result(&b);
 }
 
+/* A metrics line to stdout, flushed at once: a log that cannot be written
+ * (a full disk, a closed pipe) stops the run there, not after the last step. */
+static int emit(struct nc_logfmt *l)
+{
+	logfmt_emit(l, stdout);
+	logfmt_free(l);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return nc_fail_errno("standard output: write error");
+	return 0;
+}
+
 static void log_eval(const struct run *r, double bpb)
 {
 	if (r->comm->rank != 0)
@@ -315,11 +326,11 @@ static void log_eval(const struct run *r, double bpb)
 }
 
 /* The closing record: what a report needs about the whole stage. */
-static void log_done(const struct run *r)
+static int log_done(const struct run *r)
 {
 	const struct nc_train_opts *o = r->o;
 	if (r->comm->rank != 0)
-		return;
+		return 0;
 	double fpt = nc_gpt_flops_per_token(&r->m, o->max_seq_len);
 	double tokens = (double)r->iterations * o->total_batch_size;
 	double run_tokens = (double)r->steps_run * o->total_batch_size;
@@ -346,17 +357,15 @@ static void log_done(const struct run *r)
 	/* on a GPU, what the run took: every buffer has grown to size by now */
 	if (r->m.ops->mem_in_use)
 		logfmt_f(&l, "device_mem_gb", r->m.ops->mem_in_use() / 1e9, 2);
-	logfmt_emit(&l, stdout);
-	logfmt_free(&l);
-	fflush(stdout);
+	return emit(&l);
 }
 
-static void log_step(const struct run *r, double loss, double lrm, double norm, double dt)
+static int log_step(const struct run *r, double loss, double lrm, double norm, double dt)
 {
 	const struct nc_train_opts *o = r->o;
 	double tokens = (double)o->total_batch_size;
 	if (r->comm->rank != 0)
-		return;
+		return 0;
 	struct nc_logfmt l = {0};
 	logfmt_str(&l, "stage", "base");
 	logfmt_int(&l, "step", r->step);
@@ -368,9 +377,7 @@ static void log_step(const struct run *r, double loss, double lrm, double norm, 
 	if (o->peak_flops > 0)
 		logfmt_f(&l, "mfu", nc_gpt_flops_per_token(&r->m, o->max_seq_len) * tokens / dt /
 			 (o->peak_flops * r->comm->world), 4);
-	logfmt_emit(&l, stdout);
-	logfmt_free(&l);
-	fflush(stdout);
+	return emit(&l);
 }
 
 static int train_step(struct run *r, double *loss, double *norm)
@@ -475,11 +482,11 @@ static int setup(struct run *r)
 	return 0;
 }
 
-static void config_line(const struct run *r)
+static int config_line(const struct run *r)
 {
 	const struct nc_train_opts *o = r->o;
 	if (r->comm->rank != 0)
-		return;
+		return 0;
 	struct nc_logfmt l = {0};
 	logfmt_str(&l, "stage", "base");
 	logfmt_str(&l, "event", "config");
@@ -504,8 +511,7 @@ static void config_line(const struct run *r)
 	logfmt_f(&l, "embedding_lr", o->optim.embedding_lr, 6);
 	logfmt_f(&l, "unembedding_lr", o->optim.unembedding_lr, 6);
 	logfmt_str(&l, "device", r->m.ops->name);   /* cpu, cuda (fp32) or cuda-bf16 */
-	logfmt_emit(&l, stdout);
-	logfmt_free(&l);
+	return emit(&l);
 }
 
 static void teardown(struct run *r)
@@ -532,11 +538,10 @@ int nc_train_base(const struct nc_train_opts *o)
 	r.single = (struct nc_comm){.rank = 0, .world = 1};
 	r.comm = o->comm ? o->comm : &r.single;
 	r.min_bpb = INFINITY;
-	if (setup(&r) != 0) {
+	if (setup(&r) != 0 || config_line(&r) != 0) {
 		teardown(&r);
 		return -1;
 	}
-	config_line(&r);
 	struct nc_progress pb;
 	nc_progress_start(&pb, "training", "steps", (uint64_t)r.iterations,
 			  r.comm->rank == 0 ? o->progress : -1);
@@ -559,7 +564,8 @@ int nc_train_base(const struct nc_train_opts *o)
 			break;
 		}
 		double dt = nc_now() - t0;
-		log_step(&r, loss, lrm, norm, dt);
+		if ((rc = log_step(&r, loss, lrm, norm, dt)) != 0)
+			break;
 		r.train_s += dt;
 		r.last_loss = loss;
 		r.steps_run++;
@@ -573,7 +579,7 @@ int nc_train_base(const struct nc_train_opts *o)
 	if (rc == 0)
 		rc = save(&r);
 	if (rc == 0)
-		log_done(&r);
+		rc = log_done(&r);
 	teardown(&r);
 	return rc;
 }

@@ -167,6 +167,14 @@ PY
 	[ "$stderr" = "nc-train: $T/neg/step_000002/model.safetensors: step is '-5', not a count" ]
 }
 
+@test "a log that cannot be written stops the run at its first line, before any checkpoint" {
+	to_full() { "$@" >/dev/full; }
+	run --separate-stderr to_full tiny -o "$T/full" --num-iterations=40 --save-every=5 --eval-every=0 --quiet
+	assert_failure 1
+	[ "$stderr" = "nc-train: standard output: write error: No space left on device" ]
+	[ -z "$(ls "$T/full" | grep step_)" ]
+}
+
 @test "usage errors exit 2" {
 	run nc-train base -t "$T/tok"
 	assert_failure 2
