@@ -17,8 +17,6 @@
  * Inference against a KV cache (few queries, a long cache) keeps one
  * block per query with its scores in shared memory. */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "cuda_common.h"
 
@@ -26,7 +24,6 @@
 #define ROW_THREADS 4                  /* threads that share a row */
 #define TILE_THREADS (TILE * ROW_THREADS)
 #define COLS_PER_THREAD (TILE / ROW_THREADS)
-#define MAX_HEAD 128                   /* head size D: at most 4 x 32 */
 #define FULL 0xffffffffu
 
 /* Rows r0.. of a matrix (n rows, stride floats apart, D wide) into a
@@ -294,15 +291,9 @@ static size_t tiles_bytes(int D, int tiles, int score_tiles, int vectors)
 		(size_t)vectors * TILE) * sizeof(float);
 }
 
-static void check_head(int D)
-{
-	if (D > MAX_HEAD) {
-		fprintf(stderr, "nc: CUDA attention: head size %d above %d\n", D, MAX_HEAD);
-		exit(1);
-	}
-}
-
-/* the kernel instance for head size D */
+/* The kernel instance for head size D; D is at most NC_CU_MAX_HEAD_DIM,
+ * as the op table's max_head_dim tells nc_gpt_init, which refuses larger
+ * heads before any step. */
 #define BY_HEAD(D, f, ...) \
 	((D) <= 32 ? f<8>(__VA_ARGS__) : (D) <= 64 ? f<16>(__VA_ARGS__) : f<32>(__VA_ARGS__))
 
@@ -339,7 +330,6 @@ void nc_cu_attention(float *out, float *lse, const float *q, const float *k, con
 {
 	if (B <= 0 || T <= 0)
 		return;
-	check_head(D);
 	BY_HEAD(D, flash_forward, out, lse, q, k, v, B, T, H, Hkv, D);
 }
 
@@ -352,7 +342,6 @@ void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout
 {
 	if (B <= 0 || T <= 0)
 		return;
-	check_head(D);
 	float *delta = nc_cu_scratch(&att_delta, &att_delta_cap, (size_t)B * T * H);
 	nc_cu_attention_delta(delta, dout, out, B, T, H, D);
 	BY_HEAD(D, flash_backward, dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, Hkv, D);

@@ -25,6 +25,10 @@ void nc_cu_blas_check(cublasStatus_t s, const char *what, const char *file, int 
 #define BK(x) nc_cu_blas_check((x), #x, __FILE__, __LINE__)
 cublasHandle_t nc_cu_blas(void);   /* the process's cuBLAS handle */
 
+/* The flash attention kernels' largest head size (4 threads a row, up to
+ * 32 dimensions each): the fp32 table's max_head_dim. */
+#define NC_CU_MAX_HEAD_DIM 128
+
 static inline unsigned blocks(size_t n, unsigned per)
 {
 	return (unsigned)((n + per - 1) / per);

@@ -767,6 +767,7 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	CK(cudaMalloc(&workspace, ws));
 	BK(cublasSetWorkspace(blas, workspace, ws));
 	table.name = "cuda";
+	table.max_head_dim = NC_CU_MAX_HEAD_DIM;   /* the flash kernels' */
 	table.alloc = nc_cu_alloc;
 	table.free = nc_cu_free;
 	table.zero = cu_zero;
@@ -863,6 +864,7 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	table_bf16.matmul_backward = cu_matmul_backward_bf16;
 	table_bf16.attention = cu_attention_bf16;
 	table_bf16.attention_backward = cu_attention_backward_bf16;
+	table_bf16.max_head_dim = 0;   /* cuBLAS products take any head size */
 	table_bf16.keep_bf16 = 1;   /* activations kept for backward as bf16 */
 	return &table_bf16;
 }

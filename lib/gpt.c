@@ -78,6 +78,10 @@ int nc_gpt_init(struct nc_gpt *m, const struct nc_gpt_config *c, const struct nc
 	memset(m, 0, sizeof *m);
 	if (nc_gpt_config_check(c) != 0)
 		return -1;
+	int head = c->n_embd / c->n_head;
+	if (ops->max_head_dim > 0 && head > ops->max_head_dim)
+		return nc_fail("head size %d: the %s ops take heads of at most %d", head, ops->name,
+			       ops->max_head_dim);
 	m->c = *c;
 	m->ops = ops;
 	int C = c->n_embd, D = C / c->n_head, kv = c->n_kv_head * D;

@@ -24,6 +24,10 @@ struct nc_adamw_args {
 struct nc_ops {
 	const char *name;
 	int host_memory;      /* 1 if the host can read and write ops memory */
+	/* The largest head size D its attention ops take (0: any). A model
+	 * with larger heads is refused when it is set up (nc_gpt_init), not
+	 * midway through a step. */
+	int max_head_dim;
 	void *(*alloc)(size_t bytes);            /* zeroed */
 	void (*free)(void *p);
 	void (*zero)(float *x, size_t n);
