@@ -172,7 +172,7 @@ void nc_cu_attention_delta(float *delta, const float *dout, const float *out, in
 {
 	size_t rows = (size_t)B * T * H;
 	k_attention_delta<<<blocks(rows * 32, 256), 256>>>(delta, dout, out, T, H, D, rows);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 /* dk, dv: a block per (32 keys, kv head, sequence), over the query heads
@@ -282,7 +282,8 @@ k_flash_dq(float *dq, const float *dout, const float *lse, const float *delta, c
 template <class K> static void allow_shared(K *kernel, size_t bytes)
 {
 	if (bytes > 48 * 1024)
-		CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+		CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+						(int)bytes));
 }
 
 static size_t tiles_bytes(int D, int tiles, int score_tiles, int vectors)
@@ -305,7 +306,7 @@ static void flash_forward(float *out, float *lse, const float *q, const float *k
 	allow_shared(k_flash_forward<DPT>, smem);
 	dim3 grid(blocks(T, TILE), H, B);
 	k_flash_forward<DPT><<<grid, TILE_THREADS, smem>>>(out, lse, q, k, v, T, H, Hkv, D);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 template <int DPT>
@@ -317,12 +318,12 @@ static void flash_backward(float *dq, float *dk, float *dv, const float *dout, c
 	allow_shared(k_flash_dkv<DPT>, smem);
 	k_flash_dkv<DPT><<<dim3(blocks(T, TILE), Hkv, B), TILE_THREADS, smem>>>(
 		dk, dv, dout, lse, delta, q, k, v, T, H, Hkv, D);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 	smem = tiles_bytes(D, 4, 1, 0);
 	allow_shared(k_flash_dq<DPT>, smem);
 	k_flash_dq<DPT><<<dim3(blocks(T, TILE), H, B), TILE_THREADS, smem>>>(dq, dout, lse, delta, q,
 									   k, v, T, H, Hkv, D);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 void nc_cu_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
@@ -391,5 +392,5 @@ void nc_cu_attention_cached(float *out, const float *q, const float *k, const fl
 	size_t shared = ((size_t)Tmax + 32) * sizeof(float);
 	allow_shared(k_attend_cached, shared);
 	k_attend_cached<<<dim3(Tq, H, B), 128, shared>>>(out, q, k, v, Tq, H, Hkv, D, pos, Tmax);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
