@@ -122,7 +122,10 @@ static void parse_options(int argc, char **argv)
 			opt.pattern = p ? p : optarg;
 			break;
 		}
-		case O_FORMAT: opt.format = nc_opt_format(optarg); break;
+		case O_FORMAT:
+			if ((opt.format = nc_docs_format_named(optarg)) < 0)
+				nc_usage_error("%s", nc_errmsg());
+			break;
 		case O_FIELD: opt.field = optarg; break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: opt.progress = 1; break;

@@ -20,7 +20,6 @@
 
 extern "C" {
 #include "../lib/ops.h"
-#include "../lib/ops_cpu_optim.h"   /* nc_ns_norm */
 #include "ops_cuda.h"
 }
 #include "cuda_common.h"

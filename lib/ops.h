@@ -165,4 +165,9 @@ extern const struct nc_ops nc_ops_cpu;
  * (T, D/2). Host memory (the model uploads them to ops memory). */
 void nc_rotary_tables(float *cos, float *sin, int T, int D, int t0, float base);
 
+/* Newton–Schulz's norm from the sum of squares: sqrt + eps, rounded as
+ * nanochat's bf16 when bf16. Every table's normalize uses it, so that the
+ * CPU and CUDA ops round alike (lib/ops_cpu_optim.c). */
+float nc_ns_norm(double sumsq, float eps, int bf16);
+
 #endif

@@ -380,6 +380,12 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	assert_failure 2
 }
 
+@test "an unknown --format is a usage error that names the formats" {
+	run nc-bpe encode --format=xml -t "$T/tok"
+	assert_failure 2
+	assert_line --index 0 "nc-bpe: --format: 'xml' is not auto, jsonl, text, lines, parquet or csv"
+}
+
 @test "-h prints usage and exits 0" {
 	run nc-bpe -h
 	assert_success
