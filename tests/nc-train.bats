@@ -60,7 +60,9 @@ tiny() {
 	tiny -o "$T/killed" --num-iterations=400 --save-every=1 --eval-every=0 --quiet >/dev/null &
 	pid=$!
 	sleep 3
-	kill -9 "$pid"
+	# nc-train itself: tiny, a function, runs it in a subshell ($pid)
+	pkill -9 -P "$pid" -x nc-train || true
+	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" || true
 	# every checkpoint name that looks complete is complete
 	for d in "$T"/killed/step_*; do
