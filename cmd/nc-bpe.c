@@ -123,7 +123,10 @@ static void parse_options(int argc, char **argv)
 			opt.pattern = p ? p : optarg;
 			break;
 		}
-		case O_FORMAT: opt.format = nc_opt_format(optarg); break;
+		case O_FORMAT:
+			if ((opt.format = nc_docs_format_named(optarg)) < 0)
+				nc_usage_error("%s", nc_errmsg());
+			break;
 		case O_FIELD: opt.field = optarg; break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: opt.progress = 1; break;
@@ -170,11 +173,11 @@ static int cmd_train(int argc, char **argv)
 {
 	if (!opt.out || !strcmp(opt.out, "-"))
 		nc_usage_error("train: an output file is required (-o TOKENIZER); stdout carries the metrics line");
-	struct nc_train_opts o = {doc_opts(), opt.pattern, opt.vocab_size, opt.max_chars, opt.doc_cap};
+	struct nc_bpe_train_opts o = {doc_opts(), opt.pattern, opt.vocab_size, opt.max_chars, opt.doc_cap};
 	struct nc_tokenizer t;
-	struct nc_train_stats st;
+	struct nc_bpe_train_stats st;
 	double t0 = nc_now();
-	if (nc_train_files(&t, argv, argc, &o, &st) != 0)
+	if (nc_bpe_train_files(&t, argv, argc, &o, &st) != 0)
 		nc_die_err();
 	if (st.merges < opt.vocab_size - 256 - NC_N_SPECIAL)
 		nc_warn("warning: only %llu merges were possible (asked %llu): vocabulary is %u",

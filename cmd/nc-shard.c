@@ -89,7 +89,10 @@ static void parse_options(int argc, char **argv)
 		case O_COLUMN: opt.column = optarg; break;
 		case O_MAXCHARS: opt.max_chars = nc_opt_u64("--max-chars", optarg, 1, UINT64_MAX / 2); break;
 		case O_DOCCAP: opt.doc_cap = nc_opt_u64("--doc-cap", optarg, 1, UINT64_MAX / 2); break;
-		case O_FORMAT: opt.format = nc_opt_format(optarg); break;
+		case O_FORMAT:
+			if ((opt.format = nc_docs_format_named(optarg)) < 0)
+				nc_usage_error("%s", nc_errmsg());
+			break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: opt.progress = 1; break;
 		case O_QUIET: opt.progress = -1; break;

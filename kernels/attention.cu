@@ -17,8 +17,6 @@
  * Inference against a KV cache (few queries, a long cache) keeps one
  * block per query with its scores in shared memory. */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "cuda_common.h"
 
@@ -26,7 +24,6 @@
 #define ROW_THREADS 4                  /* threads that share a row */
 #define TILE_THREADS (TILE * ROW_THREADS)
 #define COLS_PER_THREAD (TILE / ROW_THREADS)
-#define MAX_HEAD 128                   /* head size D: at most 4 x 32 */
 #define FULL 0xffffffffu
 
 /* Rows r0.. of a matrix (n rows, stride floats apart, D wide) into a
@@ -175,7 +172,7 @@ void nc_cu_attention_delta(float *delta, const float *dout, const float *out, in
 {
 	size_t rows = (size_t)B * T * H;
 	k_attention_delta<<<blocks(rows * 32, 256), 256>>>(delta, dout, out, T, H, D, rows);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 /* dk, dv: a block per (32 keys, kv head, sequence), over the query heads
@@ -285,7 +282,8 @@ k_flash_dq(float *dq, const float *dout, const float *lse, const float *delta, c
 template <class K> static void allow_shared(K *kernel, size_t bytes)
 {
 	if (bytes > 48 * 1024)
-		CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+		CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+						(int)bytes));
 }
 
 static size_t tiles_bytes(int D, int tiles, int score_tiles, int vectors)
@@ -294,15 +292,9 @@ static size_t tiles_bytes(int D, int tiles, int score_tiles, int vectors)
 		(size_t)vectors * TILE) * sizeof(float);
 }
 
-static void check_head(int D)
-{
-	if (D > MAX_HEAD) {
-		fprintf(stderr, "nc: CUDA attention: head size %d above %d\n", D, MAX_HEAD);
-		exit(1);
-	}
-}
-
-/* the kernel instance for head size D */
+/* The kernel instance for head size D; D is at most NC_CU_MAX_HEAD_DIM,
+ * as the op table's max_head_dim tells nc_gpt_init, which refuses larger
+ * heads before any step. */
 #define BY_HEAD(D, f, ...) \
 	((D) <= 32 ? f<8>(__VA_ARGS__) : (D) <= 64 ? f<16>(__VA_ARGS__) : f<32>(__VA_ARGS__))
 
@@ -314,7 +306,7 @@ static void flash_forward(float *out, float *lse, const float *q, const float *k
 	allow_shared(k_flash_forward<DPT>, smem);
 	dim3 grid(blocks(T, TILE), H, B);
 	k_flash_forward<DPT><<<grid, TILE_THREADS, smem>>>(out, lse, q, k, v, T, H, Hkv, D);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 template <int DPT>
@@ -326,12 +318,12 @@ static void flash_backward(float *dq, float *dk, float *dv, const float *dout, c
 	allow_shared(k_flash_dkv<DPT>, smem);
 	k_flash_dkv<DPT><<<dim3(blocks(T, TILE), Hkv, B), TILE_THREADS, smem>>>(
 		dk, dv, dout, lse, delta, q, k, v, T, H, Hkv, D);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 	smem = tiles_bytes(D, 4, 1, 0);
 	allow_shared(k_flash_dq<DPT>, smem);
 	k_flash_dq<DPT><<<dim3(blocks(T, TILE), H, B), TILE_THREADS, smem>>>(dq, dout, lse, delta, q,
 									   k, v, T, H, Hkv, D);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 void nc_cu_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
@@ -339,7 +331,6 @@ void nc_cu_attention(float *out, float *lse, const float *q, const float *k, con
 {
 	if (B <= 0 || T <= 0)
 		return;
-	check_head(D);
 	BY_HEAD(D, flash_forward, out, lse, q, k, v, B, T, H, Hkv, D);
 }
 
@@ -352,7 +343,6 @@ void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout
 {
 	if (B <= 0 || T <= 0)
 		return;
-	check_head(D);
 	float *delta = nc_cu_scratch(&att_delta, &att_delta_cap, (size_t)B * T * H);
 	nc_cu_attention_delta(delta, dout, out, B, T, H, D);
 	BY_HEAD(D, flash_backward, dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, Hkv, D);
@@ -402,5 +392,5 @@ void nc_cu_attention_cached(float *out, const float *q, const float *k, const fl
 	size_t shared = ((size_t)Tmax + 32) * sizeof(float);
 	allow_shared(k_attend_cached, shared);
 	k_attend_cached<<<dim3(Tq, H, B), 128, shared>>>(out, q, k, v, Tq, H, Hkv, D, pos, Tmax);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }

@@ -16,8 +16,6 @@
  * With bf16, Q, K, V, dO, P and dS enter the products as bf16 and every
  * product accumulates and writes fp32; without, all is fp32 (tests). */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include <vector>
 
@@ -108,7 +106,7 @@ static void **send(const batches &bt)
 {
 	size_t floats = (bt.p.size() * sizeof(void *) + sizeof(float) - 1) / sizeof(float);
 	void **d = (void **)nc_cu_scratch(&ptr_buf, &ptr_cap, floats ? floats : 1);
-	CK(cudaMemcpy(d, bt.p.data(), bt.p.size() * sizeof(void *), cudaMemcpyHostToDevice));
+	CUDA_CHECK(cudaMemcpy(d, bt.p.data(), bt.p.size() * sizeof(void *), cudaMemcpyHostToDevice));
 	return d;
 }
 
@@ -119,9 +117,11 @@ static void gemm_batch(void **dev, size_t at, size_t stride, int count, cublasOp
 		       int ldc, int bf16)
 {
 	cudaDataType_t t = bf16 ? CUDA_R_16BF : CUDA_R_32F;
-	BK(cublasGemmBatchedEx(nc_cu_blas(), ta, tb, m, n, k, &alpha, (const void *const *)dev + at, t, lda,
-			       (const void *const *)dev + at + stride, t, ldb, &beta, dev + at + 2 * stride,
-			       CUDA_R_32F, ldc, count, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+	CUBLAS_CHECK(cublasGemmBatchedEx(nc_cu_blas(), ta, tb, m, n, k, &alpha,
+					 (const void *const *)dev + at, t, lda,
+					 (const void *const *)dev + at + stride, t, ldb, &beta,
+					 dev + at + 2 * stride, CUDA_R_32F, ldc, count,
+					 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 /* the operands: element offsets into q (B,T,H,D), k/v (B,T,Hkv,D), the
@@ -146,20 +146,11 @@ static const void *operand(const float *x, size_t n, float **buf, size_t *cap, i
 	return bf16 ? (const void *)nc_cu_bf16(x, n, buf, cap) : (const void *)x;
 }
 
-static void check_sizes(int D)
-{
-	if (D < 1) {
-		fprintf(stderr, "nc: CUDA attention: head size %d\n", D);
-		exit(1);
-	}
-}
-
 void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k, const float *v,
 			  int B, int T, int H, int Hkv, int D, int bf16)
 {
 	if (B <= 0 || T <= 0)
 		return;
-	check_sizes(D);
 	shape s = {B, T, H, Hkv, D, bf16 ? 2 : 4};
 	int G = H / Hkv, items = B * H, rows = T < CHUNK ? T : CHUNK;
 	size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * Hkv * D;
@@ -194,7 +185,7 @@ void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k
 		gemm_batch(dev, sc[c], items, items, CUBLAS_OP_T, CUBLAS_OP_N, Lk, n, D, scale, Hkv * D,
 			   H * D, 0, Lk, bf16);
 		k_chunk_softmax<<<dim3(n, items), 256>>>(P, lse, S, n, Lk, q0, T, bf16);
-		LAUNCHED();
+		CUDA_CHECK_LAUNCH();
 		/* O^T (D x n) = V^T (D x Lk) P^T (Lk x n) */
 		gemm_batch(dev, ov[c], items, items, CUBLAS_OP_N, CUBLAS_OP_N, D, n, Lk, 1, Hkv * D, Lk, 0,
 			   H * D, bf16);
@@ -207,7 +198,6 @@ void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float 
 {
 	if (B <= 0 || T <= 0)
 		return;
-	check_sizes(D);
 	shape s = {B, T, H, Hkv, D, bf16 ? 2 : 4};
 	int G = H / Hkv, items = B * H, kitems = B * Hkv, rows = T < CHUNK ? T : CHUNK;
 	size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * Hkv * D;
@@ -264,7 +254,7 @@ void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float 
 		gemm_batch(dev, c.sc, items, items, CUBLAS_OP_T, CUBLAS_OP_N, Lk, n, D, scale, Hkv * D,
 			   H * D, 0, Lk, bf16);
 		k_chunk_probs<<<dim3(n, items), 256>>>(P, lse, S, n, Lk, q0, T, bf16);
-		LAUNCHED();
+		CUDA_CHECK_LAUNCH();
 		/* dV^T (D x Lk) += dO^T (D x n) P (n x Lk), one head of each group at a time */
 		for (int g = 0; g < G; g++)
 			gemm_batch(dev, c.dv + (size_t)g * kitems, kc, kitems, CUBLAS_OP_N, CUBLAS_OP_T, D, Lk,
@@ -273,7 +263,7 @@ void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float 
 		gemm_batch(dev, c.dp, items, items, CUBLAS_OP_T, CUBLAS_OP_N, Lk, n, D, 1, Hkv * D, H * D,
 			   0, Lk, bf16);
 		k_chunk_dscores<<<dim3(n, items), 256>>>(P, S, delta, n, Lk, q0, T, bf16);
-		LAUNCHED();
+		CUDA_CHECK_LAUNCH();
 		/* dQ^T (D x n) += scale K^T dS^T */
 		gemm_batch(dev, c.dq, items, items, CUBLAS_OP_N, CUBLAS_OP_N, D, n, Lk, scale, Hkv * D, Lk,
 			   1, H * D, bf16);

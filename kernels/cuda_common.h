@@ -18,12 +18,16 @@
 /* Every CUDA call is checked; a failure names the call and ends the
  * process (it is a broken device or driver, not bad input). */
 void nc_cu_check(cudaError_t e, const char *what, const char *file, int line);
-#define CK(x) nc_cu_check((x), #x, __FILE__, __LINE__)
+#define CUDA_CHECK(x) nc_cu_check((x), #x, __FILE__, __LINE__)
 /* after a kernel launch: the launch itself (configuration) */
-#define LAUNCHED() CK(cudaGetLastError())
+#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
 void nc_cu_blas_check(cublasStatus_t s, const char *what, const char *file, int line);
-#define BK(x) nc_cu_blas_check((x), #x, __FILE__, __LINE__)
+#define CUBLAS_CHECK(x) nc_cu_blas_check((x), #x, __FILE__, __LINE__)
 cublasHandle_t nc_cu_blas(void);   /* the process's cuBLAS handle */
+
+/* The flash attention kernels' largest head size (4 threads a row, up to
+ * 32 dimensions each): the fp32 table's max_head_dim. */
+#define NC_CU_MAX_HEAD_DIM 128
 
 static inline unsigned blocks(size_t n, unsigned per)
 {

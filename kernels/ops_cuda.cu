@@ -20,7 +20,6 @@
 
 extern "C" {
 #include "../lib/ops.h"
-#include "../lib/ops_cpu_optim.h"   /* nc_ns_norm */
 #include "ops_cuda.h"
 }
 #include "cuda_common.h"
@@ -64,36 +63,36 @@ void *nc_cu_alloc(size_t bytes)
 			"(a smaller --device-batch-size or --depth needs less)\n", bytes / 1e9, avail / 1e9, total / 1e9);
 		exit(1);
 	}
-	CK(e);
-	CK(cudaMemset(p, 0, bytes ? bytes : 1));
+	CUDA_CHECK(e);
+	CUDA_CHECK(cudaMemset(p, 0, bytes ? bytes : 1));
 	return p;
 }
 
 void nc_cu_free(void *p)
 {
 	if (p)
-		CK(cudaFree(p));
+		CUDA_CHECK(cudaFree(p));
 }
 
 /* On the ops' stream, in order with the kernels (and recordable) */
 static void cu_zero(float *x, size_t n)
 {
-	CK(cudaMemsetAsync(x, 0, n * sizeof *x, NC_STREAM));
+	CUDA_CHECK(cudaMemsetAsync(x, 0, n * sizeof *x, NC_STREAM));
 }
 
 static void cu_copy(float *dst, const float *src, size_t n)
 {
-	CK(cudaMemcpyAsync(dst, src, n * sizeof *dst, cudaMemcpyDeviceToDevice, NC_STREAM));
+	CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof *dst, cudaMemcpyDeviceToDevice, NC_STREAM));
 }
 
 static void cu_upload(void *dst, const void *src, size_t bytes)
 {
-	CK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
 }
 
 static void cu_download(void *dst, const void *src, size_t bytes)
 {
-	CK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
 float *nc_cu_scratch(float **buf, size_t *cap, size_t n)
@@ -120,7 +119,7 @@ static void cu_add(float *y, const float *x, size_t n)
 	if (!n)
 		return;
 	k_add<<<blocks(n, 256), 256>>>(y, x, n);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_relu2(float *y, const float *x, size_t n)
@@ -142,7 +141,7 @@ static void cu_relu2(float *y, const float *x, size_t n)
 	if (!n)
 		return;
 	k_relu2<<<blocks(n, 256), 256>>>(y, x, n);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 static void cu_relu2_backward(float *dx, const float *dy, const float *x, size_t n)
@@ -150,7 +149,7 @@ static void cu_relu2_backward(float *dx, const float *dy, const float *x, size_t
 	if (!n)
 		return;
 	k_relu2_backward<<<blocks(n, 256), 256>>>(dx, dy, x, n);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_softcap(float *z, size_t n, float cap)
@@ -165,7 +164,7 @@ static void cu_softcap(float *z, size_t n, float cap)
 	if (!n)
 		return;
 	k_softcap<<<blocks(n, 256), 256>>>(z, n, cap);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 /* ---- matrix products (row-major, as lib/ops.h; cuBLAS is column-major:
@@ -175,7 +174,8 @@ static void cu_matmul(float *y, const float *x, const float *w, int M, int N, in
 {
 	/* y^T (N x M) = W (N x K) x^T (K x M) */
 	float one = 1, beta = acc ? 1.0f : 0.0f;
-	BK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, w, K, x, K, &beta, y, N));
+	CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, w, K, x, K, &beta, y,
+				 N));
 }
 
 static void cu_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
@@ -184,10 +184,12 @@ static void cu_matmul_backward(float *dx, float *dw, const float *dy, const floa
 	float one = 1;
 	/* dx^T (K x M) += W^T (K x N) dy^T (N x M) */
 	if (dx)
-		BK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &one, w, K, dy, N, &one, dx, K));
+		CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, &one, w, K, dy, N,
+					 &one, dx, K));
 	/* dW^T (K x N) += x^T (K x M) dy (M x N) */
 	if (dw)
-		BK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N, &one, dw, K));
+		CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, &one, x, K, dy, N,
+					 &one, dw, K));
 }
 
 /* ---- embedding ---- */
@@ -215,7 +217,7 @@ static void cu_embedding(float *out, const int32_t *idx, const float *wte, int n
 	if (n <= 0)
 		return;
 	k_embedding<<<blocks((size_t)n * C, 256), 256>>>(out, idx, wte, n, C);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 static void cu_embedding_backward(float *dwte, const float *dout, const int32_t *idx, int n, int C)
@@ -223,7 +225,7 @@ static void cu_embedding_backward(float *dwte, const float *dout, const int32_t 
 	if (n <= 0)
 		return;
 	k_embedding_backward<<<blocks((size_t)C, 128), 128>>>(dwte, dout, idx, n, C);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 /* ---- RMSNorm: one block per row ---- */
@@ -266,7 +268,7 @@ static void cu_rmsnorm(float *out, float *rstd, const float *x, int n, int C, fl
 	if (n <= 0)
 		return;
 	k_rmsnorm<<<n, row_threads(C)>>>(out, rstd, x, C, eps);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 static void cu_rmsnorm_backward(float *dx, const float *dout, const float *out, const float *rstd,
@@ -275,7 +277,7 @@ static void cu_rmsnorm_backward(float *dx, const float *dout, const float *out, 
 	if (n <= 0)
 		return;
 	k_rmsnorm_backward<<<n, row_threads(C)>>>(dx, dout, out, rstd, C);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 /* ---- rotary ---- */
@@ -306,7 +308,7 @@ static void cu_rotary(float *x, const float *cos, const float *sin, int B, int T
 	if (T <= 0 || D < 2 || B <= 0 || H <= 0)
 		return;
 	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, cos, sin, B, T, H, D, inverse, nullptr);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 static void cu_rotary_at(float *x, const float *cos, const float *sin, int B, int T, int H, int D,
@@ -315,7 +317,7 @@ static void cu_rotary_at(float *x, const float *cos, const float *sin, int B, in
 	if (T <= 0 || D < 2 || B <= 0 || H <= 0)
 		return;
 	k_rotary<<<blocks((size_t)B * T * H * (D / 2), 256), 256>>>(x, cos, sin, B, T, H, D, 0, pos);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 
@@ -360,7 +362,7 @@ static double cu_softcap_xent(float *logits, float *loss, const int32_t *targets
 	if (n <= 0)
 		return 0;
 	k_softcap_xent<<<n, 256>>>(logits, loss, targets, V, cap, grad_scale);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 	if ((size_t)n > xent_host_cap) {
 		free(xent_host);
 		xent_host = (float *)malloc((size_t)n * sizeof *xent_host);
@@ -405,7 +407,7 @@ static void cu_scale(float *x, size_t n, float a)
 	if (!n)
 		return;
 	k_scale<<<grid_for(n), 256>>>(x, n, a, 0);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 static void cu_divide(float *x, size_t n, float d)
@@ -413,7 +415,7 @@ static void cu_divide(float *x, size_t n, float d)
 	if (!n)
 		return;
 	k_scale<<<grid_for(n), 256>>>(x, n, d, 1);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 /* Sum of squares in double, deterministic: each of a fixed number of
@@ -446,7 +448,7 @@ static double cu_sumsq(const float *x, size_t n)
 	if (!sumsq_part)
 		sumsq_part = (double *)nc_cu_alloc(SUMSQ_BLOCKS * sizeof(double));
 	k_sumsq<<<SUMSQ_BLOCKS, 256>>>(x, n, sumsq_part);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 	double h[SUMSQ_BLOCKS], s = 0;
 	cu_download(h, sumsq_part, sizeof h);
 	for (int i = 0; i < SUMSQ_BLOCKS; i++)
@@ -474,7 +476,7 @@ static void cu_transpose(float *dst, const float *src, int rows, int cols)
 		return;
 	dim3 grid((cols + 31) / 32, (rows + 31) / 32);
 	k_transpose<<<grid, dim3(32, 8)>>>(dst, src, rows, cols);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_to_bf16(uint16_t *dst, const float *src, size_t n)
@@ -497,7 +499,7 @@ static void cu_kv_store(float *cache, const float *x, int B, int T, int KV, int 
 	if (!n)
 		return;
 	k_kv_store<<<grid_for(n), 256>>>(cache, x, B, T, KV, Tmax, pos);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_from_bf16(float *dst, const uint16_t *src, size_t n)
@@ -510,7 +512,7 @@ static void cu_pack_bf16(uint16_t *dst, const float *src, size_t n)
 	if (!n)
 		return;
 	k_to_bf16<<<grid_for(n), 256>>>(dst, src, n);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 static void cu_unpack_bf16(float *dst, const uint16_t *src, size_t n)
@@ -518,7 +520,7 @@ static void cu_unpack_bf16(float *dst, const uint16_t *src, size_t n)
 	if (!n)
 		return;
 	k_from_bf16<<<grid_for(n), 256>>>(dst, src, n);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_round_bf16(float *x, size_t n)
@@ -531,7 +533,7 @@ static void cu_round_bf16(float *x, size_t n)
 	if (!n)
 		return;
 	k_round_bf16<<<grid_for(n), 256>>>(x, n);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_scale_to(float *y, float a, const float *x, size_t n, int bf16)
@@ -547,7 +549,7 @@ static void cu_scale_to(float *y, float a, const float *x, size_t n, int bf16)
 	if (!n)
 		return;
 	k_scale_to<<<grid_for(n), 256>>>(y, a, x, n, bf16);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_axpby(float *y, float a, const float *x, float b, size_t n, int bf16)
@@ -566,7 +568,7 @@ static void cu_axpby(float *y, float a, const float *x, float b, size_t n, int b
 	if (!n)
 		return;
 	k_axpby<<<grid_for(n), 256>>>(y, a, x, b, n, bf16);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_divide_round(float *x, size_t n, float d, int bf16)
@@ -583,7 +585,7 @@ static void cu_normalize(float *x, size_t n, float eps, int bf16)
 		return;
 	float norm = nc_ns_norm(cu_sumsq(x, n), eps, bf16);
 	k_divide_round<<<grid_for(n), 256>>>(x, n, norm, bf16);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_fma_into(float *y, float a, const float *x, size_t n)
@@ -596,7 +598,7 @@ static void cu_fma_into(float *y, float a, const float *x, size_t n)
 	if (!n)
 		return;
 	k_fma_into<<<grid_for(n), 256>>>(y, a, x, n);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_momentum(float *out, const float *g, float *buf, size_t n, float w, float mu,
@@ -614,7 +616,7 @@ static void cu_momentum(float *out, const float *g, float *buf, size_t n, double
 	if (!n)
 		return;
 	k_momentum<<<grid_for(n), 256>>>(out, g, buf, n, (float)(1 - mu), (float)mu, nesterov);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 __global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, nc_adamw_args a)
@@ -635,7 +637,7 @@ static void cu_adamw(float *p, const float *g, float *m, float *v, size_t n, con
 	if (!n)
 		return;
 	k_adamw<<<grid_for(n), 256>>>(p, g, m, v, n, *a);
-	LAUNCHED();
+	CUDA_CHECK_LAUNCH();
 }
 
 /* ---- matrix products in bf16 (as nanochat's autocast): each operand
@@ -651,7 +653,7 @@ const uint16_t *nc_cu_bf16(const float *src, size_t n, float **buf, size_t *cap)
 	uint16_t *dst = (uint16_t *)nc_cu_scratch(buf, cap, (n + 1) / 2);
 	if (n) {
 		k_to_bf16<<<grid_for(n), 256>>>(dst, src, n);
-		LAUNCHED();
+		CUDA_CHECK_LAUNCH();
 	}
 	return dst;
 }
@@ -661,8 +663,9 @@ static void gemm_bf16(cublasOperation_t ta, cublasOperation_t tb, int m, int n, 
 		      const uint16_t *a, int lda, const uint16_t *b, int ldb, float beta, float *c, int ldc)
 {
 	float one = 1;
-	BK(cublasGemmEx(blas, ta, tb, m, n, k, &one, a, CUDA_R_16BF, lda, b, CUDA_R_16BF, ldb, &beta, c,
-			CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+	CUBLAS_CHECK(cublasGemmEx(blas, ta, tb, m, n, k, &one, a, CUDA_R_16BF, lda, b, CUDA_R_16BF,
+				  ldb, &beta, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+				  CUBLAS_GEMM_DEFAULT));
 }
 
 static void cu_matmul_bf16(float *y, const float *x, const float *w, int M, int N, int K, int acc)
@@ -687,7 +690,7 @@ static void cu_matmul_backward_bf16(float *dx, float *dw, const float *dy, const
 static size_t cu_mem_in_use(void)
 {
 	size_t avail = 0, total = 0;
-	CK(cudaMemGetInfo(&avail, &total));
+	CUDA_CHECK(cudaMemGetInfo(&avail, &total));
 	return total - avail;
 }
 
@@ -696,28 +699,28 @@ static size_t cu_mem_in_use(void)
 static void cu_record_begin(void)
 {
 	/* global: any call that cannot be recorded, anywhere, is an error */
-	CK(cudaStreamBeginCapture(NC_STREAM, cudaStreamCaptureModeGlobal));
+	CUDA_CHECK(cudaStreamBeginCapture(NC_STREAM, cudaStreamCaptureModeGlobal));
 }
 
 static void *cu_record_end(void)
 {
 	cudaGraph_t g;
 	cudaGraphExec_t e;
-	CK(cudaStreamEndCapture(NC_STREAM, &g));
-	CK(cudaGraphInstantiate(&e, g, 0));
-	CK(cudaGraphDestroy(g));
+	CUDA_CHECK(cudaStreamEndCapture(NC_STREAM, &g));
+	CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
+	CUDA_CHECK(cudaGraphDestroy(g));
 	return (void *)e;
 }
 
 static void cu_replay(void *rec)
 {
-	CK(cudaGraphLaunch((cudaGraphExec_t)rec, NC_STREAM));
+	CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)rec, NC_STREAM));
 }
 
 static void cu_forget(void *rec)
 {
 	if (rec)
-		CK(cudaGraphExecDestroy((cudaGraphExec_t)rec));
+		CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)rec));
 }
 
 /* ---- the tables ---- */
@@ -756,17 +759,18 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	if (n < 1)
 		return NULL;
 	/* the ranks of a node each on a GPU of their own, by local rank */
-	CK(cudaSetDevice(nc_cuda_local_rank() % n));
-	BK(cublasCreate(&blas));
-	BK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));   /* fp32, no TF32 */
-	BK(cublasSetStream(blas, NC_STREAM));
+	CUDA_CHECK(cudaSetDevice(nc_cuda_local_rank() % n));
+	CUBLAS_CHECK(cublasCreate(&blas));
+	CUBLAS_CHECK(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH));   /* fp32, no TF32 */
+	CUBLAS_CHECK(cublasSetStream(blas, NC_STREAM));
 	/* a workspace of its own, so that nothing is allocated while a
 	 * decode step is recorded (32 MiB, as cuBLAS advises for Hopper) */
 	static void *workspace;
 	size_t ws = (size_t)32 << 20;
-	CK(cudaMalloc(&workspace, ws));
-	BK(cublasSetWorkspace(blas, workspace, ws));
+	CUDA_CHECK(cudaMalloc(&workspace, ws));
+	CUBLAS_CHECK(cublasSetWorkspace(blas, workspace, ws));
 	table.name = "cuda";
+	table.max_head_dim = NC_CU_MAX_HEAD_DIM;   /* the flash kernels' */
 	table.alloc = nc_cu_alloc;
 	table.free = nc_cu_free;
 	table.zero = cu_zero;
@@ -863,6 +867,7 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	table_bf16.matmul_backward = cu_matmul_backward_bf16;
 	table_bf16.attention = cu_attention_bf16;
 	table_bf16.attention_backward = cu_attention_backward_bf16;
+	table_bf16.max_head_dim = 0;   /* cuBLAS products take any head size */
 	table_bf16.keep_bf16 = 1;   /* activations kept for backward as bf16 */
 	return &table_bf16;
 }

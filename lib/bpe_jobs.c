@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struct nc_train_opts *o,
-		   struct nc_train_stats *st)
+int nc_bpe_train_files(struct nc_tokenizer *t, char **files, int nfiles,
+		       const struct nc_bpe_train_opts *o, struct nc_bpe_train_stats *st)
 {
 	struct nc_splitter sp;
 	memset(st, 0, sizeof *st);

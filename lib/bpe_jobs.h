@@ -9,21 +9,21 @@
 #include "reader.h"
 #include "tokenizer.h"
 
-struct nc_train_opts {
+struct nc_bpe_train_opts {
 	struct nc_doc_opts docs;
 	const char *pattern;
 	uint64_t vocab_size;    /* including the special tokens */
 	uint64_t max_chars, doc_cap;
 };
 
-struct nc_train_stats {
+struct nc_bpe_train_stats {
 	uint64_t docs, chars, unique_chunks, merges;
 	double count_s, merge_s;
 };
 
 /* Train a tokenizer on the documents of the files (NULL or "-" = stdin). */
-int nc_train_files(struct nc_tokenizer *t, char **files, int nfiles, const struct nc_train_opts *o,
-		   struct nc_train_stats *st);
+int nc_bpe_train_files(struct nc_tokenizer *t, char **files, int nfiles,
+		       const struct nc_bpe_train_opts *o, struct nc_bpe_train_stats *st);
 
 struct nc_encode_opts {
 	struct nc_doc_opts docs;

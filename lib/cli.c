@@ -1,6 +1,5 @@
 #include "cli.h"
 #include "err.h"
-#include "docs.h"
 #include "file.h"
 #include "parse.h"
 
@@ -35,17 +34,4 @@ uint64_t nc_opt_u64(const char *name, const char *arg, uint64_t lo, uint64_t hi)
 	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
 		nc_usage_error("%s", nc_errmsg());
 	return v;
-}
-
-int nc_opt_format(const char *arg)
-{
-	static const struct {
-		const char *name;
-		int format;
-	} f[] = {{"auto", NC_DOCS_AUTO}, {"jsonl", NC_DOCS_JSONL}, {"text", NC_DOCS_TEXT},
-		 {"lines", NC_DOCS_LINES}, {"parquet", NC_DOCS_PARQUET}, {"csv", NC_DOCS_CSV}};
-	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
-		if (strcmp(arg, f[i].name) == 0)
-			return f[i].format;
-	nc_usage_error("--format: '%s' is not auto, jsonl, text, lines, parquet or csv", arg);
 }

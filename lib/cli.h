@@ -20,8 +20,5 @@ int nc_dispatch(int argc, char **argv, const struct nc_command *cmds, size_t n,
 /* A number option in [lo, hi] (also "2e9", "64K"); a usage error (exit 2)
  * naming the option otherwise. */
 uint64_t nc_opt_u64(const char *name, const char *arg, uint64_t lo, uint64_t hi);
-/* --format's value: auto, jsonl, text, lines, parquet or csv (enum
- * nc_docs_format); a usage error otherwise. */
-int nc_opt_format(const char *arg);
 
 #endif

@@ -49,6 +49,19 @@ void nc_batch_free(struct nc_batch *b)
 	memset(b, 0, sizeof *b);
 }
 
+int nc_docs_format_named(const char *name)
+{
+	static const struct {
+		const char *name;
+		int format;
+	} f[] = {{"auto", NC_DOCS_AUTO}, {"jsonl", NC_DOCS_JSONL}, {"text", NC_DOCS_TEXT},
+		 {"lines", NC_DOCS_LINES}, {"parquet", NC_DOCS_PARQUET}, {"csv", NC_DOCS_CSV}};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		if (strcmp(name, f[i].name) == 0)
+			return f[i].format;
+	return nc_fail("--format: '%s' is not auto, jsonl, text, lines, parquet or csv", name);
+}
+
 int nc_docs_open(struct nc_docs *d, const char *path, int format, const char *field)
 {
 	memset(d, 0, sizeof *d);

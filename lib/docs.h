@@ -67,6 +67,10 @@ struct nc_docs {
 	struct nc_csv *csv;
 };
 
+/* The format named auto, jsonl, text, lines, parquet or csv (a --format
+ * value); -1 with a message for any other name. */
+int nc_docs_format_named(const char *name);
+
 /* field: the field tables (Parquet) need to decode, NULL for all. A path
  * "ARCHIVE#MEMBER" that names no file reads one member of ARCHIVE. */
 int nc_docs_open(struct nc_docs *d, const char *path, int format, const char *field);

@@ -78,6 +78,10 @@ int nc_gpt_init(struct nc_gpt *m, const struct nc_gpt_config *c, const struct nc
 	memset(m, 0, sizeof *m);
 	if (nc_gpt_config_check(c) != 0)
 		return -1;
+	int head = c->n_embd / c->n_head;
+	if (ops->max_head_dim > 0 && head > ops->max_head_dim)
+		return nc_fail("head size %d: the %s ops take heads of at most %d", head, ops->name,
+			       ops->max_head_dim);
 	m->c = *c;
 	m->ops = ops;
 	int C = c->n_embd, D = C / c->n_head, kv = c->n_kv_head * D;
@@ -138,7 +142,7 @@ double nc_gpt_flops_per_token(const struct nc_gpt *m, int T)
 
 /* What a layer keeps for backward. The kept tensors are fp32, or bf16 when
  * the ops keep bf16 (ops->keep_bf16): then forward works in fp32 buffers
- * shared by the layers (struct nc_gpt_acts' w*) and packs what it keeps,
+ * shared by the layers (struct nc_gpt_acts' f32_*) and packs what it keeps,
  * and backward unpacks it into the same buffers. */
 struct layer_acts {
 	void *xin, *q, *k, *v;       /* residual in; q and k after rotary and QK norm; v */
@@ -162,43 +166,44 @@ struct nc_gpt_acts {
 	 * relu^2's output. */
 	float *hs;
 	/* with bf16 kept activations: a layer's tensors in fp32 */
-	float *wx, *wq, *wk, *wv, *watt, *wxmid, *wu;
+	float *f32_xin, *f32_q, *f32_k, *f32_v, *f32_att, *f32_xmid, *f32_u;
 	/* backward scratch */
 	float *dx, *dxmid, *dh, *dq, *dk, *dv, *dqr, *dkr, *datt, *da, *du, *dxf;
 };
 
-static float *A(const struct nc_ops *o, size_t n)
+/* n floats of ops memory, zeroed */
+static float *floats(const struct nc_ops *o, size_t n)
 {
 	return o->alloc(n * sizeof(float));
 }
 
 /* n kept values: 2 or 4 bytes each */
-static void *K(const struct nc_ops *o, size_t n)
+static void *kept_values(const struct nc_ops *o, size_t n)
 {
 	return o->alloc(n * (o->keep_bf16 ? sizeof(uint16_t) : sizeof(float)));
 }
 
-/* A kept tensor in fp32: itself, or the shared buffer w when kept in bf16
- * (its contents as unpack() left them, or for forward to fill). */
-static float *F(const struct nc_gpt_acts *a, void *kept, float *w)
+/* A kept tensor in fp32: itself, or the shared fp32 buffer when kept in
+ * bf16 (its contents as unkeep() left them, or for forward to fill). */
+static float *fp32_view(const struct nc_gpt_acts *a, void *kept, float *f32)
 {
-	return a->ops->keep_bf16 ? w : kept;
+	return a->ops->keep_bf16 ? f32 : kept;
 }
 
-/* After forward made x (fp32, at F(kept)): keep it. */
+/* After forward made x (fp32, at fp32_view(kept)): keep it. */
 static void keep(const struct nc_gpt_acts *a, void *kept, const float *x, size_t n)
 {
 	if (a->ops->keep_bf16)
 		a->ops->pack_bf16(kept, x, n);
 }
 
-/* Before backward reads a kept tensor: back in fp32, in w if kept as bf16. */
-static float *unkeep(const struct nc_gpt_acts *a, void *kept, float *w, size_t n)
+/* Before backward reads a kept tensor: back in fp32, in f32 if kept as bf16. */
+static float *unkeep(const struct nc_gpt_acts *a, void *kept, float *f32, size_t n)
 {
 	if (!a->ops->keep_bf16)
 		return kept;
-	a->ops->unpack_bf16(w, kept, n);
-	return w;
+	a->ops->unpack_bf16(f32, kept, n);
+	return f32;
 }
 
 /* Rotary tables for positions 0..T-1 in ops memory, made once. */
@@ -207,8 +212,8 @@ static void rotary_tables(const struct nc_ops *o, float **cos, float **sin, int 
 	size_t n = (size_t)T * (D / 2);
 	float *hc = xmalloc(n * sizeof *hc), *hs = xmalloc(n * sizeof *hs);
 	nc_rotary_tables(hc, hs, T, D, 0, base);
-	*cos = A(o, n);
-	*sin = A(o, n);
+	*cos = floats(o, n);
+	*sin = floats(o, n);
 	o->upload(*cos, hc, n * sizeof *hc);
 	o->upload(*sin, hs, n * sizeof *hs);
 	free(hc);
@@ -222,7 +227,8 @@ static void acts_free(struct nc_gpt *m)
 		return;
 	const struct nc_ops *o = a->ops;
 	float **all[] = {&a->emb, &a->x0, &a->r0, &a->xL, &a->xf, &a->rf, &a->logits, &a->loss, &a->hs,
-			 &a->wx, &a->wq, &a->wk, &a->wv, &a->watt, &a->wxmid, &a->wu,
+			 &a->f32_xin, &a->f32_q, &a->f32_k, &a->f32_v, &a->f32_att, &a->f32_xmid,
+			 &a->f32_u,
 			 &a->dx, &a->dxmid, &a->dh, &a->dq, &a->dk, &a->dv, &a->dqr, &a->dkr, &a->datt,
 			 &a->da, &a->du, &a->dxf};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -253,32 +259,36 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	size_t N = (size_t)B * T, C = c->n_embd, H = c->n_head, D = C / H, KV = c->n_kv_head * D;
 	struct nc_gpt_acts *a = xcalloc(1, sizeof *a);
 	a->ops = o;
-	a->emb = A(o, N * C), a->x0 = A(o, N * C), a->r0 = A(o, N);
-	a->xL = A(o, N * C), a->xf = A(o, N * C), a->rf = A(o, N);
+	a->emb = floats(o, N * C), a->x0 = floats(o, N * C), a->r0 = floats(o, N);
+	a->xL = floats(o, N * C), a->xf = floats(o, N * C), a->rf = floats(o, N);
 	size_t R = m->xent_rows > 0 ? (size_t)m->xent_rows : ((size_t)128 << 20) / 4 / c->vocab_size;
 	R = R < 1 ? 1 : R > N ? N : R;
 	a->xent_rows = (int)R;
-	a->logits = A(o, R * c->vocab_size), a->loss = A(o, N);
-	a->hs = A(o, N * C);
+	a->logits = floats(o, R * c->vocab_size), a->loss = floats(o, N);
+	a->hs = floats(o, N * C);
 	if (o->keep_bf16) {
-		a->wx = A(o, N * C), a->wq = A(o, N * C), a->wk = A(o, N * KV), a->wv = A(o, N * KV);
-		a->watt = A(o, N * C), a->wxmid = A(o, N * C), a->wu = A(o, N * 4 * C);
+		a->f32_xin = floats(o, N * C), a->f32_q = floats(o, N * C);
+		a->f32_k = floats(o, N * KV), a->f32_v = floats(o, N * KV);
+		a->f32_att = floats(o, N * C), a->f32_xmid = floats(o, N * C);
+		a->f32_u = floats(o, N * 4 * C);
 	}
-	a->dx = A(o, N * C), a->dxmid = A(o, N * C), a->dh = A(o, N * C);
-	a->dq = A(o, N * C), a->dk = A(o, N * KV), a->dv = A(o, N * KV), a->datt = A(o, N * C);
-	a->da = A(o, N * 4 * C), a->du = A(o, N * 4 * C), a->dxf = A(o, N * C);
-	a->dqr = A(o, N * C), a->dkr = A(o, N * KV);
+	a->dx = floats(o, N * C), a->dxmid = floats(o, N * C), a->dh = floats(o, N * C);
+	a->dq = floats(o, N * C), a->dk = floats(o, N * KV), a->dv = floats(o, N * KV);
+	a->datt = floats(o, N * C);
+	a->da = floats(o, N * 4 * C), a->du = floats(o, N * 4 * C), a->dxf = floats(o, N * C);
+	a->dqr = floats(o, N * C), a->dkr = floats(o, N * KV);
 	a->idx = o->alloc(N * sizeof(int32_t));
 	a->targets = o->alloc(N * sizeof(int32_t));
 	a->l = xcalloc(c->n_layer, sizeof *a->l);
 	for (int i = 0; i < c->n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
-		l->xin = K(o, N * C), l->r1 = A(o, N);
-		l->q = K(o, N * C), l->k = K(o, N * KV), l->v = K(o, N * KV);
-		l->rq = A(o, N * H), l->rk = A(o, N * c->n_kv_head);
-		l->att = K(o, N * C), l->lse = A(o, (size_t)B * H * T);
-		l->xmid = K(o, N * C), l->r2 = A(o, N);
-		l->u = K(o, N * 4 * C);
+		l->xin = kept_values(o, N * C), l->r1 = floats(o, N);
+		l->q = kept_values(o, N * C);
+		l->k = kept_values(o, N * KV), l->v = kept_values(o, N * KV);
+		l->rq = floats(o, N * H), l->rk = floats(o, N * c->n_kv_head);
+		l->att = kept_values(o, N * C), l->lse = floats(o, (size_t)B * H * T);
+		l->xmid = kept_values(o, N * C), l->r2 = floats(o, N);
+		l->u = kept_values(o, N * 4 * C);
 	}
 	rotary_tables(o, &a->cos, &a->sin, T, (int)D, c->rope_base);
 	m->a = a;
@@ -322,9 +332,10 @@ static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T, in
 	const float *x = a->x0;
 	for (int i = 0; i < c->n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
-		float *xin = F(a, l->xin, a->wx), *q = F(a, l->q, a->wq), *k = F(a, l->k, a->wk);
-		float *v = F(a, l->v, a->wv), *att = F(a, l->att, a->watt);
-		float *xmid = F(a, l->xmid, a->wxmid), *u = F(a, l->u, a->wu);
+		float *xin = fp32_view(a, l->xin, a->f32_xin), *q = fp32_view(a, l->q, a->f32_q);
+		float *k = fp32_view(a, l->k, a->f32_k), *v = fp32_view(a, l->v, a->f32_v);
+		float *att = fp32_view(a, l->att, a->f32_att), *xmid = fp32_view(a, l->xmid, a->f32_xmid);
+		float *u = fp32_view(a, l->u, a->f32_u);
 		if (xin != x)
 			o->copy(xin, x, NC);
 		o->rmsnorm(a->hs, l->r1, xin, N, C, eps);
@@ -352,7 +363,7 @@ static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T, in
 			keep(a, l->u, u, N4);
 		}
 		/* the stream on: into the next layer's xin (its fp32 buffer) */
-		float *xout = i + 1 < c->n_layer ? F(a, a->l[i + 1].xin, a->wx) : a->xL;
+		float *xout = i + 1 < c->n_layer ? fp32_view(a, a->l[i + 1].xin, a->f32_xin) : a->xL;
 		o->copy(xout, xmid, NC);
 		o->matmul(xout, a->du, W(m, i, P_PROJ), N, C, 4 * C, 1);
 		x = xout;
@@ -426,10 +437,11 @@ static void trunk_backward(struct nc_gpt *m)
 	o->rmsnorm_backward(a->dx, a->dxf, a->xf, a->rf, N, C);
 	for (int i = c->n_layer - 1; i >= 0; i--) {
 		struct layer_acts *l = &a->l[i];
-		const float *u = unkeep(a, l->u, a->wu, N4), *xmid = unkeep(a, l->xmid, a->wxmid, NC);
-		const float *att = unkeep(a, l->att, a->watt, NC), *q = unkeep(a, l->q, a->wq, NC);
-		const float *k = unkeep(a, l->k, a->wk, NKV), *v = unkeep(a, l->v, a->wv, NKV);
-		const float *xin = unkeep(a, l->xin, a->wx, NC);
+		const float *u = unkeep(a, l->u, a->f32_u, N4);
+		const float *xmid = unkeep(a, l->xmid, a->f32_xmid, NC);
+		const float *att = unkeep(a, l->att, a->f32_att, NC), *q = unkeep(a, l->q, a->f32_q, NC);
+		const float *k = unkeep(a, l->k, a->f32_k, NKV), *v = unkeep(a, l->v, a->f32_v, NKV);
+		const float *xin = unkeep(a, l->xin, a->f32_xin, NC);
 		/* MLP: x = xmid + relu2(rmsnorm(xmid) Wfc^T) Wproj^T */
 		o->relu2(a->du, u, N4);   /* relu^2 again, for Wproj's gradient */
 		o->zero(a->da, N4);
@@ -529,10 +541,11 @@ static struct nc_infer_acts *infer_fit(const struct nc_gpt *m, struct nc_kv_cach
 	a = xcalloc(1, sizeof *a);
 	a->N = N;
 	a->B = B;
-	a->x = A(o, n * C), a->h = A(o, n * C), a->q = A(o, n * C);
-	a->k = A(o, n * KV), a->v = A(o, n * KV), a->att = A(o, n * C), a->u = A(o, n * 4 * C);
-	a->rs = A(o, n), a->rq = A(o, n * H), a->rk = A(o, n * c->n_kv_head);
-	a->xl = A(o, (size_t)B * C), a->logits = A(o, (size_t)B * c->vocab_size);
+	a->x = floats(o, n * C), a->h = floats(o, n * C), a->q = floats(o, n * C);
+	a->k = floats(o, n * KV), a->v = floats(o, n * KV), a->att = floats(o, n * C);
+	a->u = floats(o, n * 4 * C);
+	a->rs = floats(o, n), a->rq = floats(o, n * H), a->rk = floats(o, n * c->n_kv_head);
+	a->xl = floats(o, (size_t)B * C), a->logits = floats(o, (size_t)B * c->vocab_size);
 	a->idx = o->alloc(n * sizeof(int32_t));
 	kv->a = a;
 	return a;
@@ -551,8 +564,8 @@ int nc_kv_init(struct nc_kv_cache *kv, const struct nc_gpt *m, int B, int Tmax)
 	kv->Tmax = Tmax;
 	kv->KV = c->n_kv_head * (c->n_embd / c->n_head);
 	size_t n = (size_t)kv->L * B * Tmax * kv->KV;
-	kv->k = A(m->ops, n);
-	kv->v = A(m->ops, n);
+	kv->k = floats(m->ops, n);
+	kv->v = floats(m->ops, n);
 	kv->at = m->ops->alloc(sizeof *kv->at);
 	rotary_tables(m->ops, &kv->cos, &kv->sin, Tmax, c->n_embd / c->n_head, c->rope_base);
 	kv->rec = xcalloc(B, sizeof *kv->rec);

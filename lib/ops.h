@@ -24,6 +24,10 @@ struct nc_adamw_args {
 struct nc_ops {
 	const char *name;
 	int host_memory;      /* 1 if the host can read and write ops memory */
+	/* The largest head size D its attention ops take (0: any). A model
+	 * with larger heads is refused when it is set up (nc_gpt_init), not
+	 * midway through a step. */
+	int max_head_dim;
 	void *(*alloc)(size_t bytes);            /* zeroed */
 	void (*free)(void *p);
 	void (*zero)(float *x, size_t n);
@@ -160,5 +164,10 @@ extern const struct nc_ops nc_ops_cpu;
  * 1/base^(2i/D), angle t*inv_freq[i] for t in [t0, t0+T); cos and sin are
  * (T, D/2). Host memory (the model uploads them to ops memory). */
 void nc_rotary_tables(float *cos, float *sin, int T, int D, int t0, float base);
+
+/* Newton–Schulz's norm from the sum of squares: sqrt + eps, rounded as
+ * nanochat's bf16 when bf16. Every table's normalize uses it, so that the
+ * CPU and CUDA ops round alike (lib/ops_cpu_optim.c). */
+float nc_ns_norm(double sumsq, float eps, int bf16);
 
 #endif

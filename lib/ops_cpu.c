@@ -456,6 +456,7 @@ static void cpu_softcap_f(float *z, size_t n, float cap)
 const struct nc_ops nc_ops_cpu = {
 	.name = "cpu",
 	.host_memory = 1,
+	.max_head_dim = 0,    /* any head size */
 	.alloc = cpu_alloc,
 	.free = free,
 	.zero = cpu_zero,

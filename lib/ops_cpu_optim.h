@@ -1,5 +1,5 @@
 /* The optimizer's ops on the CPU (lib/ops_cpu_optim.c), for the table in
- * lib/ops_cpu.c; nc_ns_norm is shared with the CUDA ops. */
+ * lib/ops_cpu.c. */
 #ifndef NC_OPS_CPU_OPTIM_H
 #define NC_OPS_CPU_OPTIM_H
 
@@ -18,8 +18,5 @@ void nc_cpu_normalize(float *x, size_t n, float eps, int bf16);
 void nc_cpu_fma_into(float *y, float a, const float *x, size_t n);
 void nc_cpu_momentum(float *out, const float *g, float *buf, size_t n, double mu, int nesterov);
 void nc_cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, const struct nc_adamw_args *a);
-/* Newton–Schulz's norm from the sum of squares: sqrt + eps, rounded as
- * nanochat's bf16 when bf16. */
-float nc_ns_norm(double sumsq, float eps, int bf16);
 
 #endif

@@ -178,35 +178,35 @@ static void stage_facts(const struct stage *st, struct facts *f)
 	memset(f, 0, sizeof *f);
 	f->loss = nc_series_latest(&st->loss, &f->nloss);
 	f->bpb = nc_series_latest(&st->bpb, &f->nbpb);
-	f->final_loss = f->nloss ? f->loss[f->nloss - 1].v : nc_kv_num(&st->done, "final_loss");
-	f->final_bpb = f->nbpb ? f->bpb[f->nbpb - 1].v : nc_kv_num(&st->done, "final_val_bpb");
+	f->final_loss = f->nloss ? f->loss[f->nloss - 1].v : nc_kvlist_num(&st->done, "final_loss");
+	f->final_bpb = f->nbpb ? f->bpb[f->nbpb - 1].v : nc_kvlist_num(&st->done, "final_val_bpb");
 	f->min_bpb = NAN;
 	for (size_t i = 0; i < f->nbpb; i++)
 		if (isfinite(f->bpb[i].v) && !(f->bpb[i].v >= f->min_bpb))
 			f->min_bpb = f->bpb[i].v;
 	if (isnan(f->min_bpb))
-		f->min_bpb = nc_kv_num(&st->done, "min_val_bpb");
+		f->min_bpb = nc_kvlist_num(&st->done, "min_val_bpb");
 	f->time_s = st->ntimed ? st->step_s : st->ndone ? st->done_s : NAN;
-	f->tok_s = st->tok_dt > 0 ? st->tokens / st->tok_dt : nc_kv_num(&st->done, "tok_s");
-	f->mfu = st->mfu_dt > 0 ? st->mfu_dt_sum / st->mfu_dt : nc_kv_num(&st->done, "mfu");
+	f->tok_s = st->tok_dt > 0 ? st->tokens / st->tok_dt : nc_kvlist_num(&st->done, "tok_s");
+	f->mfu = st->mfu_dt > 0 ? st->mfu_dt_sum / st->mfu_dt : nc_kvlist_num(&st->done, "mfu");
 }
 
 static void write_stage(FILE *fp, const struct stage *st, const struct facts *f, int s)
 {
 	char b[64];
-	const char *params = nc_kv_get(&st->config, "params");
-	const char *iters = nc_kv_get(&st->config, "num_iterations");
-	const char *world = nc_kv_get(&st->done, "world_size");
-	double fpt = nc_kv_num(&st->config, "flops_per_token");
-	double tokens = nc_kv_num(&st->done, "tokens"), flops = nc_kv_num(&st->done, "total_flops");
+	const char *params = nc_kvlist_get(&st->config, "params");
+	const char *iters = nc_kvlist_get(&st->config, "num_iterations");
+	const char *world = nc_kvlist_get(&st->done, "world_size");
+	double fpt = nc_kvlist_num(&st->config, "flops_per_token");
+	double tokens = nc_kvlist_num(&st->done, "tokens"), flops = nc_kvlist_num(&st->done, "total_flops");
 	if (!params)
-		params = nc_kv_get(&st->done, "params");
+		params = nc_kvlist_get(&st->done, "params");
 	if (!iters)
-		iters = nc_kv_get(&st->done, "step");
+		iters = nc_kvlist_get(&st->done, "step");
 	if (!world)
-		world = nc_kv_get(&st->config, "world_size");
+		world = nc_kvlist_get(&st->config, "world_size");
 	if (isnan(tokens))
-		tokens = nc_kv_num(&st->config, "total_batch_size") * nc_kv_num(&st->config, "num_iterations");
+		tokens = nc_kvlist_num(&st->config, "total_batch_size") * nc_kvlist_num(&st->config, "num_iterations");
 	if (isnan(flops))
 		flops = fpt * tokens;
 	double nparams, ratio = params && nc_text_is_num(params, &nparams) ? tokens / nparams : NAN;
@@ -225,8 +225,8 @@ static void write_stage(FILE *fp, const struct stage *st, const struct facts *f,
 	nc_md_item(fp, "MFU %", fmt_known(b, sizeof b, f->mfu, fmt_percent));
 	nc_md_item(fp, "Total training flops", fmt_known(b, sizeof b, flops, fmt_sci));
 	nc_md_item(fp, "Total training time", fmt_known(b, sizeof b, f->time_s, fmt_duration));
-	if (nc_kv_get(&st->done, "device_mem_gb"))   /* trained on a GPU */
-		nc_md_item(fp, "GPU memory in use (GB)", nc_kv_get(&st->done, "device_mem_gb"));
+	if (nc_kvlist_get(&st->done, "device_mem_gb"))   /* trained on a GPU */
+		nc_md_item(fp, "GPU memory in use (GB)", nc_kvlist_get(&st->done, "device_mem_gb"));
 	if (f->loss_plot)
 		fprintf(fp, "\n![training loss](%s-loss.svg)\n", nc_stage_name[s]);
 	if (f->bpb_plot)
@@ -260,9 +260,9 @@ static void write_tokenizer(FILE *fp, const struct nc_report *r)
 		return;
 	/* a Tokenizer column only when there is more than one */
 	int several = 0;
-	const char *tok0 = nc_kv_get(&r->compression.r[0].kv, "tokenizer");
+	const char *tok0 = nc_kvlist_get(&r->compression.r[0].kv, "tokenizer");
 	for (size_t i = 1; i < r->compression.n; i++) {
-		const char *t = nc_kv_get(&r->compression.r[i].kv, "tokenizer");
+		const char *t = nc_kvlist_get(&r->compression.r[i].kv, "tokenizer");
 		several |= t && tok0 ? strcmp(t, tok0) != 0 : t != tok0;
 	}
 	fputs("### Compression\n\n| Text ", fp);
@@ -277,7 +277,7 @@ static void write_tokenizer(FILE *fp, const struct nc_report *r)
 			if (c == 1 && !several)
 				continue;
 			fputs("| ", fp);
-			nc_md_text(fp, fmt_raw(b, sizeof b, nc_kv_get(kv, cells[c])));
+			nc_md_text(fp, fmt_raw(b, sizeof b, nc_kvlist_get(kv, cells[c])));
 			fputc(' ', fp);
 		}
 		fputs("|\n", fp);
@@ -300,7 +300,7 @@ static void write_results(FILE *fp, const struct rows *t, int s)
 	struct kvlist cols = {0};
 	for (size_t i = 0; i < t->n; i++)
 		for (size_t k = 0; k < t->r[i].kv.n; k++)
-			nc_kv_set(&cols, t->r[i].kv.f[k].key, "");
+			nc_kvlist_set(&cols, t->r[i].kv.f[k].key, "");
 	fprintf(fp, "### %s\n\n| Task ", stage_column[s]);
 	for (size_t c = 0; c < cols.n; c++) {
 		fputs("| ", fp);
@@ -314,12 +314,12 @@ static void write_results(FILE *fp, const struct rows *t, int s)
 		nc_md_text(fp, label ? label : t->r[i].name);
 		for (size_t c = 0; c < cols.n; c++) {
 			fputs(" | ", fp);
-			nc_md_text(fp, fmt_raw(b, sizeof b, nc_kv_get(&t->r[i].kv, cols.f[c].key)));
+			nc_md_text(fp, fmt_raw(b, sizeof b, nc_kvlist_get(&t->r[i].kv, cols.f[c].key)));
 		}
 		fputs(" |\n", fp);
 	}
 	fputc('\n', fp);
-	nc_kv_free(&cols);
+	nc_kvlist_free(&cols);
 }
 
 /* Text in a fenced block: the fence longer than any run of backticks in
@@ -404,9 +404,9 @@ static const char *task_value(const struct rows *t, const char *label, char *b, 
 	for (size_t i = 0; i < t->n; i++) {
 		const char *l = task_label(t->r[i].name);
 		if (l && strcmp(l, label) == 0) {
-			v = nc_kv_get(&t->r[i].kv, "metric");
+			v = nc_kvlist_get(&t->r[i].kv, "metric");
 			if (!v)
-				v = nc_kv_get(&t->r[i].kv, "acc");
+				v = nc_kvlist_get(&t->r[i].kv, "acc");
 		}
 	}
 	return fmt_raw(b, n, v);
@@ -471,7 +471,7 @@ static void write_summary(FILE *fp, const struct nc_report *r, const struct fact
 		}
 		n += any;
 	}
-	double total = NAN, tok_s = nc_kv_num(&r->tok_train, "train_s");
+	double total = NAN, tok_s = nc_kvlist_num(&r->tok_train, "train_s");
 	rows[n].label = "val bpb";
 	rows[n + 1].label = "train time";
 	for (int s = 0; s < NSTAGES; s++) {

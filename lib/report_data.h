@@ -19,12 +19,12 @@ struct kvlist {
 	size_t n, cap;
 };
 
-void nc_kv_free(struct kvlist *l);
+void nc_kvlist_free(struct kvlist *l);
 /* NULL when absent */
-const char *nc_kv_get(const struct kvlist *l, const char *key);
-void nc_kv_set(struct kvlist *l, const char *key, const char *val);
+const char *nc_kvlist_get(const struct kvlist *l, const char *key);
+void nc_kvlist_set(struct kvlist *l, const char *key, const char *val);
 /* A field as a number, NAN when absent or not a number. */
-double nc_kv_num(const struct kvlist *l, const char *key);
+double nc_kvlist_num(const struct kvlist *l, const char *key);
 
 /* Named lists; a record for a name already seen replaces its list. */
 struct rows {

@@ -26,14 +26,14 @@ static void kv_clear(struct kvlist *l)
 	l->n = 0;
 }
 
-void nc_kv_free(struct kvlist *l)
+void nc_kvlist_free(struct kvlist *l)
 {
 	kv_clear(l);
 	free(l->f);
 	memset(l, 0, sizeof *l);
 }
 
-const char *nc_kv_get(const struct kvlist *l, const char *key)
+const char *nc_kvlist_get(const struct kvlist *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->f[i].key, key) == 0)
@@ -41,7 +41,7 @@ const char *nc_kv_get(const struct kvlist *l, const char *key)
 	return NULL;
 }
 
-void nc_kv_set(struct kvlist *l, const char *key, const char *val)
+void nc_kvlist_set(struct kvlist *l, const char *key, const char *val)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->f[i].key, key) == 0) {
@@ -64,7 +64,7 @@ static void kv_take(struct kvlist *l, const struct nc_logfmt_rec *rec, const cha
 		while (*s && strcmp(*s, rec->f[i].key) != 0)
 			s++;
 		if (!*s)
-			nc_kv_set(l, rec->f[i].key, rec->f[i].val);
+			nc_kvlist_set(l, rec->f[i].key, rec->f[i].val);
 	}
 }
 
@@ -83,7 +83,7 @@ static void rows_free(struct rows *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		free(t->r[i].name);
-		nc_kv_free(&t->r[i].kv);
+		nc_kvlist_free(&t->r[i].kv);
 	}
 	free(t->r);
 	memset(t, 0, sizeof *t);
@@ -135,12 +135,12 @@ void nc_report_free(struct nc_report *r)
 {
 	if (!r)
 		return;
-	nc_kv_free(&r->tok_train);
+	nc_kvlist_free(&r->tok_train);
 	rows_free(&r->tok_stats);
 	rows_free(&r->compression);
 	for (int s = 0; s < NSTAGES; s++) {
-		nc_kv_free(&r->stage[s].config);
-		nc_kv_free(&r->stage[s].done);
+		nc_kvlist_free(&r->stage[s].config);
+		nc_kvlist_free(&r->stage[s].done);
 		free(r->stage[s].loss.p);
 		free(r->stage[s].bpb.p);
 		rows_free(&r->results[s]);
@@ -191,9 +191,9 @@ static int number(const char *key, const char *s, double *out)
 }
 
 /* A field as a number, NAN when absent or not a number. */
-double nc_kv_num(const struct kvlist *l, const char *key)
+double nc_kvlist_num(const struct kvlist *l, const char *key)
 {
-	const char *s = nc_kv_get(l, key);
+	const char *s = nc_kvlist_get(l, key);
 	double v;
 	return s && nc_text_is_num(s, &v) ? v : NAN;
 }

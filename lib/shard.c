@@ -146,7 +146,10 @@ static int check_trailer(const char *path, const unsigned char *t, uint64_t n, u
 			       (unsigned long long)at, (unsigned long long)le64(t + 8),
 			       (unsigned long long)n);
 	if (le64(t + 24) != digest)
-		return nc_fail("%s: checksum mismatch: the payload is corrupted", path);
+		return nc_fail("%s: checksum mismatch: the payload (bytes %d to %llu) does not match the "
+			       "checksum at byte %llu", path, NC_SHARD_HEADER,
+			       (unsigned long long)(NC_SHARD_HEADER + payload - 1),
+			       (unsigned long long)(at + 24));
 	return 0;
 }
 

@@ -278,7 +278,10 @@ static int resume(struct run *r, const char *dir)
 	return rc;
 }
 
-static double evaluate(struct run *r)
+/* Validation bits per byte into *bpb. A shard that fails its checks ends
+ * the run (-1, the reader's message kept): a number computed without it
+ * would be wrong, not just noisy. */
+static int evaluate(struct run *r, double *bpb)
 {
 	const struct nc_train_opts *o = r->o;
 	int B = o->device_batch_size, T = o->max_seq_len;
@@ -286,7 +289,10 @@ static double evaluate(struct run *r)
 	nc_bpb_init(&b, r->token_bytes, r->tok.vocab_size);
 	int64_t steps = nc_loader_eval_begin(&r->val, (uint64_t)o->eval_tokens);
 	for (int64_t s = 0; s < steps; s++) {
-		if (nc_loader_next(&r->val, r->inputs, r->targets) != 1)
+		int got = nc_loader_next(&r->val, r->inputs, r->targets);
+		if (got < 0)
+			return -1;
+		if (got == 0)
 			break;
 		nc_gpt_forward(&r->m, r->inputs, r->targets, B, T, NULL);
 		nc_bpb_add(&b, token_losses(r, (size_t)B * T), r->targets, (size_t)B * T);
@@ -295,10 +301,11 @@ static double evaluate(struct run *r)
 	 * double below 2^53 bytes) */
 	double sums[2] = {b.nats, (double)b.bytes};
 	if (nc_comm_allreduce_sum_d(r->comm, sums, 2) != 0)
-		return NAN;
+		return -1;
 	b.nats = sums[0];
 	b.bytes = (uint64_t)sums[1];
-	return nc_bpb_result(&b);
+	*bpb = nc_bpb_result(&b);
+	return 0;
 }
 
 /* A metrics line to stdout, flushed at once: a log that cannot be written
@@ -549,7 +556,8 @@ int nc_train_base(const struct nc_train_opts *o)
 	for (;;) {
 		int last = r.step == r.iterations;
 		if (o->eval_every > 0 && (r.step % o->eval_every == 0 || last)) {
-			r.last_bpb = evaluate(&r);
+			if ((rc = evaluate(&r, &r.last_bpb)) != 0)
+				break;
 			r.min_bpb = fmin(r.min_bpb, r.last_bpb);
 			log_eval(&r, r.last_bpb);
 		}

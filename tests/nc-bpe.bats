@@ -62,6 +62,32 @@ setup() {
 \\n"
 }
 
+# The tables of known answers (tests/fixtures/bpe, written once by
+# tests/oracle/make_bpe_tables.py from the regex module, rustbpe and
+# tiktoken) hold the same checks for machines without those modules.
+FIX=tests/fixtures/bpe
+
+# The groups of a table (header, JSON text, answer, blank line) whose
+# header is $2, as "JSON<TAB>answer" lines.
+table() {
+	awk -v want="$2" 'NR > 1 && /^$/ { n = 0; next } /^#/ { next }
+		{ g[++n] = $0 } n == 3 && g[1] == want { print g[2] "\t" g[3] }' "$1"
+}
+
+@test "pre-tokenization gives the regex module's chunks for every case of the committed table" {
+	n=0
+	for p in nanochat gpt4 cl100k gpt2; do
+		while IFS=$'\t' read -r json want; do
+			jq -j . <<<"$json" >"$T/case.txt"
+			got=$(nc-bpe split --lengths --pattern="$p" "$T/case.txt" | tr '\n' ' ' | sed 's/ $//')
+			[ "$got" = "$want" ] || { echo "$p: $json: nc $got, regex $want"; return 1; }
+			n=$((n + 1))
+		done < <(table "$FIX/split.txt" "$p")
+	done
+	echo "$n cases"
+	[ "$n" -ge 200 ]
+}
+
 # ---- training ----
 
 @test "training gives exactly rustbpe's merges" {
@@ -103,6 +129,15 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	nc-bpe export -t "$T/shk" -o "$T/nc.ranks"
 	run cmp "$T/rust.ranks" "$T/nc.ranks"
 	assert_success
+}
+
+@test "training gives exactly rustbpe's merges on the committed corpus, for three settings" {
+	nc-bpe train --quiet --vocab-size=600 -o "$T/f600" "$FIX/docs.jsonl"
+	nc-bpe export -t "$T/f600" | cmp - "$FIX/train-600.ranks"
+	nc-bpe train --quiet --vocab-size=400 --max-chars=15000 --doc-cap=300 -o "$T/f400" "$FIX/docs.jsonl"
+	nc-bpe export -t "$T/f400" | cmp - "$FIX/train-400-capped.ranks"
+	nc-bpe train --quiet --pattern=gpt2 --vocab-size=500 -o "$T/f500" "$FIX/docs.jsonl"
+	nc-bpe export -t "$T/f500" | cmp - "$FIX/train-500-gpt2.ranks"
 }
 
 @test "training puts the 9 special tokens on the top ids" {
@@ -152,6 +187,22 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	python3 -c 'import random; r=random.Random(9); print("".join(r.choice("ab") for _ in range(5000)) + " " + " "*3000 + "x")' >"$T/long.txt"
 	run "$PY" "$ORACLE/tiktoken_check.py" build/nc-bpe "$T/ab.tok" "$T/ab.ranks" nanochat "$T/long.txt"
 	assert_success
+}
+
+@test "imported rustbpe rank files encode every case of the committed table to tiktoken's ids" {
+	n=0
+	for r in "train-600.ranks nanochat" "train-400-capped.ranks nanochat" "train-500-gpt2.ranks gpt2"; do
+		set -- $r
+		nc-bpe import --pattern="$2" -o "$T/imp" "$FIX/$1"
+		table "$FIX/encode.txt" "$r" >"$T/cases"
+		cut -f1 "$T/cases" | sed 's/^/{"text":/; s/$/}/' >"$T/cases.jsonl"
+		cut -f2 "$T/cases" >"$T/want"
+		nc-bpe encode --ids -t "$T/imp" "$T/cases.jsonl" >"$T/got"
+		diff "$T/want" "$T/got"
+		n=$((n + $(wc -l <"$T/want")))
+	done
+	echo "$n cases"
+	[ "$n" -ge 150 ]
 }
 
 @test "special-token text in the input is ordinary text" {
@@ -389,6 +440,12 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	assert_failure 2
 	run nc-bpe
 	assert_failure 2
+}
+
+@test "an unknown --format is a usage error that names the formats" {
+	run nc-bpe encode --format=xml -t "$T/tok"
+	assert_failure 2
+	assert_line --index 0 "nc-bpe: --format: 'xml' is not auto, jsonl, text, lines, parquet or csv"
 }
 
 @test "-h prints usage and exits 0" {

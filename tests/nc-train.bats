@@ -3,6 +3,7 @@
 # without leaving a half checkpoint, and refuses bad input clearly.
 
 load helper
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	export T=$BATS_FILE_TMPDIR
@@ -173,6 +174,32 @@ PY
 	assert_failure 1
 	[ "$stderr" = "nc-train: standard output: write error: No space left on device" ]
 	[ -z "$(ls "$T/full" | grep step_)" ]
+}
+
+# Two bytes of the payload overwritten: the checksum no longer matches.
+damage_shard() {
+	printf 'XY' | dd of="$1" bs=1 seek=100 conv=notrunc status=none
+}
+
+@test "a damaged validation shard stops the run with the file and the byte, not val_bpb=inf" {
+	cp -r "$T/data" "$T/badval"
+	damage_shard "$T/badval/val_00000.bin"
+	run --separate-stderr nc-train base -t "$T/tok" --data "$T/badval" -o "$T/bv" --depth=1 \
+		--max-seq-len=32 --device-batch-size=4 --total-batch-size=256 --eval-tokens=2048 \
+		--num-iterations=2 --eval-every=1 --quiet
+	assert_failure 1
+	[[ "$stderr" == "nc-train: $T/badval/val_00000.bin: checksum mismatch: the payload (bytes 64 to "*") does not match the checksum at byte "* ]]
+	refute_output --partial val_bpb
+	[ ! -d "$T/bv/step_000002" ]
+}
+
+@test "a damaged training shard stops the run with the file and the byte" {
+	cp -r "$T/data" "$T/badtrain"
+	damage_shard "$T/badtrain/train_00000.bin"
+	run --separate-stderr tiny -o "$T/bt" --data "$T/badtrain" --num-iterations=2 --eval-every=0 --quiet
+	assert_failure 1
+	[[ "$stderr" == "nc-train: $T/badtrain/train_00000.bin: checksum mismatch: the payload (bytes 64 to "*") does not match the checksum at byte "* ]]
+	[ ! -d "$T/bt/step_000002" ]
 }
 
 @test "usage errors exit 2" {

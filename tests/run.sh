@@ -10,6 +10,9 @@ for t in "$@"; do
 	"$t" || echo "not ok - $t exited with status $?"
 done >"$log" 2>&1
 sh tests/fuzz/run.sh >>"$log" 2>&1
+# The tree itself: no name exported twice, no include of a higher layer.
+sh tests/check_symbols.sh build/libnc.a $(ls build/libnc_cuda.a 2>/dev/null) >>"$log" 2>&1
+sh tests/check_layers.sh >>"$log" 2>&1
 cat "$log"
 bats --tap tests/*.bats 2>&1 | tee -a "$log"
 # Of the GPU suite, what the CUDA emulator runs in seconds: training over

@@ -14,16 +14,23 @@ setup_file() {
 	cd "$BATS_TEST_DIRNAME/.."
 	NC_TINY_UNTIL=shards sh/tinyrun.sh >"$BATS_FILE_TMPDIR/first.out" 2>&1
 	stat -c '%i %Y' "$RUN/tokenizer" "$RUN"/data/*.bin >"$BATS_FILE_TMPDIR/stamps"
-	# second go: killed once pretraining has written a checkpoint
+	# second go: its nc-train killed once pretraining has a whole
+	# checkpoint (step_NNNNNN: a checkpoint is written as step_NNNNNN.tmp-*
+	# and renamed whole), however long that takes; then the test waits
+	# until that very process is gone
 	sh/tinyrun.sh >"$BATS_FILE_TMPDIR/second.out" 2>&1 &
 	pid=$!
-	for _ in $(seq 600); do
-		ls "$RUN"/base/step_* >/dev/null 2>&1 && break
-		sleep 0.1
+	until ls -d "$RUN"/base/step_?????? >/dev/null 2>&1; do
+		kill -0 "$pid" 2>/dev/null || break    # the script ended first: it says why
+		sleep 0.05
 	done
-	pkill -TERM -P "$pid" nc-train || true
+	train=$(pgrep -P "$pid" -x nc-train || true)
+	if [ -n "$train" ]; then
+		kill -TERM "$train"
+		while kill -0 "$train" 2>/dev/null; do sleep 0.05; done
+	fi
 	wait "$pid" || true
-	ls -d "$RUN"/base/step_* >"$BATS_FILE_TMPDIR/killed_at" 2>/dev/null || true
+	ls -d "$RUN"/base/step_?????? >"$BATS_FILE_TMPDIR/killed_at" 2>/dev/null || true
 	sh/tinyrun.sh >"$BATS_FILE_TMPDIR/third.out" 2>&1
 }
 
@@ -105,6 +112,7 @@ print(sum(len(l.get("points").split()) for l in lines))' "$svg")
 
 @test "pretraining killed midway resumes from its checkpoint" {
 	[ -s "$BATS_FILE_TMPDIR/killed_at" ]
+	[ -z "$(grep step_000080 "$BATS_FILE_TMPDIR/killed_at")" ]    # killed before the end
 	grep -q 'resuming from' "$BATS_FILE_TMPDIR/third.out"
 	# the first go's records, then the resumed ones, in one log
 	[ "$(grep -c 'event=config' "$RUN/base.log")" -eq 2 ]

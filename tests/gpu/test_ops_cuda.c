@@ -5,6 +5,7 @@
  * whole sequences in attention's backward and the model's gradients).
  * Run by `make test-gpu`; without a CUDA device it says so and skips. */
 #include "../../kernels/ops_cuda.h"
+#include "../../lib/err.h"
 #include "../../lib/gpt.h"
 #include "../../lib/optim.h"
 #include "../../lib/rng.h"
@@ -360,6 +361,23 @@ static void test_optim_ops(size_t n, int rows, int cols)
 		free(hs[i]), G->free(ds[i]);
 }
 
+/* The fp32 table's flash kernels take heads of at most 128: a model with
+ * larger heads is refused when it is set up, with the reason; the bf16
+ * table (cuBLAS products) takes it. */
+static void test_head_limit(void)
+{
+	struct nc_gpt_config c = {.n_layer = 1, .n_head = 1, .n_kv_head = 1, .n_embd = 256,
+				  .vocab_size = 50, .sequence_len = 8, .rope_base = 10000,
+				  .softcap = 15, .norm_eps = 1.1920929e-07f};
+	struct nc_gpt m;
+	CHECK(G->max_head_dim == 128 && nc_gpt_init(&m, &c, G) == -1 &&
+	      strcmp(nc_errmsg(), "head size 256: the cuda ops take heads of at most 128") == 0,
+	      "the fp32 CUDA ops refuse heads of 256 at set-up, before any step");
+	nc_gpt_free(&m);
+	CHECK(nc_gpt_init(&m, &c, nc_ops_cuda_bf16()) == 0, "the bf16 CUDA ops take heads of 256");
+	nc_gpt_free(&m);
+}
+
 /* The whole model on both devices from the same weights. */
 static void test_model(void)
 {
@@ -477,5 +495,6 @@ int main(void)
 	test_optim_ops(1000, 24, 40);
 	test_optim_ops(70001, 96, 32);
 	test_model();
+	test_head_limit();
 	return TAP_DONE();
 }

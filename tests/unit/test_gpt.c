@@ -1,6 +1,7 @@
 /* The GPT over the CPU ops: sizing from depth, parameter names, gradients
  * of the whole model against finite differences, and a tiny model that
  * learns one batch by heart. */
+#include "../../lib/err.h"
 #include "../../lib/gpt.h"
 #include "../../lib/rng.h"
 #include "tap.h"
@@ -217,8 +218,32 @@ static void test_d20_memory(void)
 	CHECK(bf16 < 70, "d20 at device batch 32 x 2048 allocates under 70 GB with bf16 kept activations");
 }
 
+/* An op table that takes heads of at most 64 (as the CUDA fp32 table
+ * takes at most 128) refuses a model with heads of 128 at set-up, with
+ * the reason, and takes one with heads of 64. */
+static void test_head_limit(void)
+{
+	struct nc_ops small = nc_ops_cpu;
+	small.name = "small", small.max_head_dim = 64;
+	struct nc_gpt_config c = {.n_layer = 1, .n_embd = 256, .n_head = 2, .n_kv_head = 2,
+				  .vocab_size = 50, .sequence_len = 16, .rope_base = 10000.0f};
+	struct nc_gpt m;
+	CHECK(nc_gpt_init(&m, &c, &small) == -1 &&
+	      strcmp(nc_errmsg(), "head size 128: the small ops take heads of at most 64") == 0,
+	      "a head size above the ops' max_head_dim is refused at set-up, naming both");
+	nc_gpt_free(&m);
+	c.n_head = c.n_kv_head = 4;
+	CHECK(nc_gpt_init(&m, &c, &small) == 0, "heads of exactly max_head_dim are taken");
+	nc_gpt_free(&m);
+	c.n_head = c.n_kv_head = 1;
+	CHECK(nc_ops_cpu.max_head_dim == 0 && nc_gpt_init(&m, &c, &nc_ops_cpu) == 0,
+	      "the CPU ops take any head size (256 here)");
+	nc_gpt_free(&m);
+}
+
 int main(void)
 {
+	test_head_limit();
 	test_sizing();
 	test_gradients();
 	test_chunked_loss();
