@@ -199,7 +199,7 @@ def train_loop(model, batches, lrm_of, momentum_of):
             total += loss.item()
             loss = loss / TRAIN_ACCUM
             loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), DIST_GRAD_CLIP)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         lrm = lrm_of(step)
         for opt in optimizers:
             for group in opt.param_groups:
