@@ -306,7 +306,9 @@ int nc_loader_seek(struct nc_loader *ld, const struct nc_cursor *c)
 int64_t nc_loader_eval_begin(struct nc_loader *ld, uint64_t tokens)
 {
 	int64_t steps = ld->windows / ld->cfg.world;
-	uint64_t per_step = window_size(ld) * ld->cfg.world;
+	/* nanochat's eval_steps = eval_tokens // (B*T*world): a window's
+	 * extra target token is not counted (spec §4.1) */
+	uint64_t per_step = (uint64_t)ld->cfg.B * ld->cfg.T * ld->cfg.world;
 	if (tokens > 0 && tokens / per_step < (uint64_t)steps)
 		steps = (int64_t)(tokens / per_step);
 	memset(&ld->cur, 0, sizeof ld->cur);

@@ -69,8 +69,8 @@ int nc_loader_next(struct nc_loader *ld, int32_t *inputs, int32_t *targets);
 int nc_loader_seek(struct nc_loader *ld, const struct nc_cursor *c);
 
 /* Start an evaluation pass: rewind to the stream's start and end after
- * `tokens` tokens over all ranks, or the whole split when tokens is 0 (or
- * more than the split holds). Every rank gets the same number of steps, so
+ * tokens / (B*T*world) steps (nanochat's eval_steps), or the whole split
+ * when tokens is 0 (or more than the split holds). Every rank gets the same number of steps, so
  * up to W-1 windows at the end go unread. Returns that number of steps. */
 int64_t nc_loader_eval_begin(struct nc_loader *ld, uint64_t tokens);
 

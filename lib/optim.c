@@ -31,7 +31,7 @@ void nc_optim_defaults(struct nc_optim_config *c)
 		.weight_decay = 0.0, .grad_clip = 1.0,                              /* §3.1, §3.5 */
 		.adam_beta1 = 0.8, .adam_beta2 = 0.95, .adam_eps = 1e-10,           /* §3.1 */
 		.warmup_ratio = 0.0, .warmdown_ratio = 0.2, .final_lr_frac = 0.0,   /* §3.5 */
-		.adam_dist_eps = 0, .muon_nesterov = 1, .muon_bf16 = 0,
+		.muon_nesterov = 1, .muon_bf16 = 0,
 	};
 }
 
@@ -204,31 +204,34 @@ double nc_clip_grad_norm(struct nc_gpt *m, double max_norm)
 
 /* ---- AdamW (spec §3.1, §3.3) ---- */
 
-/* As torch's fused AdamW computes it on the CPU, in float, bit for bit
- * (checked over several steps against torch 2.15): with bias corrections
- * bc1 = 1 - b1^t and bc2 = 1 - b2^t, p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
- * adam_dist_eps gives v1 DistAdamW's p -= lr sqrt(bc2)/bc1 * m / (sqrt(v) + eps):
- * eps is then in effect eps/sqrt(bc2), larger in the first steps. */
-static void adamw_update(const struct nc_ops *ops, const struct nc_optim_config *c, float *p,
-			 const float *g, float *mo, float *v, size_t n, double lr, long t)
+/* One rank: as torch's fused AdamW computes it on the CPU, in float, bit
+ * for bit (checked over several steps against torch 2.15): with bias
+ * corrections bc1 = 1 - b1^t and bc2 = 1 - b2^t,
+ * p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps). Several ranks: nanochat's
+ * DistAdamW, p -= lr sqrt(bc2)/bc1 * m / (sqrt(v) + eps), so eps is in
+ * effect eps/sqrt(bc2), larger in the first steps (nanochat/adamw.py). */
+static void adamw_update(const struct nc_optim *o, float *p, const float *g, float *mo, float *v,
+			 size_t n, double lr)
 {
+	const struct nc_optim_config *c = &o->c;
+	long t = o->step;
 	double bc1 = 1 - pow(c->adam_beta1, (double)t), bc2 = 1 - pow(c->adam_beta2, (double)t);
 	struct nc_adamw_args a = {
 		.step = (float)(lr / bc1), .bc2_sqrt = (float)sqrt(bc2), .eps = (float)c->adam_eps,
 		.w1 = (float)(1 - c->adam_beta1), .b2 = (float)c->adam_beta2,
 		.w2 = (float)(1 - c->adam_beta2), .decay = (float)(1 - lr * c->weight_decay),
 		.decay_on = c->weight_decay != 0};
-	if (c->adam_dist_eps) {
+	if (o->world > 1) {
 		a.step = (float)(lr * sqrt(bc2) / bc1);
 		a.bc2_sqrt = 1;
 	}
-	ops->adamw(p, g, mo, v, n, &a);
+	o->ops->adamw(p, g, mo, v, n, &a);
 }
 
 void nc_optim_adamw(const struct nc_optim *o, const struct nc_optim_slot *s, float *p, const float *g,
 		    size_t n, double lr)
 {
-	adamw_update(o->ops, &o->c, p, g, s->m, s->v, n, lr, o->step);
+	adamw_update(o, p, g, s->m, s->v, n, lr);
 }
 
 /* ---- Muon (spec §3.2) ---- */
@@ -310,8 +313,8 @@ void nc_optim_step(struct nc_optim *o, struct nc_gpt *m, double lr_mult, double 
 		const struct nc_optim_slot *s = &o->s[i];
 		const struct nc_param *p = &m->params[s->param];
 		if (s->kind == NC_OPTIM_ADAMW)
-			adamw_update(o->ops, &o->c, m->w + p->offset, m->g + p->offset, s->m, s->v,
-				     (size_t)p->rows * p->cols, s->lr * lr_mult, o->step);
+			adamw_update(o, m->w + p->offset, m->g + p->offset, s->m, s->v,
+				     (size_t)p->rows * p->cols, s->lr * lr_mult);
 	}
 	for (int i = 0; i < o->n; i++)
 		if (o->s[i].kind == NC_OPTIM_MUON)

@@ -21,7 +21,6 @@ struct nc_optim_config {
 	double grad_clip;       /* max total norm; 0 turns clipping off */
 	double adam_beta1, adam_beta2, adam_eps;
 	double warmup_ratio, warmdown_ratio, final_lr_frac;
-	int adam_dist_eps;      /* 1: v1 DistAdamW's form (eps on the uncorrected sqrt(v)) */
 	int muon_nesterov;      /* 1 in nanochat */
 	int muon_bf16;          /* round Newton–Schulz to bf16 after each op, as nanochat does */
 };
@@ -56,7 +55,11 @@ struct nc_optim {
  * not know. */
 int nc_optim_init(struct nc_optim *o, const struct nc_gpt *m, const struct nc_optim_config *c);
 /* The same for rank of world, keeping only this rank's state as nanochat's
- * DistAdamW and DistMuon do (spec §3.4): AdamW's moments for rows
+ * DistAdamW and DistMuon do (spec §3.4). With world > 1 AdamW steps with
+ * DistAdamW's formula, as nanochat's setup_optimizers picks DistAdamW
+ * whenever it runs over several ranks: p -= lr sqrt(bc2)/bc1 m / (sqrt(v)
+ * + eps), where torch's AdamW (one rank) has p -= lr/bc1 m / (sqrt(v) /
+ * sqrt(bc2) + eps). It keeps AdamW's moments for rows
  * [rank, rank + 1) x rows/world of each parameter (-1 unless rows divide
  * by world), Muon's buffer only for the matrices the rank owns: Muon's
  * parameters in order, in blocks of world, base + r owned by rank r.

@@ -517,6 +517,9 @@ static int config_line(const struct run *r)
 	logfmt_f(&l, "matrix_lr", o->optim.matrix_lr, 6);
 	logfmt_f(&l, "embedding_lr", o->optim.embedding_lr, 6);
 	logfmt_f(&l, "unembedding_lr", o->optim.unembedding_lr, 6);
+	/* AdamW's formula, as nanochat picks it: torch's AdamW for one
+	 * process, its own DistAdamW for several (lib/optim.h) */
+	logfmt_str(&l, "adamw", r->comm->world > 1 ? "dist" : "torch");
 	logfmt_str(&l, "device", r->m.ops->name);   /* cpu, cuda (fp32) or cuda-bf16 */
 	return emit(&l);
 }

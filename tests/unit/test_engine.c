@@ -246,6 +246,12 @@ static void test_generate(void)
 	}
 	CHECK(stops > 0 && lengths > 0, "some rows stopped early, others ran to the token limit");
 	CHECK(same, "N samples from one prefill equal N separate runs with the same seeds");
+	/* later nanochat's behaviour, on purpose: v1 gave every row the one
+	 * token drawn after the prefill */
+	int firsts_differ = 0;
+	for (int s = 1; s < 6; s++)
+		firsts_differ |= a.n[s] > 0 && a.n[0] > 0 && a.ids[s][0] != a.ids[0][0];
+	CHECK(firsts_differ, "each sample draws its own first token");
 
 	memset(&b, 0, sizeof b);
 	nc_generate(&e, prompt, 9, &o, capture, &b, fb);

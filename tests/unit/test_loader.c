@@ -175,8 +175,19 @@ static void test_eval(void)
 	      "val windows are rank-strided and end with the split");
 	CHECK(nc_loader_eval_begin(&r0, 40) == 1 && nc_loader_next(&r0, in, tg) == 1 && in[0] == 500 &&
 	      nc_loader_next(&r0, in, tg) == 0, "a token budget rewinds and limits the pass");
+	/* base_train's eval_steps = eval_tokens // (B*T*world): the windows'
+	 * extra target is not in the divisor, so 4*BT tokens are 2 steps of
+	 * 2 ranks, where B*T+1 would make them 1 */
+	CHECK(nc_loader_eval_begin(&r0, 4 * BT) == 2 && nc_loader_eval_begin(&r0, 4 * BT - 1) == 1,
+	      "a budget of n tokens is n / (B*T*ranks) steps, nanochat's eval_steps");
 	nc_loader_close(&r0);
 	nc_loader_close(&r1);
+	struct nc_loader one;
+	nc_loader_open_dir(&one, dir, "val", cfg(0, 1));
+	CHECK(nc_loader_eval_begin(&one, 3 * BT) == 3 && nc_loader_eval_begin(&one, 3 * BT - 1) == 2 &&
+	      nc_loader_eval_begin(&one, 100 * BT) == 5,
+	      "one rank: n / (B*T) windows, at most the split's");
+	nc_loader_close(&one);
 }
 
 static void test_refusals(void)
