@@ -236,6 +236,9 @@ static int cmd_verify(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		struct nc_shard s;
 		int ok = nc_shard_load(&s, argv[i]) == 0;
+		if (ok && s.info.version < 2)
+			nc_warn("%s: version 1: the checksum does not cover the header (nc-shard cat rewrites it "
+				"as version 2)", argv[i]);
 		if (ok && have_tok && s.info.fingerprint != t.fingerprint) {
 			ok = 0;
 			nc_fail("%s: written with another tokenizer than %s", argv[i], opt.tok);

@@ -70,6 +70,7 @@ static int read_header(struct nc_loader *ld, int i)
 	}
 	if (check_info(ld, i, &in) != 0)
 		return -1;
+	ld->old_shards += in.version < 2;
 	uint64_t count = in.count;
 	if (count == NC_SHARD_STREAMED && streamed_count(ld->paths[i], &count) != 0)
 		return -1;

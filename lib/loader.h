@@ -44,6 +44,7 @@ struct nc_loader {
 	uint64_t *start;        /* stream position of each shard's first token; start[n] = length */
 	struct nc_shard *held;  /* held[i].ids is NULL unless shard i is loaded */
 	uint32_t vocab_size, bos;
+	int old_shards;         /* of version 1, whose headers the checksum does not cover */
 	int64_t windows;        /* whole windows (with their next token) per epoch */
 	struct nc_cursor cur;
 	int64_t stop;           /* steps after which batches end; -1: loop forever */

@@ -20,6 +20,19 @@ static void header_bytes(const struct nc_shard_info *in, unsigned char *h)
 	put_le64(h + 40, in->fingerprint);
 }
 
+/* Start a shard's checksum: version 2 hashes the header first, its token
+ * count (bytes 16..23) read as zero. */
+static void hash_header(struct nc_hasher *hs, uint32_t version, const unsigned char *h)
+{
+	nc_hasher_init(hs);
+	if (version < 2)
+		return;
+	unsigned char z[NC_SHARD_HEADER];
+	memcpy(z, h, NC_SHARD_HEADER);
+	memset(z + 16, 0, 8);
+	nc_hasher_update(hs, z, NC_SHARD_HEADER);
+}
+
 int nc_shard_create(struct nc_shard_writer *w, const char *path, uint32_t vocab_size,
 		    uint32_t bos, uint64_t fingerprint, int with_mask)
 {
@@ -32,9 +45,10 @@ int nc_shard_create(struct nc_shard_writer *w, const char *path, uint32_t vocab_
 	w->info.bos = bos;
 	w->info.flags = with_mask ? NC_SHARD_HAS_MASK : 0;
 	w->info.fingerprint = fingerprint;
+	w->info.version = NC_SHARD_VERSION;
 	unsigned char h[NC_SHARD_HEADER];
 	header_bytes(&w->info, h);
-	nc_hasher_init(&w->h);
+	hash_header(&w->h, NC_SHARD_VERSION, h);
 	if (nc_out_write(&w->out, h, sizeof h) != 0) {
 		nc_shard_abort(w);
 		return -1;
@@ -120,8 +134,9 @@ static int parse_header(const char *path, const unsigned char *h, size_t got,
 		return nc_fail("%s: not an nc token shard (bad magic at byte 0)", path);
 	if (got < NC_SHARD_HEADER)
 		return nc_fail("%s: truncated in the header (%zu of %d bytes)", path, got, NC_SHARD_HEADER);
-	if (le32(h + 8) != NC_SHARD_VERSION)
-		return nc_fail("%s: unsupported shard version %u (byte 8)", path, le32(h + 8));
+	in->version = le32(h + 8);
+	if (in->version != 1 && in->version != 2)
+		return nc_fail("%s: unsupported shard version %u (byte 8)", path, in->version);
 	in->width = le32(h + 12);
 	in->count = le64(h + 16);
 	in->vocab_size = le32(h + 24);
@@ -135,8 +150,8 @@ static int parse_header(const char *path, const unsigned char *h, size_t got,
 	return 0;
 }
 
-static int check_trailer(const char *path, const unsigned char *t, uint64_t n, uint64_t payload,
-			 uint64_t digest, uint64_t at)
+static int check_trailer(const char *path, uint32_t version, const unsigned char *t, uint64_t n,
+			 uint64_t payload, uint64_t digest, uint64_t at)
 {
 	if (memcmp(t, NC_SHARD_END, 8) != 0)
 		return nc_fail("%s: truncated or corrupted: no trailer at byte %llu", path,
@@ -146,10 +161,10 @@ static int check_trailer(const char *path, const unsigned char *t, uint64_t n, u
 			       (unsigned long long)at, (unsigned long long)le64(t + 8),
 			       (unsigned long long)n);
 	if (le64(t + 24) != digest)
-		return nc_fail("%s: checksum mismatch: the payload (bytes %d to %llu) does not match the "
-			       "checksum at byte %llu", path, NC_SHARD_HEADER,
+		return nc_fail("%s: checksum mismatch: bytes %d to %llu (%s) do not match the checksum at "
+			       "byte %llu", path, version < 2 ? NC_SHARD_HEADER : 0,
 			       (unsigned long long)(NC_SHARD_HEADER + payload - 1),
-			       (unsigned long long)(at + 24));
+			       version < 2 ? "the payload" : "header and payload", (unsigned long long)(at + 24));
 	return 0;
 }
 
@@ -167,6 +182,17 @@ static int check_id(const char *path, uint32_t id, uint64_t i, const struct nc_s
 	return nc_fail("%s: token %llu (byte %llu) is id %u, outside the vocabulary (%u)", path,
 		       (unsigned long long)i, (unsigned long long)(NC_SHARD_HEADER + i * in->width), id,
 		       in->vocab_size);
+}
+
+/* The checksum of a whole shard in memory, by its version's rule. */
+static uint64_t digest(const struct nc_shard_info *in, const unsigned char *data, uint64_t payload)
+{
+	struct nc_hasher hs;
+	hash_header(&hs, in->version, data);
+	nc_hasher_update(&hs, data + NC_SHARD_HEADER, payload);
+	uint64_t d = nc_hasher_digest(&hs);
+	nc_hasher_free(&hs);
+	return d;
 }
 
 int nc_shard_load(struct nc_shard *s, const char *path)
@@ -192,8 +218,7 @@ int nc_shard_load(struct nc_shard *s, const char *path)
 			rc = nc_fail("%s: truncated or corrupted: %llu payload bytes for %llu tokens", name,
 				     (unsigned long long)payload, (unsigned long long)n);
 		else
-			rc = check_trailer(name, t, n, payload,
-					   nc_hash64(m.data + NC_SHARD_HEADER, payload),
+			rc = check_trailer(name, s->info.version, t, n, payload, digest(&s->info, m.data, payload),
 					   m.size - NC_SHARD_TRAILER);
 	}
 	if (rc == 0) {
@@ -253,7 +278,7 @@ int nc_shard_open(struct nc_shard_reader *r, const char *path)
 		nc_shard_close(r);
 		return -1;
 	}
-	nc_hasher_init(&r->h);
+	hash_header(&r->h, r->info.version, h);
 	return 0;
 }
 
@@ -314,7 +339,7 @@ long nc_shard_read(struct nc_shard_reader *r, uint32_t *ids, size_t max)
 			return nc_fail("%s: truncated: no trailer after %llu tokens (byte %llu)", r->path,
 				       (unsigned long long)r->n,
 				       (unsigned long long)(NC_SHARD_HEADER + payload));
-		if (check_trailer(r->path, r->buf, r->n, payload, nc_hasher_digest(&r->h),
+		if (check_trailer(r->path, r->info.version, r->buf, r->n, payload, nc_hasher_digest(&r->h),
 				  NC_SHARD_HEADER + payload) != 0)
 			return -1;
 		if (ahead(r, NC_SHARD_TRAILER + 1) != 0)

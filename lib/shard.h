@@ -14,13 +14,17 @@
 
 #define NC_SHARD_MAGIC "NCTOKENS"
 #define NC_SHARD_END "NCTOKEND"
-#define NC_SHARD_VERSION 1
+/* Version 2's checksum covers the header (but its token count, which a
+ * stream fills in last and the trailer repeats) and the payload; version
+ * 1's covered the payload only. Both are read; version 2 is written. */
+#define NC_SHARD_VERSION 2
 #define NC_SHARD_HEADER 64
 #define NC_SHARD_TRAILER 32
 #define NC_SHARD_STREAMED UINT64_MAX
 #define NC_SHARD_HAS_MASK 1u
 
 struct nc_shard_info {
+	uint32_t version;       /* 1 or 2 */
 	uint32_t width;         /* bytes per token: 2 or 4 */
 	uint64_t count;         /* NC_SHARD_STREAMED until known */
 	uint32_t vocab_size, bos;

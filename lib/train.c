@@ -466,6 +466,10 @@ static int setup(struct run *r)
 		return -1;
 	if (o->eval_every > 0 && nc_loader_open_dir(&r->val, o->data_dir, "val", &lc) != 0)
 		return -1;
+	int old = r->train.old_shards + (o->eval_every > 0 ? r->val.old_shards : 0);
+	if (old && cm->rank == 0)
+		nc_warn("%s: %d shard(s) of version 1, whose headers their checksums do not cover "
+			"(nc-shard cat rewrites one as version 2)", o->data_dir, old);
 	if ((r->iterations = horizon(r, &r->accum)) < 0)
 		return -1;
 	/* the activations now: a batch too large for the device stops here */

@@ -114,14 +114,19 @@ await() {
 	assert_output --partial "written with another tokenizer"
 }
 
-@test "a shard whose header names another vocabulary than the tokenizer's is refused before training" {
+@test "version 1 shards train with a warning; one whose header names another vocabulary is refused" {
+	V1=tests/fixtures/shard-v1
+	run --separate-stderr nc-train base -t "$V1/tok" --data "$V1" -o "$T/v1run" --depth=1 \
+		--max-seq-len=32 --device-batch-size=4 --total-batch-size=256 --num-iterations=2 --eval-every=0 --quiet
+	assert_success
+	[ "$stderr" = "nc-train: $V1: 1 shard(s) of version 1, whose headers their checksums do not cover (nc-shard cat rewrites one as version 2)" ]
 	mkdir -p "$T/wide"
-	cp "$T"/data/*.bin "$T/wide/"
+	cp "$V1"/*.bin "$T/wide/"
 	printf '\000\000\001\000' | dd of="$T/wide/train_00000.bin" bs=1 seek=24 conv=notrunc 2>/dev/null
-	run --separate-stderr nc-train base -t "$T/tok" --data "$T/wide" -o "$T/wide-run" --depth=1 \
+	run --separate-stderr nc-train base -t "$V1/tok" --data "$T/wide" -o "$T/wide-run" --depth=1 \
 		--max-seq-len=32 --device-batch-size=4 --total-batch-size=256 --num-iterations=1
 	assert_failure 1
-	[ "$stderr" = "nc-train: $T/wide/train_00000.bin: a vocabulary of 65536 tokens (byte 24), but the tokenizer has 400" ]
+	[ "$stderr" = "nc-train: $T/wide/train_00000.bin: a vocabulary of 65536 tokens (byte 24), but the tokenizer has 300" ]
 }
 
 @test "an impossible configuration is refused" {
@@ -188,7 +193,7 @@ damage_shard() {
 		--max-seq-len=32 --device-batch-size=4 --total-batch-size=256 --eval-tokens=2048 \
 		--num-iterations=2 --eval-every=1 --quiet
 	assert_failure 1
-	[[ "$stderr" == "nc-train: $T/badval/val_00000.bin: checksum mismatch: the payload (bytes 64 to "*") does not match the checksum at byte "* ]]
+	[[ "$stderr" == "nc-train: $T/badval/val_00000.bin: checksum mismatch: bytes 0 to "*" (header and payload) do not match the checksum at byte "* ]]
 	refute_output --partial val_bpb
 	[ ! -d "$T/bv/step_000002" ]
 }
@@ -198,7 +203,7 @@ damage_shard() {
 	damage_shard "$T/badtrain/train_00000.bin"
 	run --separate-stderr tiny -o "$T/bt" --data "$T/badtrain" --num-iterations=2 --eval-every=0 --quiet
 	assert_failure 1
-	[[ "$stderr" == "nc-train: $T/badtrain/train_00000.bin: checksum mismatch: the payload (bytes 64 to "*") does not match the checksum at byte "* ]]
+	[[ "$stderr" == "nc-train: $T/badtrain/train_00000.bin: checksum mismatch: bytes 0 to "*" (header and payload) do not match the checksum at byte "* ]]
 	[ ! -d "$T/bt/step_000002" ]
 }
 

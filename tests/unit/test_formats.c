@@ -56,6 +56,32 @@ static void set_u64(const char *path, long off, uint64_t v)
 	fclose(f);
 }
 
+/* Set a shard's vocabulary size and write a checksum that agrees with
+ * version 2's rule (header with its count as zero, then the payload). */
+static void set_vocab_forged(const char *path, uint32_t vocab)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	unsigned char *b = xmalloc(size);
+	fseek(f, 0, SEEK_SET);
+	if (fread(b, 1, size, f) != (size_t)size)
+		abort();
+	for (int i = 0; i < 4; i++)
+		b[24 + i] = (unsigned char)(vocab >> 8 * i);
+	unsigned char count[8];
+	memcpy(count, b + 16, 8);
+	memset(b + 16, 0, 8);
+	uint64_t h = nc_hash64(b, size - NC_SHARD_TRAILER);
+	memcpy(b + 16, count, 8);
+	for (int i = 0; i < 8; i++)
+		b[size - 8 + i] = (unsigned char)(h >> 8 * i);
+	fseek(f, 0, SEEK_SET);
+	fwrite(b, 1, size, f);
+	fclose(f);
+	free(b);
+}
+
 static void test_shard(void)
 {
 	char path[256];
@@ -89,18 +115,22 @@ static void test_shard(void)
 	CHECK(nc_shard_load(&s, forged) == -1 && strstr(nc_errmsg(), "4 payload bytes for 9223372036854775810 tokens"),
 	      "a token count whose byte size wraps around is refused, not allocated and written");
 
-	/* An id past the header's vocabulary (the header is outside the
-	 * checksum: a vocabulary of 200 "holds" token 299). */
+	/* An id past the header's vocabulary, the checksum made to agree: a
+	 * vocabulary of 200 "holds" token 299. */
 	CHECK(nc_shard_create(&w, forged, 300, 5, 1, 0) == 0 && nc_shard_put(&w, two, NULL, 2) == 0 &&
 	      nc_shard_finish(&w) == 0, "two tokens written again");
-	FILE *fv = fopen(forged, "r+b");
-	fseek(fv, 24, SEEK_SET);
-	fputc(200, fv);
-	fputc(0, fv);
-	fclose(fv);
+	set_vocab_forged(forged, 200);
 	CHECK(nc_shard_load(&s, forged) == -1 &&
 	      strstr(nc_errmsg(), "token 1 (byte 66) is id 299, outside the vocabulary (200)"),
 	      "an id the header's vocabulary does not hold is refused at load, naming token and byte");
+	CHECK(nc_shard_create(&w, forged, 300, 5, 1, 0) == 0 && nc_shard_put(&w, two, NULL, 2) == 0 &&
+	      nc_shard_finish(&w) == 0, "two tokens written a third time");
+	flip_byte(forged, 28);
+	CHECK(nc_shard_load(&s, forged) == -1 &&
+	      strstr(nc_errmsg(), "checksum mismatch: bytes 0 to 67 (header and payload)"),
+	      "a damaged BOS id in the header fails the checksum (version 2)");
+	set_vocab_forged(forged, 200);
+
 	struct nc_shard_reader fr;
 	uint32_t fids[4];
 	CHECK(nc_shard_open(&fr, forged) == 0 && nc_shard_read(&fr, fids, 4) == -1 &&
