@@ -6,6 +6,7 @@
  *    momentum schedule, clipping at 1.0 and two micro-steps a step;
  *  - the loader's evaluation windows and val bpb against evaluate_bpb
  *    over nanochat's own loader. */
+#include "../../lib/bpb.h"
 #include "../../lib/loader.h"
 #include "../../lib/optim.h"
 #include "../../lib/shard.h"
@@ -168,7 +169,7 @@ static void test_bpb(void)
 		 nc_st_read_f32(&st, "out.steps", 1, one, &steps_want) == 0 &&
 		 read_f64(&st, "out.bpb", 1, &bpb_want) == 0;
 	struct nc_loader ld;
-	struct nc_loader_cfg lc = {B, T, 0, 1, FINGERPRINT};
+	struct nc_loader_cfg lc = {B, T, 0, 1, FINGERPRINT, (uint32_t)V};
 	ok = ok && nc_loader_open_dir(&ld, dir, "val", &lc) == 0;
 	if (!ok) {
 		printf("# %s\n", nc_errmsg());
