@@ -102,7 +102,7 @@ static struct {
 static void parse_options(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "o:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'o': opt.out = optarg; break;
 		case 't':
@@ -143,7 +143,6 @@ static void parse_options(int argc, char **argv)
 		case O_MARKDOWN: opt.markdown = 1; break;
 		case O_TOKBYTES: opt.token_bytes = 1; break;
 		case O_LENGTHS: opt.lengths = 1; break;
-		default: usage(stderr); exit(2);
 		}
 	}
 }

@@ -79,7 +79,7 @@ struct opts {
 static void parse(int argc, char **argv, struct opts *o)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "m:p:n:t:k:s:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "m:p:n:t:k:s:h", longopts)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case 'p': o->prompt = optarg; break;
@@ -108,7 +108,6 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
 		}
 	}
 }

@@ -80,7 +80,7 @@ static struct {
 static void parse_options(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "o:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'o': opt.out = optarg; break;
 		case 't': opt.tok = optarg; break;
@@ -97,7 +97,6 @@ static void parse_options(int argc, char **argv)
 		case O_IDS: opt.ids = 1; break;
 		case O_MAXTOK: opt.max_tokens = nc_opt_u64("--max-tokens", optarg, 1, UINT32_MAX); break;
 		case O_SHOW: opt.show = 1; break;
-		default: usage(stderr); exit(2);
 		}
 	}
 }

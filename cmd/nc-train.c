@@ -101,7 +101,7 @@ static int bf16 = 1;   /* --dtype */
 static void parse(int argc, char **argv, struct nc_train_opts *o)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "o:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'o': o->run_dir = optarg; break;
 		case 't': o->tokenizer = optarg; break;
@@ -153,7 +153,6 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: o->progress = 1; break;
 		case O_QUIET: o->progress = -1; break;
-		default: usage(stderr); exit(2);
 		}
 	}
 }
@@ -199,9 +198,11 @@ static int device_comm(struct nc_comm *comm, const struct nc_ops *ops)
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-train";
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2)
+		nc_usage_error("a stage is required (this build trains: base)");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
 	}
 	if (strcmp(argv[1], "base") != 0)
 		nc_usage_error("unknown stage '%s' (this build trains: base)", argv[1]);

@@ -367,17 +367,20 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 }
 
 @test "usage errors exit 2" {
-	run nc-bpe frobnicate
-	assert_failure 2
-	run nc-bpe encode --no-such-option
-	assert_failure 2
-	run nc-bpe encode --ids
-	assert_failure 2
-	assert_output --partial "tokenizer is required"
-	run nc-bpe train --vocab-size=lots -o x
-	assert_failure 2
-	run nc-bpe
-	assert_failure 2
+	usage_error "unknown command 'frobnicate'" nc-bpe frobnicate
+	usage_error "encode: a tokenizer is required (-t FILE)" nc-bpe encode --ids
+	usage_error "--vocab-size: 'lots' is not a number" nc-bpe train --vocab-size=lots -o x
+	usage_error "a command is required (train, encode, decode, import, export, stats, info, split)" nc-bpe
+}
+
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--no-such-option'" nc-bpe encode --no-such-option
+	usage_error "unknown option '-x'" nc-bpe decode -x -t "$T/tok"
+	usage_error "unknown option '--bogus'" nc-bpe train --bogus=1 -o "$T/x"
+	usage_error "option '-t' needs a value" nc-bpe info -t
+	usage_error "option '--vocab-size' needs a value" nc-bpe train -o "$T/x" --vocab-size
+	usage_error "option '--ids' takes no value" nc-bpe encode --ids=yes -t "$T/tok"
+	usage_error "ambiguous option '--sp' (--specials, --special)" nc-bpe import --sp=x -o "$T/x" r
 }
 
 @test "-h prints usage and exits 0" {

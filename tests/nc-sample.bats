@@ -147,6 +147,15 @@ setup() {
 	assert_output --partial "-m CHECKPOINT"
 }
 
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--bogus'" nc-sample -m "$CK" --bogus -p x
+	usage_error "unknown option '-z'" nc-sample -m "$CK" -z -p x
+	usage_error "option '-m' needs a value" nc-sample -m
+	usage_error "option '--max-tokens' needs a value" nc-sample -m "$CK" -p x --max-tokens
+	usage_error "option '--chat' takes no value" nc-sample -m "$CK" --chat=1 -p x
+	usage_error "ambiguous option '--s' (--seed, --samples, --stats)" nc-sample -m "$CK" --s=1 -p x
+}
+
 @test "-h prints the usage" {
 	run nc-sample -h
 	assert_success

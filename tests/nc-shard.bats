@@ -121,12 +121,18 @@ all_ids() {
 }
 
 @test "usage errors exit 2" {
-	run nc-shard tokens -o "$T/x" "$T/a.jsonl"
-	assert_failure 2
-	run nc-shard nope
-	assert_failure 2
-	run nc-shard info
-	assert_failure 2
+	usage_error "tokens: a tokenizer is required (-t FILE)" nc-shard tokens -o "$T/x" "$T/a.jsonl"
+	usage_error "unknown command 'nope'" nc-shard nope
+	usage_error "info: no shards given" nc-shard info
+	usage_error "a command is required (docs, tokens, chat, info, verify, cat)" nc-shard
+}
+
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--bogus'" nc-shard docs --bogus "$T/a.jsonl"
+	usage_error "unknown option '-x'" nc-shard info -x "$T/a.jsonl"
+	usage_error "option '-o' needs a value" nc-shard tokens -t "$T/tok" -o
+	usage_error "option '--shard-tokens' needs a value" nc-shard tokens -t "$T/tok" --shard-tokens
+	usage_error "option '--show' takes no value" nc-shard chat --show=1 -t "$T/tok"
 }
 
 # ---- conversations ----

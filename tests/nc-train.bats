@@ -101,15 +101,19 @@ tiny() {
 }
 
 @test "usage errors exit 2" {
-	run nc-train base -t "$T/tok"
-	assert_failure 2
-	run nc-train sft
-	assert_failure 2
-	run nc-train base --depth=lots
-	assert_failure 2
-	run nc-train base --dtype=half
-	assert_failure 2
-	assert_output --partial "--dtype: bfloat16 or float32 (not 'half')"
+	usage_error "base: -t TOKENIZER, --data DIR and -o RUN_DIR are required" nc-train base -t "$T/tok"
+	usage_error "unknown stage 'sft' (this build trains: base)" nc-train sft
+	usage_error "a stage is required (this build trains: base)" nc-train
+	usage_error "--depth: 'lots' is not a number" nc-train base --depth=lots
+	usage_error "--dtype: bfloat16 or float32 (not 'half')" nc-train base --dtype=half
+}
+
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--bogus'" nc-train base --bogus
+	usage_error "unknown option '-x'" nc-train base -x
+	usage_error "option '--data' needs a value" nc-train base -t "$T/tok" --data
+	usage_error "option '-o' needs a value" nc-train base -o
+	usage_error "option '--resume' takes no value" nc-train base --resume=yes
 }
 
 @test "the CPU computes in float32 whatever --dtype says, and the config line names the device" {
