@@ -191,8 +191,8 @@ fi
 if stage sample; then
 	printf '%s\n' "The" "NAME" "DESCRIPTION" "The following options" "This program" >"$run/prompts.txt"
 	{
-		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -t 0 --json "$run/prompts.txt"
-		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -t 0.8 -k 50 --samples 2 \
+		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -T 0 --json "$run/prompts.txt"
+		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -T 0.8 -k 50 --samples 2 \
 			--json -p "The"
 	} >"$run/samples.jsonl.tmp"
 	mv "$run/samples.jsonl.tmp" "$run/samples.jsonl"

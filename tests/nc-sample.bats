@@ -18,16 +18,16 @@ setup() {
 }
 
 @test "a prompt gets a continuation; greedy output is the same every time" {
-	run nc-sample -m "$CK" -p "The" -n 20 -t 0
+	run nc-sample -m "$CK" -p "The" -n 20 -T 0
 	assert_success
 	[ -n "$output" ]
 	first=$output
-	run nc-sample -m "$CK" -p "The" -n 20 -t 0
+	run nc-sample -m "$CK" -p "The" -n 20 -T 0
 	[ "$output" = "$first" ]
 }
 
 @test "a run directory stands for its latest checkpoint" {
-	diff <(nc-sample -m "$T/run" -p "The" -n 20 -t 0) <(nc-sample -m "$CK" -p "The" -n 20 -t 0)
+	diff <(nc-sample -m "$T/run" -p "The" -n 20 -T 0) <(nc-sample -m "$CK" -p "The" -n 20 -T 0)
 }
 
 @test "the same seed gives the same samples; sample i of a prompt is the run with seed + i" {
@@ -50,43 +50,43 @@ setup() {
 }
 
 @test "prompts from stdin: one per line, or JSONL with a prompt field" {
-	printf 'The\n{"prompt": "The"}\n\nA\n' | nc-sample -m "$CK" -n 8 -t 0 --json >"$T/lines.jsonl"
+	printf 'The\n{"prompt": "The"}\n\nA\n' | nc-sample -m "$CK" -n 8 -T 0 --json >"$T/lines.jsonl"
 	[ "$(wc -l <"$T/lines.jsonl")" -eq 3 ]
 	[ "$(sed -n 1p "$T/lines.jsonl" | jq -r .text)" = "$(sed -n 2p "$T/lines.jsonl" | jq -r .text)" ]
 	[ "$(sed -n 3p "$T/lines.jsonl" | jq -r .prompt)" = "A" ]
 }
 
 @test "--tokens reads and writes id lines: nc-bpe encode | nc-sample | nc-bpe decode is the text mode" {
-	text=$(nc-sample -m "$CK" -p "The" -n 20 -t 0)
+	text=$(nc-sample -m "$CK" -p "The" -n 20 -T 0)
 	# the text mode writes whole characters only (an unfinished one at the
 	# end becomes U+FFFD), as Python decodes with errors="replace"
 	piped=$(echo "The" | nc-bpe encode --ids --bos --format=lines -t "$T/tok" |
-		nc-sample -m "$CK" --tokens -n 20 -t 0 | nc-bpe decode --ids -t "$T/tok" |
+		nc-sample -m "$CK" --tokens -n 20 -T 0 | nc-bpe decode --ids -t "$T/tok" |
 		python3 -c 'import sys; sys.stdout.write(sys.stdin.buffer.read().decode("utf-8", "replace"))')
 	[ "$text" = "$piped" ]
-	run nc-sample -m "$CK" --tokens -n 4 -t 0 <<<"1 2 3"
+	run nc-sample -m "$CK" --tokens -n 4 -T 0 <<<"1 2 3"
 	assert_success
 	[[ "$output" =~ ^[0-9]+( [0-9]+){0,3}$ ]]
 }
 
 @test "--chat wraps the prompt as a user turn and samples the assistant's reply" {
 	ids=$(echo "hello" | nc-bpe encode --ids --format=lines -t "$T/tok")
-	run nc-sample -m "$CK" --chat --echo --tokens -n 3 -t 0 <<<"$ids"
+	run nc-sample -m "$CK" --chat --echo --tokens -n 3 -T 0 <<<"$ids"
 	assert_success
 	# <|bos|> <|user_start|> hello <|user_end|> <|assistant_start|>, then the reply
 	out=$(echo "$output" | nc-bpe decode --ids -t "$T/tok")
 	[[ "$out" == "<|bos|><|user_start|>hello<|user_end|><|assistant_start|>"* ]]
-	run nc-sample -m "$CK" --chat --echo -p "hello" -n 3 -t 0
+	run nc-sample -m "$CK" --chat --echo -p "hello" -n 3 -T 0
 	[[ "$output" == "<|bos|><|user_start|>hello<|user_end|><|assistant_start|>"* ]]
 }
 
 @test "--chat takes a JSONL conversation and samples the reply to its last user turn" {
 	conv='{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"bye"}]}'
-	run nc-sample -m "$CK" --chat --echo -n 2 -t 0 <<<"$conv"
+	run nc-sample -m "$CK" --chat --echo -n 2 -T 0 <<<"$conv"
 	assert_success
 	[[ "$output" == "<|bos|><|user_start|>hi<|user_end|><|assistant_start|>hello<|assistant_end|><|user_start|>bye<|user_end|><|assistant_start|>"* ]]
 	# a system message is merged into the first user turn, as nanochat does
-	run nc-sample -m "$CK" --chat --echo -n 1 -t 0 <<<'{"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]}'
+	run nc-sample -m "$CK" --chat --echo -n 1 -T 0 <<<'{"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]}'
 	[[ "$output" == "<|bos|><|user_start|>S"$'\n\n'"U<|user_end|><|assistant_start|>"* ]]
 	# without --chat a conversation is not a prompt
 	run nc-sample -m "$CK" -n 2 <<<"$conv"
@@ -106,7 +106,7 @@ setup() {
 	run nc-sample -m "$CK" -p "$long" -n 4
 	assert_failure 1
 	assert_output --regexp "nc-sample: -p: the prompt is [0-9]+ tokens, the model's context 64"
-	run nc-sample -m "$CK" -p "$long" -n 4 --truncate -t 0
+	run nc-sample -m "$CK" -p "$long" -n 4 --truncate -T 0
 	assert_success
 	assert_output --partial "cut to its last 63"
 }
@@ -122,7 +122,7 @@ setup() {
 	assert_failure 1
 	assert_output --partial "$T/bad/model.safetensors"
 	build/nc-bpe train --quiet --vocab-size=300 -o "$T/other" "$T/docs.jsonl" >/dev/null
-	run nc-sample -m "$CK" --tokenizer "$T/other" -p x
+	run nc-sample -m "$CK" -t "$T/other" -p x
 	assert_failure 1
 	assert_output --partial "fingerprint"
 	run nc-sample -m "$CK" --tokens <<<"1 2 99999"
@@ -137,7 +137,7 @@ setup() {
 }
 
 @test "out-of-range options are usage errors (exit 2)" {
-	for bad in "-t -1" "-t x" "--samples 0" "-k abc" "-n -3" "--device=tpu"; do
+	for bad in "-T -1" "-T x" "--samples 0" "-k abc" "-n -3" "--device=tpu"; do
 		# shellcheck disable=SC2086
 		run nc-sample -m "$CK" -p x $bad
 		assert_failure 2

@@ -72,7 +72,7 @@ same_curve() {
 
 @test "greedy sampling on the GPU gives the CPU's tokens" {
 	for d in cpu cuda; do
-		nc-sample -m "$T/cpu" --device=$d -p "The" -n 24 -t 0 --samples 3 --json >"$T/s_$d.jsonl"
+		nc-sample -m "$T/cpu" --device=$d -p "The" -n 24 -T 0 --samples 3 --json >"$T/s_$d.jsonl"
 	done
 	diff "$T/s_cpu.jsonl" "$T/s_cuda.jsonl"
 }
