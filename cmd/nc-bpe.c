@@ -34,7 +34,7 @@ static void usage(FILE *fp)
 	      "       nc-bpe info   -t TOKENIZER\n"
 	      "       nc-bpe split  [--pattern=P] [--lengths] [FILE...]\n"
 	      "\n"
-	      "Document options: --format=auto|jsonl|text|lines|parquet|csv  --field=NAME\n"
+	      "Document options: --format=auto|jsonl|text|lines|parquet|csv  --column=NAME\n"
 	      "  (default text; a Parquet column or a CSV field number)\n"
 	      "Common options: --threads=N  --progress  --quiet  -h\n"
 	      "Patterns: nanochat (default), gpt4, cl100k, gpt2, or the full regex text of one.\n"
@@ -44,7 +44,7 @@ static void usage(FILE *fp)
 }
 
 enum {
-	O_VOCAB = 256, O_MAXCHARS, O_DOCCAP, O_PATTERN, O_FORMAT, O_FIELD, O_THREADS, O_PROGRESS,
+	O_VOCAB = 256, O_MAXCHARS, O_DOCCAP, O_PATTERN, O_FORMAT, O_COLUMN, O_THREADS, O_PROGRESS,
 	O_QUIET, O_IDS, O_BOS, O_SKIPSPECIAL, O_SPECIALS, O_SPECIAL, O_MARKDOWN, O_TOKBYTES,
 	O_LENGTHS,
 };
@@ -55,7 +55,7 @@ static const struct option longopts[] = {
 	{"doc-cap", required_argument, 0, O_DOCCAP},
 	{"pattern", required_argument, 0, O_PATTERN},
 	{"format", required_argument, 0, O_FORMAT},
-	{"field", required_argument, 0, O_FIELD},
+	{"column", required_argument, 0, O_COLUMN},
 	{"threads", required_argument, 0, O_THREADS},
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, O_QUIET},
@@ -83,7 +83,7 @@ static struct {
 	uint64_t vocab_size, max_chars, doc_cap;
 	const char *pattern;
 	int format;
-	const char *field;
+	const char *column;
 	int progress;
 	int ids, bos, skip_special, markdown, token_bytes, lengths;
 	int nanochat_specials;
@@ -95,7 +95,7 @@ static struct {
 	.doc_cap = 10000,             /* spec §1.3 */
 	.pattern = NC_PATTERN_NANOCHAT,
 	.format = NC_DOCS_AUTO,
-	.field = "text",
+	.column = "text",
 	.nanochat_specials = 1,
 };
 
@@ -123,7 +123,7 @@ static void parse_options(int argc, char **argv)
 			break;
 		}
 		case O_FORMAT: opt.format = nc_opt_format(optarg); break;
-		case O_FIELD: opt.field = optarg; break;
+		case O_COLUMN: opt.column = optarg; break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: opt.progress = 1; break;
 		case O_QUIET: opt.progress = -1; break;
@@ -161,7 +161,7 @@ static void load(struct nc_tokenizer *t, const char *path)
 
 static struct nc_doc_opts doc_opts(void)
 {
-	return (struct nc_doc_opts){opt.format, opt.field, opt.progress};
+	return (struct nc_doc_opts){opt.format, opt.column, opt.progress};
 }
 
 static int cmd_train(int argc, char **argv)

@@ -46,7 +46,6 @@ enum {
 
 static const struct option longopts[] = {
 	{"column", required_argument, 0, O_COLUMN},
-	{"field", required_argument, 0, O_COLUMN},
 	{"max-chars", required_argument, 0, O_MAXCHARS},
 	{"doc-cap", required_argument, 0, O_DOCCAP},
 	{"format", required_argument, 0, O_FORMAT},
@@ -144,16 +143,19 @@ static int cmd_tokens(int argc, char **argv)
 		nc_warn("warning: no training shard: every document went to the validation split");
 	if (st.skipped)
 		nc_warn("%d complete shards were already there and were kept", st.skipped);
-	struct nc_logfmt l = {0};
-	logfmt_str(&l, "stage", "shard");
-	logfmt_int(&l, "docs", (int64_t)st.docs);
-	logfmt_int(&l, "bytes", (int64_t)st.bytes);
-	logfmt_int(&l, "train_tokens", (int64_t)st.train_tokens);
-	logfmt_int(&l, "val_tokens", (int64_t)st.val_tokens);
-	logfmt_int(&l, "train_shards", st.train_shards);
-	logfmt_int(&l, "val_shards", st.val_shards);
-	logfmt_emit(&l, stderr);
-	logfmt_free(&l);
+	if (opt.progress >= 0) {
+		/* on stderr: stdout carries the shards' paths */
+		struct nc_logfmt l = {0};
+		logfmt_str(&l, "stage", "shard");
+		logfmt_int(&l, "docs", (int64_t)st.docs);
+		logfmt_int(&l, "bytes", (int64_t)st.bytes);
+		logfmt_int(&l, "train_tokens", (int64_t)st.train_tokens);
+		logfmt_int(&l, "val_tokens", (int64_t)st.val_tokens);
+		logfmt_int(&l, "train_shards", st.train_shards);
+		logfmt_int(&l, "val_shards", st.val_shards);
+		logfmt_emit(&l, stderr);
+		logfmt_free(&l);
+	}
 	nc_tok_free(&t);
 	free(dir);
 	return 0;
@@ -175,6 +177,7 @@ static int cmd_chat(int argc, char **argv)
 	if (nc_chat_files(&t, argv, argc, opt.out, &o, &st) != 0)
 		nc_die_err();
 	if (opt.progress >= 0 && !opt.ids && !opt.show) {
+		/* on stderr: stdout may carry the shard */
 		struct nc_logfmt l = {0};
 		logfmt_str(&l, "stage", "chat");
 		logfmt_int(&l, "conversations", (int64_t)st.conversations);

@@ -163,7 +163,7 @@ fi
 
 # --- shards: every document tokenized, BOS first; a few held out --------
 if stage shards; then
-	"$bin/nc-shard" tokens --quiet --format=auto --val-docs=20 --shard-tokens=1000000 $threads \
+	"$bin/nc-shard" tokens --format=auto --val-docs=20 --shard-tokens=1000000 $threads \
 		-t "$run/tokenizer" -o "$run/data" "$@"
 	"$bin/nc-shard" verify -t "$run/tokenizer" "$run"/data/*.bin
 	done_stage shards

@@ -359,6 +359,19 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	assert_output --partial 'nofield.jsonl:1: no "text" string'
 }
 
+@test "--column names the member (or CSV field) holding the text; --field is not an option" {
+	printf '{"text":"no","body":"the body"}\n' >"$T/col.jsonl"
+	printf 'the body' >"$T/body.txt"
+	want=$(nc-bpe encode --ids -t "$T/tok" --format=text "$T/body.txt")
+	run --separate-stderr nc-bpe encode --ids -t "$T/tok" --column=body "$T/col.jsonl"
+	assert_success
+	assert_output "$want"
+	printf 'no,"the body"\n' >"$T/col.csv"
+	run --separate-stderr nc-bpe encode --ids -t "$T/tok" --column=1 "$T/col.csv"
+	assert_output "$want"
+	usage_error "unknown option '--field'" nc-bpe encode --ids -t "$T/tok" --field=body "$T/col.jsonl"
+}
+
 @test "a bad rank file line is an error naming file and line" {
 	printf 'YQ== 0\nnot base64! 1\n' >"$T/bad.ranks"
 	run nc-bpe import -o "$T/x" "$T/bad.ranks"

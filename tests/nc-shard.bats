@@ -47,6 +47,7 @@ all_ids() {
 	printf '{"id":1,"body":"x"}\n' >"$T/col.jsonl"
 	run nc-shard docs --column=body "$T/col.jsonl"
 	assert_output '{"text":"x"}'
+	usage_error "unknown option '--field'" nc-shard docs --field=body "$T/col.jsonl"
 }
 
 @test "tokens writes fixed-size shards, BOS before every document, last file as validation" {
@@ -191,6 +192,24 @@ chat_oracle() {
 	# cat keeps the mask in a shard too, and reads a chat shard from a pipe
 	nc-shard chat -t "$T/tok" "$f" | nc-shard cat -o "$T/copy.bin" -
 	nc-shard cat --ids "$T/copy.bin" | cmp - "$T/want.ids"
+}
+
+@test "tokens and chat: data (paths, a shard) on stdout, the summary line on stderr; --quiet drops it" {
+	run --separate-stderr nc-shard tokens -t "$T/tok" -o "$T/sum" --val-docs=2 "$T/b.jsonl"
+	assert_success
+	assert_output "$T/sum/train_00000.bin
+$T/sum/val_00000.bin"
+	[[ $stderr =~ ^stage=shard\ docs=[0-9]+\ bytes=[0-9]+\ train_tokens=[0-9]+\ val_tokens=[0-9]+\ train_shards=1\ val_shards=1$ ]]
+	run --separate-stderr nc-shard tokens --quiet -t "$T/tok" -o "$T/sum" --val-docs=2 "$T/b.jsonl"
+	assert_success
+	assert_equal "$stderr" "nc-shard: 2 complete shards were already there and were kept"
+	f=tests/fixtures/chat/conversations.jsonl
+	run --separate-stderr nc-shard chat -t "$T/tok" -o "$T/sum.bin" "$f"
+	assert_output ''
+	[[ $stderr =~ ^stage=chat\ conversations=[0-9]+\ tokens=[0-9]+\ supervised=[0-9]+$ ]]
+	run --separate-stderr nc-shard chat --quiet -t "$T/tok" -o "$T/sum.bin" "$f"
+	assert_output ''
+	assert_equal "$stderr" ''
 }
 
 @test "cat --ids writes a line per document" {
