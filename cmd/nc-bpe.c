@@ -200,8 +200,8 @@ static int cmd_train(int argc, char **argv)
 static int cmd_encode(int argc, char **argv)
 {
 	need_tokenizer("encode");
-	if (!opt.ids && (!opt.out || !strcmp(opt.out, "-")) && isatty(1))
-		nc_usage_error("encode: refusing to write a binary shard to a terminal (use -o FILE or --ids)");
+	if (!opt.ids)
+		nc_refuse_binary_tty("encode", opt.out, "a binary shard", "-o FILE or --ids");
 	struct nc_tokenizer t;
 	load(&t, opt.tok[0]);
 	struct nc_encode_opts o = {doc_opts(), opt.bos, opt.ids};
@@ -305,8 +305,7 @@ static int cmd_import(int argc, char **argv)
 		nc_usage_error("import: an output file is required (-o TOKENIZER)");
 	if (argc != 1)
 		nc_usage_error("import: exactly one rank file is expected");
-	if (!strcmp(opt.out, "-") && isatty(1))
-		nc_usage_error("import: refusing to write a binary tokenizer to a terminal");
+	nc_refuse_binary_tty("import", opt.out, "a binary tokenizer", "-o FILE");
 	const char *names[NC_N_SPECIAL + MAX_SPECIALS];
 	uint32_t ids[NC_N_SPECIAL + MAX_SPECIALS];
 	char *copies[MAX_SPECIALS];

@@ -84,13 +84,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'm': o->model = optarg; break;
 		case 'p': o->prompt = optarg; break;
 		case 'n': o->s.max_tokens = (int)nc_opt_u64("--max-tokens", optarg, 0, 1 << 24); break;
-		case 'T': {
-			char *end;
-			o->s.temperature = strtod(optarg, &end);
-			if (end == optarg || *end || !(o->s.temperature >= 0 && o->s.temperature <= 100))
-				nc_usage_error("--temperature: '%s' is not a number in [0, 100]", optarg);
-			break;
-		}
+		case 'T': o->s.temperature = nc_opt_real("--temperature", optarg, 0, 100); break;
 		case 'k': o->s.top_k = (int)nc_opt_u64("--top-k", optarg, 0, 1 << 24); break;
 		case 's': o->s.seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX / 2); break;
 		case O_SAMPLES: o->s.samples = (int)nc_opt_u64("--samples", optarg, 1, 4096); break;
@@ -101,11 +95,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_STATS: o->stats = 1; break;
 		case O_ECHO: o->echo = 1; break;
 		case 't': o->tokenizer = optarg; break;
-		case O_DEVICE:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto") && strcmp(optarg, "cuda"))
-				nc_usage_error("--device: cpu, cuda or auto (not '%s')", optarg);
-			o->device = optarg;
-			break;
+		case O_DEVICE: o->device = nc_opt_device(optarg); break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case 'h': usage(stdout); exit(0);
 		}

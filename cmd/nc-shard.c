@@ -166,8 +166,8 @@ static int cmd_chat(int argc, char **argv)
 	if (opt.ids && opt.show)
 		nc_usage_error("chat: --ids and --show exclude each other");
 	int to_stdout = !opt.out || !strcmp(opt.out, "-");
-	if (!opt.ids && !opt.show && to_stdout && isatty(1))
-		nc_usage_error("chat: refusing to write a binary shard to a terminal (use -o FILE, --ids or --show)");
+	if (!opt.ids && !opt.show)
+		nc_refuse_binary_tty("chat", opt.out, "a binary shard", "-o FILE, --ids or --show");
 	struct nc_tokenizer t;
 	load_tokenizer(&t, "chat");
 	struct nc_chat_opts o = {doc_opts(), opt.max_tokens,
@@ -284,8 +284,8 @@ static void write_id_lines(struct nc_out *out, const struct nc_shard *s, int *at
 static int cmd_cat(int argc, char **argv)
 {
 	need_operands(argc, "cat");
-	if (!opt.ids && (!opt.out || !strcmp(opt.out, "-")) && isatty(1))
-		nc_usage_error("cat: refusing to write a binary shard to a terminal (use -o FILE or --ids)");
+	if (!opt.ids)
+		nc_refuse_binary_tty("cat", opt.out, "a binary shard", "-o FILE or --ids");
 	struct nc_shard_writer w;
 	struct nc_out text;
 	struct nc_shard_info first = {0};

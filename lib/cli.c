@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The name of a long option as typed, without "=value". */
 static void typed_name(const char *arg, char *buf, size_t size)
@@ -112,6 +113,27 @@ uint64_t nc_opt_u64(const char *name, const char *arg, uint64_t lo, uint64_t hi)
 	if (nc_parse_u64(name, arg, lo, hi, &v) != 0)
 		nc_usage_error("%s", nc_errmsg());
 	return v;
+}
+
+double nc_opt_real(const char *name, const char *arg, double lo, double hi)
+{
+	double v;
+	if (nc_parse_real(name, arg, lo, hi, &v) != 0)
+		nc_usage_error("%s", nc_errmsg());
+	return v;
+}
+
+const char *nc_opt_device(const char *arg)
+{
+	if (strcmp(arg, "cpu") && strcmp(arg, "cuda") && strcmp(arg, "auto"))
+		nc_usage_error("--device: cpu, cuda or auto (not '%s')", arg);
+	return arg;
+}
+
+void nc_refuse_binary_tty(const char *cmd, const char *out, const char *what, const char *instead)
+{
+	if ((!out || !strcmp(out, "-")) && isatty(1))
+		nc_usage_error("%s: refusing to write %s to a terminal (use %s)", cmd, what, instead);
 }
 
 int nc_opt_format(const char *arg)

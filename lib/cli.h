@@ -28,6 +28,15 @@ int nc_getopt(int argc, char **argv, const char *shortopts, const struct option 
 /* A number option in [lo, hi] (also "2e9", "64K"); a usage error (exit 2)
  * naming the option otherwise. */
 uint64_t nc_opt_u64(const char *name, const char *arg, uint64_t lo, uint64_t hi);
+/* A real-number option in [lo, hi]; a usage error naming the option
+ * otherwise (NaN included). */
+double nc_opt_real(const char *name, const char *arg, double lo, double hi);
+/* --device's value: cpu, cuda or auto; a usage error otherwise. */
+const char *nc_opt_device(const char *arg);
+/* A usage error "CMD: refusing to write WHAT to a terminal (use INSTEAD)"
+ * when out (NULL or "-": stdout) is a terminal; a tool never writes binary
+ * there. */
+void nc_refuse_binary_tty(const char *cmd, const char *out, const char *what, const char *instead);
 /* --format's value: auto, jsonl, text, lines, parquet or csv (enum
  * nc_docs_format); a usage error otherwise. */
 int nc_opt_format(const char *arg);

@@ -45,3 +45,17 @@ usage_error() {
 	assert_equal "$stderr" "$tool: $msg
 Try '$tool -h' for help."
 }
+
+# tty_usage_error MESSAGE TOOL [ARG...]: like usage_error, with standard
+# output a terminal (a pseudo-terminal from script(1), util-linux): the
+# terminal gets nothing, stderr (a file) the two lines.
+tty_usage_error() {
+	local msg=$1 tool=$2
+	shift
+	command -v script >/dev/null || skip "no script(1) to give the tool a terminal"
+	run script -qec "$(printf '%q ' "$@") 2>'$BATS_TEST_TMPDIR/tty.err'" /dev/null
+	assert_failure 2
+	assert_output ''
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/tty.err")" "$tool: $msg
+Try '$tool -h' for help."
+}

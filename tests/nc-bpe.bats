@@ -396,6 +396,16 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	usage_error "ambiguous option '--sp' (--specials, --special)" nc-bpe import --sp=x -o "$T/x" r
 }
 
+@test "a bad number names the option; binary is not written to a terminal" {
+	usage_error "--vocab-size: 0 is out of range [1, 1073741824]" nc-bpe train -o "$T/x" --vocab-size=0
+	usage_error "--threads: 'nan' is not a number" nc-bpe encode --threads=nan -t "$T/tok"
+	tty_usage_error "encode: refusing to write a binary shard to a terminal (use -o FILE or --ids)" \
+		nc-bpe encode -t "$T/tok" "$T/docs.jsonl"
+	nc-bpe export -t "$T/tok" -o "$T/tok.ranks"
+	tty_usage_error "import: refusing to write a binary tokenizer to a terminal (use -o FILE)" \
+		nc-bpe import -o - "$T/tok.ranks"
+}
+
 @test "-h prints usage and exits 0" {
 	run nc-bpe -h
 	assert_success

@@ -137,14 +137,14 @@ setup() {
 }
 
 @test "out-of-range options are usage errors (exit 2)" {
-	for bad in "-T -1" "-T x" "--samples 0" "-k abc" "-n -3" "--device=tpu"; do
-		# shellcheck disable=SC2086
-		run nc-sample -m "$CK" -p x $bad
-		assert_failure 2
-	done
-	run nc-sample -p x
-	assert_failure 2
-	assert_output --partial "-m CHECKPOINT"
+	usage_error "--temperature: '-1' is not a number in [0, 100]" nc-sample -m "$CK" -p x -T -1
+	usage_error "--temperature: 'nan' is not a number in [0, 100]" nc-sample -m "$CK" -p x -T nan
+	usage_error "--temperature: 'x' is not a number in [0, 100]" nc-sample -m "$CK" -p x --temperature=x
+	usage_error "--samples: 0 is out of range [1, 4096]" nc-sample -m "$CK" -p x --samples 0
+	usage_error "--top-k: 'abc' is not a number" nc-sample -m "$CK" -p x -k abc
+	usage_error "--max-tokens: '-3' is not a number" nc-sample -m "$CK" -p x -n -3
+	usage_error "--device: cpu, cuda or auto (not 'tpu')" nc-sample -m "$CK" -p x --device=tpu
+	usage_error "-m CHECKPOINT is required" nc-sample -p x
 }
 
 @test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {

@@ -136,6 +136,18 @@ all_ids() {
 	usage_error "option '--show' takes no value" nc-shard chat --show=1 -t "$T/tok"
 }
 
+@test "a bad number names the option; binary is not written to a terminal" {
+	usage_error "--shard-tokens: 0 is out of range [1, 2305843009213693951]" \
+		nc-shard tokens -t "$T/tok" -o "$T/x" --shard-tokens=0
+	usage_error "--max-tokens: 'inf' is not a number" nc-shard chat -t "$T/tok" --max-tokens=inf
+	f=tests/fixtures/chat/conversations.jsonl
+	tty_usage_error "chat: refusing to write a binary shard to a terminal (use -o FILE, --ids or --show)" \
+		nc-shard chat -t "$T/tok" "$f"
+	nc-shard chat -t "$T/tok" -o "$T/c.bin" "$f" 2>/dev/null
+	tty_usage_error "cat: refusing to write a binary shard to a terminal (use -o FILE or --ids)" \
+		nc-shard cat "$T/c.bin"
+}
+
 # ---- conversations ----
 
 chat_oracle() {

@@ -116,6 +116,14 @@ tiny() {
 	usage_error "option '--resume' takes no value" nc-train base --resume=yes
 }
 
+@test "real-number options refuse NaN and values out of range; --device names the three" {
+	usage_error "--warmup-ratio: 'nan' is not a number in [0, 1]" nc-train base --warmup-ratio=nan
+	usage_error "--matrix-lr: '-nan' is not a number in [0, 1000]" nc-train base --matrix-lr=-nan
+	usage_error "--final-lr-frac: '1.5' is not a number in [0, 1]" nc-train base --final-lr-frac=1.5
+	usage_error "--grad-clip: '1x' is not a number in [0, 1e+09]" nc-train base --grad-clip=1x
+	usage_error "--device: cpu, cuda or auto (not 'tpu')" nc-train base --device=tpu
+}
+
 @test "the CPU computes in float32 whatever --dtype says, and the config line names the device" {
 	tiny -o "$T/dt_bf" --num-iterations=2 --eval-every=0 --quiet --device=cpu >"$T/dt_bf.log"
 	tiny -o "$T/dt_f32" --num-iterations=2 --eval-every=0 --quiet --device=cpu --dtype=float32 >"$T/dt_f32.log"
