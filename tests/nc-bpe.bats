@@ -384,6 +384,15 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	usage_error "encode: a tokenizer is required (-t FILE)" nc-bpe encode --ids
 	usage_error "--vocab-size: 'lots' is not a number" nc-bpe train --vocab-size=lots -o x
 	usage_error "a command is required (train, encode, decode, import, export, stats, info, split)" nc-bpe
+	usage_error "train: an output file is required (-o TOKENIZER); stdout carries the metrics line" \
+		nc-bpe train -o - "$T/docs.jsonl"
+	usage_error "--pattern: unsupported pattern 'gpt9' (nanochat, gpt4, cl100k, gpt2)" nc-bpe split --pattern=gpt9
+	usage_error "--specials: 'all' is not nanochat or none" nc-bpe import --specials=all -o "$T/x" r
+	usage_error "import: an output file is required (-o TOKENIZER)" nc-bpe import r
+	usage_error "import: exactly one rank file is expected" nc-bpe import -o "$T/x" r s
+	usage_error "export: no operands expected" nc-bpe export -t "$T/tok" r
+	usage_error "info: no operands expected" nc-bpe info -t "$T/tok" r
+	usage_error "stats: --token-bytes takes no text operands" nc-bpe stats --token-bytes -t "$T/tok" "$T/docs.jsonl"
 }
 
 @test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {

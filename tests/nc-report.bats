@@ -45,6 +45,7 @@ check_plot() {
 	usage_error "option '--title' needs a value" nc-report --title
 	usage_error "option '--quiet' takes no value" nc-report --quiet=1
 	usage_error "-o: the directory name is empty" nc-report -o ''
+	usage_error "--source: the directory name is empty" nc-report --source=
 }
 
 @test "a full set of logs gives every section, in order" {

@@ -145,6 +145,7 @@ setup() {
 	usage_error "--max-tokens: '-3' is not a number" nc-sample -m "$CK" -p x -n -3
 	usage_error "--device: cpu, cuda or auto (not 'tpu')" nc-sample -m "$CK" -p x --device=tpu
 	usage_error "-m CHECKPOINT is required" nc-sample -p x
+	usage_error "-p and prompt files are exclusive ('prompts.txt')" nc-sample -m "$CK" -p x prompts.txt
 }
 
 @test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {

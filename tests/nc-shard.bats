@@ -126,6 +126,10 @@ all_ids() {
 	usage_error "unknown command 'nope'" nc-shard nope
 	usage_error "info: no shards given" nc-shard info
 	usage_error "a command is required (docs, tokens, chat, info, verify, cat)" nc-shard
+	usage_error "tokens: an output directory is required (-o DIR)" nc-shard tokens -t "$T/tok" "$T/a.jsonl"
+	usage_error "chat: --ids and --show exclude each other" nc-shard chat --ids --show -t "$T/tok"
+	usage_error "verify: no shards given" nc-shard verify -t "$T/tok"
+	usage_error "cat: no shards given" nc-shard cat --ids
 }
 
 @test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {

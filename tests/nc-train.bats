@@ -106,6 +106,7 @@ tiny() {
 	usage_error "a stage is required (this build trains: base)" nc-train
 	usage_error "--depth: 'lots' is not a number" nc-train base --depth=lots
 	usage_error "--dtype: bfloat16 or float32 (not 'half')" nc-train base --dtype=half
+	usage_error "unexpected operand 'extra'" nc-train base -t "$T/tok" extra
 }
 
 @test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
@@ -218,6 +219,9 @@ for p in open(sys.argv[1], encoding="utf-8").read().split("\n.PP\n"):
 		--core-metric-every=-1 --sample-every=-1 --core-metric-max-per-task=500 --peak-flops=1e12
 	assert_success
 	assert_line --index 1 --regexp ' mfu=[0-9.]+$'
-	run tiny -o "$T/names2" --num-iterations=1 --core-metric-every=10
+	run --separate-stderr tiny -o "$T/names2" --num-iterations=1 --core-metric-every=10
 	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" "nc-train: --core-metric-every: CORE evaluation and sampling during training are not in this build yet (use -1)
+Try 'nc-train -h' for help."
 }
