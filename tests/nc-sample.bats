@@ -111,29 +111,49 @@ setup() {
 	assert_output --partial "cut to its last 63"
 }
 
-@test "bad input: missing or corrupt checkpoint, a foreign tokenizer, bad ids, bad JSON" {
-	run nc-sample -m "$T/nowhere" -p x
+@test "a missing checkpoint is an error naming it" {
+	run --separate-stderr nc-sample -m "$T/nowhere" -p x
 	assert_failure 1
-	assert_output --partial "$T/nowhere"
+	assert_output ''
+	assert_equal "$stderr" "nc-sample: $T/nowhere: not a checkpoint (no model.safetensors) nor a run directory with one"
+}
+
+@test "a truncated checkpoint is an error naming its file" {
 	mkdir -p "$T/bad"
 	cp "$CK/tokenizer" "$T/bad/"
 	head -c 1000 "$CK/model.safetensors" >"$T/bad/model.safetensors"
-	run nc-sample -m "$T/bad" -p x
+	run --separate-stderr nc-sample -m "$T/bad" -p x
 	assert_failure 1
-	assert_output --partial "$T/bad/model.safetensors"
+	assert_output ''
+	assert_regex "$stderr" "^nc-sample: $T/bad/model.safetensors: [^
+]+\$"
+}
+
+@test "a tokenizer other than the checkpoint's is refused by its fingerprint" {
 	build/nc-bpe train --quiet --vocab-size=300 -o "$T/other" "$T/docs.jsonl" >/dev/null
-	run nc-sample -m "$CK" -t "$T/other" -p x
+	run --separate-stderr nc-sample -m "$CK" -t "$T/other" -p x
 	assert_failure 1
-	assert_output --partial "fingerprint"
-	run nc-sample -m "$CK" --tokens <<<"1 2 99999"
+	assert_output ''
+	assert_regex "$stderr" "^nc-sample: $T/other: tokenizer fingerprint [0-9a-f]{16}, but $CK was trained with [0-9a-f]{16}\$"
+}
+
+@test "a token id outside the vocabulary is an error naming the line" {
+	run --separate-stderr nc-sample -m "$CK" --tokens <<<"1 2 99999"
 	assert_failure 1
-	assert_output --partial "stdin:1: '99999' is not a token id below"
-	run nc-sample -m "$CK" <<<'{"prompt": 3}'
+	assert_output ''
+	assert_regex "$stderr" "^nc-sample: stdin:1: '99999' is not a token id below [0-9]+\$"
+}
+
+@test "bad JSON prompts are errors naming the line" {
+	run --separate-stderr nc-sample -m "$CK" <<<'{"prompt": 3}'
 	assert_failure 1
-	assert_output --partial 'stdin:1: a JSON prompt needs a "prompt" string'
-	run nc-sample -m "$CK" <<<'{"prompt": '
+	assert_output ''
+	assert_equal "$stderr" 'nc-sample: stdin:1: a JSON prompt needs a "prompt" string'
+	run --separate-stderr nc-sample -m "$CK" <<<'{"prompt": '
 	assert_failure 1
-	assert_output --partial 'stdin:1:'
+	assert_output ''
+	assert_regex "$stderr" '^nc-sample: stdin:1: [^
+]+$'
 }
 
 @test "out-of-range options are usage errors (exit 2)" {
