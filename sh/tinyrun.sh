@@ -170,13 +170,15 @@ if stage shards; then
 fi
 
 # --- base: pretraining, checkpointed as it goes and resumed if stopped ----
+# Its metrics go to base.log; its progress to stderr, a line redrawn on a
+# terminal, or a plain line every 10 s when this script's output is a log.
 if stage base; then
 	resume=
 	if ls "$run"/base/step_* >/dev/null 2>&1; then
 		resume=--resume
 		echo "resuming from $(ls -d "$run"/base/step_* | tail -1)"
 	fi
-	"$bin/nc-train" base --quiet $device $threads $resume \
+	"$bin/nc-train" base $device $threads $resume \
 		-t "$run/tokenizer" --data "$run/data" -o "$run/base" \
 		--depth="$depth" --max-seq-len="$seq" --device-batch-size="$batch" \
 		--total-batch-size=$((batch * seq)) --num-iterations="$steps" \

@@ -34,6 +34,29 @@ tiny() {
 	[ -f "$T/learn/step_000080/tokenizer" ]
 }
 
+@test "without a terminal, progress is a plain line on stderr every NC_PROGRESS_INTERVAL seconds" {
+	NC_PROGRESS_INTERVAL=0 run --separate-stderr tiny -o "$T/plain" --num-iterations=5 --eval-every=0
+	assert_success
+	refute_output --partial 'training:'
+	[[ $stderr != *$'\r'* && $stderr != *$'\033'* ]] || fail "a redrawn line in a file: $stderr"
+	lines=$(grep -cE '^nc-train: training: [1-5] steps \([0-9.]+%\)( ETA [0-9]+m[0-9]{2}s)? [0-9.]+ steps/s, [0-9.]+s$' <<<"$stderr")
+	[ "$lines" -eq 5 ] || fail "$lines progress lines, not one a step: $stderr"
+	# by default a line every 10 s: a run of seconds says nothing but where it saved
+	NC_PROGRESS_INTERVAL= run --separate-stderr tiny -o "$T/plain2" --num-iterations=5 --eval-every=0
+	assert_success
+	assert_equal "$stderr" "nc-train: saved $T/plain2/step_000005"
+	NC_PROGRESS_INTERVAL=0 run --separate-stderr tiny -o "$T/plain3" --num-iterations=5 --eval-every=0 --quiet
+	assert_equal "$stderr" ''
+}
+
+@test "a message clears the redrawn progress line instead of running on after it" {
+	run --separate-stderr tiny -o "$T/bar" --num-iterations=3 --save-every=1 --eval-every=0 --progress
+	assert_success
+	[[ $stderr == *$'\r'* ]] || fail "no redrawn line: $stderr"
+	[[ $stderr != *$'s\033[Knc-train: saved '* ]] || fail "a message ran on after the line: $stderr"
+	[[ $stderr == *$'\033[K\r\033[Knc-train: saved '* ]] || skip "no line was on screen at a save (steps under 0.25 s)"
+}
+
 @test "every step logs one logfmt line with loss, lr multiplier, time and tokens/s" {
 	run tiny -o "$T/log" --num-iterations=3 --eval-every=0 --quiet
 	assert_success
