@@ -137,7 +137,7 @@ same_curve() {
 
 @test "decode graphs: seeded samples on the GPU are the same replayed as op by op (NC_NO_GRAPHS=1)" {
 	train --device=cpu -o "$T/g2" --num-iterations=2 >/dev/null
-	args=(-m "$T/g2/step_000002" --device=cuda -p "The" -n 20 -t 0.9 -s 5 --samples 3 --json)
+	args=(-m "$T/g2/step_000002" --device=cuda -p "The" -n 20 -T 0.9 -s 5 --samples 3 --json)
 	nc-sample "${args[@]}" >"$T/graphs.jsonl"
 	NC_NO_GRAPHS=1 nc-sample "${args[@]}" >"$T/nographs.jsonl"
 	[ "$(wc -l <"$T/graphs.jsonl")" = 3 ]
