@@ -59,7 +59,7 @@ static void bad_option(int c, char **argv, const struct option *longopts)
 		nc_usage_error("option '%s' takes no value", name);
 	if (optopt && optopt < 256)
 		nc_usage_error("unknown option '-%c'", optopt);
-	if (ambiguous(name, longopts, list, sizeof list))
+	if (is_long && ambiguous(name, longopts, list, sizeof list))
 		nc_usage_error("ambiguous option '%s' (%s)", name, list);
 	nc_usage_error("unknown option '%s'", name);
 }
