@@ -35,7 +35,7 @@ static void usage(FILE *fp)
 	      "       nc-bpe info   -t TOKENIZER\n"
 	      "       nc-bpe split  [--pattern=P] [--lengths] [FILE...]\n"
 	      "\n"
-	      "Document options: --format=auto|jsonl|text|lines|parquet|csv  --field=NAME\n"
+	      "Document options: --format=auto|jsonl|text|lines|parquet|csv  --column=NAME\n"
 	      "  (default text; a Parquet column or a CSV field number)\n"
 	      "Common options: --threads=N  --progress  --quiet  -h\n"
 	      "Patterns: nanochat (default), gpt4, cl100k, gpt2, or the full regex text of one.\n"
@@ -45,7 +45,7 @@ static void usage(FILE *fp)
 }
 
 enum {
-	O_VOCAB = 256, O_MAXCHARS, O_DOCCAP, O_PATTERN, O_FORMAT, O_FIELD, O_THREADS, O_PROGRESS,
+	O_VOCAB = 256, O_MAXCHARS, O_DOCCAP, O_PATTERN, O_FORMAT, O_COLUMN, O_THREADS, O_PROGRESS,
 	O_QUIET, O_IDS, O_BOS, O_SKIPSPECIAL, O_SPECIALS, O_SPECIAL, O_MARKDOWN, O_TOKBYTES,
 	O_LENGTHS,
 };
@@ -56,7 +56,7 @@ static const struct option longopts[] = {
 	{"doc-cap", required_argument, 0, O_DOCCAP},
 	{"pattern", required_argument, 0, O_PATTERN},
 	{"format", required_argument, 0, O_FORMAT},
-	{"field", required_argument, 0, O_FIELD},
+	{"column", required_argument, 0, O_COLUMN},
 	{"threads", required_argument, 0, O_THREADS},
 	{"progress", no_argument, 0, O_PROGRESS},
 	{"quiet", no_argument, 0, O_QUIET},
@@ -84,7 +84,7 @@ static struct {
 	uint64_t vocab_size, max_chars, doc_cap;
 	const char *pattern;
 	int format;
-	const char *field;
+	const char *column;
 	int progress;
 	int ids, bos, skip_special, markdown, token_bytes, lengths;
 	int nanochat_specials;
@@ -96,14 +96,14 @@ static struct {
 	.doc_cap = 10000,             /* spec §1.3 */
 	.pattern = NC_PATTERN_NANOCHAT,
 	.format = NC_DOCS_AUTO,
-	.field = "text",
+	.column = "text",
 	.nanochat_specials = 1,
 };
 
 static void parse_options(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "o:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'o': opt.out = optarg; break;
 		case 't':
@@ -127,7 +127,7 @@ static void parse_options(int argc, char **argv)
 			if ((opt.format = nc_docs_format_named(optarg)) < 0)
 				nc_usage_error("%s", nc_errmsg());
 			break;
-		case O_FIELD: opt.field = optarg; break;
+		case O_COLUMN: opt.column = optarg; break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: opt.progress = 1; break;
 		case O_QUIET: opt.progress = -1; break;
@@ -147,7 +147,6 @@ static void parse_options(int argc, char **argv)
 		case O_MARKDOWN: opt.markdown = 1; break;
 		case O_TOKBYTES: opt.token_bytes = 1; break;
 		case O_LENGTHS: opt.lengths = 1; break;
-		default: usage(stderr); exit(2);
 		}
 	}
 }
@@ -166,7 +165,7 @@ static void load(struct nc_tokenizer *t, const char *path)
 
 static struct nc_doc_opts doc_opts(void)
 {
-	return (struct nc_doc_opts){opt.format, opt.field, opt.progress};
+	return (struct nc_doc_opts){opt.format, opt.column, opt.progress};
 }
 
 static int cmd_train(int argc, char **argv)
@@ -205,8 +204,8 @@ static int cmd_train(int argc, char **argv)
 static int cmd_encode(int argc, char **argv)
 {
 	need_tokenizer("encode");
-	if (!opt.ids && (!opt.out || !strcmp(opt.out, "-")) && isatty(1))
-		nc_usage_error("encode: refusing to write a binary shard to a terminal (use -o FILE or --ids)");
+	if (!opt.ids)
+		nc_refuse_binary_tty("encode", opt.out, "a binary shard", "-o FILE or --ids");
 	struct nc_tokenizer t;
 	load(&t, opt.tok[0]);
 	struct nc_encode_opts o = {doc_opts(), opt.bos, opt.ids};
@@ -303,8 +302,7 @@ static int cmd_import(int argc, char **argv)
 		nc_usage_error("import: an output file is required (-o TOKENIZER)");
 	if (argc != 1)
 		nc_usage_error("import: exactly one rank file is expected");
-	if (!strcmp(opt.out, "-") && isatty(1))
-		nc_usage_error("import: refusing to write a binary tokenizer to a terminal");
+	nc_refuse_binary_tty("import", opt.out, "a binary tokenizer", "-o FILE");
 	const char *names[NC_N_SPECIAL + MAX_SPECIALS];
 	uint32_t ids[NC_N_SPECIAL + MAX_SPECIALS];
 	char *copies[MAX_SPECIALS];

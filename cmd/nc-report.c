@@ -1,4 +1,5 @@
 /* nc-report: gather the metric logs of a run into report.md with plots. */
+#include "../lib/cli.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
 #include "../lib/report.h"
@@ -47,14 +48,13 @@ static struct {
 static void parse_options(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "o:qh", longopts)) != -1) {
 		switch (c) {
 		case 'o': opt.dir = optarg; break;
 		case O_SOURCE: opt.source = optarg; break;
 		case O_TITLE: opt.title = optarg; break;
 		case 'q': opt.quiet = 1; break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
 		}
 	}
 	if (!opt.dir)

@@ -29,13 +29,13 @@ static void usage(FILE *fp)
 	      "      --tokens           prompts and output are lines of decimal token ids\n"
 	      "      --json             one JSON object per sample instead of plain text\n"
 	      "  -n, --max-tokens=256   tokens per sample at most\n"
-	      "  -t, --temperature=1.0  0 is greedy\n"
+	      "  -T, --temperature=1.0  0 is greedy\n"
 	      "  -k, --top-k=0          sample from the k likeliest (0: all)\n"
 	      "  -s, --seed=42          sample i of a prompt uses seed + i\n"
 	      "      --samples=1        samples per prompt, decoded together\n"
 	      "      --truncate         keep the end of a prompt too long for the context\n"
 	      "      --echo             write the prompt's tokens before each sample\n"
-	      "      --tokenizer=FILE   instead of the checkpoint's copy (must be the same one)\n"
+	      "  -t, --tokenizer=FILE   instead of the checkpoint's copy (must be the same one)\n"
 	      "      --device=auto      cpu, cuda, or auto (cuda when there is a GPU)\n"
 	      "      --stats            a logfmt line of timings per prompt on stderr\n"
 	      "      --threads=N  -h\n"
@@ -45,13 +45,13 @@ static void usage(FILE *fp)
 	      fp);
 }
 
-enum { O_CHAT = 256, O_TOKENS, O_JSON, O_SAMPLES, O_TRUNC, O_TOK, O_DEVICE, O_THREADS, O_STATS, O_ECHO };
+enum { O_CHAT = 256, O_TOKENS, O_JSON, O_SAMPLES, O_TRUNC, O_DEVICE, O_THREADS, O_STATS, O_ECHO };
 
 static const struct option longopts[] = {
 	{"model", required_argument, 0, 'm'},
 	{"prompt", required_argument, 0, 'p'},
 	{"max-tokens", required_argument, 0, 'n'},
-	{"temperature", required_argument, 0, 't'},
+	{"temperature", required_argument, 0, 'T'},
 	{"top-k", required_argument, 0, 'k'},
 	{"seed", required_argument, 0, 's'},
 	{"chat", no_argument, 0, O_CHAT},
@@ -59,7 +59,7 @@ static const struct option longopts[] = {
 	{"json", no_argument, 0, O_JSON},
 	{"samples", required_argument, 0, O_SAMPLES},
 	{"truncate", no_argument, 0, O_TRUNC},
-	{"tokenizer", required_argument, 0, O_TOK},
+	{"tokenizer", required_argument, 0, 't'},
 	{"device", required_argument, 0, O_DEVICE},
 	{"threads", required_argument, 0, O_THREADS},
 	{"stats", no_argument, 0, O_STATS},
@@ -78,18 +78,12 @@ struct opts {
 static void parse(int argc, char **argv, struct opts *o)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "m:p:n:t:k:s:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "m:p:n:T:t:k:s:h", longopts)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case 'p': o->prompt = optarg; break;
 		case 'n': o->s.max_tokens = (int)nc_opt_u64("--max-tokens", optarg, 0, 1 << 24); break;
-		case 't': {
-			char *end;
-			o->s.temperature = strtod(optarg, &end);
-			if (end == optarg || *end || !(o->s.temperature >= 0 && o->s.temperature <= 100))
-				nc_usage_error("--temperature: '%s' is not a number in [0, 100]", optarg);
-			break;
-		}
+		case 'T': o->s.temperature = nc_opt_real("--temperature", optarg, 0, 100); break;
 		case 'k': o->s.top_k = (int)nc_opt_u64("--top-k", optarg, 0, 1 << 24); break;
 		case 's': o->s.seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX / 2); break;
 		case O_SAMPLES: o->s.samples = (int)nc_opt_u64("--samples", optarg, 1, 4096); break;
@@ -99,15 +93,10 @@ static void parse(int argc, char **argv, struct opts *o)
 		case O_TRUNC: o->truncate = 1; break;
 		case O_STATS: o->stats = 1; break;
 		case O_ECHO: o->echo = 1; break;
-		case O_TOK: o->tokenizer = optarg; break;
-		case O_DEVICE:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto") && strcmp(optarg, "cuda"))
-				nc_usage_error("--device: cpu, cuda or auto (not '%s')", optarg);
-			o->device = optarg;
-			break;
+		case 't': o->tokenizer = optarg; break;
+		case O_DEVICE: o->device = nc_opt_device(optarg); break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
 		}
 	}
 }

@@ -47,7 +47,6 @@ enum {
 
 static const struct option longopts[] = {
 	{"column", required_argument, 0, O_COLUMN},
-	{"field", required_argument, 0, O_COLUMN},
 	{"max-chars", required_argument, 0, O_MAXCHARS},
 	{"doc-cap", required_argument, 0, O_DOCCAP},
 	{"format", required_argument, 0, O_FORMAT},
@@ -81,7 +80,7 @@ static struct {
 static void parse_options(int argc, char **argv)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "o:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'o': opt.out = optarg; break;
 		case 't': opt.tok = optarg; break;
@@ -101,7 +100,6 @@ static void parse_options(int argc, char **argv)
 		case O_IDS: opt.ids = 1; break;
 		case O_MAXTOK: opt.max_tokens = nc_opt_u64("--max-tokens", optarg, 1, UINT32_MAX); break;
 		case O_SHOW: opt.show = 1; break;
-		default: usage(stderr); exit(2);
 		}
 	}
 }
@@ -149,16 +147,19 @@ static int cmd_tokens(int argc, char **argv)
 		nc_warn("warning: no training shard: every document went to the validation split");
 	if (st.skipped)
 		nc_warn("%d complete shards were already there and were kept", st.skipped);
-	struct nc_logfmt l = {0};
-	logfmt_str(&l, "stage", "shard");
-	logfmt_int(&l, "docs", (int64_t)st.docs);
-	logfmt_int(&l, "bytes", (int64_t)st.bytes);
-	logfmt_int(&l, "train_tokens", (int64_t)st.train_tokens);
-	logfmt_int(&l, "val_tokens", (int64_t)st.val_tokens);
-	logfmt_int(&l, "train_shards", st.train_shards);
-	logfmt_int(&l, "val_shards", st.val_shards);
-	logfmt_emit(&l, stderr);
-	logfmt_free(&l);
+	if (opt.progress >= 0) {
+		/* on stderr: stdout carries the shards' paths */
+		struct nc_logfmt l = {0};
+		logfmt_str(&l, "stage", "shard");
+		logfmt_int(&l, "docs", (int64_t)st.docs);
+		logfmt_int(&l, "bytes", (int64_t)st.bytes);
+		logfmt_int(&l, "train_tokens", (int64_t)st.train_tokens);
+		logfmt_int(&l, "val_tokens", (int64_t)st.val_tokens);
+		logfmt_int(&l, "train_shards", st.train_shards);
+		logfmt_int(&l, "val_shards", st.val_shards);
+		logfmt_emit(&l, stderr);
+		logfmt_free(&l);
+	}
 	nc_tok_free(&t);
 	free(dir);
 	return 0;
@@ -169,8 +170,8 @@ static int cmd_chat(int argc, char **argv)
 	if (opt.ids && opt.show)
 		nc_usage_error("chat: --ids and --show exclude each other");
 	int to_stdout = !opt.out || !strcmp(opt.out, "-");
-	if (!opt.ids && !opt.show && to_stdout && isatty(1))
-		nc_usage_error("chat: refusing to write a binary shard to a terminal (use -o FILE, --ids or --show)");
+	if (!opt.ids && !opt.show)
+		nc_refuse_binary_tty("chat", opt.out, "a binary shard", "-o FILE, --ids or --show");
 	struct nc_tokenizer t;
 	load_tokenizer(&t, "chat");
 	struct nc_chat_opts o = {doc_opts(), opt.max_tokens,
@@ -180,6 +181,7 @@ static int cmd_chat(int argc, char **argv)
 	if (nc_chat_files(&t, argv, argc, opt.out, &o, &st) != 0)
 		nc_die_err();
 	if (opt.progress >= 0 && !opt.ids && !opt.show) {
+		/* on stderr: stdout may carry the shard */
 		struct nc_logfmt l = {0};
 		logfmt_str(&l, "stage", "chat");
 		logfmt_int(&l, "conversations", (int64_t)st.conversations);
@@ -288,8 +290,8 @@ static void write_id_lines(struct nc_out *out, const struct nc_shard *s, int *at
 static int cmd_cat(int argc, char **argv)
 {
 	need_operands(argc, "cat");
-	if (!opt.ids && (!opt.out || !strcmp(opt.out, "-")) && isatty(1))
-		nc_usage_error("cat: refusing to write a binary shard to a terminal (use -o FILE or --ids)");
+	if (!opt.ids)
+		nc_refuse_binary_tty("cat", opt.out, "a binary shard", "-o FILE or --ids");
 	struct nc_shard_writer w;
 	struct nc_out text;
 	struct nc_shard_info first = {0};

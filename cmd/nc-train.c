@@ -86,28 +86,19 @@ static const struct option longopts[] = {
 };
 
 
-static double real(const char *name, const char *arg, double lo, double hi)
-{
-	char *end;
-	double v = strtod(arg, &end);
-	if (end == arg || *end || v < lo || v > hi)
-		nc_usage_error("%s: '%s' is not a number in [%g, %g]", name, arg, lo, hi);
-	return v;
-}
-
 static const char *device = "auto";
 static int bf16 = 1;   /* --dtype */
 
 static void parse(int argc, char **argv, struct nc_train_opts *o)
 {
 	int c;
-	while ((c = getopt_long(argc, argv, "o:t:h", longopts, NULL)) != -1) {
+	while ((c = nc_getopt(argc, argv, "o:t:h", longopts)) != -1) {
 		switch (c) {
 		case 'o': o->run_dir = optarg; break;
 		case 't': o->tokenizer = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case O_DATA: o->data_dir = optarg; break;
-		case O_PEAK: o->peak_flops = real("--peak-flops", optarg, 0, 1e30); break;
+		case O_PEAK: o->peak_flops = nc_opt_real("--peak-flops", optarg, 0, 1e30); break;
 		case O_TAG: o->model_tag = optarg; break;
 		case O_RUN: o->run_name = optarg; break;
 		case O_CORE_MAX: break;   /* only used with --core-metric-every */
@@ -124,27 +115,23 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case O_DBS: o->device_batch_size = (int)nc_opt_u64("--device-batch-size", optarg, 1, 1 << 20); break;
 		case O_TBS: o->total_batch_size = (long)nc_opt_u64("--total-batch-size", optarg, 1, 1L << 40); break;
 		case O_ITERS: o->num_iterations = (long)nc_opt_u64("--num-iterations", optarg, 1, 1L << 40); break;
-		case O_FLOPS: o->target_flops = real("--target-flops", optarg, 0, 1e30); break;
-		case O_RATIO: o->target_param_data_ratio = real("--target-param-data-ratio", optarg, 0, 1e9); break;
-		case O_ELR: o->optim.embedding_lr = real("--embedding-lr", optarg, 0, 1e3); break;
-		case O_ULR: o->optim.unembedding_lr = real("--unembedding-lr", optarg, 0, 1e3); break;
-		case O_MLR: o->optim.matrix_lr = real("--matrix-lr", optarg, 0, 1e3); break;
-		case O_WD: o->optim.weight_decay = real("--weight-decay", optarg, 0, 1e3); break;
-		case O_CLIP: o->optim.grad_clip = real("--grad-clip", optarg, 0, 1e9); break;
-		case O_WARMUP: o->optim.warmup_ratio = real("--warmup-ratio", optarg, 0, 1); break;
-		case O_WARMDOWN: o->optim.warmdown_ratio = real("--warmdown-ratio", optarg, 0, 1); break;
-		case O_FINAL: o->optim.final_lr_frac = real("--final-lr-frac", optarg, 0, 1); break;
+		case O_FLOPS: o->target_flops = nc_opt_real("--target-flops", optarg, 0, 1e30); break;
+		case O_RATIO: o->target_param_data_ratio = nc_opt_real("--target-param-data-ratio", optarg, 0, 1e9); break;
+		case O_ELR: o->optim.embedding_lr = nc_opt_real("--embedding-lr", optarg, 0, 1e3); break;
+		case O_ULR: o->optim.unembedding_lr = nc_opt_real("--unembedding-lr", optarg, 0, 1e3); break;
+		case O_MLR: o->optim.matrix_lr = nc_opt_real("--matrix-lr", optarg, 0, 1e3); break;
+		case O_WD: o->optim.weight_decay = nc_opt_real("--weight-decay", optarg, 0, 1e3); break;
+		case O_CLIP: o->optim.grad_clip = nc_opt_real("--grad-clip", optarg, 0, 1e9); break;
+		case O_WARMUP: o->optim.warmup_ratio = nc_opt_real("--warmup-ratio", optarg, 0, 1); break;
+		case O_WARMDOWN: o->optim.warmdown_ratio = nc_opt_real("--warmdown-ratio", optarg, 0, 1); break;
+		case O_FINAL: o->optim.final_lr_frac = nc_opt_real("--final-lr-frac", optarg, 0, 1); break;
 		case O_BF16: o->optim.muon_bf16 = 1; break;
 		case O_EVERY: o->eval_every = (long)nc_opt_u64("--eval-every", optarg, 0, 1L << 40); break;
 		case O_ETOK: o->eval_tokens = (long)nc_opt_u64("--eval-tokens", optarg, 0, 1L << 50); break;
 		case O_SAVE: o->save_every = (long)nc_opt_u64("--save-every", optarg, 0, 1L << 40); break;
 		case O_RESUME: o->resume = 1; break;
 		case O_SEED: o->seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX / 2); break;
-		case O_DEVICE:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "auto") && strcmp(optarg, "cuda"))
-				nc_usage_error("--device: cpu, cuda or auto (not '%s')", optarg);
-			device = optarg;
-			break;
+		case O_DEVICE: device = nc_opt_device(optarg); break;
 		case O_DTYPE:
 			if (strcmp(optarg, "bfloat16") && strcmp(optarg, "float32"))
 				nc_usage_error("--dtype: bfloat16 or float32 (not '%s')", optarg);
@@ -153,7 +140,6 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_PROGRESS: o->progress = 1; break;
 		case O_QUIET: o->progress = -1; break;
-		default: usage(stderr); exit(2);
 		}
 	}
 }
@@ -199,9 +185,11 @@ static int device_comm(struct nc_comm *comm, const struct nc_ops *ops)
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-train";
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc < 2)
+		nc_usage_error("a stage is required (this build trains: base)");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
 	}
 	if (strcmp(argv[1], "base") != 0)
 		nc_usage_error("unknown stage '%s' (this build trains: base)", argv[1]);

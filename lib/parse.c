@@ -34,3 +34,13 @@ int nc_parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, uint6
 bad:
 	return nc_fail("%s: '%s' is not a number", opt, s);
 }
+
+int nc_parse_real(const char *opt, const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end || !(v >= lo && v <= hi))
+		return nc_fail("%s: '%s' is not a number in [%g, %g]", opt, s, lo, hi);
+	*out = v;
+	return 0;
+}

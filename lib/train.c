@@ -221,8 +221,10 @@ static int save(struct run *r)
 	int rc = write_ckpt(r, dir, meta, 9, st, n);
 	free(st);
 	free(staged);
-	if (rc == 0 && o->progress >= 0 && r->comm->rank == 0)
+	if (rc == 0 && o->progress >= 0 && r->comm->rank == 0) {
+		nc_progress_clear();   /* the message takes the progress line's place */
 		fprintf(stderr, "%s: saved %s\n", nc_prog, dir);
+	}
 	return rc;
 }
 

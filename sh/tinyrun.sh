@@ -163,20 +163,22 @@ fi
 
 # --- shards: every document tokenized, BOS first; a few held out --------
 if stage shards; then
-	"$bin/nc-shard" tokens --quiet --format=auto --val-docs=20 --shard-tokens=1000000 $threads \
+	"$bin/nc-shard" tokens --format=auto --val-docs=20 --shard-tokens=1000000 $threads \
 		-t "$run/tokenizer" -o "$run/data" "$@"
 	"$bin/nc-shard" verify -t "$run/tokenizer" "$run"/data/*.bin
 	done_stage shards
 fi
 
 # --- base: pretraining, checkpointed as it goes and resumed if stopped ----
+# Its metrics go to base.log; its progress to stderr, a line redrawn on a
+# terminal, or a plain line every 10 s when this script's output is a log.
 if stage base; then
 	resume=
 	if ls "$run"/base/step_* >/dev/null 2>&1; then
 		resume=--resume
 		echo "resuming from $(ls -d "$run"/base/step_* | tail -1)"
 	fi
-	"$bin/nc-train" base --quiet $device $threads $resume \
+	"$bin/nc-train" base $device $threads $resume \
 		-t "$run/tokenizer" --data "$run/data" -o "$run/base" \
 		--depth="$depth" --max-seq-len="$seq" --device-batch-size="$batch" \
 		--total-batch-size=$((batch * seq)) --num-iterations="$steps" \
@@ -191,8 +193,8 @@ fi
 if stage sample; then
 	printf '%s\n' "The" "NAME" "DESCRIPTION" "The following options" "This program" >"$run/prompts.txt"
 	{
-		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -t 0 --json "$run/prompts.txt"
-		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -t 0.8 -k 50 --samples 2 \
+		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -T 0 --json "$run/prompts.txt"
+		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -T 0.8 -k 50 --samples 2 \
 			--json -p "The"
 	} >"$run/samples.jsonl.tmp"
 	mv "$run/samples.jsonl.tmp" "$run/samples.jsonl"

@@ -158,7 +158,7 @@ logits = 15 * torch.tanh((norm(x) @ sd["lm_head.weight"].T) / 15)
 print(int(logits[0, -1].argmax()), file=open(os.path.join(out, "greedy"), "w"))
 EOF2
 	convert to-nc "$T/rand/model_000005.pt" "$T/rand/meta_000005.json" "$T/tok" "$T/rand-nc"
-	run nc-sample -m "$T/rand-nc" --device=cpu --tokens -n 4 -t 0 <<<"1 2 3 4 5"
+	run nc-sample -m "$T/rand-nc" --device=cpu --tokens -n 4 -T 0 <<<"1 2 3 4 5"
 	assert_success
 	[[ "$output" =~ ^[0-9]+(\ [0-9]+){0,3}$ ]]
 	[ "${output%% *}" = "$(cat "$T/rand/greedy")" ]

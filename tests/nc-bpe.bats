@@ -421,6 +421,19 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 	assert_output --partial 'nofield.jsonl:1: no "text" string'
 }
 
+@test "--column names the member (or CSV field) holding the text; --field is not an option" {
+	printf '{"text":"no","body":"the body"}\n' >"$T/col.jsonl"
+	printf 'the body' >"$T/body.txt"
+	want=$(nc-bpe encode --ids -t "$T/tok" --format=text "$T/body.txt")
+	run --separate-stderr nc-bpe encode --ids -t "$T/tok" --column=body "$T/col.jsonl"
+	assert_success
+	assert_output "$want"
+	printf 'no,"the body"\n' >"$T/col.csv"
+	run --separate-stderr nc-bpe encode --ids -t "$T/tok" --column=1 "$T/col.csv"
+	assert_output "$want"
+	usage_error "unknown option '--field'" nc-bpe encode --ids -t "$T/tok" --field=body "$T/col.jsonl"
+}
+
 @test "a bad rank file line is an error naming file and line" {
 	printf 'YQ== 0\nnot base64! 1\n' >"$T/bad.ranks"
 	run nc-bpe import -o "$T/x" "$T/bad.ranks"
@@ -429,17 +442,39 @@ for p in open(sys.argv[1]).read().split("\n\n"): print(json.dumps({"text": p}))'
 }
 
 @test "usage errors exit 2" {
-	run nc-bpe frobnicate
-	assert_failure 2
-	run nc-bpe encode --no-such-option
-	assert_failure 2
-	run nc-bpe encode --ids
-	assert_failure 2
-	assert_output --partial "tokenizer is required"
-	run nc-bpe train --vocab-size=lots -o x
-	assert_failure 2
-	run nc-bpe
-	assert_failure 2
+	usage_error "unknown command 'frobnicate'" nc-bpe frobnicate
+	usage_error "encode: a tokenizer is required (-t FILE)" nc-bpe encode --ids
+	usage_error "--vocab-size: 'lots' is not a number" nc-bpe train --vocab-size=lots -o x
+	usage_error "a command is required (train, encode, decode, import, export, stats, info, split)" nc-bpe
+	usage_error "train: an output file is required (-o TOKENIZER); stdout carries the metrics line" \
+		nc-bpe train -o - "$T/docs.jsonl"
+	usage_error "--pattern: unsupported pattern 'gpt9' (nanochat, gpt4, cl100k, gpt2)" nc-bpe split --pattern=gpt9
+	usage_error "--specials: 'all' is not nanochat or none" nc-bpe import --specials=all -o "$T/x" r
+	usage_error "import: an output file is required (-o TOKENIZER)" nc-bpe import r
+	usage_error "import: exactly one rank file is expected" nc-bpe import -o "$T/x" r s
+	usage_error "export: no operands expected" nc-bpe export -t "$T/tok" r
+	usage_error "info: no operands expected" nc-bpe info -t "$T/tok" r
+	usage_error "stats: --token-bytes takes no text operands" nc-bpe stats --token-bytes -t "$T/tok" "$T/docs.jsonl"
+}
+
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--no-such-option'" nc-bpe encode --no-such-option
+	usage_error "unknown option '-x'" nc-bpe decode -x -t "$T/tok"
+	usage_error "unknown option '--bogus'" nc-bpe train --bogus=1 -o "$T/x"
+	usage_error "option '-t' needs a value" nc-bpe info -t
+	usage_error "option '--vocab-size' needs a value" nc-bpe train -o "$T/x" --vocab-size
+	usage_error "option '--ids' takes no value" nc-bpe encode --ids=yes -t "$T/tok"
+	usage_error "ambiguous option '--sp' (--specials, --special)" nc-bpe import --sp=x -o "$T/x" r
+}
+
+@test "a bad number names the option; binary is not written to a terminal" {
+	usage_error "--vocab-size: 0 is out of range [1, 1073741824]" nc-bpe train -o "$T/x" --vocab-size=0
+	usage_error "--threads: 'nan' is not a number" nc-bpe encode --threads=nan -t "$T/tok"
+	tty_usage_error "encode: refusing to write a binary shard to a terminal (use -o FILE or --ids)" \
+		nc-bpe encode -t "$T/tok" "$T/docs.jsonl"
+	nc-bpe export -t "$T/tok" -o "$T/tok.ranks"
+	tty_usage_error "import: refusing to write a binary tokenizer to a terminal (use -o FILE)" \
+		nc-bpe import -o - "$T/tok.ranks"
 }
 
 @test "an unknown --format is a usage error that names the formats" {

@@ -39,11 +39,13 @@ check_plot() {
 }
 
 @test "an unknown option is a usage error" {
-	run nc-report --frobnicate
-	assert_failure 2
-	run nc-report -o ''
-	assert_failure 2
-	assert_output --partial "nc-report: -o: the directory name is empty"
+	usage_error "unknown option '--frobnicate'" nc-report --frobnicate
+	usage_error "unknown option '-z'" nc-report -z
+	usage_error "option '-o' needs a value" nc-report -o
+	usage_error "option '--title' needs a value" nc-report --title
+	usage_error "option '--quiet' takes no value" nc-report --quiet=1
+	usage_error "-o: the directory name is empty" nc-report -o ''
+	usage_error "--source: the directory name is empty" nc-report --source=
 }
 
 @test "a full set of logs gives every section, in order" {

@@ -18,16 +18,16 @@ setup() {
 }
 
 @test "a prompt gets a continuation; greedy output is the same every time" {
-	run nc-sample -m "$CK" -p "The" -n 20 -t 0
+	run nc-sample -m "$CK" -p "The" -n 20 -T 0
 	assert_success
 	[ -n "$output" ]
 	first=$output
-	run nc-sample -m "$CK" -p "The" -n 20 -t 0
+	run nc-sample -m "$CK" -p "The" -n 20 -T 0
 	[ "$output" = "$first" ]
 }
 
 @test "a run directory stands for its latest checkpoint" {
-	diff <(nc-sample -m "$T/run" -p "The" -n 20 -t 0) <(nc-sample -m "$CK" -p "The" -n 20 -t 0)
+	diff <(nc-sample -m "$T/run" -p "The" -n 20 -T 0) <(nc-sample -m "$CK" -p "The" -n 20 -T 0)
 }
 
 @test "the same seed gives the same samples; sample i of a prompt is the run with seed + i" {
@@ -50,43 +50,43 @@ setup() {
 }
 
 @test "prompts from stdin: one per line, or JSONL with a prompt field" {
-	printf 'The\n{"prompt": "The"}\n\nA\n' | nc-sample -m "$CK" -n 8 -t 0 --json >"$T/lines.jsonl"
+	printf 'The\n{"prompt": "The"}\n\nA\n' | nc-sample -m "$CK" -n 8 -T 0 --json >"$T/lines.jsonl"
 	[ "$(wc -l <"$T/lines.jsonl")" -eq 3 ]
 	[ "$(sed -n 1p "$T/lines.jsonl" | jq -r .text)" = "$(sed -n 2p "$T/lines.jsonl" | jq -r .text)" ]
 	[ "$(sed -n 3p "$T/lines.jsonl" | jq -r .prompt)" = "A" ]
 }
 
 @test "--tokens reads and writes id lines: nc-bpe encode | nc-sample | nc-bpe decode is the text mode" {
-	text=$(nc-sample -m "$CK" -p "The" -n 20 -t 0)
+	text=$(nc-sample -m "$CK" -p "The" -n 20 -T 0)
 	# the text mode writes whole characters only (an unfinished one at the
 	# end becomes U+FFFD), as Python decodes with errors="replace"
 	piped=$(echo "The" | nc-bpe encode --ids --bos --format=lines -t "$T/tok" |
-		nc-sample -m "$CK" --tokens -n 20 -t 0 | nc-bpe decode --ids -t "$T/tok" |
+		nc-sample -m "$CK" --tokens -n 20 -T 0 | nc-bpe decode --ids -t "$T/tok" |
 		python3 -c 'import sys; sys.stdout.write(sys.stdin.buffer.read().decode("utf-8", "replace"))')
 	[ "$text" = "$piped" ]
-	run nc-sample -m "$CK" --tokens -n 4 -t 0 <<<"1 2 3"
+	run nc-sample -m "$CK" --tokens -n 4 -T 0 <<<"1 2 3"
 	assert_success
 	[[ "$output" =~ ^[0-9]+( [0-9]+){0,3}$ ]]
 }
 
 @test "--chat wraps the prompt as a user turn and samples the assistant's reply" {
 	ids=$(echo "hello" | nc-bpe encode --ids --format=lines -t "$T/tok")
-	run nc-sample -m "$CK" --chat --echo --tokens -n 3 -t 0 <<<"$ids"
+	run nc-sample -m "$CK" --chat --echo --tokens -n 3 -T 0 <<<"$ids"
 	assert_success
 	# <|bos|> <|user_start|> hello <|user_end|> <|assistant_start|>, then the reply
 	out=$(echo "$output" | nc-bpe decode --ids -t "$T/tok")
 	[[ "$out" == "<|bos|><|user_start|>hello<|user_end|><|assistant_start|>"* ]]
-	run nc-sample -m "$CK" --chat --echo -p "hello" -n 3 -t 0
+	run nc-sample -m "$CK" --chat --echo -p "hello" -n 3 -T 0
 	[[ "$output" == "<|bos|><|user_start|>hello<|user_end|><|assistant_start|>"* ]]
 }
 
 @test "--chat takes a JSONL conversation and samples the reply to its last user turn" {
 	conv='{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"user","content":"bye"}]}'
-	run nc-sample -m "$CK" --chat --echo -n 2 -t 0 <<<"$conv"
+	run nc-sample -m "$CK" --chat --echo -n 2 -T 0 <<<"$conv"
 	assert_success
 	[[ "$output" == "<|bos|><|user_start|>hi<|user_end|><|assistant_start|>hello<|assistant_end|><|user_start|>bye<|user_end|><|assistant_start|>"* ]]
 	# a system message is merged into the first user turn, as nanochat does
-	run nc-sample -m "$CK" --chat --echo -n 1 -t 0 <<<'{"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]}'
+	run nc-sample -m "$CK" --chat --echo -n 1 -T 0 <<<'{"messages":[{"role":"system","content":"S"},{"role":"user","content":"U"}]}'
 	[[ "$output" == "<|bos|><|user_start|>S"$'\n\n'"U<|user_end|><|assistant_start|>"* ]]
 	# without --chat a conversation is not a prompt
 	run nc-sample -m "$CK" -n 2 <<<"$conv"
@@ -106,45 +106,75 @@ setup() {
 	run nc-sample -m "$CK" -p "$long" -n 4
 	assert_failure 1
 	assert_output --regexp "nc-sample: -p: the prompt is [0-9]+ tokens, the model's context 64"
-	run nc-sample -m "$CK" -p "$long" -n 4 --truncate -t 0
+	run nc-sample -m "$CK" -p "$long" -n 4 --truncate -T 0
 	assert_success
 	assert_output --partial "cut to its last 63"
 }
 
-@test "bad input: missing or corrupt checkpoint, a foreign tokenizer, bad ids, bad JSON" {
-	run nc-sample -m "$T/nowhere" -p x
+@test "a missing checkpoint is an error naming it" {
+	run --separate-stderr nc-sample -m "$T/nowhere" -p x
 	assert_failure 1
-	assert_output --partial "$T/nowhere"
+	assert_output ''
+	assert_equal "$stderr" "nc-sample: $T/nowhere: not a checkpoint (no model.safetensors) nor a run directory with one"
+}
+
+@test "a truncated checkpoint is an error naming its file" {
 	mkdir -p "$T/bad"
 	cp "$CK/tokenizer" "$T/bad/"
 	head -c 1000 "$CK/model.safetensors" >"$T/bad/model.safetensors"
-	run nc-sample -m "$T/bad" -p x
+	run --separate-stderr nc-sample -m "$T/bad" -p x
 	assert_failure 1
-	assert_output --partial "$T/bad/model.safetensors"
+	assert_output ''
+	assert_regex "$stderr" "^nc-sample: $T/bad/model.safetensors: [^
+]+\$"
+}
+
+@test "a tokenizer other than the checkpoint's is refused by its fingerprint" {
 	build/nc-bpe train --quiet --vocab-size=300 -o "$T/other" "$T/docs.jsonl" >/dev/null
-	run nc-sample -m "$CK" --tokenizer "$T/other" -p x
+	run --separate-stderr nc-sample -m "$CK" -t "$T/other" -p x
 	assert_failure 1
-	assert_output --partial "fingerprint"
-	run nc-sample -m "$CK" --tokens <<<"1 2 99999"
+	assert_output ''
+	assert_regex "$stderr" "^nc-sample: $T/other: tokenizer fingerprint [0-9a-f]{16}, but $CK was trained with [0-9a-f]{16}\$"
+}
+
+@test "a token id outside the vocabulary is an error naming the line" {
+	run --separate-stderr nc-sample -m "$CK" --tokens <<<"1 2 99999"
 	assert_failure 1
-	assert_output --partial "stdin:1:5: '99999' is not a token id below"
-	run nc-sample -m "$CK" <<<'{"prompt": 3}'
+	assert_output ''
+	assert_regex "$stderr" "^nc-sample: stdin:1:5: '99999' is not a token id below [0-9]+\$"
+}
+
+@test "bad JSON prompts are errors naming the line" {
+	run --separate-stderr nc-sample -m "$CK" <<<'{"prompt": 3}'
 	assert_failure 1
-	assert_output --partial 'stdin:1: a JSON prompt needs a "prompt" string'
-	run nc-sample -m "$CK" <<<'{"prompt": '
+	assert_output ''
+	assert_equal "$stderr" 'nc-sample: stdin:1: a JSON prompt needs a "prompt" string'
+	run --separate-stderr nc-sample -m "$CK" <<<'{"prompt": '
 	assert_failure 1
-	assert_output --partial 'stdin:1:'
+	assert_output ''
+	assert_regex "$stderr" '^nc-sample: stdin:1: [^
+]+$'
 }
 
 @test "out-of-range options are usage errors (exit 2)" {
-	for bad in "-t -1" "-t x" "--samples 0" "-k abc" "-n -3" "--device=tpu"; do
-		# shellcheck disable=SC2086
-		run nc-sample -m "$CK" -p x $bad
-		assert_failure 2
-	done
-	run nc-sample -p x
-	assert_failure 2
-	assert_output --partial "-m CHECKPOINT"
+	usage_error "--temperature: '-1' is not a number in [0, 100]" nc-sample -m "$CK" -p x -T -1
+	usage_error "--temperature: 'nan' is not a number in [0, 100]" nc-sample -m "$CK" -p x -T nan
+	usage_error "--temperature: 'x' is not a number in [0, 100]" nc-sample -m "$CK" -p x --temperature=x
+	usage_error "--samples: 0 is out of range [1, 4096]" nc-sample -m "$CK" -p x --samples 0
+	usage_error "--top-k: 'abc' is not a number" nc-sample -m "$CK" -p x -k abc
+	usage_error "--max-tokens: '-3' is not a number" nc-sample -m "$CK" -p x -n -3
+	usage_error "--device: cpu, cuda or auto (not 'tpu')" nc-sample -m "$CK" -p x --device=tpu
+	usage_error "-m CHECKPOINT is required" nc-sample -p x
+	usage_error "-p and prompt files are exclusive ('prompts.txt')" nc-sample -m "$CK" -p x prompts.txt
+}
+
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--bogus'" nc-sample -m "$CK" --bogus -p x
+	usage_error "unknown option '-z'" nc-sample -m "$CK" -z -p x
+	usage_error "option '-m' needs a value" nc-sample -m
+	usage_error "option '--max-tokens' needs a value" nc-sample -m "$CK" -p x --max-tokens
+	usage_error "option '--chat' takes no value" nc-sample -m "$CK" --chat=1 -p x
+	usage_error "ambiguous option '--s' (--seed, --samples, --stats)" nc-sample -m "$CK" --s=1 -p x
 }
 
 @test "-h prints the usage" {

@@ -67,6 +67,7 @@ all_ids() {
 	printf '{"id":1,"body":"x"}\n' >"$T/col.jsonl"
 	run nc-shard docs --column=body "$T/col.jsonl"
 	assert_output '{"text":"x"}'
+	usage_error "unknown option '--field'" nc-shard docs --field=body "$T/col.jsonl"
 }
 
 @test "tokens writes fixed-size shards, BOS before every document, last file as validation" {
@@ -172,12 +173,34 @@ all_ids() {
 }
 
 @test "usage errors exit 2" {
-	run nc-shard tokens -o "$T/x" "$T/a.jsonl"
-	assert_failure 2
-	run nc-shard nope
-	assert_failure 2
-	run nc-shard info
-	assert_failure 2
+	usage_error "tokens: a tokenizer is required (-t FILE)" nc-shard tokens -o "$T/x" "$T/a.jsonl"
+	usage_error "unknown command 'nope'" nc-shard nope
+	usage_error "info: no shards given" nc-shard info
+	usage_error "a command is required (docs, tokens, chat, info, verify, cat)" nc-shard
+	usage_error "tokens: an output directory is required (-o DIR)" nc-shard tokens -t "$T/tok" "$T/a.jsonl"
+	usage_error "chat: --ids and --show exclude each other" nc-shard chat --ids --show -t "$T/tok"
+	usage_error "verify: no shards given" nc-shard verify -t "$T/tok"
+	usage_error "cat: no shards given" nc-shard cat --ids
+}
+
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--bogus'" nc-shard docs --bogus "$T/a.jsonl"
+	usage_error "unknown option '-x'" nc-shard info -x "$T/a.jsonl"
+	usage_error "option '-o' needs a value" nc-shard tokens -t "$T/tok" -o
+	usage_error "option '--shard-tokens' needs a value" nc-shard tokens -t "$T/tok" --shard-tokens
+	usage_error "option '--show' takes no value" nc-shard chat --show=1 -t "$T/tok"
+}
+
+@test "a bad number names the option; binary is not written to a terminal" {
+	usage_error "--shard-tokens: 0 is out of range [1, 2305843009213693951]" \
+		nc-shard tokens -t "$T/tok" -o "$T/x" --shard-tokens=0
+	usage_error "--max-tokens: 'inf' is not a number" nc-shard chat -t "$T/tok" --max-tokens=inf
+	f=tests/fixtures/chat/conversations.jsonl
+	tty_usage_error "chat: refusing to write a binary shard to a terminal (use -o FILE, --ids or --show)" \
+		nc-shard chat -t "$T/tok" "$f"
+	nc-shard chat -t "$T/tok" -o "$T/c.bin" "$f" 2>/dev/null
+	tty_usage_error "cat: refusing to write a binary shard to a terminal (use -o FILE or --ids)" \
+		nc-shard cat "$T/c.bin"
 }
 
 # ---- conversations ----
@@ -236,6 +259,24 @@ chat_oracle() {
 	# cat keeps the mask in a shard too, and reads a chat shard from a pipe
 	nc-shard chat -t "$T/tok" "$f" | nc-shard cat -o "$T/copy.bin" -
 	nc-shard cat --ids "$T/copy.bin" | cmp - "$T/want.ids"
+}
+
+@test "tokens and chat: data (paths, a shard) on stdout, the summary line on stderr; --quiet drops it" {
+	run --separate-stderr nc-shard tokens -t "$T/tok" -o "$T/sum" --val-docs=2 "$T/b.jsonl"
+	assert_success
+	assert_output "$T/sum/train_00000.bin
+$T/sum/val_00000.bin"
+	[[ $stderr =~ ^stage=shard\ docs=[0-9]+\ bytes=[0-9]+\ train_tokens=[0-9]+\ val_tokens=[0-9]+\ train_shards=1\ val_shards=1$ ]]
+	run --separate-stderr nc-shard tokens --quiet -t "$T/tok" -o "$T/sum" --val-docs=2 "$T/b.jsonl"
+	assert_success
+	assert_equal "$stderr" "nc-shard: 2 complete shards were already there and were kept"
+	f=tests/fixtures/chat/conversations.jsonl
+	run --separate-stderr nc-shard chat -t "$T/tok" -o "$T/sum.bin" "$f"
+	assert_output ''
+	[[ $stderr =~ ^stage=chat\ conversations=[0-9]+\ tokens=[0-9]+\ supervised=[0-9]+$ ]]
+	run --separate-stderr nc-shard chat --quiet -t "$T/tok" -o "$T/sum.bin" "$f"
+	assert_output ''
+	assert_equal "$stderr" ''
 }
 
 @test "cat --ids writes a line per document" {

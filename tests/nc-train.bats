@@ -51,6 +51,29 @@ await() {
 	[ -f "$T/learn/step_000080/tokenizer" ]
 }
 
+@test "without a terminal, progress is a plain line on stderr every NC_PROGRESS_INTERVAL seconds" {
+	NC_PROGRESS_INTERVAL=0 run --separate-stderr tiny -o "$T/plain" --num-iterations=5 --eval-every=0
+	assert_success
+	refute_output --partial 'training:'
+	[[ $stderr != *$'\r'* && $stderr != *$'\033'* ]] || fail "a redrawn line in a file: $stderr"
+	lines=$(grep -cE '^nc-train: training: [1-5] steps \([0-9.]+%\)( ETA [0-9]+m[0-9]{2}s)? [0-9.]+ steps/s, [0-9.]+s$' <<<"$stderr")
+	[ "$lines" -eq 5 ] || fail "$lines progress lines, not one a step: $stderr"
+	# by default a line every 10 s: a run of seconds says nothing but where it saved
+	NC_PROGRESS_INTERVAL= run --separate-stderr tiny -o "$T/plain2" --num-iterations=5 --eval-every=0
+	assert_success
+	assert_equal "$stderr" "nc-train: saved $T/plain2/step_000005"
+	NC_PROGRESS_INTERVAL=0 run --separate-stderr tiny -o "$T/plain3" --num-iterations=5 --eval-every=0 --quiet
+	assert_equal "$stderr" ''
+}
+
+@test "a message clears the redrawn progress line instead of running on after it" {
+	run --separate-stderr tiny -o "$T/bar" --num-iterations=3 --save-every=1 --eval-every=0 --progress
+	assert_success
+	[[ $stderr == *$'\r'* ]] || fail "no redrawn line: $stderr"
+	[[ $stderr != *$'s\033[Knc-train: saved '* ]] || fail "a message ran on after the line: $stderr"
+	[[ $stderr == *$'\033[K\r\033[Knc-train: saved '* ]] || skip "no line was on screen at a save (steps under 0.25 s)"
+}
+
 @test "every step logs one logfmt line with loss, lr multiplier, time and tokens/s" {
 	run tiny -o "$T/log" --num-iterations=3 --eval-every=0 --quiet
 	assert_success
@@ -208,15 +231,28 @@ damage_shard() {
 }
 
 @test "usage errors exit 2" {
-	run nc-train base -t "$T/tok"
-	assert_failure 2
-	run nc-train sft
-	assert_failure 2
-	run nc-train base --depth=lots
-	assert_failure 2
-	run nc-train base --dtype=half
-	assert_failure 2
-	assert_output --partial "--dtype: bfloat16 or float32 (not 'half')"
+	usage_error "base: -t TOKENIZER, --data DIR and -o RUN_DIR are required" nc-train base -t "$T/tok"
+	usage_error "unknown stage 'sft' (this build trains: base)" nc-train sft
+	usage_error "a stage is required (this build trains: base)" nc-train
+	usage_error "--depth: 'lots' is not a number" nc-train base --depth=lots
+	usage_error "--dtype: bfloat16 or float32 (not 'half')" nc-train base --dtype=half
+	usage_error "unexpected operand 'extra'" nc-train base -t "$T/tok" extra
+}
+
+@test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
+	usage_error "unknown option '--bogus'" nc-train base --bogus
+	usage_error "unknown option '-x'" nc-train base -x
+	usage_error "option '--data' needs a value" nc-train base -t "$T/tok" --data
+	usage_error "option '-o' needs a value" nc-train base -o
+	usage_error "option '--resume' takes no value" nc-train base --resume=yes
+}
+
+@test "real-number options refuse NaN and values out of range; --device names the three" {
+	usage_error "--warmup-ratio: 'nan' is not a number in [0, 1]" nc-train base --warmup-ratio=nan
+	usage_error "--matrix-lr: '-nan' is not a number in [0, 1000]" nc-train base --matrix-lr=-nan
+	usage_error "--final-lr-frac: '1.5' is not a number in [0, 1]" nc-train base --final-lr-frac=1.5
+	usage_error "--grad-clip: '1x' is not a number in [0, 1e+09]" nc-train base --grad-clip=1x
+	usage_error "--device: cpu, cuda or auto (not 'tpu')" nc-train base --device=tpu
 }
 
 @test "the CPU computes in float32 whatever --dtype says, and the config line names the device" {
@@ -333,6 +369,9 @@ for p in open(sys.argv[1], encoding="utf-8").read().split("\n.PP\n"):
 		--core-metric-every=-1 --sample-every=-1 --core-metric-max-per-task=500 --peak-flops=1e12
 	assert_success
 	assert_line --index 1 --regexp ' mfu=[0-9.]+$'
-	run tiny -o "$T/names2" --num-iterations=1 --core-metric-every=10
+	run --separate-stderr tiny -o "$T/names2" --num-iterations=1 --core-metric-every=10
 	assert_failure 2
+	assert_output ''
+	assert_equal "$stderr" "nc-train: --core-metric-every: CORE evaluation and sampling during training are not in this build yet (use -1)
+Try 'nc-train -h' for help."
 }

@@ -31,7 +31,8 @@ setup_file() {
 	fi
 	wait "$pid" || true
 	ls -d "$RUN"/base/step_?????? >"$BATS_FILE_TMPDIR/killed_at" 2>/dev/null || true
-	sh/tinyrun.sh >"$BATS_FILE_TMPDIR/third.out" 2>&1
+	# third go: to the end, its output a log with a progress line a step
+	NC_PROGRESS_INTERVAL=0 sh/tinyrun.sh >"$BATS_FILE_TMPDIR/third.out" 2>&1
 }
 
 setup() {
@@ -117,6 +118,13 @@ print(sum(len(l.get("points").split()) for l in lines))' "$svg")
 	# the first go's records, then the resumed ones, in one log
 	[ "$(grep -c 'event=config' "$RUN/base.log")" -eq 2 ]
 	grep -q 'step=79 loss=' "$RUN/base.log"
+}
+
+@test "with its output in a log, pretraining still shows progress, in plain lines" {
+	out=$BATS_FILE_TMPDIR/third.out
+	grep -qE '^nc-train: training: [0-9]+ steps \([0-9.]+%\)' "$out"
+	grep -q '^nc-train: saved ' "$out"
+	! grep -q $'\r' "$out"
 }
 
 @test "a run of finished stages does nothing again" {

@@ -55,8 +55,8 @@ the like-for-like numbers for nc-sample --stats, which times only the
 model's step (nc_gpt_step), not sampling.
 
 With --greedy N it first prints the greedy (temperature 0) ids of one
-sample of N tokens, `greedy=ID ID ...`, to compare with nc-sample -t 0.
-With --check-greedy FILE (nc-sample -t 0's ids on one line) it runs the
+sample of N tokens, `greedy=ID ID ...`, to compare with nc-sample -T 0.
+With --check-greedy FILE (nc-sample -T 0's ids on one line) it runs the
 prompt and those ids through the model in one forward (no cache) and checks
 that each of nc's ids has the largest logit at its position, to within 1e-4
 (exact ties are common in a barely trained model: tokens never seen in

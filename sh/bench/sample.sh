@@ -6,7 +6,7 @@
 # batch 1 and batch BENCH_BATCH, and how close batch-1 decode comes to the
 # machine's memory bandwidth.
 #
-#   nc-sample -m CKPT --tokens --stats -n N --samples S -t TEMP --threads=THREADS
+#   nc-sample -m CKPT --tokens --stats -n N --samples S -T TEMP --threads=THREADS
 #       the prompt's ids on stdin, 1+BENCH_RUNS times (one line each): the
 #       first is warm-up (a process's first forward pays for starting the
 #       OpenMP and BLAS threads), the others are the timed runs. --stats
@@ -84,7 +84,7 @@
 #   BENCH_BATCH=8         the larger batch (samples decoded together)
 #   BENCH_TEMP=1.0        sampling temperature (0: greedy)
 #   BENCH_RUNS=3          timed runs per side and batch (the best counts)
-#   BENCH_GREEDY=32       same-model check (0: skip): nc-sample -t 0 makes
+#   BENCH_GREEDY=32       same-model check (0: skip): nc-sample -T 0 makes
 #                         this many greedy tokens, and the driver checks that
 #                         each is the argmax of nanochat's logits (ties allowed)
 #   BENCH_BW_MB=512       MiB copied by the bandwidth probe
@@ -292,7 +292,7 @@ CMD_PROMPT=("$NC_BPE" encode -t "$TOK" --ids --bos --quiet "$TMP/docs.jsonl")
 nc_run() {
 	local S=$1 i
 	local tag=${2:-$1}
-	CMD_NC=("$NC_SAMPLE" -m "$CKPT" --tokens --stats -n "$BENCH_N" --samples="$S" -t "$BENCH_TEMP"
+	CMD_NC=("$NC_SAMPLE" -m "$CKPT" --tokens --stats -n "$BENCH_N" --samples="$S" -T "$BENCH_TEMP"
 		--threads="$THREADS" --device="$BENCH_DEVICE")
 	for i in $(seq $((BENCH_RUNS + 1))); do
 		cat "$TMP/prompt.ids"
@@ -304,9 +304,9 @@ nc_run() {
 }
 
 if [ "$BENCH_GREEDY" -gt 0 ]; then
-	"$NC_SAMPLE" -m "$CKPT" --tokens -t 0 -n "$BENCH_GREEDY" --threads="$THREADS" --device="$BENCH_DEVICE" \
+	"$NC_SAMPLE" -m "$CKPT" --tokens -T 0 -n "$BENCH_GREEDY" --threads="$THREADS" --device="$BENCH_DEVICE" \
 		<"$TMP/prompt.ids" \
-		>"$TMP/greedy.nc" 2>"$TMP/greedy.err" || die "nc-sample -t 0 failed: $(tail -n 3 "$TMP/greedy.err")"
+		>"$TMP/greedy.nc" 2>"$TMP/greedy.err" || die "nc-sample -T 0 failed: $(tail -n 3 "$TMP/greedy.err")"
 fi
 
 note "nc-sample: batch 1 and $BENCH_BATCH, $BENCH_RUNS timed runs each ..."
@@ -428,7 +428,7 @@ if [ "$BENCH_GREEDY" -gt 0 ]; then
 		k = 0; while (k < n && k < m && x[k + 1] == y[k + 1]) k++; print k }')
 	CHECK=$(kv greedy_check <"$TMP/py.log" | head -n 1)
 	GAP=$(kv max_gap <"$TMP/py.log" | head -n 1)
-	GREEDY_LINE="- same model check: nc-sample -t 0 -n $BENCH_GREEDY (batch 1): each of nc's greedy ids is the argmax of nanochat's logits at its position, to within 1e-4, at ${CHECK:-?} positions (largest shortfall ${GAP:-?}); the two greedy sequences agree for their first $AGREE tokens (after $BENCH_TRAIN_STEPS steps, tokens never seen in training keep identical lm_head rows, so exact ties are broken by rounding, and the sequences part at the first such tie)"
+	GREEDY_LINE="- same model check: nc-sample -T 0 -n $BENCH_GREEDY (batch 1): each of nc's greedy ids is the argmax of nanochat's logits at its position, to within 1e-4, at ${CHECK:-?} positions (largest shortfall ${GAP:-?}); the two greedy sequences agree for their first $AGREE tokens (after $BENCH_TRAIN_STEPS steps, tokens never seen in training keep identical lm_head rows, so exact ties are broken by rounding, and the sequences part at the first such tie)"
 fi
 
 LOAD_BW=${LOAD_BW:-?}

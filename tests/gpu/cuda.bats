@@ -72,7 +72,7 @@ same_curve() {
 
 @test "greedy sampling on the GPU gives the CPU's tokens" {
 	for d in cpu cuda; do
-		nc-sample -m "$T/cpu" --device=$d -p "The" -n 24 -t 0 --samples 3 --json >"$T/s_$d.jsonl"
+		nc-sample -m "$T/cpu" --device=$d -p "The" -n 24 -T 0 --samples 3 --json >"$T/s_$d.jsonl"
 	done
 	diff "$T/s_cpu.jsonl" "$T/s_cuda.jsonl"
 }
@@ -137,7 +137,7 @@ same_curve() {
 
 @test "decode graphs: seeded samples on the GPU are the same replayed as op by op (NC_NO_GRAPHS=1)" {
 	train --device=cpu -o "$T/g2" --num-iterations=2 >/dev/null
-	args=(-m "$T/g2/step_000002" --device=cuda -p "The" -n 20 -t 0.9 -s 5 --samples 3 --json)
+	args=(-m "$T/g2/step_000002" --device=cuda -p "The" -n 20 -T 0.9 -s 5 --samples 3 --json)
 	nc-sample "${args[@]}" >"$T/graphs.jsonl"
 	NC_NO_GRAPHS=1 nc-sample "${args[@]}" >"$T/nographs.jsonl"
 	[ "$(wc -l <"$T/graphs.jsonl")" = 3 ]

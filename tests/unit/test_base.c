@@ -79,6 +79,14 @@ static void test_parse(void)
 	CHECK(nc_parse_u64("--n", "12x", 0, 100, &v) == -1 && strstr(nc_errmsg(), "--n"), "junk is rejected naming the option");
 	CHECK(nc_parse_u64("--n", "-3", 0, 100, &v) == -1, "negative numbers are rejected");
 	CHECK(nc_parse_u64("--n", "101", 0, 100, &v) == -1 && strstr(nc_errmsg(), "range"), "out of range is rejected");
+	double d = -1;
+	CHECK(nc_parse_real("--r", "2.5e-1", 0, 1, &d) == 0 && d == 0.25, "a real number parses");
+	CHECK(nc_parse_real("--r", "1", 0, 1, &d) == 0 && d == 1, "the bounds are in the range");
+	const char *bad[] = {"nan", "NaN", "-nan", "inf", "1.5", "-0.1", "", "0.5x", "1e999"};
+	int refused = 1;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		refused &= nc_parse_real("--r", bad[i], 0, 1, &d) == -1 && strstr(nc_errmsg(), "--r: '");
+	CHECK(refused, "NaN, infinities, junk and values outside [0, 1] are refused, naming the option");
 }
 
 static void test_rng(void)
