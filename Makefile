@@ -42,7 +42,7 @@ CU_SRC    := $(wildcard kernels/*.cu)
 CU_OBJ    := $(CU_SRC:%.cu=build/%.o)
 CUDA_LIB  := $(if $(filter 1,$(CUDA)),build/libnc_cuda.a)
 
-LIB_SRC := $(wildcard lib/*.c)
+LIB_SRC := $(wildcard lib/*.c lib/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
 TOOLS   := $(patsubst cmd/%.c,build/%,$(wildcard cmd/nc-*.c))
 UNIT    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))

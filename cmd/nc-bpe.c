@@ -1,5 +1,5 @@
 /* nc-bpe: train, use and inspect byte-level BPE tokenizers. */
-#include "../lib/bpe_jobs.h"
+#include "../lib/bpe_files.h"
 #include "../lib/cli.h"
 #include "../lib/docs.h"
 #include "../lib/err.h"
@@ -185,18 +185,18 @@ static int cmd_train(int argc, char **argv)
 	if (nc_tok_save(&t, opt.out) != 0)
 		nc_die_err();
 	struct nc_logfmt l = {0};
-	logfmt_str(&l, "stage", "tok-train");
-	logfmt_int(&l, "vocab_size", t.vocab_size);
-	logfmt_int(&l, "merges", (int64_t)st.merges);
-	logfmt_int(&l, "docs", (int64_t)st.docs);
-	logfmt_int(&l, "chars", (int64_t)st.chars);
-	logfmt_int(&l, "unique_chunks", (int64_t)st.unique_chunks);
-	logfmt_f(&l, "count_s", st.count_s, 2);
-	logfmt_f(&l, "merge_s", st.merge_s, 2);
-	logfmt_f(&l, "train_s", nc_now() - t0, 2);
-	logfmt_str(&l, "tokenizer", opt.out);
-	logfmt_emit(&l, stdout);
-	logfmt_free(&l);
+	nc_logfmt_str(&l, "stage", "tok-train");
+	nc_logfmt_int(&l, "vocab_size", t.vocab_size);
+	nc_logfmt_int(&l, "merges", (int64_t)st.merges);
+	nc_logfmt_int(&l, "docs", (int64_t)st.docs);
+	nc_logfmt_int(&l, "chars", (int64_t)st.chars);
+	nc_logfmt_int(&l, "unique_chunks", (int64_t)st.unique_chunks);
+	nc_logfmt_f(&l, "count_s", st.count_s, 2);
+	nc_logfmt_f(&l, "merge_s", st.merge_s, 2);
+	nc_logfmt_f(&l, "train_s", nc_now() - t0, 2);
+	nc_logfmt_str(&l, "tokenizer", opt.out);
+	nc_logfmt_emit(&l, stdout);
+	nc_logfmt_free(&l);
 	nc_tok_free(&t);
 	return 0;
 }
@@ -266,7 +266,7 @@ static void decode_shard(const struct nc_tokenizer *t, const char *path)
 		nc_die("%s: written with another tokenizer (fingerprint %016llx, %s has %016llx)", r.path,
 		       (unsigned long long)r.info.fingerprint, opt.tok[0],
 		       (unsigned long long)t->fingerprint);
-	uint32_t *ids = xmalloc((1 << 16) * sizeof *ids);
+	uint32_t *ids = nc_xmalloc((1 << 16) * sizeof *ids);
 	long n;
 	while ((n = nc_shard_read(&r, ids, 1 << 16)) > 0)
 		decode_ids(t, ids, (size_t)n, r.path);
@@ -313,7 +313,7 @@ static int cmd_import(int argc, char **argv)
 			ids[n] = UINT32_MAX;
 		}
 	for (int i = 0; i < opt.nspecial; i++) {
-		copies[i] = xstrdup(opt.special[i]);
+		copies[i] = nc_xstrdup(opt.special[i]);
 		char *eq = strrchr(copies[i], '=');
 		ids[n] = UINT32_MAX;
 		if (eq && eq[1] >= '0' && eq[1] <= '9') {
@@ -358,20 +358,20 @@ static int cmd_info(int argc, char **argv)
 	struct nc_logfmt l = {0};
 	char fp[32];
 	snprintf(fp, sizeof fp, "%016llx", (unsigned long long)t.fingerprint);
-	logfmt_str(&l, "tokenizer", opt.tok[0]);
-	logfmt_int(&l, "vocab_size", t.vocab_size);
-	logfmt_int(&l, "tokens", t.n_tokens);
-	logfmt_int(&l, "merges", t.n_tokens >= 256 ? t.n_tokens - 256 : 0);
-	logfmt_int(&l, "specials", t.n_special);
-	logfmt_str(&l, "fingerprint", fp);
-	logfmt_str(&l, "pattern", t.pattern);
-	logfmt_emit(&l, stdout);
+	nc_logfmt_str(&l, "tokenizer", opt.tok[0]);
+	nc_logfmt_int(&l, "vocab_size", t.vocab_size);
+	nc_logfmt_int(&l, "tokens", t.n_tokens);
+	nc_logfmt_int(&l, "merges", t.n_tokens >= 256 ? t.n_tokens - 256 : 0);
+	nc_logfmt_int(&l, "specials", t.n_special);
+	nc_logfmt_str(&l, "fingerprint", fp);
+	nc_logfmt_str(&l, "pattern", t.pattern);
+	nc_logfmt_emit(&l, stdout);
 	for (uint32_t i = 0; i < t.n_special; i++) {
-		logfmt_str(&l, "special", t.special_name[i]);
-		logfmt_int(&l, "id", t.special_id[i]);
-		logfmt_emit(&l, stdout);
+		nc_logfmt_str(&l, "special", t.special_name[i]);
+		nc_logfmt_int(&l, "id", t.special_id[i]);
+		nc_logfmt_emit(&l, stdout);
 	}
-	logfmt_free(&l);
+	nc_logfmt_free(&l);
 	nc_tok_free(&t);
 	return 0;
 }
@@ -402,13 +402,13 @@ static void token_bytes_table(const struct nc_tokenizer *t)
 		return;
 	double mean = sum / n, var = n > 1 ? (sq - n * mean * mean) / (n - 1) : 0;
 	struct nc_logfmt l = {0};
-	logfmt_str(&l, "tokenizer", opt.tok[0]);
-	logfmt_int(&l, "token_bytes_min", lo);
-	logfmt_int(&l, "token_bytes_max", hi);
-	logfmt_f(&l, "token_bytes_mean", mean, 4);
-	logfmt_f(&l, "token_bytes_std", sqrt(var > 0 ? var : 0), 4);
-	logfmt_emit(&l, stdout);
-	logfmt_free(&l);
+	nc_logfmt_str(&l, "tokenizer", opt.tok[0]);
+	nc_logfmt_int(&l, "token_bytes_min", lo);
+	nc_logfmt_int(&l, "token_bytes_max", hi);
+	nc_logfmt_f(&l, "token_bytes_mean", mean, 4);
+	nc_logfmt_f(&l, "token_bytes_std", sqrt(var > 0 ? var : 0), 4);
+	nc_logfmt_emit(&l, stdout);
+	nc_logfmt_free(&l);
 }
 
 static void markdown_tables(int ntext, char **names, const size_t *bytes, const size_t *tokens,
@@ -442,7 +442,7 @@ static void markdown_tables(int ntext, char **names, const size_t *bytes, const 
 static int cmd_stats(int argc, char **argv)
 {
 	need_tokenizer("stats");
-	struct nc_tokenizer *t = xcalloc(opt.ntok, sizeof *t);
+	struct nc_tokenizer *t = nc_xcalloc(opt.ntok, sizeof *t);
 	for (int k = 0; k < opt.ntok; k++)
 		load(&t[k], opt.tok[k]);
 	if (argc == 0 || opt.token_bytes) {
@@ -450,8 +450,8 @@ static int cmd_stats(int argc, char **argv)
 			nc_usage_error("stats: --token-bytes takes no text operands");
 		token_bytes_table(&t[0]);
 	} else {
-		size_t *bytes = xcalloc(argc, sizeof *bytes);
-		size_t *tokens = xcalloc((size_t)argc * opt.ntok, sizeof *tokens);
+		size_t *bytes = nc_xcalloc(argc, sizeof *bytes);
+		size_t *tokens = nc_xcalloc((size_t)argc * opt.ntok, sizeof *tokens);
 		struct nc_doc_opts d = doc_opts();
 		struct nc_logfmt l = {0};
 		for (int i = 0; i < argc; i++) {
@@ -468,23 +468,23 @@ static int cmd_stats(int argc, char **argv)
 				nc_ids_free(&ids);
 				if (opt.markdown)
 					continue;
-				logfmt_str(&l, "text", base_name(argv[i]));
-				logfmt_int(&l, "bytes", (int64_t)n);
-				logfmt_str(&l, "tokenizer", base_name(opt.tok[k]));
-				logfmt_int(&l, "tokens", (int64_t)ntokens);
-				logfmt_f(&l, "ratio", ntokens ? (double)n / ntokens : 0, 4);
-				logfmt_emit(&l, stdout);
+				nc_logfmt_str(&l, "text", base_name(argv[i]));
+				nc_logfmt_int(&l, "bytes", (int64_t)n);
+				nc_logfmt_str(&l, "tokenizer", base_name(opt.tok[k]));
+				nc_logfmt_int(&l, "tokens", (int64_t)ntokens);
+				nc_logfmt_f(&l, "ratio", ntokens ? (double)n / ntokens : 0, 4);
+				nc_logfmt_emit(&l, stdout);
 			}
 			free(text);
 		}
 		if (opt.markdown) {
-			char **names = xmalloc(argc * sizeof *names);
+			char **names = nc_xmalloc(argc * sizeof *names);
 			for (int i = 0; i < argc; i++)
 				names[i] = (char *)base_name(argv[i]);
 			markdown_tables(argc, names, bytes, tokens, opt.ntok);
 			free(names);
 		}
-		logfmt_free(&l);
+		nc_logfmt_free(&l);
 		free(bytes);
 		free(tokens);
 	}

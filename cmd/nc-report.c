@@ -2,7 +2,7 @@
 #include "../lib/cli.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
-#include "../lib/report.h"
+#include "../lib/report/report.h"
 
 #include <errno.h>
 #include <getopt.h>

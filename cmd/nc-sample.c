@@ -160,18 +160,18 @@ static const char *finish_name(enum nc_finish f)
 static void stats_line(const struct nc_engine *e, const char *where)
 {
 	struct nc_logfmt l = {0};
-	logfmt_str(&l, "prompt", where);
-	logfmt_int(&l, "prefill_tokens", e->prefill_tokens);
-	logfmt_f(&l, "prefill_s", e->prefill_s, 6);
+	nc_logfmt_str(&l, "prompt", where);
+	nc_logfmt_int(&l, "prefill_tokens", e->prefill_tokens);
+	nc_logfmt_f(&l, "prefill_s", e->prefill_s, 6);
 	if (e->prefill_s > 0)
-		logfmt_f(&l, "prefill_tok_s", e->prefill_tokens / e->prefill_s, 1);
-	logfmt_int(&l, "decode_steps", e->decode_steps);
-	logfmt_int(&l, "decode_tokens", e->decode_tokens);
-	logfmt_f(&l, "decode_s", e->decode_s, 6);
+		nc_logfmt_f(&l, "prefill_tok_s", e->prefill_tokens / e->prefill_s, 1);
+	nc_logfmt_int(&l, "decode_steps", e->decode_steps);
+	nc_logfmt_int(&l, "decode_tokens", e->decode_tokens);
+	nc_logfmt_f(&l, "decode_s", e->decode_s, 6);
 	if (e->decode_s > 0)
-		logfmt_f(&l, "decode_tok_s", e->decode_tokens / e->decode_s, 1);
-	logfmt_emit(&l, stderr);
-	logfmt_free(&l);
+		nc_logfmt_f(&l, "decode_tok_s", e->decode_tokens / e->decode_s, 1);
+	nc_logfmt_emit(&l, stderr);
+	nc_logfmt_free(&l);
 }
 
 static int run_prompt(struct model *md, const struct opts *o, const char *line, const char *where)
@@ -200,8 +200,8 @@ static int run_prompt(struct model *md, const struct opts *o, const char *line, 
 		n = (size_t)(ctx - 1);
 	}
 	int S = o->s.samples;
-	struct sample_out *outs = xcalloc((size_t)S, sizeof *outs);
-	enum nc_finish *fin = xcalloc((size_t)S, sizeof *fin);
+	struct sample_out *outs = nc_xcalloc((size_t)S, sizeof *outs);
+	enum nc_finish *fin = nc_xcalloc((size_t)S, sizeof *fin);
 	struct sink k = {md, o, outs, S == 1 && !o->json && !o->tokens};
 	for (int s = 0; s < S && o->echo; s++) {
 		/* the prompt comes first, as if the sample had produced it */

@@ -10,7 +10,7 @@
 #include "../lib/parse.h"
 #include "../lib/reader.h"
 #include "../lib/shard.h"
-#include "../lib/shard_jobs.h"
+#include "../lib/shard_files.h"
 #include "../lib/tokenizer.h"
 
 #include <getopt.h>
@@ -134,7 +134,7 @@ static int cmd_tokens(int argc, char **argv)
 		nc_usage_error("tokens: an output directory is required (-o DIR)");
 	struct nc_tokenizer t;
 	load_tokenizer(&t, "tokens");
-	char *dir = xstrdup(opt.out);
+	char *dir = nc_xstrdup(opt.out);
 	for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
 		dir[n - 1] = 0;
 	struct nc_tokens_opts o = {doc_opts(), dir, opt.shard_tokens, opt.val_docs};
@@ -150,15 +150,15 @@ static int cmd_tokens(int argc, char **argv)
 	if (opt.progress >= 0) {
 		/* on stderr: stdout carries the shards' paths */
 		struct nc_logfmt l = {0};
-		logfmt_str(&l, "stage", "shard");
-		logfmt_int(&l, "docs", (int64_t)st.docs);
-		logfmt_int(&l, "bytes", (int64_t)st.bytes);
-		logfmt_int(&l, "train_tokens", (int64_t)st.train_tokens);
-		logfmt_int(&l, "val_tokens", (int64_t)st.val_tokens);
-		logfmt_int(&l, "train_shards", st.train_shards);
-		logfmt_int(&l, "val_shards", st.val_shards);
-		logfmt_emit(&l, stderr);
-		logfmt_free(&l);
+		nc_logfmt_str(&l, "stage", "shard");
+		nc_logfmt_int(&l, "docs", (int64_t)st.docs);
+		nc_logfmt_int(&l, "bytes", (int64_t)st.bytes);
+		nc_logfmt_int(&l, "train_tokens", (int64_t)st.train_tokens);
+		nc_logfmt_int(&l, "val_tokens", (int64_t)st.val_tokens);
+		nc_logfmt_int(&l, "train_shards", st.train_shards);
+		nc_logfmt_int(&l, "val_shards", st.val_shards);
+		nc_logfmt_emit(&l, stderr);
+		nc_logfmt_free(&l);
 	}
 	nc_tok_free(&t);
 	free(dir);
@@ -183,12 +183,12 @@ static int cmd_chat(int argc, char **argv)
 	if (opt.progress >= 0 && !opt.ids && !opt.show) {
 		/* on stderr: stdout may carry the shard */
 		struct nc_logfmt l = {0};
-		logfmt_str(&l, "stage", "chat");
-		logfmt_int(&l, "conversations", (int64_t)st.conversations);
-		logfmt_int(&l, "tokens", (int64_t)st.tokens);
-		logfmt_int(&l, "supervised", (int64_t)st.supervised);
-		logfmt_emit(&l, stderr);
-		logfmt_free(&l);
+		nc_logfmt_str(&l, "stage", "chat");
+		nc_logfmt_int(&l, "conversations", (int64_t)st.conversations);
+		nc_logfmt_int(&l, "tokens", (int64_t)st.tokens);
+		nc_logfmt_int(&l, "supervised", (int64_t)st.supervised);
+		nc_logfmt_emit(&l, stderr);
+		nc_logfmt_free(&l);
 	}
 	nc_tok_free(&t);
 	return 0;
@@ -210,20 +210,20 @@ static int cmd_info(int argc, char **argv)
 			nc_die_err();
 		char fp[32];
 		snprintf(fp, sizeof fp, "%016llx", (unsigned long long)r.info.fingerprint);
-		logfmt_str(&l, "shard", argv[i]);
+		nc_logfmt_str(&l, "shard", argv[i]);
 		if (r.info.count == NC_SHARD_STREAMED)
-			logfmt_str(&l, "tokens", "streamed");
+			nc_logfmt_str(&l, "tokens", "streamed");
 		else
-			logfmt_int(&l, "tokens", (int64_t)r.info.count);
-		logfmt_int(&l, "token_bytes", r.info.width);
-		logfmt_int(&l, "vocab_size", r.info.vocab_size);
-		logfmt_int(&l, "bos", r.info.bos);
-		logfmt_str(&l, "mask", (r.info.flags & NC_SHARD_HAS_MASK) ? "yes" : "no");
-		logfmt_str(&l, "fingerprint", fp);
-		logfmt_emit(&l, stdout);
+			nc_logfmt_int(&l, "tokens", (int64_t)r.info.count);
+		nc_logfmt_int(&l, "token_bytes", r.info.width);
+		nc_logfmt_int(&l, "vocab_size", r.info.vocab_size);
+		nc_logfmt_int(&l, "bos", r.info.bos);
+		nc_logfmt_str(&l, "mask", (r.info.flags & NC_SHARD_HAS_MASK) ? "yes" : "no");
+		nc_logfmt_str(&l, "fingerprint", fp);
+		nc_logfmt_emit(&l, stdout);
 		nc_shard_close(&r);
 	}
-	logfmt_free(&l);
+	nc_logfmt_free(&l);
 	return 0;
 }
 
@@ -255,14 +255,14 @@ static int cmd_verify(int argc, char **argv)
 			bad = 1;
 			nc_shard_free(&s);
 		}
-		logfmt_str(&l, "shard", argv[i]);
-		logfmt_str(&l, "ok", ok ? "yes" : "no");
+		nc_logfmt_str(&l, "shard", argv[i]);
+		nc_logfmt_str(&l, "ok", ok ? "yes" : "no");
 		if (ok)
-			logfmt_int(&l, "tokens", (int64_t)s.n);
-		logfmt_emit(&l, stdout);
+			nc_logfmt_int(&l, "tokens", (int64_t)s.n);
+		nc_logfmt_emit(&l, stdout);
 		nc_shard_free(&s);
 	}
-	logfmt_free(&l);
+	nc_logfmt_free(&l);
 	if (have_tok)
 		nc_tok_free(&t);
 	return bad;

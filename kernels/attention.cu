@@ -167,7 +167,7 @@ __global__ void k_attention_delta(float *delta, const float *dout, const float *
 		delta[(b * H + h) * T + t] = s;
 }
 
-void nc_cu_attention_delta(float *delta, const float *dout, const float *out, int B, int T, int H,
+void nc_cuda_attention_delta(float *delta, const float *dout, const float *out, int B, int T, int H,
 			   int D)
 {
 	size_t rows = (size_t)B * T * H;
@@ -292,7 +292,7 @@ static size_t tiles_bytes(int D, int tiles, int score_tiles, int vectors)
 		(size_t)vectors * TILE) * sizeof(float);
 }
 
-/* The kernel instance for head size D; D is at most NC_CU_MAX_HEAD_DIM,
+/* The kernel instance for head size D; D is at most NC_CUDA_MAX_HEAD_DIM,
  * as the op table's max_head_dim tells nc_gpt_init, which refuses larger
  * heads before any step. */
 #define BY_HEAD(D, f, ...) \
@@ -326,7 +326,7 @@ static void flash_backward(float *dq, float *dk, float *dv, const float *dout, c
 	CUDA_CHECK_LAUNCH();
 }
 
-void nc_cu_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+void nc_cuda_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
 		     int T, int H, int Hkv, int D)
 {
 	if (B <= 0 || T <= 0)
@@ -337,14 +337,14 @@ void nc_cu_attention(float *out, float *lse, const float *q, const float *k, con
 static float *att_delta;
 static size_t att_delta_cap;
 
-void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+void nc_cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
 			      const float *lse, const float *q, const float *k, const float *v, int B,
 			      int T, int H, int Hkv, int D)
 {
 	if (B <= 0 || T <= 0)
 		return;
-	float *delta = nc_cu_scratch(&att_delta, &att_delta_cap, (size_t)B * T * H);
-	nc_cu_attention_delta(delta, dout, out, B, T, H, D);
+	float *delta = nc_cuda_scratch(&att_delta, &att_delta_cap, (size_t)B * T * H);
+	nc_cuda_attention_delta(delta, dout, out, B, T, H, D);
 	BY_HEAD(D, flash_backward, dq, dk, dv, dout, lse, delta, q, k, v, B, T, H, Hkv, D);
 }
 
@@ -383,7 +383,7 @@ __global__ void k_attend_cached(float *out, const float *q, const float *k, cons
 	}
 }
 
-void nc_cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
+void nc_cuda_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
 			    int Tq, int H, int Hkv, int D, const int *pos, int Tmax)
 {
 	if (B <= 0 || Tq <= 0)

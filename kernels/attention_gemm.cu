@@ -105,7 +105,7 @@ static size_t ptr_cap;
 static void **send(const batches &bt)
 {
 	size_t floats = (bt.p.size() * sizeof(void *) + sizeof(float) - 1) / sizeof(float);
-	void **d = (void **)nc_cu_scratch(&ptr_buf, &ptr_cap, floats ? floats : 1);
+	void **d = (void **)nc_cuda_scratch(&ptr_buf, &ptr_cap, floats ? floats : 1);
 	CUDA_CHECK(cudaMemcpy(d, bt.p.data(), bt.p.size() * sizeof(void *), cudaMemcpyHostToDevice));
 	return d;
 }
@@ -117,7 +117,7 @@ static void gemm_batch(void **dev, size_t at, size_t stride, int count, cublasOp
 		       int ldc, int bf16)
 {
 	cudaDataType_t t = bf16 ? CUDA_R_16BF : CUDA_R_32F;
-	CUBLAS_CHECK(cublasGemmBatchedEx(nc_cu_blas(), ta, tb, m, n, k, &alpha,
+	CUBLAS_CHECK(cublasGemmBatchedEx(nc_cuda_blas(), ta, tb, m, n, k, &alpha,
 					 (const void *const *)dev + at, t, lda,
 					 (const void *const *)dev + at + stride, t, ldb, &beta,
 					 dev + at + 2 * stride, CUDA_R_32F, ldc, count,
@@ -143,10 +143,10 @@ static size_t s_cap, p_cap, delta_cap, bq_cap, bk_cap, bv_cap, bg_cap;
 /* the operands as the products take them: bf16 copies, or the fp32 inputs */
 static const void *operand(const float *x, size_t n, float **buf, size_t *cap, int bf16)
 {
-	return bf16 ? (const void *)nc_cu_bf16(x, n, buf, cap) : (const void *)x;
+	return bf16 ? (const void *)nc_cuda_bf16(x, n, buf, cap) : (const void *)x;
 }
 
-void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k, const float *v,
+extern "C" void nc_cuda_attention_gemm(float *out, float *lse, const float *q, const float *k, const float *v,
 			  int B, int T, int H, int Hkv, int D, int bf16)
 {
 	if (B <= 0 || T <= 0)
@@ -156,8 +156,8 @@ void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k
 	size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * Hkv * D;
 	const void *Q = operand(q, nq, &bq, &bq_cap, bf16), *K = operand(k, nk, &bk, &bk_cap, bf16);
 	const void *V = operand(v, nk, &bv, &bv_cap, bf16);
-	float *S = nc_cu_scratch(&s_buf, &s_cap, (size_t)items * rows * T);
-	void *P = nc_cu_scratch(&p_buf, &p_cap, (size_t)items * rows * T);
+	float *S = nc_cuda_scratch(&s_buf, &s_cap, (size_t)items * rows * T);
+	void *P = nc_cuda_scratch(&p_buf, &p_cap, (size_t)items * rows * T);
 	float scale = 1.0f / sqrtf((float)D);
 
 	batches bt;
@@ -192,7 +192,7 @@ void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k
 	}
 }
 
-void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
+extern "C" void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
 				   const float *out, const float *lse, const float *q, const float *k,
 				   const float *v, int B, int T, int H, int Hkv, int D, int bf16)
 {
@@ -203,11 +203,11 @@ void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float 
 	size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * Hkv * D;
 	const void *Q = operand(q, nq, &bq, &bq_cap, bf16), *K = operand(k, nk, &bk, &bk_cap, bf16);
 	const void *V = operand(v, nk, &bv, &bv_cap, bf16), *dO = operand(dout, nq, &bg, &bg_cap, bf16);
-	float *S = nc_cu_scratch(&s_buf, &s_cap, (size_t)items * rows * T);
-	void *P = nc_cu_scratch(&p_buf, &p_cap, (size_t)items * rows * T);
-	float *delta = nc_cu_scratch(&delta_buf, &delta_cap, (size_t)items * T);
+	float *S = nc_cuda_scratch(&s_buf, &s_cap, (size_t)items * rows * T);
+	void *P = nc_cuda_scratch(&p_buf, &p_cap, (size_t)items * rows * T);
+	float *delta = nc_cuda_scratch(&delta_buf, &delta_cap, (size_t)items * T);
 	float scale = 1.0f / sqrtf((float)D);
-	nc_cu_attention_delta(delta, dout, out, B, T, H, D);
+	nc_cuda_attention_delta(delta, dout, out, B, T, H, D);
 
 	/* per chunk: scores, dP and dQ over every (b, h); dV and dK per head
 	 * of a group over every (b, kv head) */

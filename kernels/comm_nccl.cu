@@ -93,7 +93,7 @@ extern "C" int nc_cuda_nccl_init(const void *id, int rank, int world)
 	c.all_gather = all_gather;
 	c.reduce_avg = reduce_avg;
 	c.bcast = bcast;
-	nc_cu_set_collectives(&c);
+	nc_cuda_set_collectives(&c);
 	return 0;
 }
 

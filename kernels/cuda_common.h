@@ -17,29 +17,29 @@
 
 /* Every CUDA call is checked; a failure names the call and ends the
  * process (it is a broken device or driver, not bad input). */
-void nc_cu_check(cudaError_t e, const char *what, const char *file, int line);
-#define CUDA_CHECK(x) nc_cu_check((x), #x, __FILE__, __LINE__)
+void nc_cuda_check(cudaError_t e, const char *what, const char *file, int line);
+#define CUDA_CHECK(x) nc_cuda_check((x), #x, __FILE__, __LINE__)
 /* after a kernel launch: the launch itself (configuration) */
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
-void nc_cu_blas_check(cublasStatus_t s, const char *what, const char *file, int line);
-#define CUBLAS_CHECK(x) nc_cu_blas_check((x), #x, __FILE__, __LINE__)
-cublasHandle_t nc_cu_blas(void);   /* the process's cuBLAS handle */
+void nc_cuda_blas_check(cublasStatus_t s, const char *what, const char *file, int line);
+#define CUBLAS_CHECK(x) nc_cuda_blas_check((x), #x, __FILE__, __LINE__)
+cublasHandle_t nc_cuda_blas(void);   /* the process's cuBLAS handle */
 
 /* The flash attention kernels' largest head size (4 threads a row, up to
  * 32 dimensions each): the fp32 table's max_head_dim. */
-#define NC_CU_MAX_HEAD_DIM 128
+#define NC_CUDA_MAX_HEAD_DIM 128
 
 static inline unsigned blocks(size_t n, unsigned per)
 {
 	return (unsigned)((n + per - 1) / per);
 }
 
-void *nc_cu_alloc(size_t bytes);   /* zeroed */
-void nc_cu_free(void *p);
+void *nc_cuda_alloc(size_t bytes);   /* zeroed */
+void nc_cuda_free(void *p);
 /* A device buffer of at least n floats, kept between calls and grown. */
-float *nc_cu_scratch(float **buf, size_t *cap, size_t n);
+float *nc_cuda_scratch(float **buf, size_t *cap, size_t n);
 /* src (n floats, device) rounded to bf16 (raw bits) in such a buffer */
-const uint16_t *nc_cu_bf16(const float *src, size_t n, float **buf, size_t *cap);
+const uint16_t *nc_cuda_bf16(const float *src, size_t n, float **buf, size_t *cap);
 
 /* to bf16 and back, to nearest even (NaNs stay NaN): mirrors nc_bf16_round
  * of lib/bf16.h, which device code cannot call */
@@ -86,27 +86,29 @@ static __device__ __forceinline__ float block_max(float v, float *shared)
 }
 
 /* kernels/attention.cu: the attention ops of lib/ops.h */
-void nc_cu_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+void nc_cuda_attention(float *out, float *lse, const float *q, const float *k, const float *v, int B,
 		     int T, int H, int Hkv, int D);
-void nc_cu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+void nc_cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
 			      const float *lse, const float *q, const float *k, const float *v, int B,
 			      int T, int H, int Hkv, int D);
 /* attention backward's delta = rowsum(dout * out) per (b, h, t), (B,H,T) */
-void nc_cu_attention_delta(float *delta, const float *dout, const float *out, int B, int T, int H,
+void nc_cuda_attention_delta(float *delta, const float *dout, const float *out, int B, int T, int H,
 			   int D);
 /* Training attention through cuBLAS, a chunk of queries at a time (the
- * bf16 table's; bf16 0 runs the same in fp32 products, for tests). */
-void nc_cu_attention_gemm(float *out, float *lse, const float *q, const float *k, const float *v,
-			  int B, int T, int H, int Hkv, int D, int bf16);
-void nc_cu_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
-				   const float *out, const float *lse, const float *q, const float *k,
-				   const float *v, int B, int T, int H, int Hkv, int D, int bf16);
+ * bf16 table's; bf16 0 runs the same in fp32 products, for tests, which
+ * call them through ops_cuda.h: hence C linkage). */
+extern "C" void nc_cuda_attention_gemm(float *out, float *lse, const float *q, const float *k,
+				       const float *v, int B, int T, int H, int Hkv, int D, int bf16);
+extern "C" void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
+						const float *out, const float *lse, const float *q,
+						const float *k, const float *v, int B, int T, int H, int Hkv,
+						int D, int bf16);
 /* The collectives of kernels/comm_nccl.cu into the op tables (their other
  * entries are ignored). */
 struct nc_ops;
-void nc_cu_set_collectives(const struct nc_ops *c);
+void nc_cuda_set_collectives(const struct nc_ops *c);
 
-void nc_cu_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
+void nc_cuda_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
 			    int Tq, int H, int Hkv, int D, const int *pos, int Tmax);
 
 #endif

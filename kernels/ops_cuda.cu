@@ -26,7 +26,7 @@ extern "C" {
 
 /* ---- checking ---- */
 
-void nc_cu_check(cudaError_t e, const char *what, const char *file, int line)
+void nc_cuda_check(cudaError_t e, const char *what, const char *file, int line)
 {
 	if (e == cudaSuccess)
 		return;
@@ -34,7 +34,7 @@ void nc_cu_check(cudaError_t e, const char *what, const char *file, int line)
 	exit(1);
 }
 
-void nc_cu_blas_check(cublasStatus_t s, const char *what, const char *file, int line)
+void nc_cuda_blas_check(cublasStatus_t s, const char *what, const char *file, int line)
 {
 	if (s == CUBLAS_STATUS_SUCCESS)
 		return;
@@ -44,14 +44,14 @@ void nc_cu_blas_check(cublasStatus_t s, const char *what, const char *file, int 
 
 static cublasHandle_t blas;
 
-cublasHandle_t nc_cu_blas(void)
+cublasHandle_t nc_cuda_blas(void)
 {
 	return blas;
 }
 
 /* ---- memory ---- */
 
-void *nc_cu_alloc(size_t bytes)
+void *nc_cuda_alloc(size_t bytes)
 {
 	void *p = NULL;
 	cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
@@ -68,7 +68,7 @@ void *nc_cu_alloc(size_t bytes)
 	return p;
 }
 
-void nc_cu_free(void *p)
+void nc_cuda_free(void *p)
 {
 	if (p)
 		CUDA_CHECK(cudaFree(p));
@@ -95,11 +95,11 @@ static void cu_download(void *dst, const void *src, size_t bytes)
 	CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
-float *nc_cu_scratch(float **buf, size_t *cap, size_t n)
+float *nc_cuda_scratch(float **buf, size_t *cap, size_t n)
 {
 	if (n > *cap) {
-		nc_cu_free(*buf);
-		*buf = (float *)nc_cu_alloc(n * sizeof(float));
+		nc_cuda_free(*buf);
+		*buf = (float *)nc_cuda_alloc(n * sizeof(float));
 		*cap = n;
 	}
 	return *buf;
@@ -446,7 +446,7 @@ static double cu_sumsq(const float *x, size_t n)
 	if (!n)
 		return 0;
 	if (!sumsq_part)
-		sumsq_part = (double *)nc_cu_alloc(SUMSQ_BLOCKS * sizeof(double));
+		sumsq_part = (double *)nc_cuda_alloc(SUMSQ_BLOCKS * sizeof(double));
 	k_sumsq<<<SUMSQ_BLOCKS, 256>>>(x, n, sumsq_part);
 	CUDA_CHECK_LAUNCH();
 	double h[SUMSQ_BLOCKS], s = 0;
@@ -648,9 +648,9 @@ static float *bf_x, *bf_w, *bf_dy;
 static size_t bf_x_cap, bf_w_cap, bf_dy_cap;
 
 /* src (n floats) as bf16 in a scratch buffer */
-const uint16_t *nc_cu_bf16(const float *src, size_t n, float **buf, size_t *cap)
+const uint16_t *nc_cuda_bf16(const float *src, size_t n, float **buf, size_t *cap)
 {
-	uint16_t *dst = (uint16_t *)nc_cu_scratch(buf, cap, (n + 1) / 2);
+	uint16_t *dst = (uint16_t *)nc_cuda_scratch(buf, cap, (n + 1) / 2);
 	if (n) {
 		k_to_bf16<<<grid_for(n), 256>>>(dst, src, n);
 		CUDA_CHECK_LAUNCH();
@@ -670,20 +670,20 @@ static void gemm_bf16(cublasOperation_t ta, cublasOperation_t tb, int m, int n, 
 
 static void cu_matmul_bf16(float *y, const float *x, const float *w, int M, int N, int K, int acc)
 {
-	const uint16_t *xb = nc_cu_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap);
-	const uint16_t *wb = nc_cu_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap);
+	const uint16_t *xb = nc_cuda_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap);
+	const uint16_t *wb = nc_cuda_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap);
 	gemm_bf16(CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, wb, K, xb, K, acc ? 1.0f : 0.0f, y, N);
 }
 
 static void cu_matmul_backward_bf16(float *dx, float *dw, const float *dy, const float *x,
 				    const float *w, int M, int N, int K)
 {
-	const uint16_t *dyb = nc_cu_bf16(dy, (size_t)M * N, &bf_dy, &bf_dy_cap);
+	const uint16_t *dyb = nc_cuda_bf16(dy, (size_t)M * N, &bf_dy, &bf_dy_cap);
 	if (dx)
-		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, nc_cu_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap),
+		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, nc_cuda_bf16(w, (size_t)N * K, &bf_w, &bf_w_cap),
 			  K, dyb, N, 1, dx, K);
 	if (dw)
-		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, nc_cu_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap),
+		gemm_bf16(CUBLAS_OP_N, CUBLAS_OP_T, K, N, M, nc_cuda_bf16(x, (size_t)M * K, &bf_x, &bf_x_cap),
 			  K, dyb, N, 1, dw, K);
 }
 
@@ -770,9 +770,9 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	CUDA_CHECK(cudaMalloc(&workspace, ws));
 	CUBLAS_CHECK(cublasSetWorkspace(blas, workspace, ws));
 	table.name = "cuda";
-	table.max_head_dim = NC_CU_MAX_HEAD_DIM;   /* the flash kernels' */
-	table.alloc = nc_cu_alloc;
-	table.free = nc_cu_free;
+	table.max_head_dim = NC_CUDA_MAX_HEAD_DIM;   /* the flash kernels' */
+	table.alloc = nc_cuda_alloc;
+	table.free = nc_cuda_free;
 	table.zero = cu_zero;
 	table.copy = cu_copy;
 	table.add = cu_add;
@@ -787,9 +787,9 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.rotary = cu_rotary;
 	table.rotary_at = cu_rotary_at;
 	table.kv_store = cu_kv_store;
-	table.attention = nc_cu_attention;
-	table.attention_backward = nc_cu_attention_backward;
-	table.attention_cached = nc_cu_attention_cached;
+	table.attention = nc_cuda_attention;
+	table.attention_backward = nc_cuda_attention_backward;
+	table.attention_cached = nc_cuda_attention_cached;
 	table.relu2 = cu_relu2;
 	table.relu2_backward = cu_relu2_backward;
 	table.softcap_xent = cu_softcap_xent;
@@ -818,33 +818,19 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 static void cu_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v,
 			      int B, int T, int H, int Hkv, int D)
 {
-	nc_cu_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, 1);
+	nc_cuda_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, 1);
 }
 
 static void cu_attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout,
 				       const float *out, const float *lse, const float *q, const float *k,
 				       const float *v, int B, int T, int H, int Hkv, int D)
 {
-	nc_cu_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, 1);
-}
-
-extern "C" void nc_cuda_attention_gemm(float *out, float *lse, const float *q, const float *k,
-				       const float *v, int B, int T, int H, int Hkv, int D, int bf16)
-{
-	nc_cu_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, bf16);
-}
-
-extern "C" void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const float *dout,
-						const float *out, const float *lse, const float *q,
-						const float *k, const float *v, int B, int T, int H, int Hkv,
-						int D, int bf16)
-{
-	nc_cu_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, bf16);
+	nc_cuda_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, 1);
 }
 
 /* From kernels/comm_nccl.cu once NCCL is up (so that only what trains over
  * ranks links NCCL): its collectives into both tables. */
-void nc_cu_set_collectives(const struct nc_ops *c)
+void nc_cuda_set_collectives(const struct nc_ops *c)
 {
 	for (struct nc_ops *t : {&table, &table_bf16}) {
 		t->reduce_scatter_avg = c->reduce_scatter_avg;

@@ -5,7 +5,7 @@
 
 uint32_t *nc_bpb_token_bytes(const struct nc_tokenizer *t)
 {
-	uint32_t *v = xmalloc((t->vocab_size + 1) * sizeof *v);
+	uint32_t *v = nc_xmalloc((t->vocab_size + 1) * sizeof *v);
 	for (uint32_t id = 0; id < t->vocab_size; id++)
 		v[id] = nc_tok_bytes_len(t, id);
 	return v;

@@ -12,9 +12,9 @@ void nc_counts_init(struct nc_chunk_counts *c, const struct nc_splitter *sp, int
 {
 	c->sp = *sp;
 	c->nmaps = nthreads > 0 ? nthreads : 1;
-	c->maps = xcalloc(c->nmaps, sizeof *c->maps);
+	c->maps = nc_xcalloc(c->nmaps, sizeof *c->maps);
 	for (int i = 0; i < c->nmaps; i++)
-		strmap_init(&c->maps[i], 1 << 16);
+		nc_strmap_init(&c->maps[i], 1 << 16);
 }
 
 void nc_counts_add(struct nc_chunk_counts *c, int tid, const unsigned char *s, size_t n)
@@ -24,7 +24,7 @@ void nc_counts_add(struct nc_chunk_counts *c, int tid, const unsigned char *s, s
 	while (pos < n) {
 		size_t end = nc_split_next(&c->sp, s, n, pos);
 		int added;
-		strmap_put(m, s + pos, (uint32_t)(end - pos), nc_hash64(s + pos, end - pos), &added)->val++;
+		nc_strmap_put(m, s + pos, (uint32_t)(end - pos), nc_hash64(s + pos, end - pos), &added)->val++;
 		pos = end;
 	}
 }
@@ -39,17 +39,17 @@ void nc_counts_merge(struct nc_chunk_counts *c)
 			if (!e->used)
 				continue;
 			int added;
-			strmap_put(dst, strmap_key(src, e), e->len, e->hash, &added)->val += e->val;
+			nc_strmap_put(dst, nc_strmap_key(src, e), e->len, e->hash, &added)->val += e->val;
 		}
-		strmap_free(src);
-		strmap_init(src, 16);
+		nc_strmap_free(src);
+		nc_strmap_init(src, 16);
 	}
 }
 
 void nc_counts_free(struct nc_chunk_counts *c)
 {
 	for (int i = 0; i < c->nmaps; i++)
-		strmap_free(&c->maps[i]);
+		nc_strmap_free(&c->maps[i]);
 	free(c->maps);
 	memset(c, 0, sizeof *c);
 }
@@ -99,7 +99,7 @@ static inline int job_before(const struct job *a, const struct job *b)
 
 static void heap_push(struct trainer *t, struct job j)
 {
-	xgrow(&t->heap, &t->hcap, t->nheap + 1, sizeof *t->heap);
+	nc_xgrow(&t->heap, &t->hcap, t->nheap + 1, sizeof *t->heap);
 	size_t i = t->nheap++;
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
@@ -133,9 +133,9 @@ static struct job heap_pop(struct trainer *t)
 
 static uint32_t pair_of(struct trainer *t, uint32_t l, uint32_t r)
 {
-	uint32_t *slot = u64map_slot(&t->index, (uint64_t)l << 32 | r);
+	uint32_t *slot = nc_u64map_slot(&t->index, (uint64_t)l << 32 | r);
 	if (*slot == NC_MISSING) {
-		xgrow(&t->pairs, &t->pcap, t->npairs + 1, sizeof *t->pairs);
+		nc_xgrow(&t->pairs, &t->pcap, t->npairs + 1, sizeof *t->pairs);
 		memset(&t->pairs[t->npairs], 0, sizeof t->pairs[0]);
 		t->pairs[t->npairs].left = l;
 		t->pairs[t->npairs].right = r;
@@ -151,7 +151,7 @@ static void pair_add_word(struct pair *p, uint32_t w)
 		return;
 	if (p->nwords == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 4;
-		p->words = xrealloc(p->words, p->cap * sizeof *p->words);
+		p->words = nc_xrealloc(p->words, p->cap * sizeof *p->words);
 	}
 	p->words[p->nwords++] = w;
 }
@@ -166,7 +166,7 @@ static void bump(struct trainer *t, uint32_t l, uint32_t r, int delta, uint32_t 
 		pair_add_word(p, w);
 		if (p->touched != merge_no) {
 			p->touched = merge_no;
-			xgrow(&t->fresh, &t->fcap, t->nfresh + 1, sizeof *t->fresh);
+			nc_xgrow(&t->fresh, &t->fcap, t->nfresh + 1, sizeof *t->fresh);
 			t->fresh[t->nfresh++] = pi;
 		}
 	}
@@ -202,17 +202,17 @@ static void merge_word(struct trainer *t, uint32_t w, uint32_t a, uint32_t b, ui
 static void build_words(struct trainer *t, const struct nc_strmap *m)
 {
 	t->nwords = m->len;
-	t->start = xmalloc((t->nwords + 1) * sizeof *t->start);
-	t->len = xmalloc((t->nwords + 1) * sizeof *t->len);
-	t->count = xmalloc((t->nwords + 1) * sizeof *t->count);
-	t->stamp = xmalloc((t->nwords + 1) * sizeof *t->stamp);
-	t->tok = xmalloc((m->arena_len + 1) * sizeof *t->tok);
+	t->start = nc_xmalloc((t->nwords + 1) * sizeof *t->start);
+	t->len = nc_xmalloc((t->nwords + 1) * sizeof *t->len);
+	t->count = nc_xmalloc((t->nwords + 1) * sizeof *t->count);
+	t->stamp = nc_xmalloc((t->nwords + 1) * sizeof *t->stamp);
+	t->tok = nc_xmalloc((m->arena_len + 1) * sizeof *t->tok);
 	size_t w = 0, off = 0;
 	for (size_t i = 0; i < m->cap; i++) {
 		const struct nc_strmap_entry *e = &m->e[i];
 		if (!e->used)
 			continue;
-		const unsigned char *k = strmap_key(m, e);
+		const unsigned char *k = nc_strmap_key(m, e);
 		t->start[w] = off;
 		t->len[w] = e->len;
 		t->count[w] = (int64_t)e->val;
@@ -226,7 +226,7 @@ static void build_words(struct trainer *t, const struct nc_strmap *m)
 
 static void initial_pairs(struct trainer *t)
 {
-	u64map_init(&t->index, 1 << 16);
+	nc_u64map_init(&t->index, 1 << 16);
 	for (size_t w = 0; w < t->nwords; w++) {
 		const uint32_t *s = t->tok + t->start[w];
 		for (uint32_t i = 0; i + 1 < t->len[w]; i++) {
@@ -254,7 +254,7 @@ static void trainer_free(struct trainer *t)
 	free(t->stamp);
 	free(t->heap);
 	free(t->fresh);
-	u64map_free(&t->index);
+	nc_u64map_free(&t->index);
 }
 
 size_t nc_bpe_learn(const struct nc_chunk_counts *c, size_t n_merges, struct nc_merge *merges,

@@ -272,7 +272,7 @@ static int int_literal(const char *s, size_t len, i128 *out)
  * and no locale's decimal point involved. */
 static double float_literal(const char *s, size_t len)
 {
-	char *buf = xmalloc(len + 32), *o = buf;
+	char *buf = nc_xmalloc(len + 32), *o = buf;
 	int frac = 0;
 	bool point = false;
 	for (size_t i = 0; i < len; i++) {
@@ -613,7 +613,7 @@ static int eval_count(const char *s, char *out, size_t outsz)
 
 int nc_calc(const char *expr, size_t n, char *out, size_t outsz)
 {
-	char *s = xmalloc(n + 1);
+	char *s = nc_xmalloc(n + 1);
 	size_t len = 0;
 	bool math = true, strings = true;
 	for (size_t i = 0; i < n; i++) {

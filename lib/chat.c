@@ -8,7 +8,7 @@
 void nc_bytes_push(struct nc_bytes *a, uint8_t b)
 {
 	if (a->n == a->cap)
-		xgrow(&a->v, &a->cap, a->n + 1, sizeof *a->v);
+		nc_xgrow(&a->v, &a->cap, a->n + 1, sizeof *a->v);
 	a->v[a->n++] = b;
 }
 
@@ -119,7 +119,7 @@ static int emit_system_user(struct out *o, json_t *msgs)
 	if (!json_is_string(user))
 		return nc_fail("%s: message 2: user content must be a string", o->where);
 	size_t ls = json_string_length(sys), lu = json_string_length(user);
-	char *s = xmalloc(ls + 2 + lu + 1);
+	char *s = nc_xmalloc(ls + 2 + lu + 1);
 	memcpy(s, json_string_value(sys), ls);
 	memcpy(s + ls, "\n\n", 2);
 	memcpy(s + ls + 2, json_string_value(user), lu);

@@ -90,7 +90,7 @@ static int write_model(const char *tmp, const struct nc_gpt *m, const struct nc_
 	/* weights in device memory come to the host first */
 	float *host = m->w;
 	if (!m->ops->host_memory) {
-		host = xmalloc(m->nweights * sizeof *host);
+		host = nc_xmalloc(m->nweights * sizeof *host);
 		m->ops->download(host, m->w, m->nweights * sizeof *host);
 	}
 	for (int i = 0; i < m->nparams; i++) {
@@ -142,7 +142,7 @@ int nc_ckpt_commit(const char *tmp, const char *dir)
 		return rc;
 	}
 	/* make the rename durable */
-	char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
+	char *parent = nc_xstrdup(dir), *slash = strrchr(parent, '/');
 	if (slash)
 		*slash = 0;
 	int fd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY);
@@ -237,7 +237,7 @@ int nc_ckpt_load_model(const char *dir, struct nc_gpt *m)
 		return -1;
 	int rc = 0;
 	/* read on the host, then into the model's memory (a device's) */
-	float *host = m->ops->host_memory ? m->w : xmalloc(m->nweights * sizeof *host);
+	float *host = m->ops->host_memory ? m->w : nc_xmalloc(m->nweights * sizeof *host);
 	for (int i = 0; i < m->nparams && rc == 0; i++) {
 		int64_t shape[2] = {m->params[i].rows, m->params[i].cols};
 		rc = nc_st_read_f32(&st, m->params[i].name, 2, shape, host + m->params[i].offset);

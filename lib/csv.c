@@ -25,7 +25,7 @@ void nc_csv_free(struct nc_csv *c)
 static void put(struct nc_csv *c, char ch)
 {
 	if (c->blen == c->bcap)
-		xgrow(&c->buf, &c->bcap, c->blen + 1, 1);
+		nc_xgrow(&c->buf, &c->bcap, c->blen + 1, 1);
 	c->buf[c->blen++] = ch;
 }
 
@@ -79,7 +79,7 @@ static int quoted_field(struct nc_csv *c)
 static void start_field(struct nc_csv *c)
 {
 	if (c->nf == c->ocap)
-		xgrow(&c->off, &c->ocap, c->nf + 1, sizeof *c->off);
+		nc_xgrow(&c->off, &c->ocap, c->nf + 1, sizeof *c->off);
 	c->off[c->nf++] = c->blen;
 }
 
@@ -87,7 +87,7 @@ static void start_field(struct nc_csv *c)
 static void finish_fields(struct nc_csv *c)
 {
 	if (c->fcap < c->nf)
-		xgrow(&c->f, &c->fcap, c->nf, sizeof *c->f);
+		nc_xgrow(&c->f, &c->fcap, c->nf, sizeof *c->f);
 	for (size_t i = 0; i < c->nf; i++) {
 		size_t end = i + 1 < c->nf ? c->off[i + 1] - 1 : c->blen - 1;
 		c->f[i] = (struct nc_csv_field){c->buf + c->off[i], end - c->off[i]};

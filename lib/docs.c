@@ -2,7 +2,7 @@
 #include "csv.h"
 #include "err.h"
 #include "mem.h"
-#include "parquet.h"
+#include "parquet/parquet.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,15 +16,15 @@ static void batch_source(struct nc_batch *b, const char *name)
 {
 	if (b->nsources && strcmp(b->sources[b->nsources - 1], name) == 0)
 		return;
-	xgrow(&b->sources, &b->scap, b->nsources + 1, sizeof *b->sources);
-	b->sources[b->nsources++] = xstrdup(name);
+	nc_xgrow(&b->sources, &b->scap, b->nsources + 1, sizeof *b->sources);
+	b->sources[b->nsources++] = nc_xstrdup(name);
 }
 
 static void batch_add(struct nc_batch *b, const unsigned char *s, size_t n, uint64_t line, int json)
 {
-	xgrow(&b->data, &b->cap, b->len + n + 1, 1);
+	nc_xgrow(&b->data, &b->cap, b->len + n + 1, 1);
 	memcpy(b->data + b->len, s, n);
-	xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
+	nc_xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
 	b->recs[b->n++] = (struct nc_rec){b->len, n, (uint32_t)(b->nsources - 1), line, json, NULL, 0};
 	b->len += n;
 	b->data[b->len] = 0;
@@ -67,10 +67,10 @@ int nc_docs_open(struct nc_docs *d, const char *path, int format, const char *fi
 	memset(d, 0, sizeof *d);
 	d->field = field;
 	int from_stdin = !path || strcmp(path, "-") == 0;
-	d->path = xstrdup(from_stdin ? "(stdin)" : path);
+	d->path = nc_xstrdup(from_stdin ? "(stdin)" : path);
 	char *hash = from_stdin ? NULL : strrchr(d->path, '#');
 	if (hash && access(d->path, F_OK) != 0) {
-		d->member = xstrdup(hash + 1);
+		d->member = nc_xstrdup(hash + 1);
 		*hash = 0;
 		path = d->path;
 	}
@@ -142,7 +142,7 @@ static int compressed_name(const char *name)
 /* The format a name says (compression suffixes aside), or NC_DOCS_AUTO. */
 static int named_format(const char *name)
 {
-	char *s = xstrdup(name);
+	char *s = nc_xstrdup(name);
 	for (char *p = s; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p += 32;
@@ -176,7 +176,7 @@ static long fill(struct nc_docs *d)
 		d->len -= d->pos;
 		d->pos = 0;
 	}
-	xgrow(&d->buf, &d->cap, d->len + READ_BLOCK + 1, 1);
+	nc_xgrow(&d->buf, &d->cap, d->len + READ_BLOCK + 1, 1);
 	la_ssize_t got = archive_read_data(d->a, d->buf + d->len, READ_BLOCK);
 	if (got < 0)
 		return nc_fail("%s: %s", d->entry, archive_error_string(d->a));
@@ -213,11 +213,11 @@ static int next_entry(struct nc_docs *d)
 	}
 	free(d->entry);
 	if (d->raw) {
-		d->entry = xstrdup(d->path);
+		d->entry = nc_xstrdup(d->path);
 	} else {
 		const char *m = archive_entry_pathname(e);
 		size_t n = strlen(d->path) + strlen(m ? m : "?") + 2;
-		d->entry = xmalloc(n);
+		d->entry = nc_xmalloc(n);
 		snprintf(d->entry, n, "%s:%s", d->path, m ? m : "?");
 	}
 	d->pos = d->len = 0;
@@ -285,7 +285,7 @@ static int next_line(struct nc_docs *d, const unsigned char **s, size_t *n)
 
 static void batch_add_obj(struct nc_batch *b, json_t *obj, uint64_t number, int row)
 {
-	xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
+	nc_xgrow(&b->recs, &b->rcap, b->n + 1, sizeof *b->recs);
 	b->recs[b->n++] = (struct nc_rec){b->len, 0, (uint32_t)(b->nsources - 1), number, 0, obj, row};
 }
 
@@ -303,14 +303,14 @@ static int start_table(struct nc_docs *d)
 	if (slurp(d) != 0)
 		return -1;
 	if (d->entry_format == NC_DOCS_PARQUET) {
-		d->pq = xcalloc(1, sizeof *d->pq);
+		d->pq = nc_xcalloc(1, sizeof *d->pq);
 		if (nc_parquet_open(d->pq, d->buf + d->pos, d->len - d->pos, d->entry) != 0) {
 			free(d->pq);
 			d->pq = NULL;
 			return -1;
 		}
 	} else {
-		d->csv = xcalloc(1, sizeof *d->csv);
+		d->csv = nc_xcalloc(1, sizeof *d->csv);
 		nc_csv_init(d->csv, d->entry, (const char *)d->buf + d->pos, d->len - d->pos);
 	}
 	d->rg = 0;
@@ -461,7 +461,7 @@ int nc_rec_text(const struct nc_batch *b, const struct nc_rec *r, const char *fi
 		return nc_fail("%s: no \"%s\" string in this record", where, field);
 	}
 	size_t n = json_string_length(v);
-	unsigned char *copy = xmalloc(n + 1);
+	unsigned char *copy = nc_xmalloc(n + 1);
 	memcpy(copy, json_string_value(v), n);
 	copy[n] = 0;
 	json_decref(root);

@@ -14,7 +14,7 @@
 
 static inline uint32_t pair_rank(const struct nc_tokenizer *t, uint32_t a, uint32_t b)
 {
-	return u64map_get(&t->pair_map, (uint64_t)a << 32 | b);
+	return nc_u64map_get(&t->pair_map, (uint64_t)a << 32 | b);
 }
 
 /* Short chunks: scan for the minimum each round, as tiktoken does. */
@@ -89,8 +89,8 @@ static struct hentry hpop(struct hentry *h, size_t *n)
 
 static void merge_heap(const struct nc_tokenizer *t, uint32_t *ids, size_t m, struct nc_ids *out)
 {
-	uint32_t *next = xmalloc(m * sizeof *next), *prev = xmalloc(m * sizeof *prev);
-	struct hentry *h = xmalloc(3 * m * sizeof *h);
+	uint32_t *next = nc_xmalloc(m * sizeof *next), *prev = nc_xmalloc(m * sizeof *prev);
+	struct hentry *h = nc_xmalloc(3 * m * sizeof *h);
 	size_t hn = 0;
 	for (size_t i = 0; i < m; i++) {
 		next[i] = i + 1 < m ? (uint32_t)(i + 1) : UINT32_MAX;
@@ -133,12 +133,12 @@ void nc_encode_chunk(const struct nc_tokenizer *t, const unsigned char *s, size_
 		nc_ids_push(out, t->byte_id[s[0]]);
 		return;
 	}
-	struct nc_strmap_entry *e = strmap_get(&t->tok_map, s, (uint32_t)n, nc_hash64(s, n));
+	struct nc_strmap_entry *e = nc_strmap_get(&t->tok_map, s, (uint32_t)n, nc_hash64(s, n));
 	if (e) {
 		nc_ids_push(out, (uint32_t)e->val);
 		return;
 	}
-	uint32_t small[SCAN_MAX], *ids = n <= SCAN_MAX ? small : xmalloc(n * sizeof *ids);
+	uint32_t small[SCAN_MAX], *ids = n <= SCAN_MAX ? small : nc_xmalloc(n * sizeof *ids);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = t->byte_id[s[i]];
 	if (n <= SCAN_MAX)
@@ -151,13 +151,13 @@ void nc_encode_chunk(const struct nc_tokenizer *t, const unsigned char *s, size_
 
 void nc_enc_cache_init(struct nc_enc_cache *c)
 {
-	strmap_init(&c->map, 1 << 16);
+	nc_strmap_init(&c->map, 1 << 16);
 	memset(&c->ids, 0, sizeof c->ids);
 }
 
 void nc_enc_cache_free(struct nc_enc_cache *c)
 {
-	strmap_free(&c->map);
+	nc_strmap_free(&c->map);
 	nc_ids_free(&c->ids);
 }
 
@@ -165,7 +165,7 @@ static void encode_cached(const struct nc_tokenizer *t, struct nc_enc_cache *c,
 			  const unsigned char *s, size_t n, struct nc_ids *out)
 {
 	uint64_t h = nc_hash64(s, n);
-	struct nc_strmap_entry *e = strmap_get(&c->map, s, (uint32_t)n, h);
+	struct nc_strmap_entry *e = nc_strmap_get(&c->map, s, (uint32_t)n, h);
 	if (e) {
 		size_t off = e->val >> 16, cnt = e->val & 0xffff;
 		for (size_t i = 0; i < cnt; i++)
@@ -175,11 +175,11 @@ static void encode_cached(const struct nc_tokenizer *t, struct nc_enc_cache *c,
 	size_t before = out->n;
 	nc_encode_chunk(t, s, n, out);
 	if (c->map.len >= CACHE_MAX_ENTRIES) {
-		strmap_clear(&c->map);
+		nc_strmap_clear(&c->map);
 		c->ids.n = 0;
 	}
 	int added;
-	e = strmap_put(&c->map, s, (uint32_t)n, h, &added);
+	e = nc_strmap_put(&c->map, s, (uint32_t)n, h, &added);
 	e->val = (uint64_t)c->ids.n << 16 | (out->n - before);
 	for (size_t i = before; i < out->n; i++)
 		nc_ids_push(&c->ids, out->v[i]);

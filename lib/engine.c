@@ -93,7 +93,7 @@ uint32_t nc_sample_token(const float *z, int V, double temperature, int top_k, d
 /* Append b[0..n) to a NUL-terminated string grown as needed. */
 static void put(char **out, size_t *len, size_t *cap, const void *b, size_t n)
 {
-	xgrow(out, cap, *len + n + 1, 1);
+	nc_xgrow(out, cap, *len + n + 1, 1);
 	memcpy(*out + *len, b, n);
 	*len += n;
 	(*out)[*len] = 0;
@@ -138,7 +138,7 @@ struct row {
 static void run_tool(const struct nc_engine *e, struct row *r)
 {
 	size_t n = 0, cap = 64;
-	char *text = xmalloc(cap);
+	char *text = nc_xmalloc(cap);
 	for (size_t i = 0; i < r->expr.n; i++) {
 		size_t len;
 		const unsigned char *b = nc_tok_decode1(e->tok, r->expr.v[i], &len);
@@ -177,7 +177,7 @@ static void fit_logits(struct nc_engine *e, int rows)
 	if (rows <= e->cap_rows)
 		return;
 	free(e->logits);
-	e->logits = xmalloc((size_t)rows * e->m->c.vocab_size * sizeof *e->logits);
+	e->logits = nc_xmalloc((size_t)rows * e->m->c.vocab_size * sizeof *e->logits);
 	e->cap_rows = rows;
 }
 
@@ -206,11 +206,11 @@ int nc_generate(struct nc_engine *e, const uint32_t *prompt, size_t n,
 	if (nc_kv_init(&kv, m, S, tmax < ctxlen ? (int)tmax : ctxlen) != 0)
 		return -1;
 	fit_logits(e, S);
-	struct row *rows = xcalloc((size_t)S, sizeof *rows);
-	int *slot = xmalloc((size_t)S * sizeof *slot);       /* batch row -> sample */
-	int32_t *next = xmalloc((size_t)S * sizeof *next);
-	int *scratch = xmalloc((size_t)V * sizeof *scratch);
-	int32_t *idx = xmalloc(n * sizeof *idx);
+	struct row *rows = nc_xcalloc((size_t)S, sizeof *rows);
+	int *slot = nc_xmalloc((size_t)S * sizeof *slot);       /* batch row -> sample */
+	int32_t *next = nc_xmalloc((size_t)S * sizeof *next);
+	int *scratch = nc_xmalloc((size_t)V * sizeof *scratch);
+	int32_t *idx = nc_xmalloc(n * sizeof *idx);
 	for (size_t i = 0; i < n; i++)
 		idx[i] = (int32_t)prompt[i];
 	for (int s = 0; s < S; s++) {

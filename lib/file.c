@@ -93,14 +93,14 @@ static int stale_temporary(const char *name, const char *base)
  * leaves them behind, up to a whole shard each. */
 static void sweep_temporaries(const char *real)
 {
-	char *dcopy = xstrdup(real), *bcopy = xstrdup(real);
+	char *dcopy = nc_xstrdup(real), *bcopy = nc_xstrdup(real);
 	const char *dir = dirname(dcopy), *base = basename(bcopy);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	while (d && (e = readdir(d)))
 		if (stale_temporary(e->d_name, base)) {
 			size_t n = strlen(dir) + strlen(e->d_name) + 2;
-			char *p = xmalloc(n);
+			char *p = nc_xmalloc(n);
 			snprintf(p, n, "%s/%s", dir, e->d_name);
 			unlink(p);
 			free(p);
@@ -116,7 +116,7 @@ int nc_out_open(struct nc_out *o, const char *path)
 	memset(o, 0, sizeof *o);
 	if (nc_is_stdin(path)) {
 		o->fp = stdout;
-		o->path = xstrdup("(stdout)");
+		o->path = nc_xstrdup("(stdout)");
 		o->base = patch_base(1);
 		return 0;
 	}
@@ -125,18 +125,18 @@ int nc_out_open(struct nc_out *o, const char *path)
 		o->fp = fopen(path, "wb");
 		if (!o->fp)
 			return nc_fail_errno("%s: cannot open", path);
-		o->path = xstrdup(path);
+		o->path = nc_xstrdup(path);
 		o->base = -1;
 		return 0;
 	}
 	char *real = realpath(path, NULL);
-	o->path = xstrdup(path);
+	o->path = nc_xstrdup(path);
 	if (real)
 		path = real;
 	size_t n = strlen(path) + 32;
-	o->tmp = xmalloc(n);
+	o->tmp = nc_xmalloc(n);
 	snprintf(o->tmp, n, "%s.tmp-%ld", path, (long)getpid());
-	o->real = xstrdup(path);
+	o->real = nc_xstrdup(path);
 	free(real);
 	sweep_temporaries(o->real);
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -179,7 +179,7 @@ int nc_out_patch(struct nc_out *o, uint64_t off, const void *buf, size_t n)
 
 static void sync_dir(const char *path)
 {
-	char *copy = xstrdup(path);
+	char *copy = nc_xstrdup(path);
 	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
 	if (fd >= 0) {
 		fsync(fd);
@@ -256,10 +256,10 @@ int nc_each_line(FILE *fp, const char *name, nc_line_fn fn, void *ctx)
 int nc_read_all(FILE *fp, const char *name, unsigned char **data, size_t *size)
 {
 	size_t cap = 1 << 16, n = 0;
-	unsigned char *buf = xmalloc(cap);
+	unsigned char *buf = nc_xmalloc(cap);
 	for (;;) {
 		if (n == cap)
-			buf = xrealloc(buf, cap *= 2);
+			buf = nc_xrealloc(buf, cap *= 2);
 		size_t got = fread(buf + n, 1, cap - n, fp);
 		n += got;
 		if (got == 0) {
@@ -279,7 +279,7 @@ int nc_map_open(struct nc_map *m, const char *path)
 {
 	memset(m, 0, sizeof *m);
 	if (nc_is_stdin(path)) {
-		m->path = xstrdup("(stdin)");
+		m->path = nc_xstrdup("(stdin)");
 		unsigned char *d;
 		if (nc_read_all(stdin, m->path, &d, &m->size) != 0) {
 			free(m->path);
@@ -288,7 +288,7 @@ int nc_map_open(struct nc_map *m, const char *path)
 		m->data = d;
 		return 0;
 	}
-	m->path = xstrdup(path);
+	m->path = nc_xstrdup(path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		nc_fail_errno("%s", path);

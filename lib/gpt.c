@@ -85,7 +85,7 @@ int nc_gpt_init(struct nc_gpt *m, const struct nc_gpt_config *c, const struct nc
 	m->c = *c;
 	m->ops = ops;
 	int C = c->n_embd, D = C / c->n_head, kv = c->n_kv_head * D;
-	m->params = xcalloc(2 + (size_t)c->n_layer * P_PER_LAYER, sizeof *m->params);
+	m->params = nc_xcalloc(2 + (size_t)c->n_layer * P_PER_LAYER, sizeof *m->params);
 	add_param(m, "transformer.wte.weight", c->vocab_size, C);
 	for (int l = 0; l < c->n_layer; l++) {
 		char name[64];
@@ -109,7 +109,7 @@ void nc_gpt_init_weights(struct nc_gpt *m, uint64_t seed)
 	 * c_proj and lm_head start at zero; wte N(0, 1) (spec §2.4). */
 	struct nc_rng r;
 	nc_rng_seed(&r, seed);
-	float *host = xmalloc(m->nweights * sizeof *host);
+	float *host = nc_xmalloc(m->nweights * sizeof *host);
 	for (int i = 0; i < m->nparams; i++) {
 		const struct nc_param *p = &m->params[i];
 		float *w = host + p->offset;
@@ -210,7 +210,7 @@ static float *unkeep(const struct nc_gpt_acts *a, void *kept, float *f32, size_t
 static void rotary_tables(const struct nc_ops *o, float **cos, float **sin, int T, int D, float base)
 {
 	size_t n = (size_t)T * (D / 2);
-	float *hc = xmalloc(n * sizeof *hc), *hs = xmalloc(n * sizeof *hs);
+	float *hc = nc_xmalloc(n * sizeof *hc), *hs = nc_xmalloc(n * sizeof *hs);
 	nc_rotary_tables(hc, hs, T, D, 0, base);
 	*cos = floats(o, n);
 	*sin = floats(o, n);
@@ -257,7 +257,7 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
 	size_t N = (size_t)B * T, C = c->n_embd, H = c->n_head, D = C / H, KV = c->n_kv_head * D;
-	struct nc_gpt_acts *a = xcalloc(1, sizeof *a);
+	struct nc_gpt_acts *a = nc_xcalloc(1, sizeof *a);
 	a->ops = o;
 	a->emb = floats(o, N * C), a->x0 = floats(o, N * C), a->r0 = floats(o, N);
 	a->xL = floats(o, N * C), a->xf = floats(o, N * C), a->rf = floats(o, N);
@@ -279,7 +279,7 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	a->dqr = floats(o, N * C), a->dkr = floats(o, N * KV);
 	a->idx = o->alloc(N * sizeof(int32_t));
 	a->targets = o->alloc(N * sizeof(int32_t));
-	a->l = xcalloc(c->n_layer, sizeof *a->l);
+	a->l = nc_xcalloc(c->n_layer, sizeof *a->l);
 	for (int i = 0; i < c->n_layer; i++) {
 		struct layer_acts *l = &a->l[i];
 		l->xin = kept_values(o, N * C), l->r1 = floats(o, N);
@@ -538,7 +538,7 @@ static struct nc_infer_acts *infer_fit(const struct nc_gpt *m, struct nc_kv_cach
 	}
 	infer_free(o, a);
 	size_t C = c->n_embd, H = c->n_head, KV = (size_t)kv->KV, n = (size_t)N;
-	a = xcalloc(1, sizeof *a);
+	a = nc_xcalloc(1, sizeof *a);
 	a->N = N;
 	a->B = B;
 	a->x = floats(o, n * C), a->h = floats(o, n * C), a->q = floats(o, n * C);
@@ -568,8 +568,8 @@ int nc_kv_init(struct nc_kv_cache *kv, const struct nc_gpt *m, int B, int Tmax)
 	kv->v = floats(m->ops, n);
 	kv->at = m->ops->alloc(sizeof *kv->at);
 	rotary_tables(m->ops, &kv->cos, &kv->sin, Tmax, c->n_embd / c->n_head, c->rope_base);
-	kv->rec = xcalloc(B, sizeof *kv->rec);
-	kv->seen = xcalloc(B, sizeof *kv->seen);
+	kv->rec = nc_xcalloc(B, sizeof *kv->rec);
+	kv->seen = nc_xcalloc(B, sizeof *kv->seen);
 	const char *e = getenv("NC_NO_GRAPHS");
 	kv->no_record = e && *e && strcmp(e, "0") != 0;
 	return 0;

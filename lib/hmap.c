@@ -21,16 +21,16 @@ static inline uint64_t mix64(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-void u64map_init(struct nc_u64map *m, size_t expect)
+void nc_u64map_init(struct nc_u64map *m, size_t expect)
 {
 	m->cap = pow2_at_least(expect * 2);
 	m->len = 0;
-	m->keys = xmalloc(m->cap * sizeof *m->keys);
-	m->vals = xmalloc(m->cap * sizeof *m->vals);
+	m->keys = nc_xmalloc(m->cap * sizeof *m->keys);
+	m->vals = nc_xmalloc(m->cap * sizeof *m->vals);
 	memset(m->vals, 0xff, m->cap * sizeof *m->vals);
 }
 
-void u64map_free(struct nc_u64map *m)
+void nc_u64map_free(struct nc_u64map *m)
 {
 	free(m->keys);
 	free(m->vals);
@@ -40,15 +40,15 @@ void u64map_free(struct nc_u64map *m)
 static void u64map_grow(struct nc_u64map *m)
 {
 	struct nc_u64map big;
-	u64map_init(&big, m->cap);
+	nc_u64map_init(&big, m->cap);
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->vals[i] != NC_MISSING)
-			*u64map_slot(&big, m->keys[i]) = m->vals[i];
-	u64map_free(m);
+			*nc_u64map_slot(&big, m->keys[i]) = m->vals[i];
+	nc_u64map_free(m);
 	*m = big;
 }
 
-uint32_t *u64map_slot(struct nc_u64map *m, uint64_t key)
+uint32_t *nc_u64map_slot(struct nc_u64map *m, uint64_t key)
 {
 	if ((m->len + 1) * 4 > m->cap * 3)
 		u64map_grow(m);
@@ -64,7 +64,7 @@ uint32_t *u64map_slot(struct nc_u64map *m, uint64_t key)
 	return &m->vals[i];
 }
 
-uint32_t u64map_get(const struct nc_u64map *m, uint64_t key)
+uint32_t nc_u64map_get(const struct nc_u64map *m, uint64_t key)
 {
 	size_t mask = m->cap - 1, i = mix64(key) & mask;
 	while (m->vals[i] != NC_MISSING) {
@@ -75,21 +75,21 @@ uint32_t u64map_get(const struct nc_u64map *m, uint64_t key)
 	return NC_MISSING;
 }
 
-void strmap_init(struct nc_strmap *m, size_t expect)
+void nc_strmap_init(struct nc_strmap *m, size_t expect)
 {
 	memset(m, 0, sizeof *m);
 	m->cap = pow2_at_least(expect * 2);
-	m->e = xcalloc(m->cap, sizeof *m->e);
+	m->e = nc_xcalloc(m->cap, sizeof *m->e);
 }
 
-void strmap_free(struct nc_strmap *m)
+void nc_strmap_free(struct nc_strmap *m)
 {
 	free(m->e);
 	free(m->arena);
 	memset(m, 0, sizeof *m);
 }
 
-void strmap_clear(struct nc_strmap *m)
+void nc_strmap_clear(struct nc_strmap *m)
 {
 	memset(m->e, 0, m->cap * sizeof *m->e);
 	m->len = 0;
@@ -99,7 +99,7 @@ void strmap_clear(struct nc_strmap *m)
 static void strmap_grow(struct nc_strmap *m)
 {
 	size_t cap = m->cap * 2, mask = cap - 1;
-	struct nc_strmap_entry *e = xcalloc(cap, sizeof *e);
+	struct nc_strmap_entry *e = nc_xcalloc(cap, sizeof *e);
 	for (size_t i = 0; i < m->cap; i++) {
 		if (!m->e[i].used)
 			continue;
@@ -113,7 +113,7 @@ static void strmap_grow(struct nc_strmap *m)
 	m->cap = cap;
 }
 
-struct nc_strmap_entry *strmap_get(const struct nc_strmap *m, const void *key, uint32_t len,
+struct nc_strmap_entry *nc_strmap_get(const struct nc_strmap *m, const void *key, uint32_t len,
 				   uint64_t h)
 {
 	size_t mask = m->cap - 1, i = h & mask;
@@ -126,7 +126,7 @@ struct nc_strmap_entry *strmap_get(const struct nc_strmap *m, const void *key, u
 	return NULL;
 }
 
-struct nc_strmap_entry *strmap_put(struct nc_strmap *m, const void *key, uint32_t len,
+struct nc_strmap_entry *nc_strmap_put(struct nc_strmap *m, const void *key, uint32_t len,
 				   uint64_t h, int *added)
 {
 	if ((m->len + 1) * 4 > m->cap * 3)
@@ -140,7 +140,7 @@ struct nc_strmap_entry *strmap_put(struct nc_strmap *m, const void *key, uint32_
 		}
 		i = (i + 1) & mask;
 	}
-	xgrow(&m->arena, &m->arena_cap, m->arena_len + len, 1);
+	nc_xgrow(&m->arena, &m->arena_cap, m->arena_len + len, 1);
 	memcpy(m->arena + m->arena_len, key, len);
 	struct nc_strmap_entry *e = &m->e[i];
 	e->hash = h;

@@ -15,11 +15,11 @@ struct nc_u64map {
 	size_t cap, len;     /* cap is a power of two */
 };
 
-void u64map_init(struct nc_u64map *m, size_t expect);
-void u64map_free(struct nc_u64map *m);
+void nc_u64map_init(struct nc_u64map *m, size_t expect);
+void nc_u64map_free(struct nc_u64map *m);
 /* The slot's value pointer for key, inserting NC_MISSING if absent. */
-uint32_t *u64map_slot(struct nc_u64map *m, uint64_t key);
-uint32_t u64map_get(const struct nc_u64map *m, uint64_t key);
+uint32_t *nc_u64map_slot(struct nc_u64map *m, uint64_t key);
+uint32_t nc_u64map_get(const struct nc_u64map *m, uint64_t key);
 
 struct nc_strmap_entry {
 	uint64_t hash;
@@ -36,16 +36,16 @@ struct nc_strmap {
 	size_t arena_len, arena_cap;
 };
 
-void strmap_init(struct nc_strmap *m, size_t expect);
-void strmap_free(struct nc_strmap *m);
-void strmap_clear(struct nc_strmap *m);
+void nc_strmap_init(struct nc_strmap *m, size_t expect);
+void nc_strmap_free(struct nc_strmap *m);
+void nc_strmap_clear(struct nc_strmap *m);
 /* Entry for key (hash h = nc_hash64(key)), inserted with val 0 if absent;
  * *added tells which. */
-struct nc_strmap_entry *strmap_put(struct nc_strmap *m, const void *key, uint32_t len,
+struct nc_strmap_entry *nc_strmap_put(struct nc_strmap *m, const void *key, uint32_t len,
 				   uint64_t h, int *added);
-struct nc_strmap_entry *strmap_get(const struct nc_strmap *m, const void *key, uint32_t len,
+struct nc_strmap_entry *nc_strmap_get(const struct nc_strmap *m, const void *key, uint32_t len,
 				   uint64_t h);
-static inline const unsigned char *strmap_key(const struct nc_strmap *m,
+static inline const unsigned char *nc_strmap_key(const struct nc_strmap *m,
 					      const struct nc_strmap_entry *e)
 {
 	return m->arena + e->off;

@@ -8,7 +8,7 @@
 void nc_ids_push(struct nc_ids *a, uint32_t id)
 {
 	if (a->n == a->cap)
-		xgrow(&a->v, &a->cap, a->n + 1, sizeof *a->v);
+		nc_xgrow(&a->v, &a->cap, a->n + 1, sizeof *a->v);
 	a->v[a->n++] = id;
 }
 

@@ -88,14 +88,14 @@ int nc_loader_open(struct nc_loader *ld, char *const *paths, int n, const struct
 		return nc_fail("loader: no shards");
 	ld->cfg = *cfg;
 	ld->n = n;
-	ld->paths = xmalloc(n * sizeof *ld->paths);
+	ld->paths = nc_xmalloc(n * sizeof *ld->paths);
 	for (int i = 0; i < n; i++)
-		ld->paths[i] = xstrdup(paths[i]);
-	ld->start = xcalloc(n + 1, sizeof *ld->start);
-	ld->held = xcalloc(n, sizeof *ld->held);
+		ld->paths[i] = nc_xstrdup(paths[i]);
+	ld->start = nc_xcalloc(n + 1, sizeof *ld->start);
+	ld->held = nc_xcalloc(n, sizeof *ld->held);
 	ld->stop = -1;
 	int64_t bt = (int64_t)c->B * c->T;
-	ld->buf = xmalloc((bt + 1) * sizeof *ld->buf);
+	ld->buf = nc_xmalloc((bt + 1) * sizeof *ld->buf);
 	for (int i = 0; i < n; i++)
 		if (read_header(ld, i) != 0) {
 			nc_loader_close(ld);
@@ -132,8 +132,8 @@ static int list_split(const char *dir, const char *split, char ***out, int *n)
 		if (len < plen + 5 || strncmp(e->d_name, split, plen) || e->d_name[plen] != '_' ||
 		    strcmp(e->d_name + len - 4, ".bin"))
 			continue;
-		xgrow(&v, &cap, k + 1, sizeof *v);
-		v[k] = xmalloc(strlen(dir) + len + 2);
+		nc_xgrow(&v, &cap, k + 1, sizeof *v);
+		v[k] = nc_xmalloc(strlen(dir) + len + 2);
 		sprintf(v[k++], "%s/%s", dir, e->d_name);
 	}
 	closedir(d);

@@ -7,7 +7,7 @@
 
 static void put(struct nc_logfmt *l, const char *s, size_t n)
 {
-	xgrow(&l->buf, &l->cap, l->len + n + 1, 1);
+	nc_xgrow(&l->buf, &l->cap, l->len + n + 1, 1);
 	memcpy(l->buf + l->len, s, n);
 	l->len += n;
 	l->buf[l->len] = 0;
@@ -31,7 +31,7 @@ static int needs_quotes(const char *v)
 	return 0;
 }
 
-void logfmt_str(struct nc_logfmt *l, const char *k, const char *v)
+void nc_logfmt_str(struct nc_logfmt *l, const char *k, const char *v)
 {
 	key(l, k);
 	if (!needs_quotes(v)) {
@@ -59,21 +59,21 @@ void logfmt_str(struct nc_logfmt *l, const char *k, const char *v)
 	put(l, "\"", 1);
 }
 
-void logfmt_int(struct nc_logfmt *l, const char *k, int64_t v)
+void nc_logfmt_int(struct nc_logfmt *l, const char *k, int64_t v)
 {
 	char b[32];
 	key(l, k);
 	put(l, b, snprintf(b, sizeof b, "%" PRId64, v));
 }
 
-void logfmt_f(struct nc_logfmt *l, const char *k, double v, int digits)
+void nc_logfmt_f(struct nc_logfmt *l, const char *k, double v, int digits)
 {
 	char b[64];
 	key(l, k);
 	put(l, b, snprintf(b, sizeof b, "%.*f", digits, v));
 }
 
-void logfmt_emit(struct nc_logfmt *l, FILE *fp)
+void nc_logfmt_emit(struct nc_logfmt *l, FILE *fp)
 {
 	if (l->len)
 		fwrite(l->buf, 1, l->len, fp);
@@ -83,7 +83,7 @@ void logfmt_emit(struct nc_logfmt *l, FILE *fp)
 		l->buf[0] = 0;
 }
 
-void logfmt_free(struct nc_logfmt *l)
+void nc_logfmt_free(struct nc_logfmt *l)
 {
 	free(l->buf);
 	memset(l, 0, sizeof *l);

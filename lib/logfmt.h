@@ -12,11 +12,11 @@ struct nc_logfmt {
 	size_t len, cap;
 };
 
-void logfmt_str(struct nc_logfmt *l, const char *key, const char *val);
-void logfmt_int(struct nc_logfmt *l, const char *key, int64_t val);
-void logfmt_f(struct nc_logfmt *l, const char *key, double val, int digits);
+void nc_logfmt_str(struct nc_logfmt *l, const char *key, const char *val);
+void nc_logfmt_int(struct nc_logfmt *l, const char *key, int64_t val);
+void nc_logfmt_f(struct nc_logfmt *l, const char *key, double val, int digits);
 /* Write the record and a newline to fp, then start a new record. */
-void logfmt_emit(struct nc_logfmt *l, FILE *fp);
-void logfmt_free(struct nc_logfmt *l);
+void nc_logfmt_emit(struct nc_logfmt *l, FILE *fp);
+void nc_logfmt_free(struct nc_logfmt *l);
 
 #endif

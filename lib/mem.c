@@ -11,7 +11,7 @@ static void oom(size_t n)
 	exit(1);
 }
 
-void *xmalloc(size_t n)
+void *nc_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
@@ -19,7 +19,7 @@ void *xmalloc(size_t n)
 	return p;
 }
 
-void *xcalloc(size_t count, size_t size)
+void *nc_xcalloc(size_t count, size_t size)
 {
 	void *p = calloc(count ? count : 1, size ? size : 1);
 	if (!p)
@@ -27,7 +27,7 @@ void *xcalloc(size_t count, size_t size)
 	return p;
 }
 
-void *xrealloc(void *p, size_t n)
+void *nc_xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (!p)
@@ -35,19 +35,19 @@ void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-char *xstrdup(const char *s)
+char *nc_xstrdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
-	return memcpy(xmalloc(n), s, n);
+	return memcpy(nc_xmalloc(n), s, n);
 }
 
-void xgrow(void *pp, size_t *cap, size_t need, size_t elem)
+void nc_xgrow(void *pp, size_t *cap, size_t need, size_t elem)
 {
 	if (need <= *cap)
 		return;
 	size_t c = *cap ? *cap : 16;
 	while (c < need)
 		c += c / 2 + 1;
-	*(void **)pp = xrealloc(*(void **)pp, c * elem);
+	*(void **)pp = nc_xrealloc(*(void **)pp, c * elem);
 	*cap = c;
 }

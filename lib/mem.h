@@ -5,11 +5,11 @@
 
 #include <stddef.h>
 
-void *xmalloc(size_t n);
-void *xcalloc(size_t count, size_t size);
-void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);
+void *nc_xmalloc(size_t n);
+void *nc_xcalloc(size_t count, size_t size);
+void *nc_xrealloc(void *p, size_t n);
+char *nc_xstrdup(const char *s);
 /* Grow *p (element size elem) so that it holds at least need elements. */
-void xgrow(void *pp, size_t *cap, size_t need, size_t elem);
+void nc_xgrow(void *pp, size_t *cap, size_t need, size_t elem);
 
 #endif

@@ -229,7 +229,7 @@ static void gemm_attend(float *out, float *lse, const float *q, const float *k, 
 	float scale = 1 / sqrtf((float)D);
 	#pragma omp parallel
 	{
-		float *S = xmalloc((size_t)Tq * Tk * sizeof *S);
+		float *S = nc_xmalloc((size_t)Tq * Tk * sizeof *S);
 		#pragma omp for collapse(2) schedule(dynamic)
 		for (int b = 0; b < B; b++)
 			for (int h = 0; h < H; h++) {
@@ -315,7 +315,7 @@ static void blas_attention_cached(float *out, const float *q, const float *k, co
 	int group = H / Hkv;
 	#pragma omp parallel if ((size_t)B * H * Tq * (pos + Tq) * D >= ((size_t)1 << 16))
 	{
-		float *p = xmalloc((size_t)(pos + Tq) * sizeof *p);
+		float *p = nc_xmalloc((size_t)(pos + Tq) * sizeof *p);
 		#pragma omp for collapse(3)
 		for (int b = 0; b < B; b++)
 			for (int h = 0; h < H; h++)
@@ -341,7 +341,7 @@ static void gemm_attention_backward(float *dq, float *dk, float *dv, const float
 	float scale = 1 / sqrtf((float)D);
 	#pragma omp parallel
 	{
-		float *P = xmalloc((size_t)T * T * sizeof *P), *dP = xmalloc((size_t)T * T * sizeof *dP);
+		float *P = nc_xmalloc((size_t)T * T * sizeof *P), *dP = nc_xmalloc((size_t)T * T * sizeof *dP);
 		#pragma omp for collapse(2) schedule(dynamic)
 		for (int b = 0; b < B; b++)
 			for (int hk = 0; hk < Hkv; hk++) {
@@ -398,7 +398,7 @@ static void blas_attention_backward(float *dq, float *dk, float *dv, const float
 
 static void *cpu_alloc(size_t bytes)
 {
-	return xcalloc(1, bytes);
+	return nc_xcalloc(1, bytes);
 }
 
 static void cpu_zero(float *x, size_t n)

@@ -103,7 +103,7 @@ int nc_optim_init_sharded(struct nc_optim *o, const struct nc_gpt *m, const stru
 	o->rank = rank;
 	o->world = world;
 	o->n = m->nparams;
-	o->s = xcalloc(o->n, sizeof *o->s);
+	o->s = nc_xcalloc(o->n, sizeof *o->s);
 	size_t work = 0;
 	if (sort_slots(o, m, &work) != 0) {
 		nc_optim_free(o);

@@ -36,7 +36,7 @@ int nc_prompt_ids(const struct nc_tokenizer *t, const char *line, int flags, con
 {
 	int chat = flags & NC_PROMPT_CHAT;
 	ids->n = 0;
-	*shown = xstrdup(line);
+	*shown = nc_xstrdup(line);
 	if (flags & NC_PROMPT_TOKENS) {
 		if (nc_ids_parse_line(line, strlen(line), t->vocab_size, where, ids) != 0)
 			return -1;
@@ -65,7 +65,7 @@ int nc_prompt_ids(const struct nc_tokenizer *t, const char *line, int flags, con
 				       chat ? " or \"messages\"" : "");
 		}
 		free(*shown);
-		*shown = xstrdup(text == line ? "" : text);
+		*shown = nc_xstrdup(text == line ? "" : text);
 	}
 	int rc = 0;
 	if (chat) {

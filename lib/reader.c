@@ -17,10 +17,10 @@ static void texts_fit(struct nc_texts *x, size_t n)
 {
 	if (n > x->cap) {
 		x->cap = n;
-		x->s = xrealloc(x->s, n * sizeof *x->s);
-		x->len = xrealloc(x->len, n * sizeof *x->len);
-		x->own = xrealloc(x->own, n * sizeof *x->own);
-		x->obj = xrealloc(x->obj, n * sizeof *x->obj);
+		x->s = nc_xrealloc(x->s, n * sizeof *x->s);
+		x->len = nc_xrealloc(x->len, n * sizeof *x->len);
+		x->own = nc_xrealloc(x->own, n * sizeof *x->own);
+		x->obj = nc_xrealloc(x->obj, n * sizeof *x->obj);
 	}
 	x->n = n;
 	x->bad = -1;

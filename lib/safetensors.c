@@ -140,7 +140,7 @@ static int parse_tensor(const char *file, const char *name, json_t *info, struct
 		return nc_fail("%s: tensor %s: %s %s needs %llu bytes but data_offsets give %llu", file,
 			       name, dtypes[s->t.dtype].name, shape_str(sh, sizeof sh, s->t.ndim, s->t.shape),
 			       (unsigned long long)want, (unsigned long long)(s->end - s->begin));
-	s->t.name = xstrdup(name);
+	s->t.name = nc_xstrdup(name);
 	s->t.nbytes = (size_t)want;
 	return 0;
 }
@@ -150,14 +150,14 @@ static int parse_meta(struct nc_safetensors *st, json_t *meta)
 	if (!json_is_object(meta))
 		return nc_fail("%s: __metadata__ is not an object", st->map.path);
 	size_t n = json_object_size(meta), i = 0;
-	st->meta = xcalloc(n + 1, sizeof *st->meta);
+	st->meta = nc_xcalloc(n + 1, sizeof *st->meta);
 	const char *key;
 	json_t *v;
 	json_object_foreach(meta, key, v) {
 		if (!json_is_string(v))
 			return nc_fail("%s: __metadata__: %s is not a string", st->map.path, key);
-		st->meta[i].key = xstrdup(key);
-		st->meta[i].value = xstrdup(json_string_value(v));
+		st->meta[i].key = nc_xstrdup(key);
+		st->meta[i].value = nc_xstrdup(json_string_value(v));
 		st->n_meta = ++i;
 	}
 	return 0;
@@ -200,7 +200,7 @@ static int parse_tensors(struct nc_safetensors *st, json_t *root, uint64_t data_
 {
 	const char *file = st->map.path, *name;
 	size_t cap = json_object_size(root);
-	struct span *s = xcalloc(cap + 1, sizeof *s);
+	struct span *s = nc_xcalloc(cap + 1, sizeof *s);
 	json_t *v;
 	int rc = 0;
 	json_object_foreach(root, name, v) {
@@ -213,7 +213,7 @@ static int parse_tensors(struct nc_safetensors *st, json_t *root, uint64_t data_
 	}
 	if (rc == 0)
 		rc = check_tiling(file, s, st->n, st->map.size - data_off);
-	st->tensors = xcalloc(st->n + 1, sizeof *st->tensors);
+	st->tensors = nc_xcalloc(st->n + 1, sizeof *st->tensors);
 	for (size_t i = 0; i < st->n; i++) {
 		st->tensors[i] = s[i].t;
 		st->tensors[i].data = st->map.data + data_off + (rc == 0 ? s[i].begin : 0);
@@ -383,10 +383,10 @@ void nc_st_writer_init(struct nc_st_writer *w)
 static void add(struct nc_st_writer *w, const char *name, int dtype, int ndim, const int64_t *shape,
 		const void *data)
 {
-	xgrow(&w->t, &w->cap, w->n + 1, sizeof *w->t);
+	nc_xgrow(&w->t, &w->cap, w->n + 1, sizeof *w->t);
 	struct nc_st_wtensor *t = &w->t[w->n++];
 	memset(t, 0, sizeof *t);
-	t->name = xstrdup(name);
+	t->name = nc_xstrdup(name);
 	t->dtype = dtype;
 	t->ndim = ndim;
 	for (int i = 0; i < ndim && i < NC_ST_MAX_DIM; i++)
@@ -411,12 +411,12 @@ void nc_st_set_meta(struct nc_st_writer *w, const char *key, const char *value)
 	for (size_t i = 0; i < w->n_meta; i++)
 		if (strcmp(w->meta[i].key, key) == 0) {
 			free(w->meta[i].value);
-			w->meta[i].value = xstrdup(value);
+			w->meta[i].value = nc_xstrdup(value);
 			return;
 		}
-	xgrow(&w->meta, &w->meta_cap, w->n_meta + 1, sizeof *w->meta);
-	w->meta[w->n_meta].key = xstrdup(key);
-	w->meta[w->n_meta++].value = xstrdup(value);
+	nc_xgrow(&w->meta, &w->meta_cap, w->n_meta + 1, sizeof *w->meta);
+	w->meta[w->n_meta].key = nc_xstrdup(key);
+	w->meta[w->n_meta++].value = nc_xstrdup(value);
 }
 
 void nc_st_writer_free(struct nc_st_writer *w)
@@ -486,7 +486,7 @@ static char *header_json(const struct nc_st_writer *w, const char *path, size_t 
 	if (!s)
 		return NULL;
 	size_t n = strlen(s), padded = (n + 7) / 8 * 8;
-	s = xrealloc(s, padded);
+	s = nc_xrealloc(s, padded);
 	memset(s + n, ' ', padded - n);
 	*len = padded;
 	return s;

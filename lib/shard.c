@@ -59,7 +59,7 @@ int nc_shard_create(struct nc_shard_writer *w, const char *path, uint32_t vocab_
 int nc_shard_put(struct nc_shard_writer *w, const uint32_t *ids, const uint8_t *mask, size_t n)
 {
 	size_t bytes = n * w->info.width;
-	xgrow(&w->buf, &w->buf_cap, bytes, 1);
+	nc_xgrow(&w->buf, &w->buf_cap, bytes, 1);
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] >= w->info.vocab_size)
 			return nc_fail("%s: token id %u is outside the vocabulary (%u)", w->out.path, ids[i],
@@ -75,7 +75,7 @@ int nc_shard_put(struct nc_shard_writer *w, const uint32_t *ids, const uint8_t *
 	if (nc_out_write(&w->out, w->buf, bytes) != 0)
 		return -1;
 	if (w->info.flags & NC_SHARD_HAS_MASK) {
-		xgrow(&w->mask, &w->mask_cap, w->n + n, 1);
+		nc_xgrow(&w->mask, &w->mask_cap, w->n + n, 1);
 		for (size_t i = 0; i < n; i++)
 			w->mask[w->n + i] = mask ? (mask[i] != 0) : 0;
 	}
@@ -226,7 +226,7 @@ int nc_shard_load(struct nc_shard *s, const char *path)
 		s->n = n;
 		s->info.count = n;
 		s->digest = le64(m.data + m.size - NC_SHARD_TRAILER + 24);
-		s->ids = xmalloc((n + 1) * sizeof *s->ids);
+		s->ids = nc_xmalloc((n + 1) * sizeof *s->ids);
 		for (uint64_t i = 0; i < n && rc == 0; i++) {
 			s->ids[i] = get_id(p + i * s->info.width, s->info.width);
 			rc = check_id(name, s->ids[i], i, &s->info);
@@ -235,7 +235,7 @@ int nc_shard_load(struct nc_shard *s, const char *path)
 			free(s->ids);
 			s->ids = NULL;
 		} else if (s->info.flags & NC_SHARD_HAS_MASK) {
-			s->mask = xmalloc(n + 1);
+			s->mask = nc_xmalloc(n + 1);
 			memcpy(s->mask, p + n * s->info.width, n);
 		}
 	}
@@ -255,12 +255,12 @@ int nc_shard_open(struct nc_shard_reader *r, const char *path)
 	memset(r, 0, sizeof *r);
 	if (nc_is_stdin(path)) {
 		r->fp = stdin;
-		r->path = xstrdup("(stdin)");
+		r->path = nc_xstrdup("(stdin)");
 	} else {
 		r->fp = fopen(path, "rb");
 		if (!r->fp)
 			return nc_fail_errno("%s", path);
-		r->path = xstrdup(path);
+		r->path = nc_xstrdup(path);
 	}
 	unsigned char h[NC_SHARD_HEADER];
 	size_t got = fread(h, 1, sizeof h, r->fp);
@@ -287,7 +287,7 @@ int nc_shard_open(struct nc_shard_reader *r, const char *path)
 static int ahead(struct nc_shard_reader *r, size_t want)
 {
 	while (!r->eof && r->buf_len < want) {
-		xgrow(&r->buf, &r->buf_cap, want + (1 << 16), 1);
+		nc_xgrow(&r->buf, &r->buf_cap, want + (1 << 16), 1);
 		size_t got = fread(r->buf + r->buf_len, 1, r->buf_cap - r->buf_len, r->fp);
 		if (got == 0) {
 			if (ferror(r->fp))

@@ -28,7 +28,7 @@ static unsigned char *serialize_body(const struct nc_tokenizer *t, size_t *len)
 	size_t n = plen + 4 * (size_t)t->n_tokens + total_bytes;
 	for (uint32_t i = 0; i < t->n_special; i++)
 		n += 8 + strlen(t->special_name[i]);
-	unsigned char *b = xmalloc(n), *p = b;
+	unsigned char *b = nc_xmalloc(n), *p = b;
 	memcpy(p, t->pattern, plen);
 	p += plen;
 	for (uint32_t i = 0; i < t->n_tokens; i++, p += 4)
@@ -54,10 +54,10 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 	if (nc_splitter_for(pattern, &t->sp) != 0)
 		return nc_fail("unsupported split pattern: %s", pattern);
 	const char *canon = nc_pattern_named(pattern);
-	t->pattern = xstrdup(canon ? canon : pattern);
+	t->pattern = nc_xstrdup(canon ? canon : pattern);
 	t->n_tokens = n_tokens;
-	t->tok_off = xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_off);
-	t->tok_len = xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_len);
+	t->tok_off = nc_xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_off);
+	t->tok_len = nc_xmalloc(((size_t)n_tokens + 1) * sizeof *t->tok_len);
 	size_t total = 0;
 	for (uint32_t i = 0; i < n_tokens; i++) {
 		if (lens[i] == 0) {
@@ -72,17 +72,17 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 			return nc_fail("tokens too long in total");
 		}
 	}
-	t->tok_bytes = xmalloc(total);
+	t->tok_bytes = nc_xmalloc(total);
 	for (uint32_t i = 0; i < n_tokens; i++)
 		memcpy(t->tok_bytes + t->tok_off[i], bytes[i], lens[i]);
 
-	strmap_init(&t->tok_map, n_tokens);
+	nc_strmap_init(&t->tok_map, n_tokens);
 	for (int b = 0; b < 256; b++)
 		t->byte_id[b] = NC_MISSING;
 	for (uint32_t i = 0; i < n_tokens; i++) {
 		const unsigned char *s = t->tok_bytes + t->tok_off[i];
 		int added;
-		struct nc_strmap_entry *e = strmap_put(&t->tok_map, s, lens[i], nc_hash64(s, lens[i]), &added);
+		struct nc_strmap_entry *e = nc_strmap_put(&t->tok_map, s, lens[i], nc_hash64(s, lens[i]), &added);
 		if (!added) {
 			uint32_t first = (uint32_t)e->val;
 			nc_tok_free(t);
@@ -99,23 +99,23 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 		}
 	/* Every way of writing a token as two tokens is a merge that
 	 * tiktoken's byte-pair loop can take, at that token's rank. */
-	u64map_init(&t->pair_map, n_tokens * 2);
+	nc_u64map_init(&t->pair_map, n_tokens * 2);
 	for (uint32_t i = 0; i < n_tokens; i++) {
 		const unsigned char *s = t->tok_bytes + t->tok_off[i];
 		for (uint32_t k = 1; k < lens[i]; k++) {
-			struct nc_strmap_entry *l = strmap_get(&t->tok_map, s, k, nc_hash64(s, k));
+			struct nc_strmap_entry *l = nc_strmap_get(&t->tok_map, s, k, nc_hash64(s, k));
 			if (!l)
 				continue;
-			struct nc_strmap_entry *r = strmap_get(&t->tok_map, s + k, lens[i] - k,
+			struct nc_strmap_entry *r = nc_strmap_get(&t->tok_map, s + k, lens[i] - k,
 							       nc_hash64(s + k, lens[i] - k));
 			if (r)
-				*u64map_slot(&t->pair_map, pair_key((uint32_t)l->val, (uint32_t)r->val)) = i;
+				*nc_u64map_slot(&t->pair_map, pair_key((uint32_t)l->val, (uint32_t)r->val)) = i;
 		}
 	}
 
 	t->n_special = n_special;
-	t->special_name = xcalloc((size_t)n_special + 1, sizeof *t->special_name);
-	t->special_id = xcalloc((size_t)n_special + 1, sizeof *t->special_id);
+	t->special_name = nc_xcalloc((size_t)n_special + 1, sizeof *t->special_name);
+	t->special_id = nc_xcalloc((size_t)n_special + 1, sizeof *t->special_id);
 	t->vocab_size = n_tokens;
 	for (uint32_t i = 0; i < n_special; i++) {
 		/* Without an explicit id, a special token takes the next id
@@ -125,7 +125,7 @@ int nc_tok_build(struct nc_tokenizer *t, const char *pattern, uint32_t n_tokens,
 			nc_tok_free(t);
 			return nc_fail("special token %u has an empty name", i);
 		}
-		t->special_name[i] = xstrdup(special_names[i]);
+		t->special_name[i] = nc_xstrdup(special_names[i]);
 		t->special_id[i] = id;
 		if (id < n_tokens) {
 			nc_tok_free(t);
@@ -150,10 +150,10 @@ int nc_tok_from_merges(struct nc_tokenizer *t, const char *pattern, const struct
 		       size_t n, uint32_t n_special, const char *const *special_names)
 {
 	uint32_t n_tokens = 256 + (uint32_t)n;
-	unsigned char **bytes = xmalloc(n_tokens * sizeof *bytes);
-	uint32_t *lens = xmalloc(n_tokens * sizeof *lens);
+	unsigned char **bytes = nc_xmalloc(n_tokens * sizeof *bytes);
+	uint32_t *lens = nc_xmalloc(n_tokens * sizeof *lens);
 	for (uint32_t i = 0; i < 256; i++) {
-		bytes[i] = xmalloc(1);
+		bytes[i] = nc_xmalloc(1);
 		bytes[i][0] = (unsigned char)i;
 		lens[i] = 1;
 	}
@@ -166,7 +166,7 @@ int nc_tok_from_merges(struct nc_tokenizer *t, const char *pattern, const struct
 			break;
 		}
 		lens[z] = lens[l] + lens[r];
-		bytes[z] = xmalloc(lens[z]);
+		bytes[z] = nc_xmalloc(lens[z]);
 		memcpy(bytes[z], bytes[l], lens[l]);
 		memcpy(bytes[z] + lens[l], bytes[r], lens[r]);
 	}
@@ -191,9 +191,9 @@ void nc_tok_free(struct nc_tokenizer *t)
 	free(t->special_name);
 	free(t->special_id);
 	if (t->tok_map.e)
-		strmap_free(&t->tok_map);
+		nc_strmap_free(&t->tok_map);
 	if (t->pair_map.keys)
-		u64map_free(&t->pair_map);
+		nc_u64map_free(&t->pair_map);
 	memset(t, 0, sizeof *t);
 }
 
@@ -270,12 +270,12 @@ static int parse_body(struct nc_tokenizer *t, const char *path, const unsigned c
 	const unsigned char *p = body, *end = body + blen;
 	if ((size_t)plen + 4 * (size_t)n_tokens > blen)
 		return nc_fail("%s: header counts do not fit the file (byte 12)", path);
-	char *pattern = xmalloc(plen + 1);
+	char *pattern = nc_xmalloc(plen + 1);
 	memcpy(pattern, p, plen);
 	pattern[plen] = 0;
 	p += plen;
-	const unsigned char **bytes = xmalloc(((size_t)n_tokens + 1) * sizeof *bytes);
-	uint32_t *lens = xmalloc(((size_t)n_tokens + 1) * sizeof *lens);
+	const unsigned char **bytes = nc_xmalloc(((size_t)n_tokens + 1) * sizeof *bytes);
+	uint32_t *lens = nc_xmalloc(((size_t)n_tokens + 1) * sizeof *lens);
 	const unsigned char *tb = p + 4 * (size_t)n_tokens;
 	int rc = 0;
 	for (uint32_t i = 0; i < n_tokens && rc == 0; i++) {
@@ -293,8 +293,8 @@ static int parse_body(struct nc_tokenizer *t, const char *path, const unsigned c
 			     n_special);
 	if (rc != 0)
 		n_special = 0;
-	char **names = xcalloc((size_t)n_special + 1, sizeof *names);
-	uint32_t *ids = xcalloc((size_t)n_special + 1, sizeof *ids);
+	char **names = nc_xcalloc((size_t)n_special + 1, sizeof *names);
+	uint32_t *ids = nc_xcalloc((size_t)n_special + 1, sizeof *ids);
 	p = tb;
 	for (uint32_t i = 0; i < n_special && rc == 0; i++) {
 		if (end - p < 8 || le32(p + 4) > (size_t)(end - p - 8)) {
@@ -304,7 +304,7 @@ static int parse_body(struct nc_tokenizer *t, const char *path, const unsigned c
 		}
 		ids[i] = le32(p);
 		uint32_t sl = le32(p + 4);
-		names[i] = xmalloc(sl + 1);
+		names[i] = nc_xmalloc(sl + 1);
 		memcpy(names[i], p + 8, sl);
 		names[i][sl] = 0;
 		p += 8 + sl;
@@ -454,7 +454,7 @@ int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char 
 		/* The rank is read within the line: the mapping has no NUL after it. */
 		unsigned long rank;
 		size_t blen = sp ? (size_t)(sp - s) / 4 * 3 : 0;
-		unsigned char *buf = blen ? xmalloc(blen) : NULL;
+		unsigned char *buf = blen ? nc_xmalloc(blen) : NULL;
 		if (!sp || parse_rank(sp + 1, le, &rank) != 0 || b64_decode(s, sp - s, buf, &blen) != 0 ||
 		    blen == 0) {
 			free(buf);
@@ -463,8 +463,8 @@ int nc_tok_import_tiktoken(struct nc_tokenizer *t, const char *path, const char 
 		}
 		if (rank >= cap) {
 			size_t old = cap;
-			xgrow(&bytes, &cap, rank + 1, sizeof *bytes);
-			lens = xrealloc(lens, cap * sizeof *lens);
+			nc_xgrow(&bytes, &cap, rank + 1, sizeof *bytes);
+			lens = nc_xrealloc(lens, cap * sizeof *lens);
 			memset(bytes + old, 0, (cap - old) * sizeof *bytes);
 		}
 		if (bytes[rank]) {
@@ -504,7 +504,7 @@ int nc_tok_export_tiktoken(const struct nc_tokenizer *t, const char *path)
 	size_t cap = 0;
 	int rc = 0;
 	for (uint32_t i = 0; i < t->n_tokens && rc == 0; i++) {
-		xgrow(&line, &cap, 4 * (size_t)t->tok_len[i] / 3 + 32, 1);
+		nc_xgrow(&line, &cap, 4 * (size_t)t->tok_len[i] / 3 + 32, 1);
 		b64_encode(t->tok_bytes + t->tok_off[i], t->tok_len[i], line);
 		size_t l = strlen(line);
 		l += snprintf(line + l, cap - l, " %u\n", i);

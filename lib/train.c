@@ -87,8 +87,8 @@ static void host_copy(struct run *r)
 		r->host = r->m;
 		r->host.ops = &nc_ops_cpu;
 		r->host.a = NULL;
-		r->host.w = xmalloc(r->m.nweights * sizeof *r->host.w);
-		r->host.g = xcalloc(r->m.nweights, sizeof *r->host.g);
+		r->host.w = nc_xmalloc(r->m.nweights * sizeof *r->host.w);
+		r->host.g = nc_xcalloc(r->m.nweights, sizeof *r->host.g);
 	}
 	r->m.ops->download(r->host.w, r->m.w, r->m.nweights * sizeof *r->host.w);
 }
@@ -100,7 +100,7 @@ static const float *token_losses(struct run *r, size_t n)
 	if (r->m.ops->host_memory)
 		return l;
 	if (!r->losses)
-		r->losses = xmalloc(n * sizeof *r->losses);
+		r->losses = nc_xmalloc(n * sizeof *r->losses);
 	r->m.ops->download(r->losses, l, n * sizeof *r->losses);
 	return r->losses;
 }
@@ -172,7 +172,7 @@ static float *state_tensors(const struct run *r, struct nc_named *st, int n, int
 	const struct nc_optim *o = &r->opt;
 	float *host = NULL;
 	if (!o->ops->host_memory) {
-		host = xmalloc((o->nstate ? o->nstate : 1) * sizeof *host);
+		host = nc_xmalloc((o->nstate ? o->nstate : 1) * sizeof *host);
 		if (down)
 			o->ops->download(host, o->state, o->nstate * sizeof *host);
 	}
@@ -203,7 +203,7 @@ static int save(struct run *r)
 	if (stat(dir, &sb) == 0)
 		return 0;   /* this step is saved already (a resumed, finished run) */
 	int n = nc_optim_state_count(&r->opt);
-	struct nc_named *st = xcalloc(n ? n : 1, sizeof *st);
+	struct nc_named *st = nc_xcalloc(n ? n : 1, sizeof *st);
 	float *staged = state_tensors(r, st, n, 1);
 	int64_t cur[NC_CURSOR_WORDS];
 	nc_cursor_pack(&r->train.cur, cur);
@@ -253,7 +253,7 @@ static int resume(struct run *r, const char *dir)
 		return nc_fail("%s was written by %d ranks; resume it with as many, not %d", dir, world,
 			       r->comm->world);
 	int n = nc_optim_state_count(&r->opt);
-	struct nc_named *st = xcalloc(n ? n : 1, sizeof *st);
+	struct nc_named *st = nc_xcalloc(n ? n : 1, sizeof *st);
 	float *staged = state_tensors(r, st, n, 0);
 	int rc = nc_ckpt_load_model(dir, &r->m);
 	if (rc == 0)
@@ -314,8 +314,8 @@ static int evaluate(struct run *r, double *bpb)
  * (a full disk, a closed pipe) stops the run there, not after the last step. */
 static int emit(struct nc_logfmt *l)
 {
-	logfmt_emit(l, stdout);
-	logfmt_free(l);
+	nc_logfmt_emit(l, stdout);
+	nc_logfmt_free(l);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return nc_fail_errno("standard output: write error");
 	return 0;
@@ -326,11 +326,11 @@ static void log_eval(const struct run *r, double bpb)
 	if (r->comm->rank != 0)
 		return;
 	struct nc_logfmt l = {0};
-	logfmt_str(&l, "stage", "base");
-	logfmt_int(&l, "step", r->step);
-	logfmt_f(&l, "val_bpb", bpb, 6);
-	logfmt_emit(&l, stdout);
-	logfmt_free(&l);
+	nc_logfmt_str(&l, "stage", "base");
+	nc_logfmt_int(&l, "step", r->step);
+	nc_logfmt_f(&l, "val_bpb", bpb, 6);
+	nc_logfmt_emit(&l, stdout);
+	nc_logfmt_free(&l);
 	fflush(stdout);
 }
 
@@ -344,28 +344,28 @@ static int log_done(const struct run *r)
 	double tokens = (double)r->iterations * o->total_batch_size;
 	double run_tokens = (double)r->steps_run * o->total_batch_size;
 	struct nc_logfmt l = {0};
-	logfmt_str(&l, "stage", "base");
-	logfmt_str(&l, "event", "done");
-	logfmt_int(&l, "step", r->step);
-	logfmt_int(&l, "params", (int64_t)r->m.nweights);
-	logfmt_f(&l, "tokens", tokens, 0);
-	logfmt_f(&l, "total_flops", fpt * tokens, 0);
-	logfmt_int(&l, "world_size", r->comm->world);
-	logfmt_f(&l, "time_s", r->train_s, 3);
+	nc_logfmt_str(&l, "stage", "base");
+	nc_logfmt_str(&l, "event", "done");
+	nc_logfmt_int(&l, "step", r->step);
+	nc_logfmt_int(&l, "params", (int64_t)r->m.nweights);
+	nc_logfmt_f(&l, "tokens", tokens, 0);
+	nc_logfmt_f(&l, "total_flops", fpt * tokens, 0);
+	nc_logfmt_int(&l, "world_size", r->comm->world);
+	nc_logfmt_f(&l, "time_s", r->train_s, 3);
 	if (r->train_s > 0) {
-		logfmt_int(&l, "tok_s", (int64_t)(run_tokens / r->train_s));
+		nc_logfmt_int(&l, "tok_s", (int64_t)(run_tokens / r->train_s));
 		if (o->peak_flops > 0)
-			logfmt_f(&l, "mfu", fpt * run_tokens / r->train_s / (o->peak_flops * r->comm->world), 4);
+			nc_logfmt_f(&l, "mfu", fpt * run_tokens / r->train_s / (o->peak_flops * r->comm->world), 4);
 	}
 	if (r->steps_run > 0)
-		logfmt_f(&l, "final_loss", r->last_loss, 6);
+		nc_logfmt_f(&l, "final_loss", r->last_loss, 6);
 	if (isfinite(r->min_bpb)) {
-		logfmt_f(&l, "min_val_bpb", r->min_bpb, 6);
-		logfmt_f(&l, "final_val_bpb", r->last_bpb, 6);
+		nc_logfmt_f(&l, "min_val_bpb", r->min_bpb, 6);
+		nc_logfmt_f(&l, "final_val_bpb", r->last_bpb, 6);
 	}
 	/* on a GPU, what the run took: every buffer has grown to size by now */
 	if (r->m.ops->mem_in_use)
-		logfmt_f(&l, "device_mem_gb", r->m.ops->mem_in_use() / 1e9, 2);
+		nc_logfmt_f(&l, "device_mem_gb", r->m.ops->mem_in_use() / 1e9, 2);
 	return emit(&l);
 }
 
@@ -376,15 +376,15 @@ static int log_step(const struct run *r, double loss, double lrm, double norm, d
 	if (r->comm->rank != 0)
 		return 0;
 	struct nc_logfmt l = {0};
-	logfmt_str(&l, "stage", "base");
-	logfmt_int(&l, "step", r->step);
-	logfmt_f(&l, "loss", loss, 6);
-	logfmt_f(&l, "lrm", lrm, 4);
-	logfmt_f(&l, "grad_norm", norm, 4);
-	logfmt_f(&l, "dt_ms", dt * 1e3, 1);
-	logfmt_int(&l, "tok_s", (int64_t)(tokens / dt));
+	nc_logfmt_str(&l, "stage", "base");
+	nc_logfmt_int(&l, "step", r->step);
+	nc_logfmt_f(&l, "loss", loss, 6);
+	nc_logfmt_f(&l, "lrm", lrm, 4);
+	nc_logfmt_f(&l, "grad_norm", norm, 4);
+	nc_logfmt_f(&l, "dt_ms", dt * 1e3, 1);
+	nc_logfmt_int(&l, "tok_s", (int64_t)(tokens / dt));
 	if (o->peak_flops > 0)
-		logfmt_f(&l, "mfu", nc_gpt_flops_per_token(&r->m, o->max_seq_len) * tokens / dt /
+		nc_logfmt_f(&l, "mfu", nc_gpt_flops_per_token(&r->m, o->max_seq_len) * tokens / dt /
 			 (o->peak_flops * r->comm->world), 4);
 	return emit(&l);
 }
@@ -476,8 +476,8 @@ static int setup(struct run *r)
 		return -1;
 	/* the activations now: a batch too large for the device stops here */
 	nc_gpt_reserve(&r->m, o->device_batch_size, o->max_seq_len);
-	r->inputs = xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->inputs);
-	r->targets = xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->targets);
+	r->inputs = nc_xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->inputs);
+	r->targets = nc_xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->targets);
 	if (mkdir(o->run_dir, 0755) != 0 && errno != EEXIST)
 		return nc_fail_errno("%s: cannot create", o->run_dir);
 	if (lock && !existed && nc_dir_lock(o->run_dir) != 0)
@@ -501,32 +501,32 @@ static int config_line(const struct run *r)
 	if (r->comm->rank != 0)
 		return 0;
 	struct nc_logfmt l = {0};
-	logfmt_str(&l, "stage", "base");
-	logfmt_str(&l, "event", "config");
-	logfmt_int(&l, "depth", r->m.c.n_layer);
-	logfmt_int(&l, "n_embd", r->m.c.n_embd);
-	logfmt_int(&l, "n_head", r->m.c.n_head);
-	logfmt_int(&l, "vocab_size", r->m.c.vocab_size);
-	logfmt_int(&l, "params", (int64_t)r->m.nweights);
-	logfmt_f(&l, "flops_per_token", nc_gpt_flops_per_token(&r->m, o->max_seq_len), 0);
-	logfmt_int(&l, "max_seq_len", o->max_seq_len);
-	logfmt_int(&l, "device_batch_size", o->device_batch_size);
-	logfmt_int(&l, "total_batch_size", o->total_batch_size);
-	logfmt_int(&l, "grad_accum_steps", r->accum);
+	nc_logfmt_str(&l, "stage", "base");
+	nc_logfmt_str(&l, "event", "config");
+	nc_logfmt_int(&l, "depth", r->m.c.n_layer);
+	nc_logfmt_int(&l, "n_embd", r->m.c.n_embd);
+	nc_logfmt_int(&l, "n_head", r->m.c.n_head);
+	nc_logfmt_int(&l, "vocab_size", r->m.c.vocab_size);
+	nc_logfmt_int(&l, "params", (int64_t)r->m.nweights);
+	nc_logfmt_f(&l, "flops_per_token", nc_gpt_flops_per_token(&r->m, o->max_seq_len), 0);
+	nc_logfmt_int(&l, "max_seq_len", o->max_seq_len);
+	nc_logfmt_int(&l, "device_batch_size", o->device_batch_size);
+	nc_logfmt_int(&l, "total_batch_size", o->total_batch_size);
+	nc_logfmt_int(&l, "grad_accum_steps", r->accum);
 	if (r->comm->world > 1) {
-		logfmt_int(&l, "world_size", r->comm->world);
+		nc_logfmt_int(&l, "world_size", r->comm->world);
 		/* how gradients and parameters travel between the ranks: only
 		 * the CUDA ops carry collectives, NCCL's */
-		logfmt_str(&l, "collectives", r->comm->dev ? "nccl" : "mpi");
+		nc_logfmt_str(&l, "collectives", r->comm->dev ? "nccl" : "mpi");
 	}
-	logfmt_int(&l, "num_iterations", r->iterations);
-	logfmt_f(&l, "matrix_lr", o->optim.matrix_lr, 6);
-	logfmt_f(&l, "embedding_lr", o->optim.embedding_lr, 6);
-	logfmt_f(&l, "unembedding_lr", o->optim.unembedding_lr, 6);
+	nc_logfmt_int(&l, "num_iterations", r->iterations);
+	nc_logfmt_f(&l, "matrix_lr", o->optim.matrix_lr, 6);
+	nc_logfmt_f(&l, "embedding_lr", o->optim.embedding_lr, 6);
+	nc_logfmt_f(&l, "unembedding_lr", o->optim.unembedding_lr, 6);
 	/* AdamW's formula, as nanochat picks it: torch's AdamW for one
 	 * process, its own DistAdamW for several (lib/optim.h) */
-	logfmt_str(&l, "adamw", r->comm->world > 1 ? "dist" : "torch");
-	logfmt_str(&l, "device", r->m.ops->name);   /* cpu, cuda (fp32) or cuda-bf16 */
+	nc_logfmt_str(&l, "adamw", r->comm->world > 1 ? "dist" : "torch");
+	nc_logfmt_str(&l, "device", r->m.ops->name);   /* cpu, cuda (fp32) or cuda-bf16 */
 	return emit(&l);
 }
 

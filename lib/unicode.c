@@ -82,7 +82,7 @@ static const unsigned char replacement[3] = {0xEF, 0xBF, 0xBD};
 
 static void append(char **out, size_t *len, size_t *cap, const void *b, size_t n)
 {
-	xgrow(out, cap, *len + n + 1, 1);
+	nc_xgrow(out, cap, *len + n + 1, 1);
 	memcpy(*out + *len, b, n);
 	*len += n;
 	(*out)[*len] = 0;

@@ -76,7 +76,7 @@ struct nc_utf8_stream {
 };
 
 /* Feed bytes; complete characters are appended to out (grown with
- * xrealloc; *len and *cap track it; kept NUL-terminated). */
+ * nc_xrealloc; *len and *cap track it; kept NUL-terminated). */
 void nc_utf8_feed(struct nc_utf8_stream *s, const unsigned char *b, size_t n, char **out,
 		  size_t *len, size_t *cap);
 /* At the end: an incomplete character left over becomes U+FFFD. */

@@ -1,7 +1,7 @@
 /* libFuzzer target: any bytes given to the parquet reader are read whole
  * (open, then every row group) without a crash, leak or read out of
  * bounds. Built and run by tests/fuzz/run.sh. */
-#include "../../lib/parquet.h"
+#include "../../lib/parquet/parquet.h"
 
 #include <stdlib.h>
 

@@ -6,7 +6,7 @@
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-10}
 out=build/fuzz
-PQ="lib/parquet.c lib/parquet_pages.c lib/parquet_rows.c lib/thrift.c lib/err.c lib/mem.c"
+PQ="lib/parquet/parquet.c lib/parquet/parquet_pages.c lib/parquet/parquet_rows.c lib/parquet/thrift.c lib/err.c lib/mem.c"
 LIBS="-larchive -ljansson -lsnappy -lzstd -lz"
 status=0
 

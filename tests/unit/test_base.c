@@ -58,17 +58,17 @@ static void test_logfmt(void)
 	char *buf;
 	size_t n;
 	FILE *f = open_memstream(&buf, &n);
-	logfmt_str(&l, "stage", "base");
-	logfmt_int(&l, "step", 120);
-	logfmt_f(&l, "loss", 3.41249, 3);
-	logfmt_str(&l, "msg", "two words \"quoted\"");
-	logfmt_str(&l, "empty", "");
-	logfmt_emit(&l, f);
+	nc_logfmt_str(&l, "stage", "base");
+	nc_logfmt_int(&l, "step", 120);
+	nc_logfmt_f(&l, "loss", 3.41249, 3);
+	nc_logfmt_str(&l, "msg", "two words \"quoted\"");
+	nc_logfmt_str(&l, "empty", "");
+	nc_logfmt_emit(&l, f);
 	fclose(f);
 	CHECK(strcmp(buf, "stage=base step=120 loss=3.412 msg=\"two words \\\"quoted\\\"\" empty=\"\"\n") == 0,
 	      "logfmt quotes values with spaces, quotes or nothing");
 	free(buf);
-	logfmt_free(&l);
+	nc_logfmt_free(&l);
 }
 
 static void test_parse(void)

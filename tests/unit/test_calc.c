@@ -115,7 +115,7 @@ static void test_outside_grammar(void)
 static void test_long_input(void)
 {
 	size_t n = 1000000;
-	char *s = xmalloc(2 * n + 2), out[64];
+	char *s = nc_xmalloc(2 * n + 2), out[64];
 	for (size_t i = 0; i < n; i++)
 		s[i] = '-';
 	strcpy(s + n, "1");

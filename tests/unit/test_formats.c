@@ -32,7 +32,7 @@ static void set_tok_count(const char *path, long off, uint32_t v)
 	FILE *f = fopen(path, "r+b");
 	fseek(f, 0, SEEK_END);
 	long size = ftell(f);
-	unsigned char *b = xmalloc(size);
+	unsigned char *b = nc_xmalloc(size);
 	fseek(f, 0, SEEK_SET);
 	if (fread(b, 1, size, f) != (size_t)size)
 		abort();
@@ -63,7 +63,7 @@ static void set_vocab_forged(const char *path, uint32_t vocab)
 	FILE *f = fopen(path, "r+b");
 	fseek(f, 0, SEEK_END);
 	long size = ftell(f);
-	unsigned char *b = xmalloc(size);
+	unsigned char *b = nc_xmalloc(size);
 	fseek(f, 0, SEEK_SET);
 	if (fread(b, 1, size, f) != (size_t)size)
 		abort();
@@ -245,7 +245,7 @@ static void write_ranks(const char *path, const size_t *extra, int nextra, size_
 	fclose(f);
 	if (pad_to && (size_t)size % pad_to) {
 		FILE *g = fopen(path, "rb");
-		char *all = xmalloc(size);
+		char *all = nc_xmalloc(size);
 		if (fread(all, 1, size, g) != (size_t)size)
 			abort();
 		fclose(g);
@@ -282,7 +282,7 @@ static void test_tiktoken_import(void)
 /* Naive reference: recompute every pair's rank each round. */
 static void naive_merge(const struct nc_tokenizer *t, const unsigned char *s, size_t n, struct nc_ids *out)
 {
-	uint32_t *ids = xmalloc(n * sizeof *ids);
+	uint32_t *ids = nc_xmalloc(n * sizeof *ids);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = t->byte_id[s[i]];
 	size_t m = n;
@@ -290,7 +290,7 @@ static void naive_merge(const struct nc_tokenizer *t, const unsigned char *s, si
 		size_t best = SIZE_MAX;
 		uint32_t br = NC_MISSING;
 		for (size_t i = 0; i + 1 < m; i++) {
-			uint32_t r = u64map_get(&t->pair_map, (uint64_t)ids[i] << 32 | ids[i + 1]);
+			uint32_t r = nc_u64map_get(&t->pair_map, (uint64_t)ids[i] << 32 | ids[i + 1]);
 			if (r < br) {
 				br = r;
 				best = i;
@@ -314,7 +314,7 @@ static void test_merge_paths(void)
 	struct nc_rng rng;
 	nc_rng_seed(&rng, 1);
 	size_t n = 200000;
-	unsigned char *text = xmalloc(n);
+	unsigned char *text = nc_xmalloc(n);
 	for (size_t i = 0; i < n; i++)
 		text[i] = "aab ba abba"[nc_rng_below(&rng, 11)];
 	struct nc_splitter sp;

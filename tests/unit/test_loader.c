@@ -24,7 +24,7 @@ static void write_shard(const char *name, uint32_t first, uint32_t n, uint64_t f
 {
 	char path[256];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	uint32_t *ids = xmalloc((n + 1) * sizeof *ids);
+	uint32_t *ids = nc_xmalloc((n + 1) * sizeof *ids);
 	for (uint32_t i = 0; i < n; i++)
 		ids[i] = (first + i) % VOCAB;
 	struct nc_shard_writer w;

@@ -4,7 +4,7 @@
 #include "../../lib/err.h"
 #include "../../lib/file.h"
 #include "../../lib/mem.h"
-#include "../../lib/parquet.h"
+#include "../../lib/parquet/parquet.h"
 #include "tap.h"
 
 #include <glob.h>
@@ -27,12 +27,12 @@ static json_t **load_expected(const char *parquet_path, size_t *n)
 	char *line = NULL;
 	size_t lcap = 0;
 	while (getline(&line, &lcap, f) > 0) {
-		xgrow(&rows, &cap, *n + 1, sizeof *rows);
+		nc_xgrow(&rows, &cap, *n + 1, sizeof *rows);
 		rows[(*n)++] = json_loads(line, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	}
 	free(line);
 	fclose(f);
-	return rows ? rows : xcalloc(1, sizeof *rows);   /* no rows is an answer too */
+	return rows ? rows : nc_xcalloc(1, sizeof *rows);   /* no rows is an answer too */
 }
 
 static void free_rows(json_t **rows, size_t n)
@@ -160,7 +160,7 @@ static void test_selected_fields(void)
  * read past its end is caught by the sanitizers. */
 static int read_everything(const unsigned char *data, size_t n, const char *name)
 {
-	unsigned char *copy = xmalloc(n);
+	unsigned char *copy = nc_xmalloc(n);
 	memcpy(copy, data, n);
 	struct nc_parquet p;
 	int rc = nc_parquet_open(&p, copy, n, name);
@@ -195,7 +195,7 @@ static void test_truncated(void)
 	CHECK(strstr(nc_errmsg(), "truncated") != NULL, "a file missing its last byte is reported as truncated");
 
 	/* The footer kept but the pages cut away (as a bad copy might). */
-	unsigned char *holed = xmalloc(m.size);
+	unsigned char *holed = nc_xmalloc(m.size);
 	memcpy(holed, m.data, m.size);
 	memset(holed + 4, 0, m.size / 2);
 	CHECK(read_everything(holed, m.size, "holed.parquet") == -1 && strstr(nc_errmsg(), "holed.parquet") &&
@@ -216,7 +216,7 @@ static void test_flipped(const char *fixture, int want_page_error)
 		return;
 	}
 	size_t footer = m.size - 8 - (m.data[m.size - 8] | m.data[m.size - 7] << 8 | (size_t)m.data[m.size - 6] << 16);
-	unsigned char *buf = xmalloc(m.size);
+	unsigned char *buf = nc_xmalloc(m.size);
 	int named = 1, errors = 0, page_errors = 0;
 	for (size_t off = 4; off < footer; off++) {
 		memcpy(buf, m.data, m.size);
@@ -240,7 +240,7 @@ static void test_bad_utf8(void)
 		CHECK(0, "the FineWeb fixture loads");
 		return;
 	}
-	unsigned char *buf = xmalloc(m.size);
+	unsigned char *buf = nc_xmalloc(m.size);
 	memcpy(buf, m.data, m.size);
 	unsigned char *at = memmem(buf, m.size, "caf\xc3\xa9", 5);
 	if (at)

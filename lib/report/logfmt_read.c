@@ -1,6 +1,6 @@
 #include "logfmt_read.h"
-#include "err.h"
-#include "mem.h"
+#include "../err.h"
+#include "../mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +64,7 @@ static int quoted(char *b, size_t len, size_t *i, size_t *w)
 
 static void add(struct nc_logfmt_rec *r, char *key, char *val)
 {
-	xgrow(&r->f, &r->cap, r->n + 1, sizeof *r->f);
+	nc_xgrow(&r->f, &r->cap, r->n + 1, sizeof *r->f);
 	r->f[r->n].key = key;
 	r->f[r->n].val = val;
 	r->n++;
@@ -73,7 +73,7 @@ static void add(struct nc_logfmt_rec *r, char *key, char *val)
 int nc_logfmt_parse(struct nc_logfmt_rec *r, const char *line, size_t len)
 {
 	free(r->buf);
-	r->buf = xmalloc(len + 1);
+	r->buf = nc_xmalloc(len + 1);
 	memcpy(r->buf, line, len);
 	r->buf[len] = 0;
 	r->n = 0;

@@ -1,10 +1,10 @@
-/* Writing report.md and its plots from what lib/report_read.c has read
- * (the Environment section is lib/report_env.c). Layout and number formats
+/* Writing report.md and its plots from what lib/report/report_read.c has read
+ * (the Environment section is lib/report/report_env.c). Layout and number formats
  * follow nanochat's report (spec §7). */
 #include "report.h"
-#include "err.h"
-#include "file.h"
-#include "mem.h"
+#include "../err.h"
+#include "../file.h"
+#include "../mem.h"
 #include "report_data.h"
 #include "report_env.h"
 #include "svg.h"
@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *const stage_title[NSTAGES] = {"Base model training", "Midtraining", "Chat SFT",
+static const char *const stage_title[NC_NSTAGES] = {"Base model training", "Midtraining", "Chat SFT",
 						 "Chat RL"};
-static const char *const stage_column[NSTAGES] = {"BASE", "MID", "SFT", "RL"};
+static const char *const stage_column[NC_NSTAGES] = {"BASE", "MID", "SFT", "RL"};
 
 /* nc-eval's task names and their summary rows, in the summary's order:
  * CORE first, ChatCORE last, the others alphabetical (spec §7.4). */
@@ -144,7 +144,7 @@ void nc_md_item(FILE *fp, const char *label, const char *value)
 	fputc('\n', fp);
 }
 
-static void items(FILE *fp, const struct kvlist *l)
+static void items(FILE *fp, const struct nc_kvlist *l)
 {
 	char b[64];
 	for (size_t i = 0; i < l->n; i++)
@@ -167,13 +167,13 @@ void nc_cut_chars(char *s, size_t max)
 /* What a stage's section and the summary say, from the records: step
  * series where there are steps, the closing record otherwise. */
 struct facts {
-	struct point *loss, *bpb;     /* the last record for each step */
+	struct nc_report_point *loss, *bpb;     /* the last record for each step */
 	size_t nloss, nbpb;
 	double final_loss, min_bpb, final_bpb, time_s, tok_s, mfu;
 	int loss_plot, bpb_plot;      /* written */
 };
 
-static void stage_facts(const struct stage *st, struct facts *f)
+static void stage_facts(const struct nc_report_stage *st, struct facts *f)
 {
 	memset(f, 0, sizeof *f);
 	f->loss = nc_series_latest(&st->loss, &f->nloss);
@@ -191,7 +191,7 @@ static void stage_facts(const struct stage *st, struct facts *f)
 	f->mfu = st->mfu_dt > 0 ? st->mfu_dt_sum / st->mfu_dt : nc_kvlist_num(&st->done, "mfu");
 }
 
-static void write_stage(FILE *fp, const struct stage *st, const struct facts *f, int s)
+static void write_stage(FILE *fp, const struct nc_report_stage *st, const struct facts *f, int s)
 {
 	char b[64];
 	const char *params = nc_kvlist_get(&st->config, "params");
@@ -271,7 +271,7 @@ static void write_tokenizer(FILE *fp, const struct nc_report *r)
 	fputs("| Bytes | Tokens | Ratio (bytes/token) ", fp);
 	table_row_end(fp, several ? 5 : 4);
 	for (size_t i = 0; i < r->compression.n; i++) {
-		const struct kvlist *kv = &r->compression.r[i].kv;
+		const struct nc_kvlist *kv = &r->compression.r[i].kv;
 		const char *cells[] = {"text", "tokenizer", "bytes", "tokens", "ratio"};
 		for (size_t c = 0; c < 5; c++) {
 			if (c == 1 && !several)
@@ -294,10 +294,10 @@ static const char *task_label(const char *task)
 }
 
 /* One table per stage: a row per task, a column per key any task has. */
-static void write_results(FILE *fp, const struct rows *t, int s)
+static void write_results(FILE *fp, const struct nc_report_rows *t, int s)
 {
 	char b[64];
-	struct kvlist cols = {0};
+	struct nc_kvlist cols = {0};
 	for (size_t i = 0; i < t->n; i++)
 		for (size_t k = 0; k < t->r[i].kv.n; k++)
 			nc_kvlist_set(&cols, t->r[i].kv.f[k].key, "");
@@ -345,7 +345,7 @@ static void fenced_bytes(FILE *fp, const char *s, size_t n)
 	}
 }
 
-static void write_sample(FILE *fp, const struct sample *sm, size_t ordinal)
+static void write_sample(FILE *fp, const struct nc_report_sample *sm, size_t ordinal)
 {
 	size_t fence = longest_backticks(sm->prompt, sm->nprompt, 2);
 	fence = longest_backticks(sm->text, sm->ntext, fence) + 1;
@@ -379,10 +379,10 @@ static void write_samples(FILE *fp, const struct nc_report *r)
 {
 	fputs("## Samples\n\n", fp);
 	for (size_t i = 0, ordinal = 0; i < r->nsamples; i++) {
-		const struct sample *sm = &r->samples[i];
+		const struct nc_report_sample *sm = &r->samples[i];
 		if (i == 0 || sm->nprompt != sm[-1].nprompt ||
 		    memcmp(sm->prompt, sm[-1].prompt, sm->nprompt) != 0) {
-			char *head = xmalloc(sm->nprompt + 1);
+			char *head = nc_xmalloc(sm->nprompt + 1);
 			for (size_t k = 0; k < sm->nprompt; k++)
 				head[k] = sm->prompt[k] ? sm->prompt[k] : ' ';
 			head[sm->nprompt] = 0;
@@ -398,7 +398,7 @@ static void write_samples(FILE *fp, const struct nc_report *r)
 }
 
 /* The summary's value of a task at a stage: its metric, else its accuracy. */
-static const char *task_value(const struct rows *t, const char *label, char *b, size_t n)
+static const char *task_value(const struct nc_report_rows *t, const char *label, char *b, size_t n)
 {
 	const char *v = NULL;
 	for (size_t i = 0; i < t->n; i++) {
@@ -415,7 +415,7 @@ static const char *task_value(const struct rows *t, const char *label, char *b, 
 #define CELL 48
 struct summary_row {
 	const char *label;
-	char cell[NSTAGES][CELL];
+	char cell[NC_NSTAGES][CELL];
 };
 
 /* The formatters hand back either the buffer or other text ("-", the
@@ -428,21 +428,21 @@ static void set_cell(char *cell, const char *v)
 
 static void write_table(FILE *fp, const struct summary_row *rows, size_t n)
 {
-	int w0 = 15, w[NSTAGES];        /* nanochat's widths, wider when needed */
-	for (int s = 0; s < NSTAGES; s++)
+	int w0 = 15, w[NC_NSTAGES];        /* nanochat's widths, wider when needed */
+	for (int s = 0; s < NC_NSTAGES; s++)
 		w[s] = 8;
 	for (size_t i = 0; i < n; i++) {
 		if ((int)strlen(rows[i].label) > w0)
 			w0 = (int)strlen(rows[i].label);
-		for (int s = 0; s < NSTAGES; s++)
+		for (int s = 0; s < NC_NSTAGES; s++)
 			if ((int)strlen(rows[i].cell[s]) > w[s])
 				w[s] = (int)strlen(rows[i].cell[s]);
 	}
 	fprintf(fp, "| %-*s |", w0, "Metric");
-	for (int s = 0; s < NSTAGES; s++)
+	for (int s = 0; s < NC_NSTAGES; s++)
 		fprintf(fp, " %-*s |", w[s], stage_column[s]);
 	fprintf(fp, "\n|%.*s|", w0 + 2, "--------------------------------------------------------");
-	for (int s = 0; s < NSTAGES; s++) {
+	for (int s = 0; s < NC_NSTAGES; s++) {
 		for (int k = 0; k < w[s] + 2; k++)
 			fputc('-', fp);
 		fputc('|', fp);
@@ -450,7 +450,7 @@ static void write_table(FILE *fp, const struct summary_row *rows, size_t n)
 	fputc('\n', fp);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(fp, "| %-*s |", w0, rows[i].label);
-		for (int s = 0; s < NSTAGES; s++)
+		for (int s = 0; s < NC_NSTAGES; s++)
 			fprintf(fp, " %-*s |", w[s], rows[i].cell[s]);
 		fputc('\n', fp);
 	}
@@ -464,7 +464,7 @@ static void write_summary(FILE *fp, const struct nc_report *r, const struct fact
 	for (size_t t = 0; t < NTASKS; t++) {
 		int any = 0;
 		rows[n].label = summary_tasks[t].label;
-		for (int s = 0; s < NSTAGES; s++) {
+		for (int s = 0; s < NC_NSTAGES; s++) {
 			set_cell(rows[n].cell[s], task_value(&r->results[s], rows[n].label,
 							     rows[n].cell[s], CELL));
 			any |= strcmp(rows[n].cell[s], "-") != 0;
@@ -474,7 +474,7 @@ static void write_summary(FILE *fp, const struct nc_report *r, const struct fact
 	double total = NAN, tok_s = nc_kvlist_num(&r->tok_train, "train_s");
 	rows[n].label = "val bpb";
 	rows[n + 1].label = "train time";
-	for (int s = 0; s < NSTAGES; s++) {
+	for (int s = 0; s < NC_NSTAGES; s++) {
 		set_cell(rows[n].cell[s], fmt_known(rows[n].cell[s], CELL, f[s].min_bpb, fmt_float));
 		set_cell(rows[n + 1].cell[s],
 			 fmt_known(rows[n + 1].cell[s], CELL, f[s].time_s, fmt_duration));
@@ -510,15 +510,15 @@ static void write_markdown(FILE *fp, const struct nc_report *r, const struct fac
 	nc_report_env_write(fp, &env);
 	if (r->has_tok_train || r->tok_stats.n || r->compression.n)
 		write_tokenizer(fp, r);
-	for (int s = 0; s < NSTAGES; s++)
+	for (int s = 0; s < NC_NSTAGES; s++)
 		if (r->stage[s].seen)
 			write_stage(fp, &r->stage[s], &f[s], s);
 	int results = 0;
-	for (int s = 0; s < NSTAGES; s++)
+	for (int s = 0; s < NC_NSTAGES; s++)
 		results |= r->results[s].n > 0;
 	if (results)
 		fputs("## Evaluation\n\n", fp);
-	for (int s = 0; s < NSTAGES; s++)
+	for (int s = 0; s < NC_NSTAGES; s++)
 		if (r->results[s].n)
 			write_results(fp, &r->results[s], s);
 	if (r->nsamples)
@@ -532,14 +532,14 @@ static void write_markdown(FILE *fp, const struct nc_report *r, const struct fac
 static char *path_in(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = xmalloc(n);
+	char *p = nc_xmalloc(n);
 	snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
 
 static int mkdir_p(const char *dir)
 {
-	char *p = xstrdup(dir);
+	char *p = nc_xstrdup(dir);
 	struct stat st;
 	for (char *s = *p ? p + 1 : p; *s; s++) {
 		if (*s != '/')
@@ -572,9 +572,9 @@ static int finish(struct nc_out *o)
 /* The finite points of a series as a plot in dir; 0 when there are none
  * (nothing written), 1 when written. */
 static int write_plot(const char *dir, int s, const char *what, const char *ylabel,
-		      const struct point *p, size_t n)
+		      const struct nc_report_point *p, size_t n)
 {
-	double *x = xmalloc((n ? n : 1) * sizeof *x), *y = xmalloc((n ? n : 1) * sizeof *y);
+	double *x = nc_xmalloc((n ? n : 1) * sizeof *x), *y = nc_xmalloc((n ? n : 1) * sizeof *y);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (isfinite(p[i].v)) {
@@ -603,10 +603,10 @@ static int write_plot(const char *dir, int s, const char *what, const char *ylab
 
 int nc_report_write(const struct nc_report *r, const struct nc_report_opts *o)
 {
-	struct facts f[NSTAGES];
+	struct facts f[NC_NSTAGES];
 	int rc = mkdir_p(o->dir);
-	for (int s = 0; s < NSTAGES; s++) {
-		const struct stage *st = &r->stage[s];
+	for (int s = 0; s < NC_NSTAGES; s++) {
+		const struct nc_report_stage *st = &r->stage[s];
 		stage_facts(st, &f[s]);
 		if (rc == 0 && st->seen)
 			rc = (f[s].loss_plot = write_plot(o->dir, s, "loss", "training loss", f[s].loss,
@@ -625,7 +625,7 @@ int nc_report_write(const struct nc_report *r, const struct nc_report_opts *o)
 		}
 		free(path);
 	}
-	for (int s = 0; s < NSTAGES; s++) {
+	for (int s = 0; s < NC_NSTAGES; s++) {
 		free(f[s].loss);
 		free(f[s].bpb);
 	}

@@ -1,7 +1,7 @@
 /* The environment section of the report: facts gathered from git, /proc,
  * sysconf, nvidia-smi and nvcc, then written as markdown. */
 #include "report_env.h"
-#include "mem.h"
+#include "../mem.h"
 #include "report.h"
 
 #include <stdlib.h>
@@ -32,7 +32,7 @@ static char *shell_quote(const char *s)
 	size_t n = 3;
 	for (const char *p = s; *p; p++)
 		n += *p == '\'' ? 4 : 1;
-	char *q = xmalloc(n), *w = q;
+	char *q = nc_xmalloc(n), *w = q;
 	*w++ = '\'';
 	for (; *s; s++) {
 		if (*s == '\'') {
@@ -52,18 +52,18 @@ static char *shell_quote(const char *s)
 static char *command_output(const char *cmd, size_t *len)
 {
 	size_t n = strlen(cmd) + 64, cap = 4096, got = 0, k;
-	char *full = xmalloc(n);
+	char *full = nc_xmalloc(n);
 	snprintf(full, n, "exec 2>/dev/null </dev/null; %s", cmd);
 	fflush(NULL);
 	FILE *p = popen(full, "r");
 	free(full);
 	if (!p)
 		return NULL;
-	char *out = xmalloc(cap);
+	char *out = nc_xmalloc(cap);
 	while ((k = fread(out + got, 1, cap - got - 1, p)) > 0) {
 		got += k;
 		if (cap - got < 2)
-			xgrow(&out, &cap, cap * 2, 1);
+			nc_xgrow(&out, &cap, cap * 2, 1);
 	}
 	out[got] = 0;
 	if (pclose(p) != 0) {
@@ -80,7 +80,7 @@ static char *git(const char *dir, const char *args, size_t *len)
 {
 	char *q = shell_quote(dir);
 	size_t n = strlen(q) + strlen(args) + 16;
-	char *cmd = xmalloc(n);
+	char *cmd = nc_xmalloc(n);
 	snprintf(cmd, n, "git -C %s %s", q, args);
 	char *out = command_output(cmd, len);
 	free(cmd);
@@ -127,7 +127,7 @@ static void count_bloat(const char *dir, struct nc_report_bloat *b)
 		if (!counted_in_bloat(names + at))
 			continue;
 		size_t n = strlen(dir) + strlen(names + at) + 2;
-		char *path = xmalloc(n), buf[65536];
+		char *path = nc_xmalloc(n), buf[65536];
 		snprintf(path, n, "%s/%s", dir, names + at);
 		struct stat st;
 		FILE *fp = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
@@ -171,7 +171,7 @@ static int cpu_info(char *model, size_t n)
 			while (i < nids && ids[i] != id)
 				i++;
 			if (i == nids) {
-				xgrow(&ids, &cap, nids + 1, sizeof *ids);
+				nc_xgrow(&ids, &cap, nids + 1, sizeof *ids);
 				ids[nids++] = id;
 			}
 		}
@@ -213,7 +213,7 @@ static void gather_gpus(struct nc_report_env *e)
 {
 	char *out = command_output("nvidia-smi --query-gpu=name,memory.total --format=csv,noheader",
 				   NULL);
-	char *names = xstrdup(""), *first = NULL;
+	char *names = nc_xstrdup(""), *first = NULL;
 	e->gpus_alike = 1;
 	for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
 		char *comma = strrchr(line, ',');
@@ -226,11 +226,11 @@ static void gather_gpus(struct nc_report_env *e)
 		if (!first)
 			first = line;
 		size_t n = strlen(names) + strlen(line) + 3;
-		names = xrealloc(names, n);
+		names = nc_xrealloc(names, n);
 		strcat(strcat(names, e->ngpus ? ", " : ""), line);
 		e->ngpus++;
 	}
-	e->gpus = xstrdup(e->gpus_alike && first ? first : names);
+	e->gpus = nc_xstrdup(e->gpus_alike && first ? first : names);
 	free(names);
 	free(out);
 }
@@ -240,7 +240,7 @@ static void gather_hardware(struct nc_report_env *e)
 	struct utsname u;
 	if (uname(&u) == 0) {
 		size_t n = strlen(u.sysname) + strlen(u.release) + strlen(u.machine) + 3;
-		e->platform = xmalloc(n);
+		e->platform = nc_xmalloc(n);
 		snprintf(e->platform, n, "%s %s %s", u.sysname, u.release, u.machine);
 	}
 	e->cores = cpu_info(e->cpu_model, sizeof e->cpu_model);
@@ -256,7 +256,7 @@ static void gather_software(struct nc_report_env *e)
 	if (release) {
 		release += 8;
 		release[strcspn(release, ",\n")] = 0;
-		e->cuda = xstrdup(release);
+		e->cuda = nc_xstrdup(release);
 	}
 	e->compiler = COMPILER;
 	free(nvcc);

@@ -1,10 +1,10 @@
 /* Parquet column chunks: page headers, decompression, the RLE/bit-packed
  * hybrid, and PLAIN and dictionary values, decoded into a level pair per
- * entry and a value per defined entry (struct nc_pq_column). */
+ * entry and a value per defined entry (struct nc_parquet_column). */
 #include "parquet.h"
-#include "err.h"
-#include "le.h"
-#include "mem.h"
+#include "../err.h"
+#include "../le.h"
+#include "../mem.h"
 #include "thrift.h"
 
 #include <snappy-c.h>
@@ -40,10 +40,10 @@ struct page_header {
 struct ctx {
 	struct nc_parquet *p;
 	int rg;
-	const struct nc_pq_node *leaf;
-	const struct nc_pq_chunk *ch;
+	const struct nc_parquet_node *leaf;
+	const struct nc_parquet_chunk *ch;
 	size_t page_off;
-	struct nc_pq_value *dict;
+	struct nc_parquet_value *dict;
 	size_t ndict;
 	int have_dict;
 	uint32_t *scratch;
@@ -173,7 +173,7 @@ static int inflate_gzip(const unsigned char *src, size_t n, unsigned char *dst, 
 
 /* Decompress src into a buffer of exactly dn bytes, kept by the column
  * (strings point into it). Uncompressed data is used where it lies. */
-static int decompress(struct ctx *x, struct nc_pq_column *c, int codec, const unsigned char *src,
+static int decompress(struct ctx *x, struct nc_parquet_column *c, int codec, const unsigned char *src,
 		      size_t n, size_t dn, const unsigned char **out)
 {
 	if (codec == CODEC_NONE) {
@@ -189,8 +189,8 @@ static int decompress(struct ctx *x, struct nc_pq_column *c, int codec, const un
 	if (dn > x->p->max_chunk_bytes - c->buf_bytes)
 		return page_fail(x, "column chunk over the limit of %zu decompressed bytes", x->p->max_chunk_bytes);
 	c->buf_bytes += dn;
-	unsigned char *buf = xmalloc(dn);
-	xgrow(&c->bufs, &c->bcap, c->nbufs + 1, sizeof *c->bufs);
+	unsigned char *buf = nc_xmalloc(dn);
+	nc_xgrow(&c->bufs, &c->bcap, c->nbufs + 1, sizeof *c->bufs);
 	c->bufs[c->nbufs++] = buf;
 	int ok;
 	if (codec == CODEC_SNAPPY) {
@@ -275,7 +275,7 @@ static const char *rle_hybrid(const unsigned char *p, const unsigned char *end, 
 
 static uint32_t *scratch(struct ctx *x, size_t n)
 {
-	xgrow(&x->scratch, &x->scap, n + 1, sizeof *x->scratch);
+	nc_xgrow(&x->scratch, &x->scap, n + 1, sizeof *x->scratch);
 	return x->scratch;
 }
 
@@ -332,32 +332,32 @@ static int v1_levels(struct ctx *x, const unsigned char **p, const unsigned char
 static size_t plain_size(int type, int type_length)
 {
 	switch (type) {
-	case PQ_INT32:
-	case PQ_FLOAT:
+	case NC_PARQUET_INT32:
+	case NC_PARQUET_FLOAT:
 		return 4;
-	case PQ_INT64:
-	case PQ_DOUBLE:
+	case NC_PARQUET_INT64:
+	case NC_PARQUET_DOUBLE:
 		return 8;
-	case PQ_FIXED:
+	case NC_PARQUET_FIXED:
 		return (size_t)type_length;
 	default:
 		return 0;
 	}
 }
 
-static void fixed_value(int type, const unsigned char *p, size_t size, struct nc_pq_value *v)
+static void fixed_value(int type, const unsigned char *p, size_t size, struct nc_parquet_value *v)
 {
 	memset(v, 0, sizeof *v);
-	if (type == PQ_INT32)
+	if (type == NC_PARQUET_INT32)
 		v->i = (int32_t)le32(p);
-	else if (type == PQ_INT64)
+	else if (type == NC_PARQUET_INT64)
 		v->i = (int64_t)le64(p);
-	else if (type == PQ_FLOAT) {
+	else if (type == NC_PARQUET_FLOAT) {
 		uint32_t b = le32(p);
 		float f;
 		memcpy(&f, &b, sizeof f);
 		v->d = f;
-	} else if (type == PQ_DOUBLE) {
+	} else if (type == NC_PARQUET_DOUBLE) {
 		uint64_t b = le64(p);
 		memcpy(&v->d, &b, sizeof v->d);
 	} else {
@@ -368,11 +368,11 @@ static void fixed_value(int type, const unsigned char *p, size_t size, struct nc
 
 /* n PLAIN values of the leaf's type from [p, end) into out. */
 static int decode_plain(struct ctx *x, const unsigned char *p, const unsigned char *end,
-			struct nc_pq_value *out, size_t n)
+			struct nc_parquet_value *out, size_t n)
 {
 	int type = x->leaf->type;
 	size_t avail = (size_t)(end - p);
-	if (type == PQ_BOOLEAN) {
+	if (type == NC_PARQUET_BOOLEAN) {
 		if ((n + 7) / 8 > avail)
 			return page_fail(x, "PLAIN booleans truncated");
 		for (size_t i = 0; i < n; i++) {
@@ -381,7 +381,7 @@ static int decode_plain(struct ctx *x, const unsigned char *p, const unsigned ch
 		}
 		return 0;
 	}
-	if (type == PQ_BYTE_ARRAY) {
+	if (type == NC_PARQUET_BYTE_ARRAY) {
 		for (size_t i = 0; i < n; i++) {
 			if (end - p < 4)
 				return page_fail(x, "PLAIN byte array %zu truncated (length)", i);
@@ -408,18 +408,18 @@ static int decode_plain(struct ctx *x, const unsigned char *p, const unsigned ch
 
 /* Most values n bytes of PLAIN data can hold: bounds an allocation before
  * the values are read. */
-static size_t plain_capacity(const struct nc_pq_node *leaf, size_t bytes)
+static size_t plain_capacity(const struct nc_parquet_node *leaf, size_t bytes)
 {
-	if (leaf->type == PQ_BOOLEAN)
+	if (leaf->type == NC_PARQUET_BOOLEAN)
 		return bytes * 8;
-	if (leaf->type == PQ_BYTE_ARRAY)
+	if (leaf->type == NC_PARQUET_BYTE_ARRAY)
 		return bytes / 4;
 	size_t size = plain_size(leaf->type, leaf->type_length);
 	return size ? bytes / size : 0;
 }
 
 static int decode_dict_indices(struct ctx *x, const unsigned char *p, const unsigned char *end,
-			       struct nc_pq_value *out, size_t n)
+			       struct nc_parquet_value *out, size_t n)
 {
 	if (!x->have_dict)
 		return page_fail(x, "dictionary-encoded page without a dictionary page");
@@ -443,7 +443,7 @@ static int decode_dict_indices(struct ctx *x, const unsigned char *p, const unsi
 }
 
 static int decode_rle_booleans(struct ctx *x, const unsigned char *p, const unsigned char *end,
-			       struct nc_pq_value *out, size_t n)
+			       struct nc_parquet_value *out, size_t n)
 {
 	if (end - p < 4 || le32(p) > (size_t)(end - p - 4))
 		return page_fail(x, "RLE booleans truncated");
@@ -459,18 +459,18 @@ static int decode_rle_booleans(struct ctx *x, const unsigned char *p, const unsi
 }
 
 static int decode_values(struct ctx *x, int encoding, const unsigned char *p, const unsigned char *end,
-			 struct nc_pq_column *c, size_t n)
+			 struct nc_parquet_column *c, size_t n)
 {
 	if (encoding == ENC_PLAIN && n > plain_capacity(x->leaf, (size_t)(end - p)))
 		return page_fail(x, "%zu PLAIN values cannot fit in %zu bytes", n, (size_t)(end - p));
-	xgrow(&c->vals, &c->vcap, c->nvals + n + 1, sizeof *c->vals);
-	struct nc_pq_value *out = c->vals + c->nvals;
+	nc_xgrow(&c->vals, &c->vcap, c->nvals + n + 1, sizeof *c->vals);
+	struct nc_parquet_value *out = c->vals + c->nvals;
 	int rc;
 	if (encoding == ENC_PLAIN)
 		rc = decode_plain(x, p, end, out, n);
 	else if (encoding == ENC_PLAIN_DICT || encoding == ENC_RLE_DICT)
 		rc = decode_dict_indices(x, p, end, out, n);
-	else if (encoding == ENC_RLE && x->leaf->type == PQ_BOOLEAN)
+	else if (encoding == ENC_RLE && x->leaf->type == NC_PARQUET_BOOLEAN)
 		rc = decode_rle_booleans(x, p, end, out, n);
 	else
 		rc = page_fail(x, "unsupported encoding %s (%d)", encoding_name(encoding), encoding);
@@ -481,7 +481,7 @@ static int decode_values(struct ctx *x, int encoding, const unsigned char *p, co
 
 /* ---- pages ---- */
 
-static int read_dict_page(struct ctx *x, struct nc_pq_column *c, const struct page_header *h,
+static int read_dict_page(struct ctx *x, struct nc_parquet_column *c, const struct page_header *h,
 			  const unsigned char *body)
 {
 	if (x->have_dict)
@@ -494,13 +494,13 @@ static int read_dict_page(struct ctx *x, struct nc_pq_column *c, const struct pa
 	size_t n = (size_t)h->num_values;
 	if (n > plain_capacity(x->leaf, (size_t)h->usize))
 		return page_fail(x, "%zu dictionary values cannot fit in %d bytes", n, h->usize);
-	x->dict = xmalloc(n * sizeof *x->dict);
+	x->dict = nc_xmalloc(n * sizeof *x->dict);
 	x->ndict = n;
 	x->have_dict = 1;
 	return decode_plain(x, data, data + h->usize, x->dict, n);
 }
 
-static size_t count_defined(const struct nc_pq_column *c, size_t from, int max_def)
+static size_t count_defined(const struct nc_parquet_column *c, size_t from, int max_def)
 {
 	size_t k = 0;
 	for (size_t i = from; i < c->n; i++)
@@ -508,20 +508,20 @@ static size_t count_defined(const struct nc_pq_column *c, size_t from, int max_d
 	return k;
 }
 
-static int grow_levels(struct ctx *x, struct nc_pq_column *c, size_t n)
+static int grow_levels(struct ctx *x, struct nc_parquet_column *c, size_t n)
 {
 	if (n > (size_t)x->ch->num_values - c->n)
 		return page_fail(x, "page of %zu values overruns the chunk's %lld", n, (long long)x->ch->num_values);
 	/* One spare entry, so that an empty page still has arrays to point at. */
 	size_t cap = c->cap;
-	xgrow(&c->rep, &cap, c->n + n + 1, 1);
+	nc_xgrow(&c->rep, &cap, c->n + n + 1, 1);
 	cap = c->cap;
-	xgrow(&c->def, &cap, c->n + n + 1, 1);
+	nc_xgrow(&c->def, &cap, c->n + n + 1, 1);
 	c->cap = cap;
 	return 0;
 }
 
-static int read_data_page(struct ctx *x, struct nc_pq_column *c, const struct page_header *h,
+static int read_data_page(struct ctx *x, struct nc_parquet_column *c, const struct page_header *h,
 			  const unsigned char *body)
 {
 	size_t n = (size_t)h->num_values;
@@ -530,7 +530,7 @@ static int read_data_page(struct ctx *x, struct nc_pq_column *c, const struct pa
 	    decompress(x, c, x->ch->codec, body, (size_t)h->csize, (size_t)h->usize, &data))
 		return -1;
 	const unsigned char *p = data, *end = data + h->usize;
-	const struct nc_pq_node *leaf = x->leaf;
+	const struct nc_parquet_node *leaf = x->leaf;
 	if (v1_levels(x, &p, end, leaf->rep, h->rep_encoding, c->rep + c->n, n, "repetition") ||
 	    v1_levels(x, &p, end, leaf->def, h->def_encoding, c->def + c->n, n, "definition"))
 		return -1;
@@ -539,7 +539,7 @@ static int read_data_page(struct ctx *x, struct nc_pq_column *c, const struct pa
 	return decode_values(x, h->encoding, p, end, c, count_defined(c, from, leaf->def));
 }
 
-static int read_data_page_v2(struct ctx *x, struct nc_pq_column *c, const struct page_header *h,
+static int read_data_page_v2(struct ctx *x, struct nc_parquet_column *c, const struct page_header *h,
 			     const unsigned char *body)
 {
 	size_t n = (size_t)h->num_values;
@@ -548,7 +548,7 @@ static int read_data_page_v2(struct ctx *x, struct nc_pq_column *c, const struct
 		return page_fail(x, "level lengths overrun the page");
 	if (grow_levels(x, c, n))
 		return -1;
-	const struct nc_pq_node *leaf = x->leaf;
+	const struct nc_parquet_node *leaf = x->leaf;
 	size_t lv = (size_t)h->rep_len + (size_t)h->def_len;
 	if (decode_levels(x, body, (size_t)h->rep_len, leaf->rep, c->rep + c->n, n, "repetition") ||
 	    decode_levels(x, body + h->rep_len, (size_t)h->def_len, leaf->def, c->def + c->n, n, "definition"))
@@ -562,7 +562,7 @@ static int read_data_page_v2(struct ctx *x, struct nc_pq_column *c, const struct
 	return decode_values(x, h->encoding, data, data + (h->usize - lv), c, count_defined(c, from, leaf->def));
 }
 
-static int read_page(struct ctx *x, struct nc_pq_column *c, size_t *pos, size_t end)
+static int read_page(struct ctx *x, struct nc_parquet_column *c, size_t *pos, size_t end)
 {
 	struct page_header h;
 	size_t used = 0;
@@ -585,7 +585,7 @@ static int read_page(struct ctx *x, struct nc_pq_column *c, size_t *pos, size_t 
 	}
 }
 
-int nc_pq_read_column(struct nc_parquet *p, int rg, int col, struct nc_pq_column *c)
+int nc_parquet_read_column(struct nc_parquet *p, int rg, int col, struct nc_parquet_column *c)
 {
 	memset(c, 0, sizeof *c);
 	struct ctx x = {p, rg, &p->nodes[p->leaves[col]], &p->rgs[rg].chunks[col], 0, NULL, 0, 0, NULL, 0};
@@ -602,11 +602,11 @@ int nc_pq_read_column(struct nc_parquet *p, int rg, int col, struct nc_pq_column
 	free(x.dict);
 	free(x.scratch);
 	if (rc)
-		nc_pq_column_free(c);
+		nc_parquet_column_free(c);
 	return rc;
 }
 
-void nc_pq_column_free(struct nc_pq_column *c)
+void nc_parquet_column_free(struct nc_parquet_column *c)
 {
 	for (size_t i = 0; i < c->nbufs; i++)
 		free(c->bufs[i]);

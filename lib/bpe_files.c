@@ -1,4 +1,4 @@
-#include "bpe_jobs.h"
+#include "bpe_files.h"
 #include "bpe_train.h"
 #include "docs.h"
 #include "ids.h"
@@ -61,7 +61,7 @@ int nc_bpe_train_files(struct nc_tokenizer *t, char **files, int nfiles,
 
 	t0 = nc_now();
 	size_t want = o->vocab_size - 256 - NC_N_SPECIAL;
-	struct nc_merge *merges = xmalloc((want + 1) * sizeof *merges);
+	struct nc_merge *merges = nc_xmalloc((want + 1) * sizeof *merges);
 	size_t got = nc_bpe_learn(&counts, want, merges, o->docs.progress);
 	st->merges = got;
 	st->merge_s = nc_now() - t0;
@@ -78,7 +78,7 @@ void nc_batch_encoder_init(struct nc_batch_encoder *e)
 {
 	memset(e, 0, sizeof *e);
 	e->nthreads = omp_get_max_threads();
-	e->caches = xmalloc(e->nthreads * sizeof *e->caches);
+	e->caches = nc_xmalloc(e->nthreads * sizeof *e->caches);
 	for (int i = 0; i < e->nthreads; i++)
 		nc_enc_cache_init(&e->caches[i]);
 }
@@ -87,7 +87,7 @@ void nc_batch_encode(struct nc_batch_encoder *e, const struct nc_tokenizer *t,
 		     const struct nc_texts *x, uint32_t bos)
 {
 	if (x->n > e->cap) {
-		e->docs = xrealloc(e->docs, x->n * sizeof *e->docs);
+		e->docs = nc_xrealloc(e->docs, x->n * sizeof *e->docs);
 		memset(e->docs + e->cap, 0, (x->n - e->cap) * sizeof *e->docs);
 		e->cap = x->n;
 	}
@@ -170,12 +170,12 @@ int nc_read_joined(const char *path, const struct nc_doc_opts *o, unsigned char 
 	char *one[] = {(char *)path};
 	struct nc_reader rd;
 	nc_reader_init(&rd, one, 1, o);
-	unsigned char *out = xmalloc(1);
+	unsigned char *out = nc_xmalloc(1);
 	size_t n = 0, cap = 1;
 	int rc, first = 1;
 	while ((rc = nc_reader_next(&rd)) > 0) {
 		for (size_t i = 0; i < rd.x.n; i++) {
-			xgrow(&out, &cap, n + rd.x.len[i] + 2, 1);
+			nc_xgrow(&out, &cap, n + rd.x.len[i] + 2, 1);
 			if (!first)
 				out[n++] = '\n';
 			first = 0;

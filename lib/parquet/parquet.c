@@ -1,10 +1,10 @@
 /* Parquet files: the footer, the schema tree and row groups (this file),
- * and rows assembled from the decoded columns (lib/parquet_rows.c). Pages
- * are decoded in lib/parquet_pages.c. */
+ * and rows assembled from the decoded columns (lib/parquet/parquet_rows.c). Pages
+ * are decoded in lib/parquet/parquet_pages.c. */
 #include "parquet.h"
-#include "err.h"
-#include "le.h"
-#include "mem.h"
+#include "../err.h"
+#include "../le.h"
+#include "../mem.h"
 #include "thrift.h"
 
 #include <stdio.h>
@@ -19,9 +19,9 @@ static const char *const type_names[] = {
 	"BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY",
 };
 
-const char *nc_pq_type_name(int type)
+const char *nc_parquet_type_name(int type)
 {
-	return type >= 0 && type <= PQ_FIXED ? type_names[type] : "unknown";
+	return type >= 0 && type <= NC_PARQUET_FIXED ? type_names[type] : "unknown";
 }
 
 /* ---- FileMetaData ---- */
@@ -40,7 +40,7 @@ static int logical_is_list(struct nc_thrift *r)
 	return list;
 }
 
-static void parse_schema_element(struct nc_thrift *r, struct nc_pq_node *n)
+static void parse_schema_element(struct nc_thrift *r, struct nc_parquet_node *n)
 {
 	int16_t last = 0, id;
 	int t;
@@ -79,13 +79,13 @@ static void parse_schema(struct nc_thrift *r, struct nc_parquet *p)
 		return;
 	if (elem != TH_STRUCT || n > INT32_MAX)
 		return (void)nc_thrift_fail(r, "schema is not a list of elements");
-	p->nodes = xcalloc(n, sizeof *p->nodes);
+	p->nodes = nc_xcalloc(n, sizeof *p->nodes);
 	p->nnodes = (int)n;
 	for (size_t i = 0; i < n && !r->err; i++)
 		parse_schema_element(r, &p->nodes[i]);
 }
 
-static void parse_column_meta(struct nc_thrift *r, struct nc_pq_chunk *c)
+static void parse_column_meta(struct nc_thrift *r, struct nc_parquet_chunk *c)
 {
 	int16_t last = 0, id;
 	int t;
@@ -114,7 +114,7 @@ static void parse_column_meta(struct nc_thrift *r, struct nc_pq_chunk *c)
 	c->start = dict_off > 0 && dict_off < data_off ? dict_off : data_off;
 }
 
-static void parse_column_chunk(struct nc_thrift *r, struct nc_pq_chunk *c)
+static void parse_column_chunk(struct nc_thrift *r, struct nc_parquet_chunk *c)
 {
 	int16_t last = 0, id;
 	int t;
@@ -133,7 +133,7 @@ static void parse_column_chunk(struct nc_thrift *r, struct nc_pq_chunk *c)
 	nc_thrift_leave(r);
 }
 
-static void parse_row_group(struct nc_thrift *r, struct nc_pq_rowgroup *g, int *nchunks)
+static void parse_row_group(struct nc_thrift *r, struct nc_parquet_rowgroup *g, int *nchunks)
 {
 	int16_t last = 0, id;
 	int t, elem;
@@ -147,7 +147,7 @@ static void parse_row_group(struct nc_thrift *r, struct nc_pq_rowgroup *g, int *
 				nc_thrift_fail(r, "row group columns are not a list of structs");
 				break;
 			}
-			g->chunks = xcalloc(n, sizeof *g->chunks);
+			g->chunks = nc_xcalloc(n, sizeof *g->chunks);
 			*nchunks = (int)n;
 			for (size_t i = 0; i < n && !r->err; i++)
 				parse_column_chunk(r, &g->chunks[i]);
@@ -171,8 +171,8 @@ static void parse_row_groups(struct nc_thrift *r, struct nc_parquet *p, int **co
 		return;
 	if (elem != TH_STRUCT || n > INT32_MAX)
 		return (void)nc_thrift_fail(r, "row groups are not a list of structs");
-	p->rgs = xcalloc(n, sizeof *p->rgs);
-	*counts = xcalloc(n, sizeof **counts);
+	p->rgs = nc_xcalloc(n, sizeof *p->rgs);
+	*counts = nc_xcalloc(n, sizeof **counts);
 	p->nrgs = (int)n;
 	for (size_t i = 0; i < n && !r->err; i++)
 		parse_row_group(r, &p->rgs[i], &(*counts)[i]);
@@ -210,7 +210,7 @@ static int parse_footer(struct nc_parquet *p, const unsigned char *meta, size_t 
 static char *child_path(const char *parent, const char *name)
 {
 	size_t a = strlen(parent), b = strlen(name);
-	char *s = xmalloc(a + b + 2);
+	char *s = nc_xmalloc(a + b + 2);
 	memcpy(s, parent, a);
 	s[a] = '.';
 	memcpy(s + (a ? a + 1 : 0), name, b + 1);
@@ -219,13 +219,13 @@ static char *child_path(const char *parent, const char *name)
 
 /* Which node a LIST's values are: its repeated child, or that child's
  * only field (the spec's backward-compatibility rules for old writers). */
-static void find_list_element(struct nc_parquet *p, struct nc_pq_node *n)
+static void find_list_element(struct nc_parquet *p, struct nc_parquet_node *n)
 {
 	n->list_elem = -1;
 	if (!n->is_list || n->type >= 0 || n->nchildren != 1)
 		return;
-	struct nc_pq_node *r = &p->nodes[n->children[0]];
-	if (r->repetition != PQ_REPEATED)
+	struct nc_parquet_node *r = &p->nodes[n->children[0]];
+	if (r->repetition != NC_PARQUET_REPEATED)
 		return;
 	n->list_elem = n->children[0];
 	if (r->type >= 0 || r->nchildren != 1 || strcmp(r->name, "array") == 0)
@@ -248,21 +248,21 @@ static int build_node(struct nc_parquet *p, int *next, int parent, int depth)
 	if (*next >= p->nnodes)
 		return nc_fail("%s: schema ends inside a group", p->name);
 	int i = (*next)++;
-	struct nc_pq_node *n = &p->nodes[i], *up = parent >= 0 ? &p->nodes[parent] : NULL;
+	struct nc_parquet_node *n = &p->nodes[i], *up = parent >= 0 ? &p->nodes[parent] : NULL;
 	if (!n->name)
-		n->name = xstrdup("");
+		n->name = nc_xstrdup("");
 	if (depth > MAX_SCHEMA_DEPTH)
 		return schema_fail(p, i, "nested too deeply");
-	if (up && (n->repetition < PQ_REQUIRED || n->repetition > PQ_REPEATED))
+	if (up && (n->repetition < NC_PARQUET_REQUIRED || n->repetition > NC_PARQUET_REPEATED))
 		return schema_fail(p, i, "bad repetition");
-	n->path = up ? child_path(up->path, n->name) : xstrdup("");
-	n->def = up ? up->def + (n->repetition != PQ_REQUIRED) : 0;
-	n->rep = up ? up->rep + (n->repetition == PQ_REPEATED) : 0;
+	n->path = up ? child_path(up->path, n->name) : nc_xstrdup("");
+	n->def = up ? up->def + (n->repetition != NC_PARQUET_REQUIRED) : 0;
+	n->rep = up ? up->rep + (n->repetition == NC_PARQUET_REPEATED) : 0;
 	n->column = -1;
 	if (n->nchildren < 0 || (up && n->type >= 0 && n->nchildren == 0)) {
 		if (!up || n->type < 0)
 			return schema_fail(p, i, "neither a group nor a typed leaf");
-		if (n->type == PQ_FIXED && n->type_length <= 0)
+		if (n->type == NC_PARQUET_FIXED && n->type_length <= 0)
 			return schema_fail(p, i, "FIXED_LEN_BYTE_ARRAY without a length");
 		n->nchildren = 0;
 		n->column = p->ncolumns++;
@@ -271,7 +271,7 @@ static int build_node(struct nc_parquet *p, int *next, int parent, int depth)
 	n->type = -1;
 	if (n->nchildren == 0 || n->nchildren > p->nnodes - *next)
 		return schema_fail(p, i, n->nchildren ? "more children than elements" : "a group without fields");
-	n->children = xmalloc((size_t)n->nchildren * sizeof *n->children);
+	n->children = nc_xmalloc((size_t)n->nchildren * sizeof *n->children);
 	for (int k = 0; k < n->nchildren; k++) {
 		n->children[k] = *next;
 		if (build_node(p, next, i, depth + 1))
@@ -290,7 +290,7 @@ static int build_schema(struct nc_parquet *p)
 		return -1;
 	if (next != p->nnodes)
 		return nc_fail("%s: schema has %d elements outside its tree", p->name, p->nnodes - next);
-	p->leaves = xmalloc((size_t)p->ncolumns * sizeof *p->leaves);
+	p->leaves = nc_xmalloc((size_t)p->ncolumns * sizeof *p->leaves);
 	for (int i = 0; i < p->nnodes; i++)
 		if (p->nodes[i].column >= 0)
 			p->leaves[p->nodes[i].column] = i;
@@ -301,8 +301,8 @@ static int build_schema(struct nc_parquet *p)
 
 static int check_chunk(struct nc_parquet *p, int g, int col, size_t meta_start)
 {
-	const struct nc_pq_chunk *c = &p->rgs[g].chunks[col];
-	const struct nc_pq_node *leaf = &p->nodes[p->leaves[col]];
+	const struct nc_parquet_chunk *c = &p->rgs[g].chunks[col];
+	const struct nc_parquet_node *leaf = &p->nodes[p->leaves[col]];
 	const char *why = NULL;
 	if (!c->has_meta)
 		why = "no column metadata (encrypted?)";
@@ -368,7 +368,7 @@ int nc_parquet_open(struct nc_parquet *p, const unsigned char *data, size_t size
 	memset(p, 0, sizeof *p);
 	p->data = data;
 	p->size = size;
-	p->name = xstrdup(name ? name : "(parquet)");
+	p->name = nc_xstrdup(name ? name : "(parquet)");
 	p->max_page_bytes = (size_t)1 << 30;
 	p->max_chunk_bytes = (size_t)1 << 36;
 	p->max_entries = (size_t)1 << 30;

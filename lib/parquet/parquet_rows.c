@@ -8,8 +8,8 @@
  * more element of that list follows. Reading a node consumes exactly its
  * entries from every leaf beneath it. */
 #include "parquet.h"
-#include "err.h"
-#include "mem.h"
+#include "../err.h"
+#include "../mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
 #include <string.h>
 
 struct cursor {
-	struct nc_pq_column col;
+	struct nc_parquet_column col;
 	size_t i, v;          /* next entry, next value */
 	int loaded;
 };
@@ -30,9 +30,9 @@ struct assembly {
 	int err;
 };
 
-static int row_fail(struct assembly *a, const struct nc_pq_node *n, const char *fmt, ...)
+static int row_fail(struct assembly *a, const struct nc_parquet_node *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int row_fail(struct assembly *a, const struct nc_pq_node *n, const char *fmt, ...)
+static int row_fail(struct assembly *a, const struct nc_parquet_node *n, const char *fmt, ...)
 {
 	if (a->err)
 		return -1;   /* keep the first message */
@@ -45,7 +45,7 @@ static int row_fail(struct assembly *a, const struct nc_pq_node *n, const char *
 	return nc_fail("%s: row group %d: column %s: row %zu: %s", a->p->name, a->rg, n->path, a->row, what);
 }
 
-static const struct nc_pq_node *node(struct assembly *a, int i)
+static const struct nc_parquet_node *node(struct assembly *a, int i)
 {
 	return &a->p->nodes[i];
 }
@@ -70,7 +70,7 @@ static int peek_def(struct assembly *a, int i)
 /* Consume the one entry each leaf under an undefined node holds. */
 static void skip_undefined(struct assembly *a, int i)
 {
-	const struct nc_pq_node *n = node(a, i);
+	const struct nc_parquet_node *n = node(a, i);
 	if (n->column < 0) {
 		for (int k = 0; k < n->nchildren; k++)
 			skip_undefined(a, n->children[k]);
@@ -85,19 +85,19 @@ static void skip_undefined(struct assembly *a, int i)
 		c->i++;
 }
 
-static json_t *leaf_json(struct assembly *a, const struct nc_pq_node *n, const struct nc_pq_value *v)
+static json_t *leaf_json(struct assembly *a, const struct nc_parquet_node *n, const struct nc_parquet_value *v)
 {
 	json_t *j = NULL;
 	switch (n->type) {
-	case PQ_BYTE_ARRAY:
-	case PQ_FIXED:
+	case NC_PARQUET_BYTE_ARRAY:
+	case NC_PARQUET_FIXED:
 		if (!(j = json_stringn((const char *)v->s, v->len)))
 			row_fail(a, n, "string is not valid UTF-8");
 		return j;
-	case PQ_BOOLEAN:
+	case NC_PARQUET_BOOLEAN:
 		return json_boolean(v->i);
-	case PQ_INT32:
-	case PQ_INT64:
+	case NC_PARQUET_INT32:
+	case NC_PARQUET_INT64:
 		return json_integer(v->i);
 	default:
 		if (!(j = json_real(v->d)))
@@ -108,7 +108,7 @@ static json_t *leaf_json(struct assembly *a, const struct nc_pq_node *n, const s
 
 static json_t *leaf_value(struct assembly *a, int i)
 {
-	const struct nc_pq_node *n = node(a, i);
+	const struct nc_parquet_node *n = node(a, i);
 	struct cursor *c = &a->cur[n->column];
 	if (c->i >= c->col.n) {
 		row_fail(a, n, "levels run out");
@@ -152,12 +152,12 @@ static json_t *list_value(struct assembly *a, int r, int e)
 
 static json_t *group_value(struct assembly *a, int i)
 {
-	const struct nc_pq_node *n = node(a, i);
+	const struct nc_parquet_node *n = node(a, i);
 	if (n->list_elem >= 0)
 		return list_value(a, n->children[0], n->list_elem);
 	json_t *obj = json_object();
 	for (int k = 0; k < n->nchildren; k++) {
-		const struct nc_pq_node *f = node(a, n->children[k]);
+		const struct nc_parquet_node *f = node(a, n->children[k]);
 		json_t *v = field_value(a, n->children[k]);
 		if (!v || json_object_set_new(obj, f->name, v)) {
 			if (v)
@@ -172,8 +172,8 @@ static json_t *group_value(struct assembly *a, int i)
 /* A node's value at the current position, its own repetition aside. */
 static json_t *node_value(struct assembly *a, int i)
 {
-	const struct nc_pq_node *n = node(a, i);
-	if (n->repetition == PQ_OPTIONAL && peek_def(a, i) < n->def) {
+	const struct nc_parquet_node *n = node(a, i);
+	if (n->repetition == NC_PARQUET_OPTIONAL && peek_def(a, i) < n->def) {
 		skip_undefined(a, i);
 		return a->err ? NULL : json_null();
 	}
@@ -184,14 +184,14 @@ static json_t *node_value(struct assembly *a, int i)
 
 static json_t *field_value(struct assembly *a, int i)
 {
-	return node(a, i)->repetition == PQ_REPEATED ? list_value(a, i, i) : node_value(a, i);
+	return node(a, i)->repetition == NC_PARQUET_REPEATED ? list_value(a, i, i) : node_value(a, i);
 }
 
 /* ---- selecting fields and loading their columns ---- */
 
 static int find_field(struct nc_parquet *p, const char *name)
 {
-	const struct nc_pq_node *root = &p->nodes[0];
+	const struct nc_parquet_node *root = &p->nodes[0];
 	for (int k = 0; k < root->nchildren; k++)
 		if (strcmp(p->nodes[root->children[k]].name, name) == 0)
 			return root->children[k];
@@ -202,7 +202,7 @@ static int missing_field(struct nc_parquet *p, const char *name)
 {
 	char list[512] = "";
 	size_t len = 0;
-	const struct nc_pq_node *root = &p->nodes[0];
+	const struct nc_parquet_node *root = &p->nodes[0];
 	for (int k = 0; k < root->nchildren && len < sizeof list; k++)
 		len += snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "",
 				p->nodes[root->children[k]].name);
@@ -212,9 +212,9 @@ static int missing_field(struct nc_parquet *p, const char *name)
 /* Resolve the requested names to top-level nodes, each once. */
 static int select_fields(struct nc_parquet *p, const char *const *names, int nnames, int **out, int *nout)
 {
-	const struct nc_pq_node *root = &p->nodes[0];
+	const struct nc_parquet_node *root = &p->nodes[0];
 	int n = nnames ? nnames : root->nchildren;
-	int *sel = xmalloc((size_t)n * sizeof *sel), k = 0;
+	int *sel = nc_xmalloc((size_t)n * sizeof *sel), k = 0;
 	for (int j = 0; j < n; j++) {
 		int f = nnames ? find_field(p, names[j]) : root->children[j];
 		if (f < 0) {
@@ -234,18 +234,18 @@ static int select_fields(struct nc_parquet *p, const char *const *names, int nna
 
 static int load_columns(struct assembly *a, int i)
 {
-	const struct nc_pq_node *n = node(a, i);
+	const struct nc_parquet_node *n = node(a, i);
 	if (n->column < 0) {
 		for (int k = 0; k < n->nchildren; k++)
 			if (load_columns(a, n->children[k]))
 				return -1;
 		return 0;
 	}
-	if (n->type == PQ_INT96 || n->type < 0 || n->type > PQ_FIXED)
+	if (n->type == NC_PARQUET_INT96 || n->type < 0 || n->type > NC_PARQUET_FIXED)
 		return nc_fail("%s: column %s: unsupported physical type %s (%d)", a->p->name, n->path,
-			       nc_pq_type_name(n->type), n->type);
+			       nc_parquet_type_name(n->type), n->type);
 	struct cursor *c = &a->cur[n->column];
-	if (nc_pq_read_column(a->p, a->rg, n->column, &c->col))
+	if (nc_parquet_read_column(a->p, a->rg, n->column, &c->col))
 		return -1;
 	c->loaded = 1;
 	return 0;
@@ -302,7 +302,7 @@ static json_t *row_value(struct assembly *a, const int *sel, int nsel)
 static int assemble(struct assembly *a, const int *sel, int nsel, json_t ***rows, size_t *nrows)
 {
 	size_t n = (size_t)a->p->rgs[a->rg].num_rows;
-	json_t **out = xmalloc(n * sizeof *out);
+	json_t **out = nc_xmalloc(n * sizeof *out);
 	for (a->row = 0; a->row < n; a->row++) {
 		out[a->row] = row_value(a, sel, nsel);
 		if (!out[a->row] || a->err) {
@@ -328,7 +328,7 @@ int nc_parquet_read_rows(struct nc_parquet *p, int rg, const char *const *fields
 	int *sel = NULL, nsel = 0;
 	if (select_fields(p, fields, nfields < 0 ? 0 : nfields, &sel, &nsel))
 		return -1;
-	struct assembly a = {p, rg, xcalloc((size_t)p->ncolumns, sizeof *a.cur), 0, 0};
+	struct assembly a = {p, rg, nc_xcalloc((size_t)p->ncolumns, sizeof *a.cur), 0, 0};
 	int rc = 0;
 	for (int k = 0; k < nsel && rc == 0; k++)
 		rc = load_columns(&a, sel[k]);
@@ -345,7 +345,7 @@ int nc_parquet_read_rows(struct nc_parquet *p, int rg, const char *const *fields
 		rc = -1;
 	}
 	for (int k = 0; k < p->ncolumns; k++)
-		nc_pq_column_free(&a.cur[k].col);
+		nc_parquet_column_free(&a.cur[k].col);
 	free(a.cur);
 	free(sel);
 	return rc;

@@ -1,5 +1,5 @@
-#include "shard_jobs.h"
-#include "bpe_jobs.h"
+#include "shard_files.h"
+#include "bpe_files.h"
 #include "chat.h"
 #include "err.h"
 #include "file.h"
@@ -26,7 +26,7 @@ static size_t json_quote(const unsigned char *s, size_t n, unsigned char **out, 
 			 size_t *cap)
 {
 	size_t bad = 0;
-	xgrow(out, cap, *len + 6 * n + 3, 1);
+	nc_xgrow(out, cap, *len + 6 * n + 3, 1);
 	unsigned char *o = *out + *len;
 	*o++ = '"';
 	for (size_t i = 0; i < n;) {
@@ -85,10 +85,10 @@ int nc_docs_jsonl(char **files, int nfiles, const struct nc_doc_opts *o, uint64_
 		size_t use = nc_texts_crop(&rd.x, doc_cap, max_chars, &st->chars, &st->docs, &stop);
 		for (size_t i = 0; i < use && rc > 0; i++) {
 			size_t len = 8;
-			xgrow(&line, &cap, len, 1);
+			nc_xgrow(&line, &cap, len, 1);
 			memcpy(line, "{\"text\":", 8);
 			st->replaced += json_quote(rd.x.s[i], rd.x.len[i], &line, &len, &cap);
-			xgrow(&line, &cap, len + 2, 1);
+			nc_xgrow(&line, &cap, len + 2, 1);
 			line[len++] = '}';
 			line[len++] = '\n';
 			if (nc_out_write(&out, line, len) != 0)
@@ -113,7 +113,7 @@ int nc_docs_jsonl(char **files, int nfiles, const struct nc_doc_opts *o, uint64_
 /* mkdir -p */
 static int make_dirs(const char *dir)
 {
-	char *p = xstrdup(dir);
+	char *p = nc_xstrdup(dir);
 	int rc = 0;
 	for (char *s = p + 1; rc == 0; s++) {
 		if (*s != '/' && *s)
@@ -279,7 +279,7 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 	struct holdback hb = {0};
 	if (o->val_docs) {
 		hb.cap = o->val_docs;
-		hb.ring = xcalloc(hb.cap, sizeof *hb.ring);
+		hb.ring = nc_xcalloc(hb.cap, sizeof *hb.ring);
 	}
 	int val_file = o->val_docs == 0 && nfiles > 1 ? nfiles - 1 : -1;
 	struct nc_batch_encoder enc;
@@ -394,10 +394,10 @@ static int show(struct nc_out *out, const struct nc_tokenizer *t, const struct r
 			continue;
 		}
 		int n = snprintf(line, sizeof line, "%u %u ", r->ids.v[k], r->mask.v[k]);
-		char *text = xmalloc(len + 1);
+		char *text = nc_xmalloc(len + 1);
 		memcpy(text, s, len);
 		text[len] = 0;
-		logfmt_str(&l, "t", text);
+		nc_logfmt_str(&l, "t", text);
 		free(text);
 		rc = nc_out_write(out, line, n);
 		if (rc == 0)
@@ -406,7 +406,7 @@ static int show(struct nc_out *out, const struct nc_tokenizer *t, const struct r
 			rc = nc_out_write(out, "\n", 1);
 		l.len = 0;
 	}
-	logfmt_free(&l);
+	nc_logfmt_free(&l);
 	return rc ? rc : nc_out_write(out, "\n", 1);
 }
 
@@ -429,7 +429,7 @@ int nc_chat_files(const struct nc_tokenizer *t, char **files, int nfiles, const 
 	int rc;
 	while ((rc = nc_reader_next(&rd)) > 0) {
 		if (rd.x.n > cap) {
-			out = xrealloc(out, rd.x.n * sizeof *out);
+			out = nc_xrealloc(out, rd.x.n * sizeof *out);
 			memset(out + cap, 0, (rd.x.n - cap) * sizeof *out);
 			cap = rd.x.n;
 		}

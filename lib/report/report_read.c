@@ -1,9 +1,9 @@
 /* nc-report's reading side: logfmt records and nc-sample's JSON lines,
- * from every stage's logs, into struct nc_report (lib/report_data.h). */
+ * from every stage's logs, into struct nc_report (lib/report/report_data.h). */
 #include "report.h"
-#include "err.h"
-#include "file.h"
-#include "mem.h"
+#include "../err.h"
+#include "../file.h"
+#include "../mem.h"
 #include "report_data.h"
 
 #include <errno.h>
@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const nc_stage_name[NSTAGES] = {"base", "mid", "sft", "rl"};
+const char *const nc_stage_name[NC_NSTAGES] = {"base", "mid", "sft", "rl"};
 
 /* ---- ordered key/value lists ---- */
 
-static void kv_clear(struct kvlist *l)
+static void kv_clear(struct nc_kvlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->f[i].key);
@@ -26,14 +26,14 @@ static void kv_clear(struct kvlist *l)
 	l->n = 0;
 }
 
-void nc_kvlist_free(struct kvlist *l)
+void nc_kvlist_free(struct nc_kvlist *l)
 {
 	kv_clear(l);
 	free(l->f);
 	memset(l, 0, sizeof *l);
 }
 
-const char *nc_kvlist_get(const struct kvlist *l, const char *key)
+const char *nc_kvlist_get(const struct nc_kvlist *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->f[i].key, key) == 0)
@@ -41,22 +41,22 @@ const char *nc_kvlist_get(const struct kvlist *l, const char *key)
 	return NULL;
 }
 
-void nc_kvlist_set(struct kvlist *l, const char *key, const char *val)
+void nc_kvlist_set(struct nc_kvlist *l, const char *key, const char *val)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->f[i].key, key) == 0) {
 			free(l->f[i].val);
-			l->f[i].val = xstrdup(val);
+			l->f[i].val = nc_xstrdup(val);
 			return;
 		}
-	xgrow(&l->f, &l->cap, l->n + 1, sizeof *l->f);
-	l->f[l->n].key = xstrdup(key);
-	l->f[l->n].val = xstrdup(val);
+	nc_xgrow(&l->f, &l->cap, l->n + 1, sizeof *l->f);
+	l->f[l->n].key = nc_xstrdup(key);
+	l->f[l->n].val = nc_xstrdup(val);
 	l->n++;
 }
 
 /* l becomes the fields of rec, less the keys in skip (NULL-terminated). */
-static void kv_take(struct kvlist *l, const struct nc_logfmt_rec *rec, const char *const *skip)
+static void kv_take(struct nc_kvlist *l, const struct nc_logfmt_rec *rec, const char *const *skip)
 {
 	kv_clear(l);
 	for (size_t i = 0; i < rec->n; i++) {
@@ -68,18 +68,18 @@ static void kv_take(struct kvlist *l, const struct nc_logfmt_rec *rec, const cha
 	}
 }
 
-static struct kvlist *row_named(struct rows *t, const char *name)
+static struct nc_kvlist *row_named(struct nc_report_rows *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->r[i].name, name) == 0)
 			return &t->r[i].kv;
-	xgrow(&t->r, &t->cap, t->n + 1, sizeof *t->r);
+	nc_xgrow(&t->r, &t->cap, t->n + 1, sizeof *t->r);
 	memset(&t->r[t->n], 0, sizeof t->r[t->n]);
-	t->r[t->n].name = xstrdup(name);
+	t->r[t->n].name = nc_xstrdup(name);
 	return &t->r[t->n++].kv;
 }
 
-static void rows_free(struct rows *t)
+static void rows_free(struct nc_report_rows *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		free(t->r[i].name);
@@ -91,16 +91,16 @@ static void rows_free(struct rows *t)
 
 /* ---- per-step series ---- */
 
-static void series_add(struct series *s, int64_t step, double v)
+static void series_add(struct nc_report_series *s, int64_t step, double v)
 {
-	xgrow(&s->p, &s->cap, s->n + 1, sizeof *s->p);
-	s->p[s->n] = (struct point){step, v, s->n};
+	nc_xgrow(&s->p, &s->cap, s->n + 1, sizeof *s->p);
+	s->p[s->n] = (struct nc_report_point){step, v, s->n};
 	s->n++;
 }
 
 static int by_step_then_seq(const void *a, const void *b)
 {
-	const struct point *x = a, *y = b;
+	const struct nc_report_point *x = a, *y = b;
 	if (x->step != y->step)
 		return x->step < y->step ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -108,9 +108,9 @@ static int by_step_then_seq(const void *a, const void *b)
 
 /* One point per step in step order: the last read for each step, since a
  * resumed run logs again the steps after its checkpoint. */
-struct point *nc_series_latest(const struct series *s, size_t *n)
+struct nc_report_point *nc_series_latest(const struct nc_report_series *s, size_t *n)
 {
-	struct point *p = xmalloc((s->n ? s->n : 1) * sizeof *p);
+	struct nc_report_point *p = nc_xmalloc((s->n ? s->n : 1) * sizeof *p);
 	if (s->n)
 		memcpy(p, s->p, s->n * sizeof *p);
 	qsort(p, s->n, sizeof *p, by_step_then_seq);
@@ -128,7 +128,7 @@ struct point *nc_series_latest(const struct series *s, size_t *n)
 
 struct nc_report *nc_report_new(void)
 {
-	return xcalloc(1, sizeof(struct nc_report));
+	return nc_xcalloc(1, sizeof(struct nc_report));
 }
 
 void nc_report_free(struct nc_report *r)
@@ -138,7 +138,7 @@ void nc_report_free(struct nc_report *r)
 	nc_kvlist_free(&r->tok_train);
 	rows_free(&r->tok_stats);
 	rows_free(&r->compression);
-	for (int s = 0; s < NSTAGES; s++) {
+	for (int s = 0; s < NC_NSTAGES; s++) {
 		nc_kvlist_free(&r->stage[s].config);
 		nc_kvlist_free(&r->stage[s].done);
 		free(r->stage[s].loss.p);
@@ -156,7 +156,7 @@ void nc_report_free(struct nc_report *r)
 
 /* ---- numbers in records ---- */
 
-/* A whole number in decimal, as logfmt_int writes it. */
+/* A whole number in decimal, as nc_logfmt_int writes it. */
 int nc_text_is_int(const char *s, long long *out)
 {
 	const char *d = *s == '-' ? s + 1 : s;
@@ -191,7 +191,7 @@ static int number(const char *key, const char *s, double *out)
 }
 
 /* A field as a number, NAN when absent or not a number. */
-double nc_kvlist_num(const struct kvlist *l, const char *key)
+double nc_kvlist_num(const struct nc_kvlist *l, const char *key)
 {
 	const char *s = nc_kvlist_get(l, key);
 	double v;
@@ -202,7 +202,7 @@ double nc_kvlist_num(const struct kvlist *l, const char *key)
 
 static int stage_index(const char *name)
 {
-	for (int s = 0; s < NSTAGES; s++)
+	for (int s = 0; s < NC_NSTAGES; s++)
 		if (name && strcmp(name, nc_stage_name[s]) == 0)
 			return s;
 	return -1;
@@ -216,7 +216,7 @@ static int optional_number(const struct nc_logfmt_rec *rec, const char *key, dou
 	return s ? number(key, s, v) : 0;
 }
 
-static int take_step(struct stage *st, const struct nc_logfmt_rec *rec, const char *step)
+static int take_step(struct nc_report_stage *st, const struct nc_logfmt_rec *rec, const char *step)
 {
 	long long n;
 	double loss, bpb, dt, tok_s, mfu;
@@ -250,7 +250,7 @@ static int take_step(struct stage *st, const struct nc_logfmt_rec *rec, const ch
 	return 0;
 }
 
-static int take_event(struct stage *st, const struct nc_logfmt_rec *rec, const char *event)
+static int take_event(struct nc_report_stage *st, const struct nc_logfmt_rec *rec, const char *event)
 {
 	static const char *const skip[] = {"stage", "event", NULL};
 	if (strcmp(event, "config") == 0) {
@@ -295,7 +295,7 @@ static int take_logfmt(struct nc_report *r, const struct nc_logfmt_rec *rec)
 	if (!stage && text && nc_logfmt_get(rec, "ratio")) {
 		const char *tok = nc_logfmt_get(rec, "tokenizer");
 		size_t n = strlen(text) + (tok ? strlen(tok) : 0) + 2;
-		char *name = xmalloc(n);
+		char *name = nc_xmalloc(n);
 		snprintf(name, n, "%s\n%s", text, tok ? tok : "");
 		kv_take(row_named(&r->compression, name), rec, none);
 		free(name);
@@ -313,7 +313,7 @@ static int take_logfmt(struct nc_report *r, const struct nc_logfmt_rec *rec)
 static char *string_of(json_t *j, size_t *n)
 {
 	*n = json_string_length(j);
-	char *s = xmalloc(*n + 1);
+	char *s = nc_xmalloc(*n + 1);
 	memcpy(s, json_string_value(j), *n + 1);
 	return s;
 }
@@ -328,15 +328,15 @@ static int take_json(struct nc_report *r, const char *line, size_t len)
 		return nc_fail("column %d: invalid JSON: %s", e.column, e.text);
 	json_t *prompt = json_object_get(j, "prompt"), *text = json_object_get(j, "text");
 	if (json_is_string(prompt) && json_is_string(text)) {
-		xgrow(&r->samples, &r->capsamples, r->nsamples + 1, sizeof *r->samples);
-		struct sample *s = &r->samples[r->nsamples++];
+		nc_xgrow(&r->samples, &r->capsamples, r->nsamples + 1, sizeof *r->samples);
+		struct nc_report_sample *s = &r->samples[r->nsamples++];
 		json_t *index = json_object_get(j, "sample"), *tokens = json_object_get(j, "tokens");
 		json_t *finish = json_object_get(j, "finish");
 		s->prompt = string_of(prompt, &s->nprompt);
 		s->text = string_of(text, &s->ntext);
 		s->index = json_is_integer(index) ? json_integer_value(index) : -1;
 		s->tokens = json_is_integer(tokens) ? json_integer_value(tokens) : -1;
-		s->finish = json_is_string(finish) ? xstrdup(json_string_value(finish)) : NULL;
+		s->finish = json_is_string(finish) ? nc_xstrdup(json_string_value(finish)) : NULL;
 	}
 	json_decref(j);
 	return 0;

@@ -1,6 +1,6 @@
 #include "thrift.h"
-#include "err.h"
-#include "mem.h"
+#include "../err.h"
+#include "../mem.h"
 
 #include <string.h>
 
@@ -100,7 +100,7 @@ char *nc_thrift_string(struct nc_thrift *r)
 {
 	size_t n;
 	const unsigned char *s = nc_thrift_binary(r, &n);
-	char *out = xmalloc(n + 1);
+	char *out = nc_xmalloc(n + 1);
 	if (n)
 		memcpy(out, s, n);
 	out[n] = 0;

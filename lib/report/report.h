@@ -28,7 +28,7 @@ struct nc_report_opts {
  * report never names a plot that is missing. Returns -1 with a message. */
 int nc_report_write(const struct nc_report *r, const struct nc_report_opts *o);
 
-/* Markdown pieces of lib/report.c that lib/report_env.c writes with too. */
+/* Markdown pieces of lib/report/report.c that lib/report/report_env.c writes with too. */
 /* s as markdown text: markup characters escaped, line breaks and control
  * characters as spaces. */
 void nc_md_text(FILE *fp, const char *s);

@@ -11,12 +11,12 @@
 #include <stdint.h>
 
 /* Physical types, repetitions and codecs as the format numbers them. */
-enum { PQ_BOOLEAN, PQ_INT32, PQ_INT64, PQ_INT96, PQ_FLOAT, PQ_DOUBLE, PQ_BYTE_ARRAY, PQ_FIXED };
-enum { PQ_REQUIRED, PQ_OPTIONAL, PQ_REPEATED };
+enum { NC_PARQUET_BOOLEAN, NC_PARQUET_INT32, NC_PARQUET_INT64, NC_PARQUET_INT96, NC_PARQUET_FLOAT, NC_PARQUET_DOUBLE, NC_PARQUET_BYTE_ARRAY, NC_PARQUET_FIXED };
+enum { NC_PARQUET_REQUIRED, NC_PARQUET_OPTIONAL, NC_PARQUET_REPEATED };
 
 /* One schema element. Levels count the optional and repeated nodes from
  * the root down to and including this one. */
-struct nc_pq_node {
+struct nc_parquet_node {
 	char *name;
 	char *path;          /* dotted path from the root, for messages */
 	int type;            /* physical type; -1 for a group */
@@ -30,27 +30,27 @@ struct nc_pq_node {
 	int column;          /* leaf: column index; group: -1 */
 };
 
-struct nc_pq_chunk {
+struct nc_parquet_chunk {
 	int type, codec;
 	int has_meta, external;  /* ColumnMetaData present; pages in another file */
 	int64_t num_values;
 	int64_t start, size;     /* byte range of the pages in the file */
 };
 
-struct nc_pq_rowgroup {
+struct nc_parquet_rowgroup {
 	int64_t num_rows;
-	struct nc_pq_chunk *chunks;   /* one per leaf column */
+	struct nc_parquet_chunk *chunks;   /* one per leaf column */
 };
 
 struct nc_parquet {
 	const unsigned char *data;
 	size_t size;
 	char *name;
-	struct nc_pq_node *nodes;     /* nodes[0] is the root */
+	struct nc_parquet_node *nodes;     /* nodes[0] is the root */
 	int nnodes;
 	int *leaves;                  /* node index of each column */
 	int ncolumns;
-	struct nc_pq_rowgroup *rgs;
+	struct nc_parquet_rowgroup *rgs;
 	int nrgs;
 	uint64_t num_rows;
 	/* Sanity limits against hostile files (set by open; a fuzzer may lower
@@ -78,25 +78,25 @@ void nc_parquet_close(struct nc_parquet *p);
 /* One decoded column chunk: a level pair per entry, and a value for each
  * entry whose definition level is the column's maximum. Strings point
  * into the file or into page buffers the column owns. */
-struct nc_pq_value {
+struct nc_parquet_value {
 	const unsigned char *s;
 	size_t len;
 	int64_t i;
 	double d;
 };
 
-struct nc_pq_column {
+struct nc_parquet_column {
 	uint8_t *rep, *def;
 	size_t n, cap;
-	struct nc_pq_value *vals;
+	struct nc_parquet_value *vals;
 	size_t nvals, vcap;
 	unsigned char **bufs;         /* decompressed pages kept for the strings */
 	size_t nbufs, bcap, buf_bytes;
 };
 
-const char *nc_pq_type_name(int type);
-/* Read column chunk `col` of row group `rg` (lib/parquet_pages.c). */
-int nc_pq_read_column(struct nc_parquet *p, int rg, int col, struct nc_pq_column *c);
-void nc_pq_column_free(struct nc_pq_column *c);
+const char *nc_parquet_type_name(int type);
+/* Read column chunk `col` of row group `rg` (lib/parquet/parquet_pages.c). */
+int nc_parquet_read_column(struct nc_parquet *p, int rg, int col, struct nc_parquet_column *c);
+void nc_parquet_column_free(struct nc_parquet_column *c);
 
 #endif
