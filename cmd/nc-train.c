@@ -1,8 +1,10 @@
 /* nc-train: train nanochat's GPT. Stage base (pretraining), on the CPU or a GPU. */
+#include "../lib/checkpoint.h"
 #include "../lib/comm.h"
 #include "../lib/cli.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
+#include "../lib/logfmt.h"
 #include "../lib/parse.h"
 #include "../lib/train.h"
 #include "../kernels/device.h"
@@ -16,6 +18,7 @@
 static void usage(FILE *fp)
 {
 	fputs("usage: nc-train base -t TOKENIZER --data DIR -o RUN_DIR [options]\n"
+	      "       nc-train verify CHECKPOINT...   (each file's checksum; a run dir: its latest)\n"
 	      "\n"
 	      "Model:    --depth=20  --max-seq-len=2048\n"
 	      "Batch:    --device-batch-size=32  --total-batch-size=524288 (tokens)\n"
@@ -182,6 +185,38 @@ static int device_comm(struct nc_comm *comm, const struct nc_ops *ops)
 #endif
 }
 
+/* nc-train verify CHECKPOINT...: a logfmt line per file, why on stderr. */
+static int verify(int argc, char **argv)
+{
+	if (argc < 1)
+		nc_usage_error("verify: a checkpoint or run directory is required");
+	int bad = 0;
+	struct nc_logfmt l = {0};
+	for (int i = 0; i < argc; i++) {
+		struct nc_ckpt_file *f;
+		int n;
+		if (nc_ckpt_verify(argv[i], &f, &n) != 0) {
+			nc_warn("%s", nc_errmsg());
+			bad = 1;
+			continue;
+		}
+		for (int k = 0; k < n; k++) {
+			if (!f[k].ok)
+				nc_warn("%s", f[k].error);
+			bad |= !f[k].ok;
+			nc_logfmt_str(&l, "file", f[k].path);
+			nc_logfmt_str(&l, "ok", f[k].ok ? "yes" : "no");
+			if (f[k].ok)
+				nc_logfmt_str(&l, "checksum", f[k].checksum ? "yes" : "none");
+			nc_logfmt_emit(&l, stdout);
+		}
+		free(f);
+	}
+	nc_logfmt_free(&l);
+	nc_close_stdout();
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-train";
@@ -191,6 +226,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "verify") == 0)
+		return verify(argc - 2, argv + 2);
 	if (strcmp(argv[1], "base") != 0)
 		nc_usage_error("unknown stage '%s' (this build trains: base)", argv[1]);
 	struct nc_train_opts o;

@@ -84,6 +84,7 @@ static int write_model(const char *tmp, const struct nc_gpt *m, const struct nc_
 	char p[4200];
 	struct nc_st_writer w;
 	nc_st_writer_init(&w);
+	w.checksum = 1;
 	config_meta(&w, &m->c);
 	for (int i = 0; i < nmeta; i++)
 		nc_st_set_meta(&w, meta[i].key, meta[i].value);
@@ -110,6 +111,7 @@ static int write_state(const char *tmp, const struct nc_named *state, int nstate
 	char p[4200];
 	struct nc_st_writer w;
 	nc_st_writer_init(&w);
+	w.checksum = 1;
 	for (int i = 0; i < nstate; i++) {
 		int64_t shape[2] = {state[i].rows, state[i].cols};
 		nc_st_add_f32(&w, state[i].name, 2, shape, state[i].data, 0);
@@ -372,4 +374,60 @@ void nc_ckpt_close_model(struct nc_ckpt_model *cm)
 {
 	nc_tok_free(&cm->tok);
 	nc_gpt_free(&cm->m);
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct nc_ckpt_file *)a)->path, ((const struct nc_ckpt_file *)b)->path);
+}
+
+static void verify_file(struct nc_ckpt_file *f)
+{
+	size_t len = strlen(f->path);
+	if (len >= 12 && strcmp(f->path + len - 12, ".safetensors") == 0) {
+		struct nc_safetensors st;
+		f->ok = nc_st_open(&st, f->path) == 0;
+		if (f->ok) {
+			f->checksum = nc_st_meta(&st, NC_ST_CHECKSUM_KEY) != NULL;
+			nc_st_close(&st);
+		}
+	} else {
+		struct nc_tokenizer t;
+		f->ok = f->checksum = nc_tok_load(&t, f->path) == 0;
+		if (f->ok)
+			nc_tok_free(&t);
+	}
+	if (!f->ok)
+		snprintf(f->error, sizeof f->error, "%s", nc_errmsg());
+}
+
+int nc_ckpt_verify(const char *path, struct nc_ckpt_file **files, int *n)
+{
+	char dir[4096];
+	*files = NULL;
+	*n = 0;
+	if (resolve_checkpoint(path, dir, sizeof dir) != 0)
+		return -1;
+	DIR *d = opendir(dir);
+	if (!d)
+		return nc_fail_errno("%s", dir);
+	size_t cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *name = e->d_name;
+		size_t len = strlen(name);
+		int tensors = (!strcmp(name, "model.safetensors") ||
+			       (!strncmp(name, "optim.", 6) && len > 18 && !strcmp(name + len - 12, ".safetensors")));
+		if (!tensors && strcmp(name, "tokenizer") != 0)
+			continue;
+		nc_xgrow(files, &cap, (size_t)*n + 1, sizeof **files);
+		struct nc_ckpt_file *f = &(*files)[(*n)++];
+		memset(f, 0, sizeof *f);
+		snprintf(f->path, sizeof f->path, "%s/%s", dir, name);
+		verify_file(f);
+	}
+	closedir(d);
+	if (*n)
+		qsort(*files, (size_t)*n, sizeof **files, by_path);
+	return 0;
 }

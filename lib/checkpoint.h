@@ -70,4 +70,17 @@ int nc_ckpt_open_model(struct nc_ckpt_model *cm, const char *path, const char *t
 		       const struct nc_ops *ops);
 void nc_ckpt_close_model(struct nc_ckpt_model *cm);
 
+/* What checking one file of a checkpoint found. */
+struct nc_ckpt_file {
+	char path[4200];
+	int ok;
+	int checksum;            /* the file carried a checksum (and it held) */
+	char error[512];         /* why not ok */
+};
+/* Check every file of a checkpoint (path as nc_ckpt_open_model takes it):
+ * model.safetensors and each optim.R.safetensors (header, extents, data
+ * checksum where there is one), and the tokenizer (its own checksum). The
+ * files come back in name order; -1 only when path is no checkpoint. */
+int nc_ckpt_verify(const char *path, struct nc_ckpt_file **files, int *n);
+
 #endif

@@ -5,6 +5,7 @@
 #include "safetensors.h"
 #include "bf16.h"
 #include "err.h"
+#include "hash.h"
 #include "le.h"
 #include "mem.h"
 
@@ -222,6 +223,22 @@ static int parse_tensors(struct nc_safetensors *st, json_t *root, uint64_t data_
 	return rc;
 }
 
+/* The data against the checksum in the metadata, if there is one. */
+static int check_data(const struct nc_safetensors *st, uint64_t data_off)
+{
+	const char *file = st->map.path, *want = nc_st_meta(st, NC_ST_CHECKSUM_KEY);
+	if (!want)
+		return 0;
+	char *end;
+	unsigned long long v = strtoull(want, &end, 16);
+	if (strlen(want) != 16 || *end)
+		return nc_fail("%s: __metadata__: %s is '%s', not 16 hex digits", file, NC_ST_CHECKSUM_KEY, want);
+	if (nc_hash64(st->map.data + data_off, st->map.size - data_off) != (uint64_t)v)
+		return nc_fail("%s: checksum mismatch: the tensor data (bytes %llu to %zu) do not match its "
+			       "%s", file, (unsigned long long)data_off, st->map.size - 1, NC_ST_CHECKSUM_KEY);
+	return 0;
+}
+
 static int parse(struct nc_safetensors *st)
 {
 	const char *file = st->map.path;
@@ -241,7 +258,7 @@ static int parse(struct nc_safetensors *st)
 	int rc = json_is_object(root) ? parse_tensors(st, root, 8 + hlen)
 				      : nc_fail("%s: header JSON is not an object", file);
 	json_decref(root);
-	return rc;
+	return rc == 0 ? check_data(st, 8 + hlen) : rc;
 }
 
 int nc_st_open(struct nc_safetensors *st, const char *path)
@@ -432,9 +449,14 @@ void nc_st_writer_free(struct nc_st_writer *w)
 	memset(w, 0, sizeof *w);
 }
 
+#define CHECKSUM_PLACEHOLDER "0000000000000000"
+
 static json_t *header_meta(const struct nc_st_writer *w, const char *path)
 {
 	json_t *meta = json_object();
+	/* filled in once the data is written (nc_st_write) */
+	if (w->checksum)
+		json_object_set_new(meta, NC_ST_CHECKSUM_KEY, json_string(CHECKSUM_PLACEHOLDER));
 	for (size_t i = 0; i < w->n_meta; i++)
 		if (json_object_set_new(meta, w->meta[i].key, json_string(w->meta[i].value)) != 0) {
 			nc_fail("%s: __metadata__: %s: key or value is not UTF-8", path, w->meta[i].key);
@@ -467,8 +489,9 @@ static json_t *header_entry(const struct nc_st_wtensor *t, const char *path, uin
 /* The header JSON, padded with spaces so that the data starts 8-aligned. */
 static char *header_json(const struct nc_st_writer *w, const char *path, size_t *len)
 {
-	json_t *root = json_object(), *e = w->n_meta ? header_meta(w, path) : NULL;
-	int rc = w->n_meta && !e ? -1 : 0;
+	int with_meta = w->n_meta || w->checksum;
+	json_t *root = json_object(), *e = with_meta ? header_meta(w, path) : NULL;
+	int rc = with_meta && !e ? -1 : 0;
 	if (e)
 		json_object_set_new(root, "__metadata__", e);
 	uint64_t at = 0;
@@ -493,7 +516,7 @@ static char *header_json(const struct nc_st_writer *w, const char *path, size_t 
 }
 
 /* One tensor's elements in little-endian, converted a block at a time. */
-static int write_data(struct nc_out *o, const struct nc_st_wtensor *t)
+static int write_data(struct nc_out *o, struct nc_hasher *h, const struct nc_st_wtensor *t)
 {
 	unsigned char buf[1 << 14];
 	int size = dtypes[t->dtype].size;
@@ -514,10 +537,23 @@ static int write_data(struct nc_out *o, const struct nc_st_wtensor *t)
 				put_le32(buf + 4 * j, u);
 			}
 		}
+		nc_hasher_update(h, buf, k * (size_t)size);
 		if (nc_out_write(o, buf, k * (size_t)size) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Put the data's checksum where the header holds its placeholder. */
+static int patch_checksum(struct nc_out *o, const char *header, uint64_t digest)
+{
+	char key[64], hex[17];
+	snprintf(key, sizeof key, "\"%s\":\"", NC_ST_CHECKSUM_KEY);
+	const char *at = strstr(header, key);
+	if (!at)
+		return nc_fail("%s: no room for the checksum in the header", o->path);
+	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest);
+	return nc_out_patch(o, 8 + (uint64_t)(at - header) + strlen(key), hex, 16);
 }
 
 int nc_st_write(struct nc_st_writer *w, const char *path)
@@ -532,8 +568,13 @@ int nc_st_write(struct nc_st_writer *w, const char *path)
 	int rc = nc_out_open(&o, path);
 	if (rc == 0)
 		rc = nc_out_write(&o, len, 8) || nc_out_write(&o, header, hlen) ? -1 : 0;
+	struct nc_hasher h;
+	nc_hasher_init(&h);
 	for (size_t i = 0; rc == 0 && i < w->n; i++)
-		rc = write_data(&o, &w->t[i]);
+		rc = write_data(&o, &h, &w->t[i]);
+	if (rc == 0 && w->checksum)
+		rc = patch_checksum(&o, header, nc_hasher_digest(&h));
+	nc_hasher_free(&h);
 	free(header);
 	if (rc == 0)
 		return nc_out_commit(&o);

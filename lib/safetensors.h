@@ -52,6 +52,9 @@ struct nc_safetensors {
 
 /* Map path and check everything: header JSON, dtypes, shapes against byte
  * sizes, offsets in range, no overlaps or gaps, data buffer covered. */
+/* Open and check a file: its header, its tensors' extents, and the data's
+ * checksum when the metadata carries one (files without, such as PyTorch's
+ * or nanochat conversions, are read all the same). */
 int nc_st_open(struct nc_safetensors *st, const char *path);
 void nc_st_close(struct nc_safetensors *st);
 const struct nc_st_tensor *nc_st_find(const struct nc_safetensors *st, const char *name);
@@ -78,11 +81,17 @@ struct nc_st_wtensor {
 	const void *data;       /* float for F32/BF16, int32_t for I32 */
 };
 
+/* The metadata key holding the XXH3-64 of the tensor data (every byte after
+ * the header), as 16 hex digits: written when a writer asks for it, and
+ * checked by nc_st_open wherever it is present. */
+#define NC_ST_CHECKSUM_KEY "data_xxh3"
+
 struct nc_st_writer {
 	struct nc_st_wtensor *t;
 	size_t n, cap;
 	struct nc_st_meta *meta;
 	size_t n_meta, meta_cap;
+	int checksum;           /* store NC_ST_CHECKSUM_KEY (nc's checkpoints do) */
 };
 
 void nc_st_writer_init(struct nc_st_writer *w);

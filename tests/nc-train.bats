@@ -375,3 +375,27 @@ for p in open(sys.argv[1], encoding="utf-8").read().split("\n.PP\n"):
 	assert_equal "$stderr" "nc-train: --core-metric-every: CORE evaluation and sampling during training are not in this build yet (use -1)
 Try 'nc-train -h' for help."
 }
+
+@test "each checkpoint file carries its checksum: verify names a damaged one, and loading refuses it" {
+	tiny -o "$T/sum" --num-iterations=2 --eval-every=0 --quiet >/dev/null
+	ck="$T/sum/step_000002"
+	run --separate-stderr nc-train verify "$T/sum"
+	assert_success
+	assert_output "file=$ck/model.safetensors ok=yes checksum=yes
+file=$ck/optim.0.safetensors ok=yes checksum=yes
+file=$ck/tokenizer ok=yes checksum=yes"
+	[ -z "$stderr" ]
+	# one weight byte flipped (the file's last bytes are lm_head's)
+	f="$ck/model.safetensors"
+	printf 'Z' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 3)) conv=notrunc 2>/dev/null
+	run --separate-stderr nc-train verify "$ck"
+	assert_failure 1
+	assert_line --index 0 "file=$ck/model.safetensors ok=no"
+	[[ "$stderr" == "nc-train: $f: checksum mismatch: the tensor data (bytes "*" to "*") do not match its data_xxh3" ]]
+	run --separate-stderr nc-sample -m "$ck" -p x -n 1
+	assert_failure 1
+	[[ "$stderr" == "nc-sample: $f: checksum mismatch: the tensor data "* ]]
+	run --separate-stderr tiny -o "$T/sum" --num-iterations=3 --eval-every=0 --resume --quiet
+	assert_failure 1
+	[[ "$stderr" == "nc-train: $f: checksum mismatch: "* ]]
+}

@@ -73,6 +73,61 @@ static void test_config_ranges(void)
 	}
 }
 
+/* Flip one byte of a file, counted from its end (inside the tensor data). */
+static void flip_from_end(const char *path, long back)
+{
+	FILE *f = fopen(path, "r+b");
+	fseek(f, -back, SEEK_END);
+	int c = fgetc(f);
+	fseek(f, -1, SEEK_CUR);
+	fputc(c ^ 1, f);
+	fclose(f);
+}
+
+/* Every tensor file of a checkpoint carries its data's XXH3, checked when
+ * it is opened; a file without one is still read. */
+static void test_checksums(const char *ck, struct nc_gpt *n)
+{
+	char model[700], optim[700], copy[3000], v[64];
+	snprintf(model, sizeof model, "%s/model.safetensors", ck);
+	snprintf(optim, sizeof optim, "%s/optim.0.safetensors", ck);
+	struct nc_safetensors st;
+	int ok = nc_st_open(&st, model) == 0;
+	const char *x = ok ? nc_st_meta(&st, NC_ST_CHECKSUM_KEY) : NULL;
+	CHECK(x && strlen(x) == 16 && strspn(x, "0123456789abcdef") == 16 && strcmp(x, "0000000000000000"),
+	      "model.safetensors carries the XXH3 of its tensor data");
+	if (ok)
+		nc_st_close(&st);
+	snprintf(copy, sizeof copy, "cp %s %s.good && cp %s %s.good", model, model, optim, optim);
+	system(copy);
+	flip_from_end(model, 5);
+	CHECK(nc_ckpt_load_model(ck, n) == -1 && strstr(nc_errmsg(), model) &&
+	      strstr(nc_errmsg(), "checksum mismatch: the tensor data"),
+	      "one flipped weight bit is a checksum mismatch naming the file");
+	flip_from_end(optim, 3);
+	CHECK(nc_ckpt_meta(ck, "stage", v, sizeof v) == -1 && strstr(nc_errmsg(), "checksum mismatch"),
+	      "metadata is not read from a damaged file either");
+	float st2[6];
+	struct nc_named s2 = {"muon.buf.x", st2, 2, 3};
+	CHECK(nc_ckpt_load_state(ck, 0, &s2, 1) == -1 && strstr(nc_errmsg(), optim),
+	      "a damaged optimizer state file is named");
+	snprintf(copy, sizeof copy, "mv %s.good %s && mv %s.good %s", model, model, optim, optim);
+	system(copy);
+	/* without a checksum (as nanochat conversions are): read as before */
+	struct nc_st_writer w;
+	nc_st_writer_init(&w);
+	float one[2] = {1, 2};
+	int64_t shape[2] = {1, 2};
+	nc_st_add_f32(&w, "x", 2, shape, one, 0);
+	snprintf(copy, sizeof copy, "%s/plain.safetensors", dir);
+	nc_st_write(&w, copy);
+	nc_st_writer_free(&w);
+	ok = nc_st_open(&st, copy) == 0;
+	CHECK(ok && !nc_st_meta(&st, NC_ST_CHECKSUM_KEY), "a file without a checksum opens as before");
+	if (ok)
+		nc_st_close(&st);
+}
+
 static void test_open_model(const struct nc_gpt *m)
 {
 	struct nc_tokenizer tok, foreign;
@@ -147,6 +202,7 @@ int main(void)
 	char tcopy[800];
 	snprintf(tcopy, sizeof tcopy, "%s/tokenizer", ck);
 	CHECK(access(tcopy, F_OK) == 0, "the tokenizer is copied into the checkpoint");
+	test_checksums(ck, &n);
 	/* A half-written checkpoint (as after kill -9) is not a checkpoint. */
 	char half[700];
 	snprintf(half, sizeof half, "%s/step_000200.tmp-999", run);
