@@ -31,6 +31,7 @@ static void usage(FILE *fp)
 	      "       nc-shard info   SHARD...\n"
 	      "       nc-shard verify [-t TOKENIZER] SHARD...\n"
 	      "       nc-shard cat    [-o FILE] [--ids] SHARD...\n"
+	      "       nc-shard manifest DIR   (DIR/manifest for a set you trust)\n"
 	      "\n"
 	      "FILE: JSONL (--column picks the text), Parquet, CSV (columns 0, 1, ...), or\n"
 	      "plain text (--format=text: a file a document; lines: a line a document),\n"
@@ -325,9 +326,20 @@ static int cmd_cat(int argc, char **argv)
 	return 0;
 }
 
+/* A manifest for a set made without one (before nc wrote them, or by
+ * hand): its shards as they are now. */
+static int cmd_manifest(int argc, char **argv)
+{
+	if (argc != 1)
+		nc_usage_error("manifest: one directory is required");
+	if (nc_manifest_write(argv[0]) != 0)
+		nc_die_err();
+	return 0;
+}
+
 static const struct nc_command commands[] = {
 	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"info", cmd_info},
-	{"verify", cmd_verify}, {"cat", cmd_cat},
+	{"verify", cmd_verify}, {"cat", cmd_cat}, {"manifest", cmd_manifest},
 };
 
 int main(int argc, char **argv)

@@ -145,6 +145,37 @@ static int list_split(const char *dir, const char *split, char ***out, int *n)
 	return 0;
 }
 
+/* The split's shards against the manifest: the same names, in order, with
+ * the same token counts; their checksums are compared as they load. */
+static int match_manifest(struct nc_loader *ld, const char *dir, const char *split)
+{
+	struct nc_manifest_entry *e;
+	int n, k = 0, rc = 0;
+	if (nc_manifest_read(dir, &e, &n) != 0)
+		return nc_fail("%s: no manifest (nc-shard tokens writes it last, so a set without one may be "
+			       "cut short; nc-shard manifest %s writes one for a set you trust)", dir, dir);
+	size_t plen = strlen(split);
+	ld->digest = nc_xcalloc((size_t)ld->n, sizeof *ld->digest);
+	for (int i = 0; i < n && rc == 0; i++) {
+		if (strncmp(e[i].name, split, plen) != 0 || e[i].name[plen] != '_')
+			continue;
+		const char *have = k < ld->n ? strrchr(ld->paths[k], '/') + 1 : NULL;
+		uint64_t count = have ? ld->start[k + 1] - ld->start[k] : 0;
+		if (!have || strcmp(have, e[i].name) != 0)
+			rc = nc_fail("%s/%s: in the manifest but not in the directory: the set is not whole", dir,
+				     e[i].name);
+		else if (count != e[i].tokens)
+			rc = nc_fail("%s: %llu tokens, the manifest says %llu", ld->paths[k],
+				     (unsigned long long)count, (unsigned long long)e[i].tokens);
+		else
+			ld->digest[k++] = e[i].digest;
+	}
+	if (rc == 0 && k < ld->n)
+		rc = nc_fail("%s: not in the manifest (%s/%s)", ld->paths[k], dir, NC_MANIFEST_NAME);
+	free(e);
+	return rc;
+}
+
 int nc_loader_open_dir(struct nc_loader *ld, const char *dir, const char *split,
 		       const struct nc_loader_cfg *cfg)
 {
@@ -157,6 +188,8 @@ int nc_loader_open_dir(struct nc_loader *ld, const char *dir, const char *split,
 	for (int i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
+	if (rc == 0 && (rc = match_manifest(ld, dir, split)) != 0)
+		nc_loader_close(ld);
 	return rc;
 }
 
@@ -168,6 +201,7 @@ void nc_loader_close(struct nc_loader *ld)
 		free(ld->paths[i]);
 	}
 	free(ld->paths);
+	free(ld->digest);
 	free(ld->start);
 	free(ld->held);
 	free(ld->buf);
@@ -199,6 +233,10 @@ static int load_shard(struct nc_loader *ld, int i)
 	int rc = check_info(ld, i, &s->info);
 	if (rc == 0 && s->n != ld->start[i + 1] - ld->start[i])
 		rc = nc_fail("%s: changed since the loader opened it", ld->paths[i]);
+	if (rc == 0 && ld->digest && s->digest != ld->digest[i])
+		rc = nc_fail("%s: checksum %016llx, the manifest says %016llx: not the shard the set was made "
+			     "with", ld->paths[i], (unsigned long long)s->digest,
+			     (unsigned long long)ld->digest[i]);
 	if (rc != 0) {
 		nc_shard_free(s);
 		memset(s, 0, sizeof *s);

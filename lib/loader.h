@@ -45,6 +45,7 @@ struct nc_loader {
 	struct nc_shard *held;  /* held[i].ids is NULL unless shard i is loaded */
 	uint32_t vocab_size, bos;
 	int old_shards;         /* of version 1, whose headers the checksum does not cover */
+	uint64_t *digest;       /* each shard's checksum as the set's manifest has it, or NULL */
 	int64_t windows;        /* whole windows (with their next token) per epoch */
 	struct nc_cursor cur;
 	int64_t stop;           /* steps after which batches end; -1: loop forever */
@@ -56,7 +57,9 @@ struct nc_loader {
  * shard's checksum is checked when it is first loaded for a batch. */
 int nc_loader_open(struct nc_loader *ld, char *const *paths, int n, const struct nc_loader_cfg *cfg);
 /* Open over DIR/SPLIT_*.bin ("train" or "val", as nc-shard tokens writes
- * them), sorted by name. */
+ * them), sorted by name. The set must match DIR/manifest, which nc-shard
+ * tokens writes last: the same shards, token counts and checksums (so a
+ * set cut short, or changed since, is refused). */
 int nc_loader_open_dir(struct nc_loader *ld, const char *dir, const char *split,
 		       const struct nc_loader_cfg *cfg);
 void nc_loader_close(struct nc_loader *ld);

@@ -3,6 +3,7 @@
 #include "le.h"
 #include "mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,4 +370,125 @@ void nc_shard_close(struct nc_shard_reader *r)
 	free(r->path);
 	free(r->buf);
 	memset(r, 0, sizeof *r);
+}
+
+/* ---- peeking and manifests ---- */
+
+int nc_shard_peek(const char *path, uint64_t *count, uint64_t *digest)
+{
+	unsigned char h[NC_SHARD_HEADER], t[NC_SHARD_TRAILER];
+	struct nc_shard_info in;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return nc_fail_errno("%s", path);
+	size_t got = fread(h, 1, sizeof h, f);
+	int rc = parse_header(path, h, got, &in);
+	if (rc == 0 && (fseek(f, -(long)NC_SHARD_TRAILER, SEEK_END) != 0 || fread(t, 1, sizeof t, f) != sizeof t ||
+			memcmp(t, NC_SHARD_END, 8) != 0))
+		rc = nc_fail("%s: truncated or corrupted: no trailer at its end", path);
+	fclose(f);
+	if (rc == 0) {
+		*count = le64(t + 8);
+		*digest = le64(t + 24);
+	}
+	return rc;
+}
+
+static int is_set_shard(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && !strcmp(name + n - 4, ".bin") && (!strncmp(name, "train_", 6) || !strncmp(name, "val_", 4));
+}
+
+static int by_entry_name(const void *a, const void *b)
+{
+	return strcmp(((const struct nc_manifest_entry *)a)->name, ((const struct nc_manifest_entry *)b)->name);
+}
+
+int nc_manifest_write(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return nc_fail_errno("%s", dir);
+	struct nc_manifest_entry *e = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!is_set_shard(de->d_name) || strlen(de->d_name) >= sizeof e->name)
+			continue;
+		nc_xgrow(&e, &cap, n + 1, sizeof *e);
+		snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
+		char path[4400];
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		rc = nc_shard_peek(path, &e[n].tokens, &e[n].digest);
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(e, n, sizeof *e, by_entry_name);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, NC_MANIFEST_NAME);
+	struct nc_out o;
+	if (rc == 0)
+		rc = nc_out_open(&o, path);
+	if (rc == 0) {
+		char line[400];
+		int k = snprintf(line, sizeof line, "# nc shard manifest 1\n");
+		rc = nc_out_write(&o, line, (size_t)k);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			k = snprintf(line, sizeof line, "%s %llu %016llx\n", e[i].name,
+				     (unsigned long long)e[i].tokens, (unsigned long long)e[i].digest);
+			rc = nc_out_write(&o, line, (size_t)k);
+		}
+		if (rc == 0)
+			rc = nc_out_commit(&o);
+		else
+			nc_out_abort(&o);
+	}
+	free(e);
+	return rc;
+}
+
+int nc_manifest_read(const char *dir, struct nc_manifest_entry **out, int *nout)
+{
+	char path[4200], line[400];
+	snprintf(path, sizeof path, "%s/%s", dir, NC_MANIFEST_NAME);
+	*out = NULL;
+	*nout = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return nc_fail_errno("%s", path);
+	struct nc_manifest_entry *e = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	for (long ln = 1; rc == 0 && fgets(line, sizeof line, f); ln++) {
+		if (ln == 1) {
+			if (strcmp(line, "# nc shard manifest 1\n") != 0)
+				rc = nc_fail("%s:1: not an nc shard manifest", path);
+			continue;
+		}
+		nc_xgrow(&e, &cap, n + 1, sizeof *e);
+		unsigned long long tok, dig;
+		char name[256], end;
+		if (sscanf(line, "%255s %llu %llx%c", name, &tok, &dig, &end) != 4 || end != '\n' ||
+		    !is_set_shard(name))
+			rc = nc_fail("%s:%ld: not a manifest line (NAME TOKENS DIGEST)", path, ln);
+		else {
+			snprintf(e[n].name, sizeof e[n].name, "%s", name);
+			e[n].tokens = tok;
+			e[n].digest = dig;
+			n++;
+		}
+	}
+	if (rc == 0 && ferror(f))
+		rc = nc_fail_errno("%s: read error", path);
+	fclose(f);
+	if (rc != 0) {
+		free(e);
+		return -1;
+	}
+	*out = e;
+	*nout = (int)n;
+	return 0;
 }

@@ -82,4 +82,22 @@ struct nc_shard {
 int nc_shard_load(struct nc_shard *s, const char *path);
 void nc_shard_free(struct nc_shard *s);
 
+/* A shard's header and trailer only (its token count and the checksum it
+ * claims), without reading the tokens. */
+int nc_shard_peek(const char *path, uint64_t *count, uint64_t *digest);
+
+/* The manifest of a set of shards, DIR/manifest: what nc-shard tokens wrote,
+ * written last, so that a set cut short (a full disk, a kill) has none.
+ * One line a shard: "NAME TOKENS DIGEST" (the digest in 16 hex digits),
+ * after a first line "# nc shard manifest 1". */
+#define NC_MANIFEST_NAME "manifest"
+struct nc_manifest_entry {
+	char name[256];
+	uint64_t tokens, digest;
+};
+/* Write DIR/manifest for its train_*.bin and val_*.bin, as they are. */
+int nc_manifest_write(const char *dir);
+/* Read DIR/manifest (-1 naming it when absent or malformed). */
+int nc_manifest_read(const char *dir, struct nc_manifest_entry **e, int *n);
+
 #endif

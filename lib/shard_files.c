@@ -272,6 +272,11 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 		return nc_fail("the tokenizer has no <|bos|> token");
 	if (make_dirs(o->dir) != 0)
 		return nc_fail_errno("%s: cannot create the directory", o->dir);
+	/* a set being written has no manifest: it comes back, new, at the end */
+	char manifest[4200];
+	snprintf(manifest, sizeof manifest, "%s/%s", o->dir, NC_MANIFEST_NAME);
+	if (unlink(manifest) != 0 && errno != ENOENT)
+		return nc_fail_errno("%s: cannot remove", manifest);
 	struct series train = {.t = t, .dir = o->dir, .prefix = "train", .per = o->shard_tokens,
 			       .skipped = &st->skipped};
 	struct series val = train;
@@ -316,6 +321,7 @@ int nc_tokens_files(const struct nc_tokenizer *t, char **files, int nfiles,
 	if (rc == 0) {
 		remove_stale(&train);
 		remove_stale(&val);
+		rc = nc_manifest_write(o->dir);
 	}
 	if (rc != 0) {
 		series_abort(&train);

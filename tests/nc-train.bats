@@ -399,3 +399,24 @@ file=$ck/tokenizer ok=yes checksum=yes"
 	assert_failure 1
 	[[ "$stderr" == "nc-train: $f: checksum mismatch: "* ]]
 }
+
+@test "a set of shards cut short (no manifest, or a shard gone) is refused; nc-shard manifest vouches for one" {
+	[ -f "$T/data/manifest" ]   # nc-shard tokens wrote it last
+	mkdir -p "$T/cut"
+	cp "$T"/data/*.bin "$T/cut/"
+	run --separate-stderr tiny -o "$T/cut-run" --data "$T/cut" --num-iterations=1 --eval-every=0 --quiet
+	assert_failure 1
+	[ "$stderr" = "nc-train: $T/cut: no manifest (nc-shard tokens writes it last, so a set without one may be cut short; nc-shard manifest $T/cut writes one for a set you trust)" ]
+	cp "$T/data/manifest" "$T/cut/"
+	mv "$T/cut/val_00000.bin" "$T/val.away"
+	run --separate-stderr tiny -o "$T/cut-run" --data "$T/cut" --num-iterations=1 --eval-every=1 --quiet
+	assert_failure 1
+	[ "$stderr" = "nc-train: $T/cut: no val_*.bin shards" ]
+	cp "$T/data/val_00000.bin" "$T/cut/val_00001.bin"
+	run --separate-stderr tiny -o "$T/cut-run" --data "$T/cut" --num-iterations=1 --eval-every=1 --quiet
+	assert_failure 1
+	[ "$stderr" = "nc-train: $T/cut/val_00000.bin: in the manifest but not in the directory: the set is not whole" ]
+	nc-shard manifest "$T/cut"
+	run --separate-stderr tiny -o "$T/cut-run" --data "$T/cut" --num-iterations=1 --eval-every=1 --quiet
+	assert_success
+}

@@ -235,6 +235,55 @@ static void test_refusals(void)
 	      "a directory without the split's shards is an error");
 }
 
+static int opens(const char *split)
+{
+	struct nc_loader ld;
+	if (nc_loader_open_dir(&ld, dir, split, cfg(0, 1)) != 0)
+		return 0;
+	nc_loader_close(&ld);
+	return 1;
+}
+
+static void move(const char *from, const char *to)
+{
+	char a[300], b[300];
+	snprintf(a, sizeof a, "%s/%s", dir, from);
+	snprintf(b, sizeof b, "%s/%s", dir, to);
+	rename(a, b);
+}
+
+/* A set must be the one its manifest lists: every shard there, no other,
+ * each with its token count and checksum. */
+static void test_manifest(void)
+{
+	move("manifest", "manifest.kept");
+	CHECK(!opens("train") && strstr(nc_errmsg(), "no manifest") && strstr(nc_errmsg(), "nc-shard manifest"),
+	      "a set without a manifest (cut short before it was written) is refused, saying what to do");
+	move("manifest.kept", "manifest");
+	move("train_00002.bin", "away.bin");
+	CHECK(!opens("train") && strstr(nc_errmsg(), "train_00002.bin: in the manifest but not in the directory"),
+	      "a shard missing from the set is named");
+	move("away.bin", "train_00002.bin");
+	write_shard("train_00003.bin", 250, 50, FP, 0);
+	CHECK(!opens("train") && strstr(nc_errmsg(), "train_00003.bin: not in the manifest"),
+	      "a shard the manifest does not list is named");
+	move("train_00003.bin", "extra.bin");
+	move("train_00002.bin", "kept.bin");
+	write_shard("train_00002.bin", 210, 50, FP, 0);   /* same count, other tokens */
+	struct nc_loader ld;
+	int32_t in[BT], tg[BT];
+	int ok = nc_loader_open_dir(&ld, dir, "train", cfg(0, 1)) == 0;
+	int rc = 1;
+	for (int i = 0; ok && i < 20 && rc == 1; i++)
+		rc = nc_loader_next(&ld, in, tg);
+	CHECK(ok && rc == -1 && strstr(nc_errmsg(), "train_00002.bin: checksum") &&
+	      strstr(nc_errmsg(), "the manifest says"), "a shard replaced since is refused when it loads");
+	if (ok)
+		nc_loader_close(&ld);
+	move("kept.bin", "train_00002.bin");
+	CHECK(opens("train") && opens("val"), "the set as it was opens again");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -243,11 +292,13 @@ int main(void)
 	write_shard("train_00001.bin", 100, 100, FP, 0);
 	write_shard("train_00002.bin", 200, 50, FP, 0);
 	write_shard("val_00000.bin", 500, 90, FP, 0);
+	CHECK(nc_manifest_write(dir) == 0, "a manifest of the set");
 	test_windows();
 	test_small_shards();
 	test_resume();
 	test_eval();
 	test_refusals();
+	test_manifest();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	system(cmd);

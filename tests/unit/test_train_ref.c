@@ -147,7 +147,7 @@ static int write_val_shard(const struct nc_safetensors *st, uint32_t vocab, uint
 	if (rc == 0 && (nc_shard_put(&w, (const uint32_t *)ids, NULL, n) != 0 || nc_shard_finish(&w) != 0))
 		rc = -1;
 	free(ids);
-	return rc;
+	return rc == 0 ? nc_manifest_write(dir) : rc;
 }
 
 static void test_bpb(void)
