@@ -66,8 +66,34 @@ static void rm_rf_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* Remove the checkpoint temporaries ("step_N.tmp-PID") in the directory of
+ * tmp whose writers are gone: a run killed while saving leaves one. */
+static void sweep_stale(const char *tmp)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", tmp);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof dir, ".");
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		long pid = nc_temporary_owner(e->d_name);
+		if (strncmp(e->d_name, "step_", 5) == 0 && pid && nc_process_gone(pid)) {
+			char p[4400];
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			rm_rf_dir(p);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 int nc_ckpt_begin(const char *tmp)
 {
+	sweep_stale(tmp);
 	rm_rf_dir(tmp);
 	if (mkdir(tmp, 0755) != 0)
 		return nc_fail_errno("%s: cannot create", tmp);

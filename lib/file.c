@@ -73,6 +73,24 @@ static int64_t patch_base(int fd)
 	return at < 0 ? -1 : (int64_t)at;
 }
 
+long nc_temporary_owner(const char *name)
+{
+	const char *t = strstr(name, ".tmp-");
+	while (t && strstr(t + 1, ".tmp-"))
+		t = strstr(t + 1, ".tmp-");
+	if (!t || t == name)
+		return 0;
+	char *end;
+	errno = 0;
+	long pid = strtol(t + 5, &end, 10);
+	return end != t + 5 && !*end && pid > 0 && !errno ? pid : 0;
+}
+
+int nc_process_gone(long pid)
+{
+	return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 /* Is "name" our temporary for "base" ("base.tmp-PID") left by a process
  * that is gone (killed, out of memory, crashed)? */
 static int stale_temporary(const char *name, const char *base)
@@ -80,13 +98,8 @@ static int stale_temporary(const char *name, const char *base)
 	size_t n = strlen(base);
 	if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0)
 		return 0;
-	const char *d = name + n + 5;
-	char *end;
-	errno = 0;
-	long pid = strtol(d, &end, 10);
-	if (end == d || *end || pid <= 0 || errno)
-		return 0;
-	return pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	long pid = nc_temporary_owner(name);
+	return pid && nc_process_gone(pid);
 }
 
 /* Remove the temporaries of `real` whose writers are gone: a killed run

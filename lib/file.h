@@ -54,6 +54,12 @@ int nc_each_line(FILE *fp, const char *name, nc_line_fn fn, void *ctx);
 /* Is this name stdin? (NULL or "-") */
 int nc_is_stdin(const char *path);
 
+/* The process id in a temporary's name ("NAME.tmp-PID"), or 0 if the name
+ * is not one; and whether that process is gone (not this one, and no
+ * process of that id on this machine). */
+long nc_temporary_owner(const char *name);
+int nc_process_gone(long pid);
+
 /* Lock a directory for this process (flock on DIR/lock, which names the
  * holder: "pid N on HOST") until it exits; a second locker fails, saying
  * who holds it. A killed holder's lock is gone with it. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/nc-ckpt-XXXXXX";
@@ -128,6 +129,27 @@ static void test_checksums(const char *ck, struct nc_gpt *n)
 		nc_st_close(&st);
 }
 
+/* A checkpoint temporary that a killed run left is removed by the next
+ * save into that run directory; a live writer's is not. */
+static void test_stale_checkpoints(const struct nc_gpt *m, const char *run, const char *tok)
+{
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	char dead[700], live[700], ck[700], f[800];
+	snprintf(dead, sizeof dead, "%s/step_000005.tmp-%ld", run, (long)child);
+	snprintf(live, sizeof live, "%s/step_000006.tmp-%ld", run, (long)getppid());
+	mkdir(dead, 0755);
+	mkdir(live, 0755);
+	snprintf(f, sizeof f, "%s/model.safetensors", dead);
+	fclose(fopen(f, "w"));
+	nc_ckpt_path(ck, sizeof ck, run, 7);
+	CHECK(nc_ckpt_write(ck, m, NULL, 0, NULL, 0, 0, tok) == 0 && access(dead, F_OK) != 0 &&
+	      access(live, F_OK) == 0, "a save removes checkpoint temporaries whose writers are gone, and no other");
+	rmdir(live);
+}
+
 static void test_open_model(const struct nc_gpt *m)
 {
 	struct nc_tokenizer tok, foreign;
@@ -203,6 +225,7 @@ int main(void)
 	snprintf(tcopy, sizeof tcopy, "%s/tokenizer", ck);
 	CHECK(access(tcopy, F_OK) == 0, "the tokenizer is copied into the checkpoint");
 	test_checksums(ck, &n);
+	test_stale_checkpoints(&m, run, tok);
 	/* A half-written checkpoint (as after kill -9) is not a checkpoint. */
 	char half[700];
 	snprintf(half, sizeof half, "%s/step_000200.tmp-999", run);
