@@ -25,26 +25,43 @@ static void flip_byte(const char *path, long off)
 	fclose(f);
 }
 
+/* A whole file in memory, and back. */
+static unsigned char *slurp_file(const char *path, long *size)
+{
+	FILE *f = fopen(path, "rb");
+	fseek(f, 0, SEEK_END);
+	*size = ftell(f);
+	unsigned char *b = nc_xmalloc(*size);
+	fseek(f, 0, SEEK_SET);
+	if (fread(b, 1, *size, f) != (size_t)*size)
+		abort();
+	fclose(f);
+	return b;
+}
+
+static void spit_file(const char *path, unsigned char *b, long size)
+{
+	FILE *f = fopen(path, "wb");
+	fwrite(b, 1, size, f);
+	fclose(f);
+	free(b);
+}
+
+static void put_u(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(v >> 8 * i);
+}
+
 /* Set a u32 count of a tokenizer file's header and write a checksum that
  * agrees, as a careful forger would. */
 static void set_tok_count(const char *path, long off, uint32_t v)
 {
-	FILE *f = fopen(path, "r+b");
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	unsigned char *b = nc_xmalloc(size);
-	fseek(f, 0, SEEK_SET);
-	if (fread(b, 1, size, f) != (size_t)size)
-		abort();
-	for (int i = 0; i < 4; i++)
-		b[off + i] = (unsigned char)(v >> 8 * i);
-	uint64_t h = nc_hash64(b, size - 8);
-	for (int i = 0; i < 8; i++)
-		b[size - 8 + i] = (unsigned char)(h >> 8 * i);
-	fseek(f, 0, SEEK_SET);
-	fwrite(b, 1, size, f);
-	fclose(f);
-	free(b);
+	long size;
+	unsigned char *b = slurp_file(path, &size);
+	put_u(b + off, v, 4);
+	put_u(b + size - 8, nc_hash64(b, size - 8), 8);
+	spit_file(path, b, size);
 }
 
 static void set_u64(const char *path, long off, uint64_t v)
@@ -60,26 +77,15 @@ static void set_u64(const char *path, long off, uint64_t v)
  * version 2's rule (header with its count as zero, then the payload). */
 static void set_vocab_forged(const char *path, uint32_t vocab)
 {
-	FILE *f = fopen(path, "r+b");
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	unsigned char *b = nc_xmalloc(size);
-	fseek(f, 0, SEEK_SET);
-	if (fread(b, 1, size, f) != (size_t)size)
-		abort();
-	for (int i = 0; i < 4; i++)
-		b[24 + i] = (unsigned char)(vocab >> 8 * i);
-	unsigned char count[8];
+	long size;
+	unsigned char *b = slurp_file(path, &size), count[8];
+	put_u(b + 24, vocab, 4);
 	memcpy(count, b + 16, 8);
 	memset(b + 16, 0, 8);
 	uint64_t h = nc_hash64(b, size - NC_SHARD_TRAILER);
 	memcpy(b + 16, count, 8);
-	for (int i = 0; i < 8; i++)
-		b[size - 8 + i] = (unsigned char)(h >> 8 * i);
-	fseek(f, 0, SEEK_SET);
-	fwrite(b, 1, size, f);
-	fclose(f);
-	free(b);
+	put_u(b + size - 8, h, 8);
+	spit_file(path, b, size);
 }
 
 static void test_shard(void)
