@@ -278,7 +278,7 @@ static int prompt_line(void *ctx, char *line, size_t len, long lineno)
 static int run_file(struct model *md, const struct opts *o, const char *path)
 {
 	FILE *fp = nc_is_stdin(path) ? stdin : fopen(path, "r");
-	struct file_ctx f = {md, o, nc_is_stdin(path) ? "stdin" : path};
+	struct file_ctx f = {md, o, nc_is_stdin(path) ? "(stdin)" : path};
 	if (!fp)
 		return nc_fail_errno("%s", path);
 	int rc = nc_each_line(fp, f.name, prompt_line, &f);

@@ -86,7 +86,10 @@ int nc_docs_open(struct nc_docs *d, const char *path, int format, const char *fi
 	int r = from_stdin ? archive_read_open_fd(d->a, 0, READ_BLOCK)
 			   : archive_read_open_filename(d->a, path, READ_BLOCK);
 	if (r != ARCHIVE_OK) {
-		nc_fail("%s: %s", d->path, archive_error_string(d->a));
+		/* libarchive's own text repeats the path ("Failed to open
+		   'x'"); the system's reason says why, once. */
+		int e = archive_errno(d->a);
+		nc_fail("%s: %s", d->path, e > 0 ? strerror(e) : archive_error_string(d->a));
 		nc_docs_close(d);
 		return -1;
 	}

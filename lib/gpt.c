@@ -37,7 +37,10 @@ int nc_gpt_config_from_depth(struct nc_gpt_config *c, int depth, int vocab_size,
 	c->rope_base = 10000.0f;
 	c->softcap = 15.0f;
 	c->norm_eps = FLT_EPSILON;
-	return nc_gpt_config_check(c);
+	/* say which depth made the impossible shape: the user chose only that */
+	if (nc_gpt_config_check(c) != 0)
+		return nc_fail("depth %d: %s", depth, nc_errmsg());
+	return 0;
 }
 
 /* ---- parameters ---- */

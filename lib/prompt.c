@@ -53,7 +53,7 @@ int nc_prompt_ids(const struct nc_tokenizer *t, const char *line, int flags, con
 		json_error_t je;
 		root = json_loads(line, 0, &je);
 		if (!root)
-			return nc_fail("%s: column %d: %s", where, je.column, je.text);
+			return nc_fail("%s: malformed JSON at column %d: %s", where, je.column, je.text);
 		json_t *pr = json_object_get(root, "prompt"), *msgs = json_object_get(root, "messages");
 		if (json_is_string(pr)) {
 			text = json_string_value(pr);

@@ -53,8 +53,10 @@ die() {
 	exit 1
 }
 
-for v in "$corpus_mb" "$vocab" "$depth" "$seq" "$batch" "$steps"; do
-	case $v in '' | *[!0-9]*) die "settings must be whole numbers (got '$v')" ;; esac
+# (an empty one takes its default above)
+for name in NC_TINY_CORPUS_MB NC_TINY_VOCAB NC_TINY_DEPTH NC_TINY_SEQ NC_TINY_BATCH NC_TINY_STEPS; do
+	eval "v=\${$name:-}"
+	case $v in *[!0-9]*) die "$name: '$v' is not a whole number" ;; esac
 done
 case $until in '' | corpus | tokenizer | shards | base | sample | report) ;;
 *) die "NC_TINY_UNTIL: no stage '$until' (corpus, tokenizer, shards, base, sample, report)" ;;

@@ -234,14 +234,17 @@ Total wall clock time: 0h0m"
 }
 
 @test "a malformed line is an error naming file and line, and nothing is written" {
-	run nc-report -o fresh "$F/bad.log"
+	run --separate-stderr nc-report -o fresh "$F/bad.log"
 	assert_failure 1
-	assert_output "nc-report: $F/bad.log:3: column 24: quoted value not closed"
+	assert_output ''
+	assert_equal "$stderr" "nc-report: $F/bad.log:3: column 24: quoted value not closed"
 	[ ! -e fresh ]
 	nc-report -q "$F/base.log"
 	cp report/report.md before.md
-	run nc-report "$F/sft.log" "$F/bad.log"
+	run --separate-stderr nc-report "$F/sft.log" "$F/bad.log"
 	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-report: $F/bad.log:3: column 24: quoted value not closed"
 	cmp before.md report/report.md
 	run ls report
 	assert_output "base-loss.svg
@@ -251,20 +254,25 @@ report.md"
 
 @test "bad values, bare words and bad JSON are errors; unknown records are skipped" {
 	printf 'stage=base step=1 loss=abc\n' >a.log
-	run nc-report a.log
+	run --separate-stderr nc-report a.log
 	assert_failure 1
-	assert_output "nc-report: a.log:1: loss: 'abc' is not a number"
+	assert_output ''
+	assert_equal "$stderr" "nc-report: a.log:1: loss: 'abc' is not a number"
 	printf '\nstage=base step=-1 loss=1\n' >b.log
-	run nc-report b.log
-	assert_output "nc-report: b.log:2: step: '-1' is not a step number"
-	printf 'hello world\n' >c.log
-	run nc-report c.log
-	assert_output "nc-report: c.log:1: column 1: expected key=value"
-	printf '{"prompt": "x", \n' >d.jsonl
-	run nc-report - <d.jsonl
+	run --separate-stderr nc-report b.log
 	assert_failure 1
-	assert_output --partial "nc-report: (stdin):1: column"
-	assert_output --partial "invalid JSON"
+	assert_output ''
+	assert_equal "$stderr" "nc-report: b.log:2: step: '-1' is not a step number"
+	printf 'hello world\n' >c.log
+	run --separate-stderr nc-report c.log
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-report: c.log:1: column 1: expected key=value"
+	printf '{"prompt": "x", \n' >d.jsonl
+	run --separate-stderr nc-report - <d.jsonl
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-report: (stdin):1: column 16: invalid JSON: string or '}' expected near end of file"
 	cat >e.log <<-'EOF'
 	stage=dream step=1 loss=2.0
 	stage=base event=party
@@ -278,18 +286,21 @@ report.md"
 }
 
 @test "a missing or unreadable log, or an output that is no directory, is an error naming it" {
-	run nc-report -o out "$F/base.log" no-such.log
+	run --separate-stderr nc-report -o out "$F/base.log" no-such.log
 	assert_failure 1
-	assert_output "nc-report: no-such.log: cannot open: No such file or directory"
+	assert_output ''
+	assert_equal "$stderr" "nc-report: no-such.log: cannot open: No such file or directory"
 	[ ! -e out ]
 	mkdir dir.log
-	run nc-report -o out dir.log
+	run --separate-stderr nc-report -o out dir.log
 	assert_failure 1
-	assert_output --partial "nc-report: dir.log: read error"
+	assert_output ''
+	assert_equal "$stderr" "nc-report: dir.log: read error: Is a directory"
 	touch file
-	run nc-report -o file "$F/base.log"
+	run --separate-stderr nc-report -o file "$F/base.log"
 	assert_failure 1
-	assert_output "nc-report: file: not a directory"
+	assert_output ''
+	assert_equal "$stderr" "nc-report: file: not a directory"
 }
 
 @test "running again after a stage's log appears adds its section" {
@@ -341,9 +352,10 @@ report.md"
 	nc-report -q
 	grep -qx -- "- Git: not a git checkout" report/report.md
 	grep -qx -- "- Bloat: not measured (not a git checkout)" report/report.md
-	run nc-report --source nowhere
+	run --separate-stderr nc-report --source nowhere
 	assert_failure 1
-	assert_output "nc-report: nowhere: No such file or directory"
+	assert_output ''
+	assert_equal "$stderr" "nc-report: nowhere: No such file or directory"
 }
 
 @test "GPUs listed by nvidia-smi give the hourly rate, none say CPU only" {

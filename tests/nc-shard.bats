@@ -117,13 +117,15 @@ all_ids() {
 	assert_line --index 0 --regexp 'train_00000.bin ok=yes tokens=[0-9]+$'
 	cp "$T/v/train_00000.bin" "$T/bad.bin"
 	printf 'X' | dd of="$T/bad.bin" bs=1 seek=500 conv=notrunc 2>/dev/null
-	run nc-shard verify "$T/bad.bin"
+	run --separate-stderr nc-shard verify "$T/bad.bin"
 	assert_failure 1
-	assert_output --partial "bad.bin: checksum mismatch"
+	assert_output "shard=$T/bad.bin ok=no"
+	assert_regex "$stderr" "^nc-shard: $T/bad.bin: checksum mismatch: bytes 0 to [0-9]+ \\(header and payload\\) do not match the checksum at byte [0-9]+\$"
 	nc-bpe train --quiet --vocab-size=400 -o "$T/other" "$T/b.jsonl"
-	run nc-shard verify -t "$T/other" "$T/v/val_00000.bin"
+	run --separate-stderr nc-shard verify -t "$T/other" "$T/v/val_00000.bin"
 	assert_failure 1
-	assert_output --partial "another tokenizer"
+	assert_output "shard=$T/v/val_00000.bin ok=no"
+	assert_equal "$stderr" "nc-shard: $T/v/val_00000.bin: written with another tokenizer than $T/other"
 }
 
 @test "a damaged header fails the checksum of a version 2 shard" {
@@ -166,9 +168,10 @@ all_ids() {
 
 @test "bad input: a malformed line names file and line, and no shard looks complete" {
 	printf '{"text":"a"}\n{"text":\n' >"$T/broken.jsonl"
-	run nc-shard tokens -t "$T/tok" -o "$T/broken" "$T/broken.jsonl"
+	run --separate-stderr nc-shard tokens -t "$T/tok" -o "$T/broken" "$T/broken.jsonl"
 	assert_failure 1
-	assert_output --partial "broken.jsonl:2: malformed JSON"
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/broken.jsonl:2: malformed JSON at column 8: unexpected token near end of file"
 	[ -z "$(ls "$T/broken")" ]
 }
 
@@ -302,9 +305,10 @@ $T/sum/val_00000.bin"
 @test "a compressed member inside an archive is refused, not misread" {
 	gzip -c "$T/b.jsonl" >"$T/b.jsonl.gz"
 	(cd "$T" && tar cf gz.tar b.jsonl.gz)
-	run nc-shard docs "$T/gz.tar"
+	run --separate-stderr nc-shard docs "$T/gz.tar"
 	assert_failure 1
-	assert_output --partial "member b.jsonl.gz is compressed"
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/gz.tar: member b.jsonl.gz is compressed; nc does not read compressed members of archives"
 }
 
 @test "chat --show prints each token with its mask for humans" {
@@ -316,12 +320,16 @@ $T/sum/val_00000.bin"
 }
 
 @test "chat refuses each malformed conversation, naming file and line" {
+	# bad.errors holds, line for line, why each conversation is refused
 	n=$(wc -l <tests/fixtures/chat/bad.jsonl)
+	[ "$n" -eq "$(wc -l <tests/fixtures/chat/bad.errors)" ]
 	for i in $(seq 1 "$n"); do
 		sed -n "${i}p" tests/fixtures/chat/bad.jsonl >"$T/bad1.jsonl"
-		run nc-shard chat --ids -t "$T/tok" "$T/bad1.jsonl"
+		why=$(sed -n "${i}p" tests/fixtures/chat/bad.errors)
+		run --separate-stderr nc-shard chat --ids -t "$T/tok" "$T/bad1.jsonl"
 		assert_failure 1
-		assert_output --partial "bad1.jsonl:1"
+		assert_output ''
+		assert_equal "$stderr" "nc-shard: $T/bad1.jsonl:1: $why"
 	done
 }
 
@@ -403,40 +411,49 @@ sys.exit(0 if a==b else 1)' "$T/fw.got" "$T/fw.want"
 }
 
 @test "bad input: a null text names the parquet row; a broken CSV quote names the line" {
-	run nc-shard docs tests/fixtures/parquet/fineweb_zstd_v1_plain.parquet
+	run --separate-stderr nc-shard docs tests/fixtures/parquet/fineweb_zstd_v1_plain.parquet
 	assert_failure 1
-	assert_output --partial "fineweb_zstd_v1_plain.parquet: row 3: no \"text\" string"
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: tests/fixtures/parquet/fineweb_zstd_v1_plain.parquet: row 3: no \"text\" string in this record"
 	printf 'a,b\n"open,c\n' >"$T/broken.csv"
-	run nc-shard docs --column=0 "$T/broken.csv"
+	run --separate-stderr nc-shard docs --column=0 "$T/broken.csv"
 	assert_failure 1
-	assert_output --partial "broken.csv:2:"
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/broken.csv:2: a quoted field is not closed before the end of the file"
 }
 
 @test "bad input: a truncated parquet file, a missing column and a missing zip member are errors" {
-	head -c 2000 tests/fixtures/parquet/gsm8k_zstd_v1_plain.parquet >"$T/cut.parquet"
-	run nc-shard docs "$T/cut.parquet"
+	# (the file has 1928 bytes: cut it well inside)
+	head -c 1000 tests/fixtures/parquet/gsm8k_zstd_v1_plain.parquet >"$T/cut.parquet"
+	run --separate-stderr nc-shard docs --column=question "$T/cut.parquet"
 	assert_failure 1
-	assert_output --partial "cut.parquet"
-	run nc-shard docs --column=nope tests/fixtures/parquet/gsm8k_zstd_v1_plain.parquet
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/cut.parquet: truncated parquet file (no PAR1 magic at the end, 1000 bytes)"
+	run --separate-stderr nc-shard docs --column=nope tests/fixtures/parquet/gsm8k_zstd_v1_plain.parquet
 	assert_failure 1
-	assert_output --partial "nope"
-	run nc-shard docs "$T/no-such.zip"
+	assert_output ''
+	assert_equal "$stderr" 'nc-shard: tests/fixtures/parquet/gsm8k_zstd_v1_plain.parquet: no field "nope" (fields: question, answer)'
+	run --separate-stderr nc-shard docs "$T/no-such.zip"
 	assert_failure 1
-	assert_output --partial "no-such.zip"
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/no-such.zip: No such file or directory"
 	(cd "$T" && printf '{"text":"in a zip"}\n' >m1.jsonl && rm -f two.zip && python3 -m zipfile -c two.zip m1.jsonl a.jsonl)
 	run nc-shard docs "$T/two.zip#m1.jsonl"
 	assert_success
 	assert_output '{"text":"in a zip"}'
-	run nc-shard docs "$T/two.zip#missing.jsonl"
+	run --separate-stderr nc-shard docs "$T/two.zip#missing.jsonl"
 	assert_failure 1
-	assert_output --partial "two.zip: no member missing.jsonl"
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/two.zip: no member missing.jsonl"
 }
 
 @test "bad input: an unsupported parquet encoding or codec is named" {
-	run nc-shard docs tests/fixtures/parquet-unsupported/delta-encoding.parquet
+	run --separate-stderr nc-shard docs tests/fixtures/parquet-unsupported/delta-encoding.parquet
 	assert_failure 1
-	assert_output --partial "delta-encoding.parquet: row group 0: column text: page at byte 4: unsupported encoding DELTA_LENGTH_BYTE_ARRAY"
-	run nc-shard docs tests/fixtures/parquet-unsupported/lz4-codec.parquet
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: tests/fixtures/parquet-unsupported/delta-encoding.parquet: row group 0: column text: page at byte 4: unsupported encoding DELTA_LENGTH_BYTE_ARRAY (6)"
+	run --separate-stderr nc-shard docs tests/fixtures/parquet-unsupported/lz4-codec.parquet
 	assert_failure 1
-	assert_output --partial "unsupported codec LZ4_RAW"
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: tests/fixtures/parquet-unsupported/lz4-codec.parquet: row group 0: column text: page at byte 4: unsupported codec LZ4_RAW (7)"
 }

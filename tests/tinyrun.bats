@@ -136,12 +136,18 @@ print(sum(len(l.get("points").split()) for l in lines))' "$svg")
 }
 
 @test "bad settings are refused before anything runs" {
-	NC_TINY_STEPS=abc run sh/tinyrun.sh
-	assert_failure
-	assert_output --partial "whole numbers"
-	NC_TINY_UNTIL=nothing run sh/tinyrun.sh
-	assert_failure
-	assert_output --partial "no stage 'nothing'"
+	NC_TINY_STEPS=abc run --separate-stderr sh/tinyrun.sh
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "tinyrun: NC_TINY_STEPS: 'abc' is not a whole number"
+	NC_TINY_VOCAB=-5 run --separate-stderr sh/tinyrun.sh
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "tinyrun: NC_TINY_VOCAB: '-5' is not a whole number"
+	NC_TINY_UNTIL=nothing run --separate-stderr sh/tinyrun.sh
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "tinyrun: NC_TINY_UNTIL: no stage 'nothing' (corpus, tokenizer, shards, base, sample, report)"
 }
 
 @test "the files a user names make the corpus (JSONL and text here)" {
@@ -156,7 +162,9 @@ $BATS_TEST_TMPDIR/mine.txt" ]
 	docs=$(($(wc -l <"$BATS_TEST_TMPDIR/mine.jsonl") + 1))
 	assert_output --partial "stage=shard docs=$docs "
 	nc-shard verify -t "$BATS_TEST_TMPDIR/own/tokenizer" "$BATS_TEST_TMPDIR"/own/data/*.bin >/dev/null
-	NC_RUN_DIR=$BATS_TEST_TMPDIR/bad run sh/tinyrun.sh "$BATS_TEST_TMPDIR/nowhere.txt"
-	assert_failure
-	assert_output --partial "nowhere.txt: cannot read"
+	NC_RUN_DIR=$BATS_TEST_TMPDIR/bad run --separate-stderr sh/tinyrun.sh "$BATS_TEST_TMPDIR/nowhere.txt"
+	assert_failure 1
+	assert_output "tinyrun: run directory $BATS_TEST_TMPDIR/bad
+== corpus"
+	assert_equal "$stderr" "tinyrun: $BATS_TEST_TMPDIR/nowhere.txt: cannot read"
 }
