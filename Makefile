@@ -160,10 +160,33 @@ test-emu: all emu
 	@for t in $(EMU_TESTS); do echo "# $$t (emulated)"; $$t || exit 1; done
 	@NC_BIN=build/emu bats --tap tests/gpu/*.bats
 
+# Fuzz targets (tests/fuzz/fuzz_*.c): libFuzzer, ASan and UBSan, built with
+# clang over build/fuzz/libnc.a (the library compiled for coverage). `make
+# test` runs each for FUZZ_SECONDS (3) from its corpus, tests/fuzz/corpus/;
+# `make fuzz` runs each for FUZZ_SECONDS=300. Without clang they skip.
+CLANG       ?= $(shell command -v clang 2>/dev/null)
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	       -fno-omit-frame-pointer -MMD -MP
+FUZZ        := $(if $(CLANG),$(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c)))
+
+build/fuzz/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/libnc.a: $(LIB_SRC:%.c=build/fuzz/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libnc.a
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libnc.a $(LDLIBS) -o $@
+
+fuzz: $(FUZZ)
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/run.sh
+
 # Everything that needs no GPU; ends with one line "N passed, N failed".
 # The CUDA kernels' op-by-op checks run there too, on the emulator, and
 # the GPU suite's tests of several ranks (NCCL).
-test: all $(UNIT) $(EMU_TESTS) build/emu/nc-train build/emu/nc-sample
+test: all $(UNIT) $(EMU_TESTS) build/emu/nc-train build/emu/nc-sample $(FUZZ)
 	@sh tests/run.sh $(UNIT) $(EMU_TESTS)
 
 # The CUDA kernels against the CPU ops; skips (and says so) without a GPU.
@@ -191,6 +214,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: test-gpu test-emu emu all test setup install clean FORCE
+.PHONY: test-gpu test-emu emu all test setup install clean fuzz FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
