@@ -46,7 +46,6 @@ for name in $targets; do
 	fi
 	case $name in  # the test fixtures seed the corpus too
 	parquet) fuzz "$name" tests/fixtures/parquet ;;
-	jsonl) fuzz "$name" tests/fixtures/parquet tests/fixtures/chat ;;
 	*) fuzz "$name" ;;
 	esac
 done
