@@ -186,8 +186,30 @@ fuzz: $(FUZZ)
 # Everything that needs no GPU; ends with one line "N passed, N failed".
 # The CUDA kernels' op-by-op checks run there too, on the emulator, and
 # the GPU suite's tests of several ranks (NCCL).
+ifneq ($(SAN),1)
 test: all $(UNIT) $(EMU_TESTS) build/emu/nc-train build/emu/nc-sample $(FUZZ)
 	@sh tests/run.sh $(UNIT) $(EMU_TESTS)
+else
+test: test-san
+endif
+
+# `make test SAN=1`: the unit tests, the fuzz corpora (replayed, not
+# fuzzed) and the Bats suites SAN_BATS under ASan and UBSan, leaks checked.
+# Built in build-san/, a tree of links to this one with its own build/,
+# without CUDA (nvcc does not take the flags); tests/lsan.supp names the
+# leaks of other libraries that are not nc's to mend.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SAN_BATS  ?= tests/*.bats
+SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	     LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+test-san: $(FUZZ)
+	@mkdir -p build-san/tests
+	@for f in cmd kernels lib man sh Makefile README.md .venv; do ln -sfn ../$$f build-san/$$f; done
+	@for f in tests/*; do ln -sfn ../../$$f build-san/$$f; done
+	+@CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) -s -C build-san SAN=0 CUDA=0 \
+	  all $(UNIT)
+	@cd build-san && $(SAN_ENV) FUZZ_SECONDS=0 FUZZ_BUILD=$(CURDIR)/build/fuzz NC_BATS="$(SAN_BATS)" \
+	  sh tests/run.sh $(UNIT)
 
 # The CUDA kernels against the CPU ops; skips (and says so) without a GPU.
 test-gpu: all
@@ -212,8 +234,8 @@ install: all
 	install -m 644 man/nc.7 $(DESTDIR)$(PREFIX)/share/man/man7
 
 clean:
-	rm -rf build
+	rm -rf build build-san
 
-.PHONY: test-gpu test-emu emu all test setup install clean fuzz FORCE
+.PHONY: test-gpu test-emu emu all test test-san setup install clean fuzz FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -14,7 +14,8 @@ sh tests/fuzz/run.sh >>"$log" 2>&1
 sh tests/check_symbols.sh build/libnc.a $(ls build/libnc_cuda.a 2>/dev/null) >>"$log" 2>&1
 sh tests/check_layers.sh >>"$log" 2>&1
 cat "$log"
-bats --tap tests/*.bats 2>&1 | tee -a "$log"
+# shellcheck disable=SC2086
+bats --tap ${NC_BATS:-tests/*.bats} 2>&1 | tee -a "$log"
 # Of the GPU suite, what the CUDA emulator runs in seconds: training over
 # two ranks with NCCL, running out of memory, decode graphs, tinyrun
 # choosing the GPU (`make test-emu` runs the whole suite, for an hour).

@@ -6,7 +6,7 @@
 # found are kept in build/fuzz/corpus-NAME/, crash inputs in build/fuzz/.
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-3}
-out=build/fuzz
+out=${FUZZ_BUILD:-build/fuzz}
 status=0
 
 fuzz() {  # name, seed directories...
