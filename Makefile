@@ -160,11 +160,60 @@ test-emu: all emu
 	@for t in $(EMU_TESTS); do echo "# $$t (emulated)"; $$t || exit 1; done
 	@NC_BIN=build/emu bats --tap tests/gpu/*.bats
 
+# Fuzz targets (tests/fuzz/fuzz_*.c): libFuzzer, ASan and UBSan, built with
+# clang over build/fuzz/libnc.a (the library compiled for coverage). `make
+# test` runs each for FUZZ_SECONDS (3) from its corpus, tests/fuzz/corpus/;
+# `make fuzz` runs each for FUZZ_SECONDS=300. Without clang they skip.
+CLANG       ?= $(shell command -v clang 2>/dev/null)
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	       -fno-omit-frame-pointer -MMD -MP
+FUZZ        := $(if $(CLANG),$(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c)))
+
+build/fuzz/lib/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/libnc.a: $(LIB_SRC:%.c=build/fuzz/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libnc.a
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libnc.a $(LDLIBS) -o $@
+
+fuzz: $(FUZZ)
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/run.sh
+
 # Everything that needs no GPU; ends with one line "N passed, N failed".
 # The CUDA kernels' op-by-op checks run there too, on the emulator, and
 # the GPU suite's tests of several ranks (NCCL).
-test: all $(UNIT) $(EMU_TESTS) build/emu/nc-train build/emu/nc-sample
+ifneq ($(SAN),1)
+test: all $(UNIT) $(EMU_TESTS) build/emu/nc-train build/emu/nc-sample $(FUZZ)
 	@sh tests/run.sh $(UNIT) $(EMU_TESTS)
+else
+test: test-san
+endif
+
+# `make test SAN=1`: the unit tests, the fuzz corpora (replayed, not
+# fuzzed) and the Bats suites SAN_BATS under ASan and UBSan, leaks checked.
+# Built in build-san/, a tree of links to this one with its own build/,
+# without CUDA (nvcc does not take the flags); tests/lsan.supp names the
+# leaks of other libraries that are not nc's to mend.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# Left out: checks.bats checks the source tree (it copies lib/, a link
+# there); tinyrun.bats trains for many minutes under the sanitizers.
+SAN_BATS  ?= $(filter-out tests/checks.bats tests/tinyrun.bats,$(wildcard tests/*.bats))
+# Slow unwinding on malloc: Open MPI's leaks (tests/lsan.supp) are only
+# named by the whole stack.
+SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	     LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+test-san: $(FUZZ)
+	@mkdir -p build-san/tests
+	@for f in cmd kernels lib man sh Makefile README.md .venv; do ln -sfn ../$$f build-san/$$f; done
+	@for f in tests/*; do ln -sfn ../../$$f build-san/$$f; done
+	+@CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) -s -C build-san SAN=0 CUDA=0 \
+	  all $(UNIT)
+	@cd build-san && $(SAN_ENV) FUZZ_SECONDS=0 FUZZ_BUILD=$(CURDIR)/build/fuzz NC_BATS="$(SAN_BATS)" \
+	  sh tests/run.sh $(UNIT)
 
 # The CUDA kernels against the CPU ops; skips (and says so) without a GPU.
 test-gpu: all
@@ -189,8 +238,8 @@ install: all
 	install -m 644 man/nc.7 $(DESTDIR)$(PREFIX)/share/man/man7
 
 clean:
-	rm -rf build
+	rm -rf build build-san
 
-.PHONY: test-gpu test-emu emu all test setup install clean FORCE
+.PHONY: test-gpu test-emu emu all test test-san setup install clean fuzz FORCE
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -8,9 +8,14 @@
 #include <archive_entry.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define READ_BLOCK (1 << 20)
+/* A file smaller than READ_BLOCK is read in blocks of SMALL_BLOCK: the
+ * buffers are then ordinary heap blocks, where two 1 MiB ones per file
+ * (libarchive's and ours) cost more than reading a short file does. */
+#define SMALL_BLOCK (1 << 16)
 
 static void batch_source(struct nc_batch *b, const char *name)
 {
@@ -83,8 +88,11 @@ int nc_docs_open(struct nc_docs *d, const char *path, int format, const char *fi
 	archive_read_support_format_cpio(d->a);
 	archive_read_support_format_empty(d->a);
 	archive_read_support_format_raw(d->a);
-	int r = from_stdin ? archive_read_open_fd(d->a, 0, READ_BLOCK)
-			   : archive_read_open_filename(d->a, path, READ_BLOCK);
+	struct stat st;
+	d->block = !from_stdin && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < READ_BLOCK
+		   ? SMALL_BLOCK : READ_BLOCK;
+	int r = from_stdin ? archive_read_open_fd(d->a, 0, d->block)
+			   : archive_read_open_filename(d->a, path, d->block);
 	if (r != ARCHIVE_OK) {
 		/* libarchive's own text repeats the path ("Failed to open
 		   'x'"); the system's reason says why, once. */
@@ -179,8 +187,8 @@ static long fill(struct nc_docs *d)
 		d->len -= d->pos;
 		d->pos = 0;
 	}
-	nc_xgrow(&d->buf, &d->cap, d->len + READ_BLOCK + 1, 1);
-	la_ssize_t got = archive_read_data(d->a, d->buf + d->len, READ_BLOCK);
+	nc_xgrow(&d->buf, &d->cap, d->len + d->block + 1, 1);
+	la_ssize_t got = archive_read_data(d->a, d->buf + d->len, d->block);
 	if (got < 0)
 		return nc_fail("%s: %s", d->entry, archive_error_string(d->a));
 	if (got == 0)

@@ -54,6 +54,7 @@ struct nc_docs {
 	unsigned char *buf;   /* unconsumed bytes of the current entry */
 	size_t len, pos, cap;
 	int entry_eof;
+	size_t block;         /* bytes asked of libarchive per read */
 	uint64_t bytes_in;    /* bytes read so far (decompressed) */
 	const char *field;    /* the one field tables need to decode; NULL: all */
 	char *member;         /* "archive#member": read only this member */

@@ -2,36 +2,25 @@
  * are read record by record, each record's text extracted, without a
  * crash, leak or read out of bounds. Built and run by tests/fuzz/run.sh. */
 #include "../../lib/docs.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	int fd = memfd_create("fuzz.jsonl", 0);
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
-		abort();
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	struct nc_docs d;
-	if (nc_docs_open(&d, path, NC_DOCS_JSONL, "text") == 0) {
-		struct nc_batch b = {0};
-		long n;
-		while ((n = nc_docs_read(&d, &b, 1 << 12)) > 0) {
-			for (size_t i = 0; i < b.n; i++) {
-				const unsigned char *s;
-				size_t len;
-				unsigned char *own;
-				if (nc_rec_text(&b, &b.recs[i], "text", &s, &len, &own) == 0)
-					free(own);
-			}
-			nc_batch_reset(&b);
+	if (nc_docs_open(&d, fuzz_path(data, size), NC_DOCS_JSONL, "text") != 0)
+		return 0;
+	struct nc_batch b = {0};
+	while (nc_docs_read(&d, &b, 1 << 12) > 0) {
+		for (size_t i = 0; i < b.n; i++) {
+			const unsigned char *s;
+			size_t len;
+			unsigned char *own;
+			if (nc_rec_text(&b, &b.recs[i], "text", &s, &len, &own) == 0)
+				free(own);
 		}
-		nc_batch_free(&b);
-		nc_docs_close(&d);
+		nc_batch_reset(&b);
 	}
-	close(fd);
+	nc_batch_free(&b);
+	nc_docs_close(&d);
 	return 0;
 }

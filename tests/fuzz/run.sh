@@ -1,42 +1,56 @@
 #!/bin/sh
-# Fuzz the parquet reader and the JSONL document reader for about 10
-# seconds each (FUZZ_SECONDS), seeded with the test fixtures; prints one TAP
-# line per target and exits 0 when nothing crashed. Needs clang with
-# libFuzzer. Crash inputs are left in build/fuzz/.
+# Run every fuzz target built in build/fuzz (`make` builds them when clang
+# is there) for FUZZ_SECONDS each (default 3), starting from its committed
+# corpus tests/fuzz/corpus/NAME/; FUZZ_SECONDS=0 only replays the corpus.
+# Prints one TAP line per target and exits 0 when nothing crashed. Inputs
+# found are kept in build/fuzz/corpus-NAME/, crash inputs in build/fuzz/.
 cd "$(dirname "$0")/../.."
-secs=${FUZZ_SECONDS:-10}
-out=build/fuzz
-PQ="lib/parquet/parquet.c lib/parquet/parquet_pages.c lib/parquet/parquet_rows.c lib/parquet/thrift.c lib/err.c lib/mem.c"
-LIBS="-larchive -ljansson -lsnappy -lzstd -lz"
+secs=${FUZZ_SECONDS:-3}
+out=${FUZZ_BUILD:-build/fuzz}
 status=0
 
-fuzz() {  # name, sources, seed files...
-	name=$1 src=$2
-	shift 2
-	if ! command -v clang >/dev/null 2>&1; then
-		echo "ok - $name fuzzing # skip clang not found"
-		return
-	fi
+fuzz() {  # name, seed directories...
+	name=$1
+	shift
+	seeds="$*"
 	mkdir -p "$out/corpus-$name"
-	if ! clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined $src $LIBS -o "$out/fuzz_$name"; then
-		echo "not ok - $name fuzzing: the fuzz target does not build"
-		status=1
-		return
+	if [ "$secs" -gt 0 ]; then
+		how="fuzzing for $secs s"
+		set -- -max_total_time="$secs"
+	else
+		how="its corpus"
+		set -- -runs=0
 	fi
-	cp "$@" "$out/corpus-$name/"
-	if "$out/fuzz_$name" "$out/corpus-$name" -max_total_time="$secs" -rss_limit_mb=2048 \
-		-timeout=10 -artifact_prefix="$out/$name-" -print_final_stats=0 >"$out/$name.log" 2>&1; then
-		echo "ok - $name fuzzing for $secs s found no crash"
+	if "$out/fuzz_$name" "$out/corpus-$name" "tests/fuzz/corpus/$name" $seeds "$@" -rss_limit_mb=2048 \
+		-timeout=10 -artifact_prefix="$out/$name-" -print_final_stats=1 >"$out/$name.log" 2>&1; then
+		if [ "$secs" -gt 0 ]; then
+			echo "ok - $name: $how found no crash ($(execs "$out/$name.log"))"
+		else
+			echo "ok - $name: $how ran without a crash, leak or undefined behaviour"
+		fi
 	else
 		tail -n 40 "$out/$name.log" | sed 's/^/# /'
-		echo "not ok - $name fuzzing for $secs s found a crash (see $out/$name.log)"
+		echo "not ok - $name: $how found a crash (see $out/$name.log)"
 		status=1
 	fi
 }
 
-mkdir -p "$out"
-fuzz parquet "tests/fuzz/fuzz_parquet.c $PQ" tests/fixtures/parquet/*.parquet
-fuzz jsonl "tests/fuzz/fuzz_jsonl.c lib/docs.c lib/csv.c $PQ" tests/fixtures/parquet/*.jsonl \
-	tests/fixtures/chat/*.jsonl
+# "N runs, N exec/s, N edges" from a libFuzzer log.
+execs() {
+	awk '/stat::number_of_executed_units/ {r = $2} /stat::average_exec_per_sec/ {s = $2}
+	     /cov: / {for (i = 1; i < NF; i++) if ($i == "cov:") c = $(i + 1)}
+	     END {printf "%s runs, %s exec/s, %s edges", r, s, c}' "$1"
+}
+
+targets=$(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c$||')
+for name in $targets; do
+	if [ ! -x "$out/fuzz_$name" ]; then
+		echo "ok - $name fuzzing # skip not built (needs clang with libFuzzer)"
+		continue
+	fi
+	case $name in  # the test fixtures seed the corpus too
+	parquet) fuzz "$name" tests/fixtures/parquet ;;
+	*) fuzz "$name" ;;
+	esac
+done
 exit $status

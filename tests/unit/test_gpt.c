@@ -205,7 +205,12 @@ static double train_gb(int keep_bf16)
 	nc_gpt_init(&m, &c, &o);
 	nc_optim_init(&opt, &m, &oc);
 	nc_gpt_reserve(&m, 32, 2048);
-	return counted / 1e9;
+	double gb = counted / 1e9;
+	/* The counted memory itself is address space only, left mapped; the
+	 * host-side tables are the model's and optimizer's to free. */
+	nc_optim_free(&opt);
+	nc_gpt_free(&m);
+	return gb;
 }
 
 static void test_d20_memory(void)

@@ -85,8 +85,8 @@ static int train(const struct nc_comm *c, struct nc_gpt *m, const struct nc_safe
 
 static int check_run(const struct nc_comm *c)
 {
-	struct nc_safetensors st;
-	struct nc_gpt m;
+	struct nc_safetensors st = {0};
+	struct nc_gpt m = {0};
 	struct run r = {0};
 	double err[4] = {0};
 	int same = 0, rc = 0;
@@ -106,6 +106,8 @@ static int check_run(const struct nc_comm *c)
 			e[i] = fmax(e[i], v[i]);
 	}
 	free(r.x), free(r.y), free(r.loss), free(r.norm);
+	nc_gpt_free(&m);   /* on every rank (rank 1 used to keep both) */
+	nc_st_close(&st);
 	if (c->rank != 0)
 		return 0;
 	if (e[4] != 0) {
@@ -121,8 +123,6 @@ static int check_run(const struct nc_comm *c)
 	/* DistAdamW puts eps on sqrt(v) without the bias correction; with
 	 * torch's AdamW formula these weights are 7e-2 away after one step */
 	CHECK(e[2] < 1e-5 && e[3] < 1e-4, "the weights after each step equal nanochat's DistAdamW + DistMuon");
-	nc_gpt_free(&m);
-	nc_st_close(&st);
 	return 0;
 }
 
