@@ -13,15 +13,8 @@ static const struct nc_tokenizer *byte_tokenizer(void)
 	static struct nc_tokenizer tok;
 	if (tok.vocab_size)
 		return &tok;
-	static unsigned char b[256];
-	const unsigned char *bytes[256];
-	uint32_t lens[256];
-	for (int i = 0; i < 256; i++) {
-		b[i] = (unsigned char)i;
-		bytes[i] = b + i;
-		lens[i] = 1;
-	}
-	if (nc_tok_build(&tok, "nanochat", 256, bytes, lens, NC_N_SPECIAL, nc_special_names, NULL) != 0)
+	/* no merges: the 256 single bytes, then the special tokens */
+	if (nc_tok_from_merges(&tok, "nanochat", NULL, 0, NC_N_SPECIAL, nc_special_names) != 0)
 		abort();
 	return &tok;
 }

@@ -17,17 +17,10 @@ static struct nc_tokenizer tok;
 
 static const char *const short_names[NC_N_SPECIAL] = {"b", "us", "ue", "as", "ae", "ps", "pe", "os", "oe"};
 
+/* The 256 single bytes (no merges), then n_special of nanochat's specials. */
 static int build_byte_tokenizer(struct nc_tokenizer *t, uint32_t n_special)
 {
-	unsigned char b[256];
-	const unsigned char *bytes[256];
-	uint32_t lens[256];
-	for (int i = 0; i < 256; i++) {
-		b[i] = (unsigned char)i;
-		bytes[i] = b + i;
-		lens[i] = 1;
-	}
-	return nc_tok_build(t, "nanochat", 256, bytes, lens, n_special, nc_special_names, NULL);
+	return nc_tok_from_merges(t, "nanochat", NULL, 0, n_special, nc_special_names);
 }
 
 /* Ids and mask from the notation above. */
