@@ -140,7 +140,7 @@ int nc_wordlist_read(const char *path, struct nc_wordlist *wl)
 	memset(wl, 0, sizeof *wl);
 	if (nc_map_open(&m, path) != 0)
 		return -1;
-	int rc = split_words(&m, wl, nc_is_stdin(path) ? "stdin" : path);
+	int rc = split_words(&m, wl, m.path);
 	nc_map_close(&m);
 	if (rc != 0)
 		nc_wordlist_free(wl);
