@@ -7,6 +7,7 @@
 #include "../lib/ids.h"
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
+#include "../lib/mixture.h"
 #include "../lib/parse.h"
 #include "../lib/reader.h"
 #include "../lib/shard.h"
@@ -28,6 +29,7 @@ static void usage(FILE *fp)
 	      "                       [--column=NAME] [--format=F] [FILE...]\n"
 	      "       nc-shard chat   -t TOKENIZER [-o SHARD] [--max-tokens=N] [--ids|--show]\n"
 	      "                       [--format=F] [FILE...]\n"
+	      "       nc-shard mix    [-o FILE] [--seed=N] FILE...\n"
 	      "       nc-shard info   SHARD...\n"
 	      "       nc-shard verify [-t TOKENIZER] SHARD...\n"
 	      "       nc-shard cat    [-o FILE] [--ids] SHARD...\n"
@@ -37,13 +39,15 @@ static void usage(FILE *fp)
 	      "plain text (--format=text: a file a document; lines: a line a document),\n"
 	      "compressed or in archives (ARCHIVE#MEMBER for one member); none or - is stdin.\n"
 	      "--format=auto|jsonl|text|lines|parquet|csv.\n"
+	      "mix: the lines of conversation streams, shuffled together as nanochat's\n"
+	      "TaskMixture does (seed 42); a file listed twice is oversampled.\n"
 	      "Common options: --threads=N  --progress  --quiet  -h.  See nc-shard(1).\n",
 	      fp);
 }
 
 enum {
 	O_COLUMN = 256, O_MAXCHARS, O_DOCCAP, O_FORMAT, O_THREADS, O_PROGRESS, O_QUIET,
-	O_SHARDTOK, O_VALDOCS, O_IDS, O_MAXTOK, O_SHOW,
+	O_SHARDTOK, O_VALDOCS, O_IDS, O_MAXTOK, O_SHOW, O_SEED,
 };
 
 static const struct option longopts[] = {
@@ -59,6 +63,7 @@ static const struct option longopts[] = {
 	{"ids", no_argument, 0, O_IDS},
 	{"max-tokens", required_argument, 0, O_MAXTOK},
 	{"show", no_argument, 0, O_SHOW},
+	{"seed", required_argument, 0, O_SEED},
 	{"output", required_argument, 0, 'o'},
 	{"tokenizer", required_argument, 0, 't'},
 	{"help", no_argument, 0, 'h'},
@@ -67,7 +72,7 @@ static const struct option longopts[] = {
 
 static struct {
 	const char *out, *tok, *column;
-	uint64_t max_chars, doc_cap, shard_tokens, val_docs, max_tokens;
+	uint64_t max_chars, doc_cap, shard_tokens, val_docs, max_tokens, seed;
 	int format, progress, ids, show;
 } opt = {
 	.column = "text",
@@ -75,6 +80,7 @@ static struct {
 	.doc_cap = UINT64_MAX / 2,
 	.shard_tokens = 1u << 26,
 	.max_tokens = 2048,           /* render_conversation's max_tokens, spec §1.8 */
+	.seed = 42,                   /* TaskMixture's random.Random(42), spec §4.8 */
 	.format = NC_DOCS_AUTO,
 };
 
@@ -101,6 +107,7 @@ static void parse_options(int argc, char **argv)
 		case O_IDS: opt.ids = 1; break;
 		case O_MAXTOK: opt.max_tokens = nc_opt_u64("--max-tokens", optarg, 1, UINT32_MAX); break;
 		case O_SHOW: opt.show = 1; break;
+		case O_SEED: opt.seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX); break;
 		}
 	}
 }
@@ -192,6 +199,16 @@ static int cmd_chat(int argc, char **argv)
 		nc_logfmt_free(&l);
 	}
 	nc_tok_free(&t);
+	return 0;
+}
+
+static int cmd_mix(int argc, char **argv)
+{
+	if (argc == 0)
+		nc_usage_error("mix: no files given");
+	uint64_t rows;
+	if (nc_mixture_write(argv, argc, opt.seed, opt.out, &rows) != 0)
+		nc_die_err();
 	return 0;
 }
 
@@ -338,7 +355,7 @@ static int cmd_manifest(int argc, char **argv)
 }
 
 static const struct nc_command commands[] = {
-	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"info", cmd_info},
+	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"mix", cmd_mix}, {"info", cmd_info},
 	{"verify", cmd_verify}, {"cat", cmd_cat}, {"manifest", cmd_manifest},
 };
 
