@@ -323,7 +323,7 @@ static int data_state(const struct run *r, char **out)
 static int save(struct run *r)
 {
 	const struct nc_train_opts *o = r->o;
-	char dir[4096], v[6][32];
+	char dir[4096], v[7][32];
 	nc_ckpt_path(dir, sizeof dir, o->run_dir, r->step);
 	struct stat sb;
 	/* a resumed, finished run: this step is saved already (every rank sees it) */
@@ -344,12 +344,15 @@ static int save(struct run *r)
 	snprintf(v[3], sizeof v[3], "%ld", r->iterations);
 	snprintf(v[4], sizeof v[4], "%016llx", (unsigned long long)r->tok.fingerprint);
 	snprintf(v[5], sizeof v[5], "%d", r->comm->world);
+	snprintf(v[6], sizeof v[6], "%.17g", r->min_bpb);
 	struct nc_kv meta[] = {{"stage", nc_stage_name(o->stage)}, {"step", v[0]}, {"optim_step", v[1]},
 			       chat_state ? (struct nc_kv){"data_state", chat_state} : (struct nc_kv){"cursor", v[2]},
 			       {"num_iterations", v[3]}, {"tokenizer_fingerprint", v[4]},
 			       {"world_size", v[5]}, {"model_tag", o->model_tag ? o->model_tag : ""},
-			       {"run", o->run_name ? o->run_name : ""}};
-	int rc = write_ckpt(r, dir, meta, 9, st, n);
+			       {"run", o->run_name ? o->run_name : ""},
+			       /* so that a resumed run's closing record is the same */
+			       {"min_val_bpb", v[6]}};
+	int rc = write_ckpt(r, dir, meta, 10, st, n);
 	free(st);
 	free(staged);
 	free(chat_state);
@@ -439,6 +442,8 @@ static int resume(struct run *r, const char *dir)
 		rc = meta_count(dir, "optim_step", &r->opt.step);
 	if (rc == 0)
 		rc = r->o->stage == NC_STAGE_BASE ? resume_base_data(r, dir) : resume_chat_data(r, dir);
+	if (rc == 0 && nc_ckpt_meta(dir, "min_val_bpb", v, sizeof v) == 0)
+		r->min_bpb = strtod(v, NULL);   /* absent in older checkpoints: from here on */
 	return rc;
 }
 
