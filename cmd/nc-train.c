@@ -262,14 +262,14 @@ static int verify(int argc, char **argv)
 static int stage_of(const char *name)
 {
 	for (int k = NC_STAGE_BASE; k <= NC_STAGE_SFT; k++)
-		if (strcmp(name, nc_stage_name(k)) == 0)
+		if (strcmp(name, nc_train_stage_name(k)) == 0)
 			return k;
 	nc_usage_error("unknown stage '%s' (this build trains: base, mid, sft)", name);
 }
 
 static void check_required(const struct nc_train_opts *o)
 {
-	const char *name = nc_stage_name(o->stage);
+	const char *name = nc_train_stage_name(o->stage);
 	if (o->stage == NC_STAGE_BASE) {
 		if (!o->tokenizer || !o->data_dir || !o->run_dir)
 			nc_usage_error("base: -t TOKENIZER, --data DIR and -o RUN_DIR are required");

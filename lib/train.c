@@ -37,7 +37,7 @@ void nc_train_defaults(struct nc_train_opts *o)
 	o->init_lr_frac = 1.0;
 }
 
-const char *nc_stage_name(int stage)
+const char *nc_train_stage_name(int stage)
 {
 	return stage == NC_STAGE_MID ? "mid" : stage == NC_STAGE_SFT ? "sft" : "base";
 }
@@ -345,7 +345,7 @@ static int save(struct run *r)
 	snprintf(v[4], sizeof v[4], "%016llx", (unsigned long long)r->tok.fingerprint);
 	snprintf(v[5], sizeof v[5], "%d", r->comm->world);
 	snprintf(v[6], sizeof v[6], "%.17g", r->min_bpb);
-	struct nc_kv meta[] = {{"stage", nc_stage_name(o->stage)}, {"step", v[0]}, {"optim_step", v[1]},
+	struct nc_kv meta[] = {{"stage", nc_train_stage_name(o->stage)}, {"step", v[0]}, {"optim_step", v[1]},
 			       chat_state ? (struct nc_kv){"data_state", chat_state} : (struct nc_kv){"cursor", v[2]},
 			       {"num_iterations", v[3]}, {"tokenizer_fingerprint", v[4]},
 			       {"world_size", v[5]}, {"model_tag", o->model_tag ? o->model_tag : ""},
@@ -539,7 +539,7 @@ static void log_eval(const struct run *r, double value)
 	if (r->comm->rank != 0)
 		return;
 	struct nc_logfmt l = {0};
-	nc_logfmt_str(&l, "stage", nc_stage_name(r->o->stage));
+	nc_logfmt_str(&l, "stage", nc_train_stage_name(r->o->stage));
 	nc_logfmt_int(&l, "step", r->step);
 	nc_logfmt_f(&l, r->o->stage == NC_STAGE_SFT ? "val_loss" : "val_bpb", value, 6);
 	nc_logfmt_emit(&l, stdout);
@@ -572,7 +572,7 @@ static int log_done(const struct run *r)
 	if (r->comm->rank != 0)
 		return 0;
 	struct nc_logfmt l = {0};
-	nc_logfmt_str(&l, "stage", nc_stage_name(o->stage));
+	nc_logfmt_str(&l, "stage", nc_train_stage_name(o->stage));
 	nc_logfmt_str(&l, "event", "done");
 	nc_logfmt_int(&l, "step", r->step);
 	if (o->stage != NC_STAGE_BASE) {
@@ -611,7 +611,7 @@ static int log_step(const struct run *r, double loss, double lrm, double norm, d
 	if (r->comm->rank != 0)
 		return 0;
 	struct nc_logfmt l = {0};
-	nc_logfmt_str(&l, "stage", nc_stage_name(o->stage));
+	nc_logfmt_str(&l, "stage", nc_train_stage_name(o->stage));
 	nc_logfmt_int(&l, "step", r->step);
 	nc_logfmt_f(&l, "loss", loss, 6);
 	nc_logfmt_f(&l, "lrm", lrm, 4);
@@ -769,7 +769,7 @@ static int check_stage(const struct run *r, const char *dir, int resuming)
 {
 	char have[64] = "(none)";
 	nc_ckpt_meta(dir, "stage", have, sizeof have);
-	const char *stage = nc_stage_name(r->o->stage);
+	const char *stage = nc_train_stage_name(r->o->stage);
 	if (resuming)
 		return strcmp(have, stage) == 0 ? 0
 		       : nc_fail("%s/model.safetensors: a checkpoint of stage %s, not %s: it does not resume nc-train %s",
@@ -946,7 +946,7 @@ static int config_line(const struct run *r)
 	if (r->comm->rank != 0)
 		return 0;
 	struct nc_logfmt l = {0};
-	nc_logfmt_str(&l, "stage", nc_stage_name(o->stage));
+	nc_logfmt_str(&l, "stage", nc_train_stage_name(o->stage));
 	nc_logfmt_str(&l, "event", "config");
 	nc_logfmt_int(&l, "depth", r->m.c.n_layer);
 	nc_logfmt_int(&l, "n_embd", r->m.c.n_embd);

@@ -14,7 +14,7 @@
 enum nc_stage { NC_STAGE_BASE, NC_STAGE_MID, NC_STAGE_SFT };
 
 /* The name a stage has on the command line, in logs and checkpoints. */
-const char *nc_stage_name(int stage);
+const char *nc_train_stage_name(int stage);
 
 struct nc_train_opts {
 	int stage;              /* enum nc_stage */
