@@ -188,6 +188,11 @@ def random_batches(gen, shape):
     return x, y
 
 
+def doubles(prefix, **values):
+    """Each list of numbers as a float64 tensor named prefix + its name."""
+    return {prefix + k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
+
+
 def metadata(extra, cfg=None, batch=B, seq=T):
     md = {f"config.{k}": str(v) for k, v in (cfg or CFG).items()}
     md.update({"batch": str(batch), "seq": str(seq), "torch_version": torch.__version__,
@@ -262,15 +267,9 @@ def train_case():
     check(any(n > GRAD_CLIP for n in norms) and any(n <= GRAD_CLIP for n in norms),
           "clipping acts on some steps, not all")
     check(lrms[0] < 1 and lrms[-1] < 1 and 1.0 in lrms, "warmup and warmdown are crossed")
-    t.update({"batch.x": x, "batch.y": y,
-              "out.loss": torch.tensor(losses, dtype=torch.float64),
-              "out.loss_mean": torch.tensor(means, dtype=torch.float64),
-              "out.grad_norm": torch.tensor(norms, dtype=torch.float64),
-              "out.lrm": torch.tensor(lrms, dtype=torch.float64),
-              "out.momentum": torch.tensor(moms, dtype=torch.float64),
-              "f64.loss": torch.tensor(l64, dtype=torch.float64),
-              "f64.loss_mean": torch.tensor(m64, dtype=torch.float64),
-              "f64.grad_norm": torch.tensor(n64, dtype=torch.float64)})
+    t.update({"batch.x": x, "batch.y": y})
+    t.update(doubles("out.", loss=losses, loss_mean=means, grad_norm=norms, lrm=lrms, momentum=moms))
+    t.update(doubles("f64.", loss=l64, loss_mean=m64, grad_norm=n64))
     spread = max(abs(a - b) for a, b in zip(means, m64))
     md = metadata({
         "case": "base_train's loop, one process",
@@ -655,12 +654,9 @@ def mid_case():
     t.update(chat_data("data.val", val))
     t.update({"data.token_bytes": token_bytes,
               "batch.x": torch.stack(xs).to(torch.int64), "batch.y": torch.stack(ys),
-              "out.micro_loss": torch.tensor(micro_losses, dtype=torch.float64),
-              "out.lrm": torch.tensor(lrms, dtype=torch.float64),
-              "out.progress": torch.tensor(progs, dtype=torch.float64),
-              "out.momentum": torch.tensor(moms, dtype=torch.float64),
-              "out.val_bpb": torch.tensor(vals, dtype=torch.float64),
               "out.val_steps": torch.tensor(val_steps, dtype=torch.int64)})
+    t.update(doubles("out.", micro_loss=micro_losses, lrm=lrms, progress=progs, momentum=moms,
+                     val_bpb=vals))
     # two ranks' generators: each takes conversations rank, rank+2, ...
     for r in range(2):
         g = mid_generators(convs, val, r, 2)["mid_data_generator"]("train")
@@ -726,11 +722,9 @@ def sft_case():
     t.update(params_of(model, "final."))
     t.update(chat_data("data", convs))
     t.update(chat_data("data.val", val))
-    t.update({"out.micro_loss": torch.tensor(micro_losses, dtype=torch.float64),
-              "out.num_tokens": torch.tensor(ntok, dtype=torch.int64),
-              "out.lrm": torch.tensor(lrms, dtype=torch.float64),
-              "out.val_loss": torch.tensor(vals, dtype=torch.float64),
+    t.update({"out.num_tokens": torch.tensor(ntok, dtype=torch.int64),
               "out.val_steps": torch.tensor(val_steps, dtype=torch.int64)})
+    t.update(doubles("out.", micro_loss=micro_losses, lrm=lrms, val_loss=vals))
     for r in range(2):
         g = sft_generators(r, 2, num_iterations)["sft_data_generator"](convs, batch_size=CHAT_B)
         for k in range(8):

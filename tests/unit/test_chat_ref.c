@@ -112,16 +112,23 @@ static int same_batch(const struct fixture *f, const char *xname, const char *yn
 
 /* ---- the loaders ---- */
 
+/* The fixture and its training conversations, opened as for two ranks. */
+static int open_with_convos(struct fixture *f, struct nc_convos *cv, const char *file, const char *tag)
+{
+	if (open_fixture(f, file, tag) == 0 &&
+	    nc_convos_open(cv, f->train, f->tok.fingerprint, f->tok.vocab_size, 2) == 0)
+		return 0;
+	printf("# %s\n", nc_errmsg());
+	CHECK(0, "the fixture and its conversations load");
+	return -1;
+}
+
 static void test_mid_batches(void)
 {
 	struct fixture f;
 	struct nc_convos cv;
-	if (open_fixture(&f, FIXTURES "ref_mid.safetensors", "mid") != 0 ||
-	    nc_convos_open(&cv, f.train, f.tok.fingerprint, f.tok.vocab_size, 2) != 0) {
-		printf("# %s\n", nc_errmsg());
-		CHECK(0, "the mid fixture loads");
+	if (open_with_convos(&f, &cv, FIXTURES "ref_mid.safetensors", "mid") != 0)
 		return;
-	}
 	size_t bt = (size_t)f.B * f.T;
 	int32_t *in = malloc(bt * sizeof *in), *tg = malloc(bt * sizeof *tg);
 	int64_t nb = tensor(&f, "batch.x")->shape[0];
@@ -174,12 +181,8 @@ static void test_sft_batches(void)
 {
 	struct fixture f;
 	struct nc_convos cv;
-	if (open_fixture(&f, FIXTURES "ref_sft.safetensors", "sft") != 0 ||
-	    nc_convos_open(&cv, f.train, f.tok.fingerprint, f.tok.vocab_size, 2) != 0) {
-		printf("# %s\n", nc_errmsg());
-		CHECK(0, "the sft fixture loads");
+	if (open_with_convos(&f, &cv, FIXTURES "ref_sft.safetensors", "sft") != 0)
 		return;
-	}
 	int steps = meta_int(&f.st, "num_iterations") - 1, accum = meta_int(&f.st, "grad_accum");
 	size_t cap = (size_t)f.B * cv.longest;
 	int32_t *in = malloc(cap * sizeof *in), *tg = malloc(cap * sizeof *tg);
@@ -317,19 +320,29 @@ static void micro_means(const struct fixture *f, int steps, int accum, double *m
 	free(micro);
 }
 
+/* The fixture for a run of stage TAG, its run directory and log (run
+ * holds 300 bytes, log 320). */
+static int open_run(struct fixture *f, const char *file, const char *tag, char *run, char *log)
+{
+	char t[32];
+	snprintf(t, sizeof t, "%srun", tag);
+	snprintf(run, 300, "%s/%s-run", dir, tag);
+	snprintf(log, 320, "%s/%s.log", dir, tag);
+	if (open_fixture(f, file, t) == 0)
+		return 0;
+	printf("# %s\n", nc_errmsg());
+	CHECK(0, "the fixture loads");
+	return -1;
+}
+
 static void test_mid_run(void)
 {
 	struct fixture f;
-	if (open_fixture(&f, FIXTURES "ref_mid.safetensors", "midrun") != 0) {
-		printf("# %s\n", nc_errmsg());
-		CHECK(0, "the mid fixture loads");
+	char run[300], log[320];
+	if (open_run(&f, FIXTURES "ref_mid.safetensors", "mid", run, log) != 0)
 		return;
-	}
 	int steps = meta_int(&f.st, "steps"), accum = meta_int(&f.st, "grad_accum");
 	int nval = (int)tensor(&f, "out.val_bpb")->shape[0];
-	char run[300], log[320];
-	snprintf(run, sizeof run, "%s/mid-run", dir);
-	snprintf(log, sizeof log, "%s/mid.log", dir);
 	struct nc_train_opts o;
 	chat_opts(&o, &f, NC_STAGE_MID, run);
 	o.total_batch_size = (long)f.B * f.T * accum;
@@ -368,16 +381,11 @@ static void test_mid_run(void)
 static void test_sft_run(void)
 {
 	struct fixture f;
-	if (open_fixture(&f, FIXTURES "ref_sft.safetensors", "sftrun") != 0) {
-		printf("# %s\n", nc_errmsg());
-		CHECK(0, "the sft fixture loads");
+	char run[300], log[320];
+	if (open_run(&f, FIXTURES "ref_sft.safetensors", "sft", run, log) != 0)
 		return;
-	}
 	int iters = meta_int(&f.st, "num_iterations"), accum = meta_int(&f.st, "grad_accum"), steps = iters - 1;
 	int nval = (int)tensor(&f, "out.val_loss")->shape[0];
-	char run[300], log[320];
-	snprintf(run, sizeof run, "%s/sft-run", dir);
-	snprintf(log, sizeof log, "%s/sft.log", dir);
 	struct nc_train_opts o;
 	chat_opts(&o, &f, NC_STAGE_SFT, run);
 	o.target_examples_per_step = meta_int(&f.st, "target_examples_per_step");
