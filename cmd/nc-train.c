@@ -280,6 +280,8 @@ static void check_required(const struct nc_train_opts *o)
 			       name);
 	if (o->data_dir)
 		nc_usage_error("%s: --data is base's; chat shards come with --train and --val", name);
+	if (o->stage == NC_STAGE_MID && o->num_iterations > 0)
+		nc_usage_error("mid: one epoch of --train is the horizon (no --num-iterations or --max-iterations)");
 }
 
 int main(int argc, char **argv)

@@ -596,5 +596,7 @@ two() {
 	usage_error "--eval-metrics-every: the MMLU and ARC accuracy evaluation during sft is not in this build yet (use -1)" \
 		nc-train sft --eval-metrics-every=200
 	usage_error "--init-lr-frac: 'x' is not a number in [0, 1000]" nc-train mid --init-lr-frac=x
+	usage_error "mid: one epoch of --train is the horizon (no --num-iterations or --max-iterations)" \
+		nc-train mid --from=x --train=x --val=y -o z --num-iterations=5
 }
 
