@@ -284,9 +284,10 @@ static int gather_doubles(const struct run *r, const double *mine, int k, double
 }
 
 /* Where each rank's chat loader stands, as the checkpoint's data_state:
- * a group a rank, separated by ';' -- mid: cursor, tokens buffered,
- * last_step and progress (the step's, all ranks' loaders drawn from
- * before the prefetch); sft: the next conversation. */
+ * a group a rank, separated by ';'. mid: the loader's cursor, tokens
+ * buffered and last_step from before it drew the batch that waits for the
+ * next step (resuming draws it again), and the progress; sft: the next
+ * conversation. */
 #define DATA_WORDS 4
 static int data_state(const struct run *r, char **out)
 {
@@ -637,7 +638,7 @@ static double mid_lr_multiplier(double progress)
 	return progress < 0.8 ? 1.0 : 1.0 - (progress - 0.8) / 0.2;
 }
 
-/* The step's learning-rate multiplier, init_lr_frac included. */
+/* The step's learning-rate multiplier (the optimizer also takes init_lr_frac). */
 static double lr_multiplier(const struct run *r)
 {
 	const struct nc_train_opts *o = r->o;
@@ -717,7 +718,8 @@ static int train_step(struct run *r, double *loss, double *norm, double *lrm)
 	/* The loss logged is the mean over ranks. Clipping, as in nanochat v1
 	 * (no DDP, spec §3.5), measures and scales each rank's own gradient
 	 * before the optimizer averages them: a known bug, kept so that runs
-	 * compare; the norm logged is rank 0's. */
+	 * compare; the norm logged is rank 0's. mid and sft do not clip
+	 * (grad_clip 0 only measures). */
 	double sums[2] = {*loss, tokens};
 	if (nc_comm_allreduce_sum_d(r->comm, sums, 2) != 0)
 		return -1;
