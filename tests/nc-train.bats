@@ -553,7 +553,7 @@ two() {
 	grep -q 'grad_accum_steps=1 world_size=2 collectives=mpi num_iterations=14 ' "$T/sft-2-straight.log"
 }
 
-@test "a chat stage refuses a shard without a mask, or from another tokenizer, naming it" {
+@test "a chat stage refuses a shard without a mask, or from another tokenizer, naming it; mid too few eval tokens" {
 	chat_data
 	run --separate-stderr nc-train mid --from="$T/chat/base" "${mid_args[@]}" --train="$T/data/train_00000.bin" -o "$T/bad1"
 	assert_failure 1
@@ -564,6 +564,9 @@ two() {
 	run --separate-stderr nc-train sft --from="$T/chat/base" "${sft_args[@]}" --val="$T/chat/other.bin" -o "$T/bad2"
 	assert_failure 1
 	assert_regex "$stderr" "^nc-train: $T/chat/other.bin: written with another tokenizer \(fingerprint [0-9a-f]{16}, expected [0-9a-f]{16}\)$"
+	run --separate-stderr nc-train mid --from="$T/chat/base" "${mid_args[@]}" --eval-tokens=100 -o "$T/bad6"
+	assert_failure 1
+	assert_equal "$stderr" "nc-train: --eval-tokens=100 is less than one batch of every rank (128)"
 	# -t must be the tokenizer the checkpoint was trained with
 	run --separate-stderr nc-train mid -t "$T/tok2" --from="$T/chat/base" "${mid_args[@]}" -o "$T/bad3"
 	assert_failure 1
