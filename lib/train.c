@@ -891,6 +891,12 @@ static int setup(struct run *r)
 		r->targets = nc_xmalloc((size_t)o->device_batch_size * o->max_seq_len * sizeof *r->targets);
 	} else if (o->stage == NC_STAGE_MID) {
 		nc_gpt_reserve(&r->m, o->device_batch_size, o->max_seq_len);
+	} else {
+		/* the widest batch, train or val: narrower ones use its buffers */
+		size_t longest = r->convos.longest;
+		if (o->eval_every > 0 && r->val_convos.longest > longest)
+			longest = r->val_convos.longest;
+		nc_gpt_reserve(&r->m, o->device_batch_size, (int)longest - 1);
 	}
 	if (mkdir(o->run_dir, 0755) != 0 && errno != EEXIST)
 		return nc_fail_errno("%s: cannot create", o->run_dir);
