@@ -107,10 +107,11 @@ build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(BLAS_LIBS) -o $@
 
-# Run under mpirun by tests/nc-train.bats: it links MPI, as nc-train does.
-build/tests/test_optim_dist: build/tests/unit/test_optim_dist.o build/libnc.a build/.config
+# Run under mpirun by tests/nc-train.bats, or calling nc_train: they link
+# MPI, as nc-train does.
+build/tests/test_optim_dist build/tests/test_chat_ref: build/tests/%: build/tests/unit/%.o build/libnc.a build/.config
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) build/tests/unit/test_optim_dist.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) -o $@
+	$(CC) $(LDFLAGS) $< build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) -o $@
 
 # The same kernels under the CUDA emulator (tests/emu), which needs only
 # g++: build/emu has the GPU test and nc-train/nc-sample linked against it,

@@ -1,4 +1,5 @@
-/* nc-train: train nanochat's GPT. Stage base (pretraining), on the CPU or a GPU. */
+/* nc-train: train nanochat's GPT. Stages base (pretraining), mid (midtraining)
+ * and sft (supervised finetuning), on the CPU or a GPU. */
 #include "../lib/checkpoint.h"
 #include "../lib/comm.h"
 #include "../lib/cli.h"
@@ -18,6 +19,8 @@
 static void usage(FILE *fp)
 {
 	fputs("usage: nc-train base -t TOKENIZER --data DIR -o RUN_DIR [options]\n"
+	      "       nc-train mid --from=BASE --train=SHARD --val=SHARD -o RUN_DIR [options]\n"
+	      "       nc-train sft --from=MID_OR_BASE --train=SHARD --val=SHARD -o RUN_DIR [options]\n"
 	      "       nc-train verify CHECKPOINT...   (each file's checksum; a run dir: its latest)\n"
 	      "\n"
 	      "Model:    --depth=20  --max-seq-len=2048\n"
@@ -32,7 +35,16 @@ static void usage(FILE *fp)
 	      "          --dtype=bfloat16|float32 (a GPU's matrix products; the CPU: float32)\n"
 	      "          --model-tag=TAG  --run=NAME (recorded)  --progress  --quiet  -h\n"
 	      "Accepted for nanochat's command lines, -1 only so far: --core-metric-every,\n"
-	      "          --sample-every, --core-metric-max-per-task\n"
+	      "          --sample-every, --core-metric-max-per-task, --eval-metrics-every (sft)\n"
+	      "\n"
+	      "mid and sft start from the checkpoint (or run dir: its latest) --from names,\n"
+	      "with its model and tokenizer (-t TOKENIZER must be the same one), and train\n"
+	      "on chat shards (nc-shard chat). mid: one epoch, --device-batch-size=32\n"
+	      "--max-seq-len=2048 --total-batch-size=524288 --eval-every=150\n"
+	      "--eval-tokens=10485760 --init-lr-frac=1.0. sft: --device-batch-size=4\n"
+	      "--target-examples-per-step=32 --num-epochs=1 --max-iterations=N\n"
+	      "--eval-every=100 --eval-steps=100 --init-lr-frac=0.02. Neither clips\n"
+	      "(--grad-clip=0).\n"
 	      "\n"
 	      "DIR holds token shards train_*.bin and val_*.bin (nc-shard tokens). Metrics\n"
 	      "go to stdout as logfmt lines. Over several processes: mpirun -np N nc-train ...\n"
@@ -45,7 +57,8 @@ enum {
 	O_DEPTH = 256, O_SEQ, O_DBS, O_TBS, O_ITERS, O_FLOPS, O_RATIO, O_ELR, O_ULR, O_MLR, O_WD,
 	O_CLIP, O_WARMUP, O_WARMDOWN, O_FINAL, O_BF16, O_EVERY, O_ETOK, O_SAVE, O_RESUME, O_SEED,
 	O_DEVICE, O_THREADS, O_PROGRESS, O_QUIET, O_DATA, O_PEAK, O_TAG, O_RUN, O_CORE_EVERY,
-	O_CORE_MAX, O_SAMPLE_EVERY, O_DTYPE,
+	O_CORE_MAX, O_SAMPLE_EVERY, O_DTYPE, O_FROM, O_TRAIN, O_VAL, O_INIT_LR, O_EPOCHS, O_EXAMPLES,
+	O_EVAL_STEPS, O_METRICS_EVERY, O_MAX_ITERS,
 };
 
 static const struct option longopts[] = {
@@ -82,6 +95,15 @@ static const struct option longopts[] = {
 	{"core-metric-every", required_argument, 0, O_CORE_EVERY},
 	{"core-metric-max-per-task", required_argument, 0, O_CORE_MAX},
 	{"sample-every", required_argument, 0, O_SAMPLE_EVERY},
+	{"from", required_argument, 0, O_FROM},
+	{"train", required_argument, 0, O_TRAIN},
+	{"val", required_argument, 0, O_VAL},
+	{"init-lr-frac", required_argument, 0, O_INIT_LR},
+	{"num-epochs", required_argument, 0, O_EPOCHS},
+	{"target-examples-per-step", required_argument, 0, O_EXAMPLES},
+	{"eval-steps", required_argument, 0, O_EVAL_STEPS},
+	{"eval-metrics-every", required_argument, 0, O_METRICS_EVERY},
+	{"max-iterations", required_argument, 0, O_MAX_ITERS},
 	{"output", required_argument, 0, 'o'},
 	{"tokenizer", required_argument, 0, 't'},
 	{"help", no_argument, 0, 'h'},
@@ -105,6 +127,25 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 		case O_TAG: o->model_tag = optarg; break;
 		case O_RUN: o->run_name = optarg; break;
 		case O_CORE_MAX: break;   /* only used with --core-metric-every */
+		case O_FROM: o->from = optarg; break;
+		case O_TRAIN: o->train_path = optarg; break;
+		case O_VAL: o->val_path = optarg; break;
+		case O_INIT_LR: o->init_lr_frac = nc_opt_real("--init-lr-frac", optarg, 0, 1e3); break;
+		case O_EPOCHS: o->num_epochs = (long)nc_opt_u64("--num-epochs", optarg, 1, 1L << 30); break;
+		case O_EXAMPLES:
+			o->target_examples_per_step = (long)nc_opt_u64("--target-examples-per-step", optarg, 1, 1L << 30);
+			break;
+		case O_EVAL_STEPS: o->eval_steps = (long)nc_opt_u64("--eval-steps", optarg, 1, 1L << 40); break;
+		case O_MAX_ITERS:
+			/* chat_sft's max_iterations: -1 is no cap */
+			o->num_iterations = strcmp(optarg, "-1") ? (long)nc_opt_u64("--max-iterations", optarg, 1, 1L << 40) : -1;
+			break;
+		case O_METRICS_EVERY:
+			/* chat_sft's MMLU/ARC accuracy during training: it needs nc-eval's
+			 * chat evaluation, which comes later */
+			if (strtol(optarg, NULL, 10) > 0)
+				nc_usage_error("--eval-metrics-every: the MMLU and ARC accuracy evaluation during sft is not in this build yet (use -1)");
+			break;
 		case O_CORE_EVERY:
 		case O_SAMPLE_EVERY:
 			/* nanochat's names, kept so its command lines parse; the
@@ -217,33 +258,55 @@ static int verify(int argc, char **argv)
 	return bad;
 }
 
+/* The stage named on the command line; a usage error otherwise. */
+static int stage_of(const char *name)
+{
+	for (int k = NC_STAGE_BASE; k <= NC_STAGE_SFT; k++)
+		if (strcmp(name, nc_train_stage_name(k)) == 0)
+			return k;
+	nc_usage_error("unknown stage '%s' (this build trains: base, mid, sft)", name);
+}
+
+static void check_required(const struct nc_train_opts *o)
+{
+	const char *name = nc_train_stage_name(o->stage);
+	if (o->stage == NC_STAGE_BASE) {
+		if (!o->tokenizer || !o->data_dir || !o->run_dir)
+			nc_usage_error("base: -t TOKENIZER, --data DIR and -o RUN_DIR are required");
+		return;
+	}
+	if (!o->from || !o->train_path || !o->run_dir || (o->eval_every > 0 && !o->val_path))
+		nc_usage_error("%s: --from CHECKPOINT, --train SHARD, --val SHARD (unless --eval-every=0) and -o RUN_DIR are required",
+			       name);
+	if (o->data_dir)
+		nc_usage_error("%s: --data is base's; chat shards come with --train and --val", name);
+	if (o->stage == NC_STAGE_MID && o->num_iterations > 0)
+		nc_usage_error("mid: one epoch of --train is the horizon (no --num-iterations or --max-iterations)");
+}
+
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-train";
 	if (argc < 2)
-		nc_usage_error("a stage is required (this build trains: base)");
+		nc_usage_error("a stage is required (this build trains: base, mid, sft)");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "verify") == 0)
 		return verify(argc - 2, argv + 2);
-	if (strcmp(argv[1], "base") != 0)
-		nc_usage_error("unknown stage '%s' (this build trains: base)", argv[1]);
 	struct nc_train_opts o;
-	nc_train_defaults(&o);
+	nc_train_stage_defaults(&o, stage_of(argv[1]));
 	parse(argc - 1, argv + 1, &o);
 	if (optind + 1 < argc)
 		nc_usage_error("unexpected operand '%s'", argv[optind + 1]);
-	if (!o.tokenizer || !o.data_dir || !o.run_dir)
-		nc_usage_error("base: -t TOKENIZER, --data DIR and -o RUN_DIR are required");
+	check_required(&o);
 	/* Under mpirun every rank runs this; alone it is rank 0 of 1. */
 	struct nc_comm comm;
 	if (nc_comm_init(&comm, &argc, &argv) != 0)
 		nc_die_err();
 	o.comm = &comm;
-	if (!(o.ops = nc_device_ops(device, bf16)) || device_comm(&comm, o.ops) != 0 ||
-	    nc_train_base(&o) != 0)
+	if (!(o.ops = nc_device_ops(device, bf16)) || device_comm(&comm, o.ops) != 0 || nc_train(&o) != 0)
 		die_ranks(&comm);
 	nc_comm_finalize(&comm);
 	nc_close_stdout();

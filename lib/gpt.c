@@ -161,6 +161,8 @@ struct nc_gpt_acts {
 	float *xL, *xf, *rf;         /* stream end, final norm, scales */
 	float *logits, *loss;        /* logits: xent_rows rows at a time */
 	int xent_rows;
+	size_t cap_n;                /* rows (B*T) and positions (T) the buffers hold */
+	int cap_t;
 	int32_t *idx, *targets;
 	float *cos, *sin;
 	/* The norms before attention and the MLP, and relu^2, are not kept
@@ -254,8 +256,16 @@ static void acts_free(struct nc_gpt *m)
 
 static void acts_fit(struct nc_gpt *m, int B, int T)
 {
-	if (m->a && m->B == B && m->T == T)
+	/* A batch no larger than the buffers uses their front: every op takes
+	 * its shape from B and T, and a rotary table's rows do not depend on
+	 * how many there are. So batches of varying width (sft's) allocate
+	 * once, at the largest, and compute as they would in buffers of their
+	 * own size. */
+	if (m->a && (size_t)B * T <= m->a->cap_n && T <= m->a->cap_t) {
+		m->B = B;
+		m->T = T;
 		return;
+	}
 	acts_free(m);
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
@@ -294,6 +304,8 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 		l->u = kept_values(o, N * 4 * C);
 	}
 	rotary_tables(o, &a->cos, &a->sin, T, (int)D, c->rope_base);
+	a->cap_n = N;
+	a->cap_t = T;
 	m->a = a;
 	m->B = B;
 	m->T = T;

@@ -64,7 +64,9 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
 double nc_gpt_forward_backward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B,
 			       int T);
 /* Allocate the training activations for (B, T) now rather than at the
- * first forward, so that a run too large for its device stops at once. */
+ * first forward, so that a run too large for its device stops at once.
+ * Later batches of at most B*T rows and T positions use them as they are
+ * (a larger one allocates anew). */
 void nc_gpt_reserve(struct nc_gpt *m, int B, int T);
 /* Per-token losses (nats) of the last forward with targets: B*T values,
  * 0 where the target was ignored. Host memory on the CPU. */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
-# nc-train base on the CPU: it learns, resumes bit for bit, survives kill -9
-# without leaving a half checkpoint, and refuses bad input clearly.
+# nc-train on the CPU: base learns, resumes bit for bit, survives kill -9
+# without leaving a half checkpoint, and refuses bad input clearly; mid and
+# sft train from its checkpoint on chat shards, resume bit for bit, over
+# one rank or two, and refuse the wrong data, tokenizer or stage.
 
 load helper
 bats_require_minimum_version 1.5.0
@@ -238,8 +240,8 @@ damage_shard() {
 
 @test "usage errors exit 2" {
 	usage_error "base: -t TOKENIZER, --data DIR and -o RUN_DIR are required" nc-train base -t "$T/tok"
-	usage_error "unknown stage 'sft' (this build trains: base)" nc-train sft
-	usage_error "a stage is required (this build trains: base)" nc-train
+	usage_error "unknown stage 'rl' (this build trains: base, mid, sft)" nc-train rl
+	usage_error "a stage is required (this build trains: base, mid, sft)" nc-train
 	usage_error "--depth: 'lots' is not a number" nc-train base --depth=lots
 	usage_error "--dtype: bfloat16 or float32 (not 'half')" nc-train base --dtype=half
 	usage_error "unexpected operand 'extra'" nc-train base -t "$T/tok" extra
@@ -432,3 +434,172 @@ file=$ck/tokenizer ok=yes checksum=yes"
 	run --separate-stderr tiny -o "$T/cut-run" --data "$T/cut" --num-iterations=1 --eval-every=1 --quiet
 	assert_success
 }
+
+# ---- mid and sft ----
+
+# A base checkpoint of the tiny model and chat shards of the fixture's 30
+# conversations (the first 12 for validation), made once; the stages'
+# tiny options in mid_args and sft_args.
+chat_data() {
+	mid_args=(--train="$T/chat/train.bin" --val="$T/chat/val.bin" --max-seq-len=32 --device-batch-size=4
+		  --total-batch-size=128 --eval-tokens=256 --eval-every=10 --quiet)
+	sft_args=(--train="$T/chat/train.bin" --val="$T/chat/val.bin" --device-batch-size=2
+		  --target-examples-per-step=4 --num-epochs=2 --eval-every=5 --eval-steps=3 --quiet)
+	[ -f "$T/chat/val.bin" ] && return 0
+	mkdir -p "$T/chat"
+	tiny -o "$T/chat/base" --num-iterations=4 --eval-every=0 --quiet >/dev/null
+	nc-shard chat --quiet -t "$T/tok" -o "$T/chat/train.bin" tests/fixtures/chat/conversations.jsonl
+	head -12 tests/fixtures/chat/conversations.jsonl | nc-shard chat --quiet -t "$T/tok" -o "$T/chat/val.bin"
+}
+
+# The value of key in a logfmt line.
+field() {
+	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+@test "mid trains one epoch of conversations from a base checkpoint and logs nanochat's report fields" {
+	chat_data
+	run nc-train mid --from="$T/chat/base" "${mid_args[@]}" -o "$T/mid"
+	assert_success
+	assert_line --index 0 --regexp '^stage=mid event=config depth=1 n_embd=64 n_head=1 vocab_size=400 params=[0-9]+ flops_per_token=[0-9]+ max_seq_len=32 device_batch_size=4 total_batch_size=128 grad_accum_steps=1 from=.*/chat/base rows=30 train_tokens=[0-9]+ val_rows=12 init_lr_frac=1.000000 matrix_lr=0.020000 embedding_lr=0.200000 unembedding_lr=0.004000 adamw=torch device=cpu$'
+	assert_line --index 1 --regexp '^stage=mid step=0 val_bpb=[0-9.]+$'
+	assert_line --index 2 --regexp '^stage=mid step=0 loss=[0-9.]+ lrm=1.0000 progress=0.[0-9]{4} grad_norm=[0-9.]+ dt_ms=[0-9.]+ tok_s=[0-9]+$'
+	done_line=${lines[-1]}
+	n=$(field step "$done_line")
+	[[ $done_line =~ ^stage=mid\ event=done\ step=$n\ rows=30\ iterations=$n\ world_size=1\ time_s=[0-9.]+\ train_loss=[0-9.]+\ min_val_bpb=[0-9.]+\ final_val_bpb=[0-9.]+$ ]] ||
+		fail "done line: $done_line"
+	# the epoch (5516 tokens, 129 a batch) ends it: no horizon was given
+	[ "$n" -ge 40 ] && [ "$n" -le 43 ] || fail "$n steps for one epoch"
+	# the learning rate falls to 0 over the last 20% of the epoch
+	last=$(grep ' lrm=' <<<"$output" | tail -1)
+	awk -v l="$(field lrm "$last")" 'BEGIN { exit !(l < 0.2) }'
+	first=$(grep -m1 ' loss=' <<<"$output")
+	awk -v a="$(field loss "$first")" -v b="$(field loss "$last")" 'BEGIN { exit !(b < a - 1.0) }'
+	grep -aq '"stage":"mid"' "$T/mid/step_$(printf %06d "$n")/model.safetensors"
+}
+
+@test "sft finetunes from mid (or base) for chat_sft's iterations, with val loss, and logs its report fields" {
+	chat_data
+	[ -d "$T/mid" ] || nc-train mid --from="$T/chat/base" "${mid_args[@]}" -o "$T/mid" >/dev/null
+	run nc-train sft --from="$T/mid" "${sft_args[@]}" -o "$T/sft"
+	assert_success
+	assert_line --index 0 --regexp '^stage=sft event=config depth=1 n_embd=64 n_head=1 vocab_size=400 params=[0-9]+ flops_per_token=[0-9]+ device_batch_size=2 target_examples_per_step=4 num_epochs=2 grad_accum_steps=2 num_iterations=14 from=.*/mid rows=30 train_tokens=[0-9]+ val_rows=12 init_lr_frac=0.020000 matrix_lr=0.020000 embedding_lr=0.200000 unembedding_lr=0.004000 adamw=torch device=cpu$'
+	assert_line --index 1 --regexp '^stage=sft step=0 val_loss=[0-9.]+$'
+	assert_line --index 2 --regexp '^stage=sft step=0 loss=[0-9.]+ lrm=1.0000 num_tokens=[0-9]+ grad_norm=[0-9.]+ dt_ms=[0-9.]+$'
+	# (30 // 4) x 2 = 14 iterations; the last only evaluates
+	assert_line --regexp '^stage=sft step=12 loss=[0-9.]+ lrm=0.1429 '
+	refute_line --regexp '^stage=sft step=13 loss='
+	assert_line --index 17 --regexp '^stage=sft step=13 val_loss=[0-9.]+$'
+	assert_line --index 18 --regexp '^stage=sft event=done step=13 rows=30 iterations=14 world_size=1 time_s=[0-9.]+ train_loss=[0-9.]+ val_loss=[0-9.]+$'
+	[ "$(grep -c val_loss= <<<"$output")" -eq 5 ]   # steps 0, 5, 10, 13 and the done line
+	grep -aq '"stage":"sft"' "$T/sft/step_000013/model.safetensors"
+	# and from a base checkpoint
+	run nc-train sft --from="$T/chat/base" "${sft_args[@]}" --num-epochs=1 -o "$T/sft-base"
+	assert_success
+	assert_line --index 0 --partial ' num_iterations=7 from='
+}
+
+# Run a stage straight, and again stopped after step $stop and resumed:
+# the last checkpoints' files and the log lines after the stop are the same.
+resumes_bit_for_bit() {
+	local launch=$1 stage=$2 stop=$3 name=$4
+	shift 4
+	$launch "$stage" "$@" -o "$T/$name-straight" >"$T/$name-straight.log"
+	$launch "$stage" "$@" -o "$T/$name-stopped" --save-every="$stop" >/dev/null
+	local keep
+	keep=$T/$name-stopped/step_$(printf %06d "$stop")
+	for d in "$T/$name-stopped"/step_*; do
+		[ "$d" = "$keep" ] || rm -rf "$d"
+	done
+	$launch "$stage" "$@" -o "$T/$name-stopped" --resume >"$T/$name-resumed.log"
+	local last
+	last=$(basename "$(ls -d "$T/$name-straight"/step_* | tail -1)")
+	[ -d "$T/$name-stopped/$last" ] || fail "the resumed run did not end at $last"
+	for f in "$T/$name-straight/$last"/*.safetensors; do
+		cmp "$f" "$T/$name-stopped/$last/$(basename "$f")"
+	done
+	diff <(after_step "$stop" "$T/$name-straight.log") <(after_step "$stop" "$T/$name-resumed.log")
+}
+
+# The lines of a log from step s on, without their timings.
+after_step() {
+	awk -v s="$1" '{ if (match($0, / step=[0-9]+/) && substr($0, RSTART + 6, RLENGTH - 6) + 0 >= s) print }' "$2" |
+		sed 's/ dt_ms=.*//; s/ time_s=[0-9.]*//'
+}
+
+one() {
+	nc-train "$@"
+}
+
+@test "mid and sft resume bit for bit (the loader's place, buffered tokens and progress saved with the optimizer)" {
+	chat_data
+	resumes_bit_for_bit one mid 5 mid-r --from="$T/chat/base" "${mid_args[@]}"
+	# stopped late in the epoch, where the waiting batch decides the end
+	resumes_bit_for_bit one mid 38 mid-late --from="$T/chat/base" "${mid_args[@]}"
+	# sft stopped in the first pass, resumed across the second
+	resumes_bit_for_bit one sft 3 sft-r --from="$T/chat/base" "${sft_args[@]}"
+}
+
+two() {
+	mpi 2 "$@"
+}
+
+@test "mid and sft over two ranks stride over the conversations and resume bit for bit" {
+	chat_data
+	resumes_bit_for_bit two mid 4 mid-2 --from="$T/chat/base" "${mid_args[@]}" --total-batch-size=256
+	grep -q 'grad_accum_steps=1 world_size=2 collectives=mpi ' "$T/mid-2-straight.log"
+	ls "$T/mid-2-straight"/step_*/optim.1.safetensors
+	resumes_bit_for_bit two sft 3 sft-2 --from="$T/chat/base" "${sft_args[@]}"
+	grep -q 'grad_accum_steps=1 world_size=2 collectives=mpi num_iterations=14 ' "$T/sft-2-straight.log"
+}
+
+@test "a chat stage refuses a shard without a mask, or from another tokenizer, naming it; mid too few eval tokens" {
+	chat_data
+	run --separate-stderr nc-train mid --from="$T/chat/base" "${mid_args[@]}" --train="$T/data/train_00000.bin" -o "$T/bad1"
+	assert_failure 1
+	assert_equal "$stderr" "nc-train: $T/data/train_00000.bin: has no loss mask: not conversations (nc-shard chat writes them)"
+	[ ! -e "$T/bad1/step_000000" ]
+	build/nc-bpe train --quiet --vocab-size=300 -o "$T/tok2" "$T/docs.jsonl" >/dev/null
+	nc-shard chat --quiet -t "$T/tok2" -o "$T/chat/other.bin" tests/fixtures/chat/conversations.jsonl
+	run --separate-stderr nc-train sft --from="$T/chat/base" "${sft_args[@]}" --val="$T/chat/other.bin" -o "$T/bad2"
+	assert_failure 1
+	assert_regex "$stderr" "^nc-train: $T/chat/other.bin: written with another tokenizer \(fingerprint [0-9a-f]{16}, expected [0-9a-f]{16}\)$"
+	run --separate-stderr nc-train mid --from="$T/chat/base" "${mid_args[@]}" --eval-tokens=100 -o "$T/bad6"
+	assert_failure 1
+	assert_equal "$stderr" "nc-train: --eval-tokens=100 is less than one batch of every rank (128)"
+	# -t must be the tokenizer the checkpoint was trained with
+	run --separate-stderr nc-train mid -t "$T/tok2" --from="$T/chat/base" "${mid_args[@]}" -o "$T/bad3"
+	assert_failure 1
+	assert_regex "$stderr" "^nc-train: $T/tok2: tokenizer fingerprint [0-9a-f]{16}, but $T/chat/base/step_000004 was trained with [0-9a-f]{16}$"
+}
+
+@test "a chat stage refuses a checkpoint of the wrong stage: mid starts from base, sft from mid or base, --resume only its own" {
+	chat_data
+	[ -d "$T/sft-base" ] || nc-train sft --from="$T/chat/base" "${sft_args[@]}" --num-epochs=1 -o "$T/sft-base" >/dev/null
+	[ -d "$T/mid" ] || nc-train mid --from="$T/chat/base" "${mid_args[@]}" -o "$T/mid" >/dev/null
+	ck=$(ls -d "$T/sft-base"/step_* | tail -1)
+	run --separate-stderr nc-train mid --from="$T/sft-base" "${mid_args[@]}" -o "$T/bad4"
+	assert_failure 1
+	assert_equal "$stderr" "nc-train: $ck/model.safetensors: a checkpoint of stage sft; nc-train mid starts from a base one"
+	run --separate-stderr nc-train sft --from="$ck" "${sft_args[@]}" -o "$T/bad5"
+	assert_failure 1
+	assert_equal "$stderr" "nc-train: $ck/model.safetensors: a checkpoint of stage sft; nc-train sft starts from a mid or base one"
+	mk=$(ls -d "$T/mid"/step_* | tail -1)
+	run --separate-stderr nc-train sft --from="$T/chat/base" "${sft_args[@]}" -o "$T/mid" --resume
+	assert_failure 1
+	assert_equal "$stderr" "nc-train: $mk/model.safetensors: a checkpoint of stage mid, not sft: it does not resume nc-train sft"
+	[ "$(ls -d "$T/mid"/step_* | tail -1)" = "$mk" ]
+}
+
+@test "chat stages: required options, and the accuracy evaluation that is not there yet, are usage errors" {
+	usage_error "mid: --from CHECKPOINT, --train SHARD, --val SHARD (unless --eval-every=0) and -o RUN_DIR are required" \
+		nc-train mid --train=x -o y
+	usage_error "sft: --data is base's; chat shards come with --train and --val" \
+		nc-train sft --from=x --train=x --val=y -o z --data=d
+	usage_error "--eval-metrics-every: the MMLU and ARC accuracy evaluation during sft is not in this build yet (use -1)" \
+		nc-train sft --eval-metrics-every=200
+	usage_error "--init-lr-frac: 'x' is not a number in [0, 1000]" nc-train mid --init-lr-frac=x
+	usage_error "mid: one epoch of --train is the horizon (no --num-iterations or --max-iterations)" \
+		nc-train mid --from=x --train=x --val=y -o z --num-iterations=5
+}
+

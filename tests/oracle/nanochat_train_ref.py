@@ -48,6 +48,23 @@ Outputs (safetensors, sorted names and metadata, byte-identical reruns):
                (step, rank, B, T), out.loss and out.grad_norm (step,
                rank), step1.*,
                final.* (rank 0's; checked equal to rank 1's).
+  --out-mid    mid_train.py's loop over a whole epoch of a small chat
+               mixture (mid_data_generator and get_muon_momentum taken
+               out of scripts/mid_train.py by name; the learning rate on
+               the schedule fixed after v1, 1 until 80% progress then
+               linear to 0): param.*, data.* (the conversations' ids and
+               masks, train and val), batch.x / batch.y (every batch the
+               generator gave, the last prefetch included), out.* (losses
+               of each micro-step, progress, lrm, momentum, val bpb and the
+               steps it was taken at), step1.* and final.*; w2.* (the
+               batches ranks 0 and 1 of two draw).
+  --out-sft    chat_sft.py's loop, two epochs of an odd number of
+               conversations so that a batch takes rows from both
+               (sft_data_generator and get_lr_multiplier taken out of
+               scripts/chat_sft.py): param.*, data.*, batch.S.K.x / .y
+               (step S, micro-step K: padding and -1 targets as the
+               generator makes them), out.* (losses, num_tokens, lrm, val
+               loss and its steps), step1.*, final.*, and w2.*.
 """
 
 import argparse
@@ -71,6 +88,8 @@ def parse_args():
     ap.add_argument("--out-train", help="trajectory fixture (.safetensors)")
     ap.add_argument("--out-bpb", help="val bpb fixture (.safetensors)")
     ap.add_argument("--out-dist", help="two-rank fixture (.safetensors)")
+    ap.add_argument("--out-mid", help="midtraining fixture (.safetensors)")
+    ap.add_argument("--out-sft", help="SFT fixture (.safetensors)")
     ap.add_argument("--commit", default="3a5e0bc", help="nanochat commit recorded in the metadata")
     return ap.parse_args()
 
@@ -102,17 +121,24 @@ torch.set_num_threads(1)  # deterministic CPU reductions
 
 # ---- nanochat's schedules, out of base_train.py ----
 
+def script_functions(script, names, ns):
+    """The functions called names that scripts/SCRIPT defines at its top
+    level, executed (they alone) into ns, which holds the globals they
+    read; ns is returned."""
+    path = os.path.join(NANOCHAT, "scripts", script)
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    wanted = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
+    check(len(wanted) == len(names), f"{script} defines {', '.join(names)}")
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), path, "exec"), ns)
+    return ns
+
+
 def base_train_functions(num_iterations, warmup_ratio, warmdown_ratio, final_lr_frac=0.0):
     """get_lr_multiplier and get_muon_momentum as base_train.py defines
     them, executed with the globals they read."""
-    path = os.path.join(NANOCHAT, "scripts", "base_train.py")
-    tree = ast.parse(open(path, encoding="utf-8").read())
-    wanted = [n for n in tree.body if isinstance(n, ast.FunctionDef)
-              and n.name in ("get_lr_multiplier", "get_muon_momentum")]
-    check(len(wanted) == 2, "base_train.py defines both schedules")
-    ns = dict(num_iterations=num_iterations, warmup_ratio=warmup_ratio,
-              warmdown_ratio=warmdown_ratio, final_lr_frac=final_lr_frac)
-    exec(compile(ast.Module(body=wanted, type_ignores=[]), path, "exec"), ns)
+    ns = script_functions("base_train.py", ("get_lr_multiplier", "get_muon_momentum"),
+                          dict(num_iterations=num_iterations, warmup_ratio=warmup_ratio,
+                               warmdown_ratio=warmdown_ratio, final_lr_frac=final_lr_frac))
     return ns["get_lr_multiplier"], ns["get_muon_momentum"]
 
 
@@ -123,10 +149,11 @@ def linear_std(w):
     return 1.0 / math.sqrt(fan_in) * min(1.0, math.sqrt(fan_out / fan_in))
 
 
-def build_model(dtype=torch.float32):
+def build_model(dtype=torch.float32, cfg=None):
+    cfg = cfg or CFG
     torch.manual_seed(SEED_INIT)
     with torch.device("meta"):
-        model = GPT(GPTConfig(**CFG))
+        model = GPT(GPTConfig(**cfg))
     model.to_empty(device="cpu")
     model.init_weights()
     model.float()
@@ -139,7 +166,7 @@ def build_model(dtype=torch.float32):
         for w, std in redraw:
             check(bool((w == 0).all()), "v1 zero-initialises lm_head and c_proj")
             w.copy_(torch.randn(w.shape, generator=gen) * std)
-    head_dim = CFG["n_embd"] // CFG["n_head"]
+    head_dim = cfg["n_embd"] // cfg["n_head"]
     with bf16_cast_disabled():
         cos, sin = model._precompute_rotary_embeddings(model.rotary_seq_len, head_dim)
     model.cos, model.sin = cos, sin
@@ -161,9 +188,14 @@ def random_batches(gen, shape):
     return x, y
 
 
-def metadata(extra):
-    md = {f"config.{k}": str(v) for k, v in CFG.items()}
-    md.update({"batch": str(B), "seq": str(T), "torch_version": torch.__version__,
+def doubles(prefix, **values):
+    """Each list of numbers as a float64 tensor named prefix + its name."""
+    return {prefix + k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
+
+
+def metadata(extra, cfg=None, batch=B, seq=T):
+    md = {f"config.{k}": str(v) for k, v in (cfg or CFG).items()}
+    md.update({"batch": str(batch), "seq": str(seq), "torch_version": torch.__version__,
                "nanochat_commit": args.commit, "seed_init": str(SEED_INIT),
                "seed_data": str(SEED_DATA),
                "rotary_tables": "fp32 (bf16 cast disabled)",
@@ -235,15 +267,9 @@ def train_case():
     check(any(n > GRAD_CLIP for n in norms) and any(n <= GRAD_CLIP for n in norms),
           "clipping acts on some steps, not all")
     check(lrms[0] < 1 and lrms[-1] < 1 and 1.0 in lrms, "warmup and warmdown are crossed")
-    t.update({"batch.x": x, "batch.y": y,
-              "out.loss": torch.tensor(losses, dtype=torch.float64),
-              "out.loss_mean": torch.tensor(means, dtype=torch.float64),
-              "out.grad_norm": torch.tensor(norms, dtype=torch.float64),
-              "out.lrm": torch.tensor(lrms, dtype=torch.float64),
-              "out.momentum": torch.tensor(moms, dtype=torch.float64),
-              "f64.loss": torch.tensor(l64, dtype=torch.float64),
-              "f64.loss_mean": torch.tensor(m64, dtype=torch.float64),
-              "f64.grad_norm": torch.tensor(n64, dtype=torch.float64)})
+    t.update({"batch.x": x, "batch.y": y})
+    t.update(doubles("out.", loss=losses, loss_mean=means, grad_norm=norms, lrm=lrms, momentum=moms))
+    t.update(doubles("f64.", loss=l64, loss_mean=m64, grad_norm=n64))
     spread = max(abs(a - b) for a, b in zip(means, m64))
     md = metadata({
         "case": "base_train's loop, one process",
@@ -472,6 +498,247 @@ def dist_case():
     return t, md
 
 
+# ---- 4d, 4e: the chat stages, mid_train.py and chat_sft.py ----
+
+# A byte-level vocabulary with nanochat's nine special tokens after it, as
+# nc-bpe writes one with no merges: <|bos|> 256, <|user_start|> 257,
+# <|user_end|> 258, <|assistant_start|> 259, <|assistant_end|> 260.
+CHAT_CFG = dict(sequence_len=16, vocab_size=265, n_layer=2, n_head=2, n_kv_head=1, n_embd=32)
+CHAT_BOS, USER_START, USER_END, ASSISTANT_START, ASSISTANT_END = 256, 257, 258, 259, 260
+CHAT_B, CHAT_T = 2, 16
+
+
+def fake_conversations(gen, n):
+    """n conversations as render_conversation makes them: BOS, then one or
+    two turns of <|user_start|> text <|user_end|> (mask 0) and
+    <|assistant_start|> (mask 0) text <|assistant_end|> (mask 1); the text
+    is random bytes."""
+    convs = []
+    rand = lambda lo, hi: int(torch.randint(lo, hi + 1, (1,), generator=gen))
+    for _ in range(n):
+        ids, mask = [CHAT_BOS], [0]
+        for _ in range(rand(1, 2)):
+            user = torch.randint(0, 256, (rand(1, 6),), generator=gen).tolist()
+            reply = torch.randint(0, 256, (rand(1, 8),), generator=gen).tolist()
+            ids += [USER_START] + user + [USER_END, ASSISTANT_START] + reply + [ASSISTANT_END]
+            mask += [0] * (len(user) + 3) + [1] * (len(reply) + 1)
+        convs.append((ids, mask))
+    return convs
+
+
+class ChatTokenizer:
+    """What the generators ask of the tokenizer: the conversations are
+    rendered already, and <|assistant_end|> is the pad id."""
+
+    def render_conversation(self, conv):
+        return list(conv[0]), list(conv[1])
+
+    def encode_special(self, name):
+        check(name == "<|assistant_end|>", "only the pad id is asked for")
+        return ASSISTANT_END
+
+
+class TorchOnCPU:
+    """torch as the generators see it: pinned memory needs a GPU, so
+    torch.empty drops pin_memory; everything else is torch's."""
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    @staticmethod
+    def empty(*a, **k):
+        k.pop("pin_memory", None)
+        return torch.empty(*a, **k)
+
+
+def chat_data(prefix, convs):
+    ids = [t for c in convs for t in c[0]]
+    mask = [m for c in convs for m in c[1]]
+    return {prefix + ".ids": torch.tensor(ids, dtype=torch.int64),
+            prefix + ".mask": torch.tensor(mask, dtype=torch.int64)}
+
+
+def set_lrs(optimizers, lrm):
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * lrm
+
+
+def chat_optimizers(model, init_lr_frac):
+    """setup_optimizers with the scripts' defaults, every group's lr times
+    init_lr_frac and kept as initial_lr (mid_train.py:83-89, chat_sft.py:146-155)."""
+    optimizers = model.setup_optimizers(unembedding_lr=0.004, embedding_lr=0.2, matrix_lr=0.02,
+                                        weight_decay=0.0)
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = group["lr"] * init_lr_frac
+            group["initial_lr"] = group["lr"]
+    return optimizers
+
+
+def step_optimizers(optimizers, model):
+    with bf16_cast_disabled():
+        for opt in optimizers:
+            opt.step()
+    model.zero_grad(set_to_none=True)
+
+
+MID_CONVS, MID_VAL_CONVS, MID_ACCUM = 23, 7, 2
+MID_EVAL_EVERY, MID_EVAL_TOKENS = 2, 2 * CHAT_B * CHAT_T
+
+
+def mid_generators(convs, val, rank, world):
+    ns = dict(device_batch_size=CHAT_B, max_seq_len=CHAT_T, tokenizer=ChatTokenizer(),
+              ddp_rank=rank, ddp_world_size=world, train_dataset=convs, val_dataset=val,
+              deque=__import__("collections").deque, torch=TorchOnCPU(), device="cpu",
+              last_step=False, approx_progress=0.0)
+    return script_functions("mid_train.py", ("mid_data_generator", "get_muon_momentum"), ns)
+
+
+def mid_lr_multiplier(progress):
+    # the schedule as fixed after v1 (b8076dd:scripts/mid_train.py:143-145);
+    # v1's own is lrm = progress, a ramp up
+    return 1 if progress < 0.8 else 1 - (progress - 0.8) / 0.2
+
+
+def mid_case():
+    from nanochat.loss_eval import evaluate_bpb
+    gen = torch.Generator().manual_seed(SEED_DATA + 3)
+    convs, val = fake_conversations(gen, MID_CONVS), fake_conversations(gen, MID_VAL_CONVS)
+    # as nc computes them from the tokenizer: a byte each, specials none
+    token_bytes = torch.ones(CHAT_CFG["vocab_size"], dtype=torch.int64)
+    token_bytes[256:] = 0
+    ns = mid_generators(convs, val, 0, 1)
+    model = build_model(torch.float32, CHAT_CFG)
+    t = params_of(model, "param.")
+    optimizers = chat_optimizers(model, 1.0)
+    train_loader = ns["mid_data_generator"]("train")
+    # mid_train.py:176-250, one process: the loop as the script writes it
+    # on the CPU a batch's targets are a view of the generator's scratch
+    # buffer, which the next batch overwrites: the loop uses them before
+    # that, the record keeps copies
+    xs, ys = [], []
+    x, y = next(train_loader)
+    xs.append(x), ys.append(y.clone())
+    progress, step = 0, 0
+    micro_losses, lrms, progs, moms, vals, val_steps = [], [], [], [], [], []
+    while True:
+        last_step = ns["last_step"]
+        if last_step or step % MID_EVAL_EVERY == 0:
+            eval_steps = MID_EVAL_TOKENS // (CHAT_B * CHAT_T * 1)
+            vals.append(evaluate_bpb(model, ns["mid_data_generator"]("val"), eval_steps, token_bytes))
+            val_steps.append(step)
+        if last_step:
+            break
+        losses = []
+        for _ in range(MID_ACCUM):
+            loss = model(x, y)
+            losses.append(loss.item())
+            (loss / MID_ACCUM).backward()
+            x, y = next(train_loader)
+            xs.append(x), ys.append(y.clone())
+            progress = max(progress, ns["approx_progress"])
+        lrm = mid_lr_multiplier(progress)
+        set_lrs(optimizers, lrm)
+        mom = ns["get_muon_momentum"](step)
+        for group in optimizers[1].param_groups:
+            group["momentum"] = mom
+        step_optimizers(optimizers, model)
+        micro_losses.append(losses), lrms.append(float(lrm)), progs.append(progress), moms.append(mom)
+        if step == 0:
+            t.update(params_of(model, "step1."))
+        step += 1
+    check(any(m < 1 for m in lrms) and lrms[0] == 1, "the run crosses 80% progress")
+    t.update(params_of(model, "final."))
+    t.update(chat_data("data", convs))
+    t.update(chat_data("data.val", val))
+    t.update({"data.token_bytes": token_bytes,
+              "batch.x": torch.stack(xs).to(torch.int64), "batch.y": torch.stack(ys),
+              "out.val_steps": torch.tensor(val_steps, dtype=torch.int64)})
+    t.update(doubles("out.", micro_loss=micro_losses, lrm=lrms, progress=progs, momentum=moms,
+                     val_bpb=vals))
+    # two ranks' generators: each takes conversations rank, rank+2, ...
+    for r in range(2):
+        g = mid_generators(convs, val, r, 2)["mid_data_generator"]("train")
+        got = [(a, b.clone()) for a, b in (next(g) for _ in range(4))]
+        t["w2.r%d.x" % r] = torch.stack([a for a, _ in got]).to(torch.int64)
+        t["w2.r%d.y" % r] = torch.stack([b for _, b in got])
+    md = metadata({"case": "mid_train's loop over one epoch, one process",
+                   "grad_accum": MID_ACCUM, "steps": step, "eval_every": MID_EVAL_EVERY,
+                   "eval_tokens": MID_EVAL_TOKENS, "init_lr_frac": 1.0,
+                   "lr_schedule": "1 until progress 0.8, then linear to 0 (b8076dd); v1's ramp not used",
+                   "functions": "mid_data_generator, get_muon_momentum executed from scripts/mid_train.py"},
+                  CHAT_CFG, CHAT_B, CHAT_T)
+    print(f"mid: {step} steps, {len(xs)} batches, val bpb {vals}")
+    return t, md
+
+
+SFT_CONVS, SFT_VAL_CONVS, SFT_EXAMPLES, SFT_EPOCHS = 23, 7, 4, 2
+SFT_EVAL_EVERY, SFT_EVAL_STEPS = 3, 3
+
+
+def sft_generators(rank, world, num_iterations):
+    ns = dict(tokenizer=ChatTokenizer(), ddp_rank=rank, ddp_world_size=world, device="cpu",
+              torch=torch, num_iterations=num_iterations)
+    return script_functions("chat_sft.py", ("sft_data_generator", "get_lr_multiplier"), ns)
+
+
+def sft_case():
+    gen = torch.Generator().manual_seed(SEED_DATA + 4)
+    convs, val = fake_conversations(gen, SFT_CONVS), fake_conversations(gen, SFT_VAL_CONVS)
+    accum = SFT_EXAMPLES // (CHAT_B * 1)
+    num_iterations = (len(convs) // SFT_EXAMPLES) * SFT_EPOCHS   # chat_sft.py:130
+    ns = sft_generators(0, 1, num_iterations)
+    model = build_model(torch.float32, CHAT_CFG)
+    t = params_of(model, "param.")
+    optimizers = chat_optimizers(model, 0.02)
+    train_iter = iter(ns["sft_data_generator"](convs, batch_size=CHAT_B))
+    # chat_sft.py:170-240, one process
+    micro_losses, ntok, lrms, vals, val_steps = [], [], [], [], []
+    for step in range(num_iterations):
+        last_step = step == num_iterations - 1
+        if last_step or step % SFT_EVAL_EVERY == 0:
+            val_iter = iter(ns["sft_data_generator"](val, batch_size=CHAT_B))
+            with torch.no_grad():
+                losses = [model(*next(val_iter)) for _ in range(SFT_EVAL_STEPS)]
+            vals.append(torch.stack(losses).mean().item())
+            val_steps.append(step)
+        if last_step:
+            break
+        losses, num_tokens = [], 0
+        for k in range(accum):
+            x, y = next(train_iter)
+            t["batch.%d.%d.x" % (step, k)], t["batch.%d.%d.y" % (step, k)] = x, y
+            loss = model(x, y)
+            losses.append(loss.item())
+            (loss / accum).backward()
+            num_tokens += int((y >= 0).sum())
+        lrm = ns["get_lr_multiplier"](step)
+        set_lrs(optimizers, lrm)
+        step_optimizers(optimizers, model)
+        micro_losses.append(losses), ntok.append(num_tokens), lrms.append(lrm)
+        if step == 0:
+            t.update(params_of(model, "step1."))
+    t.update(params_of(model, "final."))
+    t.update(chat_data("data", convs))
+    t.update(chat_data("data.val", val))
+    t.update({"out.num_tokens": torch.tensor(ntok, dtype=torch.int64),
+              "out.val_steps": torch.tensor(val_steps, dtype=torch.int64)})
+    t.update(doubles("out.", micro_loss=micro_losses, lrm=lrms, val_loss=vals))
+    for r in range(2):
+        g = sft_generators(r, 2, num_iterations)["sft_data_generator"](convs, batch_size=CHAT_B)
+        for k in range(8):
+            t["w2.r%d.%d.x" % (r, k)], t["w2.r%d.%d.y" % (r, k)] = next(g)
+    md = metadata({"case": "chat_sft's loop, two epochs, one process",
+                   "grad_accum": accum, "num_iterations": num_iterations, "num_epochs": SFT_EPOCHS,
+                   "target_examples_per_step": SFT_EXAMPLES, "eval_every": SFT_EVAL_EVERY,
+                   "eval_steps": SFT_EVAL_STEPS, "init_lr_frac": 0.02, "pad": ASSISTANT_END,
+                   "functions": "sft_data_generator, get_lr_multiplier executed from scripts/chat_sft.py"},
+                  CHAT_CFG, CHAT_B, CHAT_T)
+    print(f"sft: {num_iterations} iterations, val loss {vals}")
+    return t, md
+
+
 # ---- writing ----
 
 def save(path, tensors, md):
@@ -507,6 +774,10 @@ def main():
         save(args.out_bpb, *bpb_case())
     if args.out_dist:
         save(args.out_dist, *dist_case())
+    if args.out_mid:
+        save(args.out_mid, *mid_case())
+    if args.out_sft:
+        save(args.out_sft, *sft_case())
 
 
 if __name__ == "__main__":
