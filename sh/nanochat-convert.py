@@ -4,6 +4,7 @@
   nanochat-convert.py to-nc MODEL_PT META_JSON TOKENIZER OUT_DIR [--step N] [--stage S]
   nanochat-convert.py to-nanochat NC_DIR OUT_DIR [--step N] [--bf16-wte]
   nanochat-convert.py tokenizer TOKENIZER_PKL RANKFILE
+  nanochat-convert.py tokenizer-pkl RANKFILE TOKENIZER_PKL [--pattern P]
 
 Needs PyTorch and safetensors (tiktoken too for `tokenizer`). Not in the
 project's .venv: PyTorch is a very large download.
@@ -39,6 +40,17 @@ to-nanochat
   slightly from a native run. --bf16-wte saves wte in bfloat16 as nanochat
   does: that rounds a wte nc trained, and is exact for one that came from
   nanochat (to-nc only widened it). The tokenizer is not converted.
+
+tokenizer-pkl
+  The other way: a tiktoken rank file (what `nc-bpe export` writes) becomes
+  the tokenizer.pkl nanochat's get_tokenizer() loads, a pickled tiktoken
+  Encoding made as nanochat's RustBPETokenizer makes it: the ranks, then
+  nanochat's nine special tokens numbered from the number of ranks on (the
+  ids nc gives them too), and nanochat's split pattern unless --pattern
+  gives the tokenizer's own. With it, nanochat's chat_cli.py and
+  chat_eval.py run nc's mid and sft checkpoints: put the pickle in
+  $NANOCHAT_BASE_DIR/tokenizer/ and the output of to-nanochat in
+  $NANOCHAT_BASE_DIR/mid_checkpoints/dN/ or chatsft_checkpoints/dN/.
 
 Only nanochat v1's architecture is accepted: the state_dict must hold exactly
 wte, per layer attn.c_q/c_k/c_v/c_proj and mlp.c_fc/c_proj, and lm_head, with
@@ -265,6 +277,56 @@ def tokenizer(args):
           f"next: nc-bpe import -o TOKENIZER {args.rankfile}", file=sys.stderr)
 
 
+# nanochat v1's split pattern and special tokens (nanochat/tokenizer.py)
+NANOCHAT_PATTERN = (r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,2}| ?[^\s\p{L}\p{N}]++[\r\n]*"
+                    r"|\s*[\r\n]|\s+(?!\S)|\s+")
+NANOCHAT_SPECIALS = ("<|bos|>", "<|user_start|>", "<|user_end|>", "<|assistant_start|>",
+                     "<|assistant_end|>", "<|python_start|>", "<|python_end|>", "<|output_start|>",
+                     "<|output_end|>")
+
+
+def tokenizer_pkl(args):
+    import base64
+    import binascii
+
+    import tiktoken
+
+    ranks = {}
+    with open(args.rankfile, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            try:
+                if len(parts) != 2:
+                    raise ValueError
+                token, rank = base64.b64decode(parts[0], validate=True), int(parts[1])
+            except (ValueError, binascii.Error):
+                raise Refusal(f"{args.rankfile}:{lineno}: not 'BASE64 RANK'")
+            if rank != len(ranks) or token in ranks:
+                raise Refusal(f"{args.rankfile}:{lineno}: rank {rank} out of order or token repeated")
+            ranks[token] = rank
+    if len(ranks) < 256:
+        raise Refusal(f"{args.rankfile}: {len(ranks)} ranks, fewer than the 256 single bytes")
+    specials = {name: len(ranks) + i for i, name in enumerate(NANOCHAT_SPECIALS)}
+    enc = tiktoken.Encoding(name="rustbpe", pat_str=args.pattern or NANOCHAT_PATTERN,
+                            mergeable_ranks=ranks, special_tokens=specials)
+    if os.path.lexists(args.pkl):
+        raise Refusal(f"{args.pkl}: already exists")
+    tmp = f"{args.pkl}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            pickle.dump(enc, f)
+        fsync_path(tmp)
+        os.rename(tmp, args.pkl)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    print(f"wrote {args.pkl}: {len(ranks)} ranks and {len(specials)} special tokens, "
+          f"vocabulary {len(ranks) + len(specials)}", file=sys.stderr)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 2)[2],
@@ -289,6 +351,11 @@ def main():
     c.add_argument("pkl", metavar="TOKENIZER_PKL")
     c.add_argument("rankfile", metavar="RANKFILE")
     c.set_defaults(run=tokenizer)
+    d = sub.add_parser("tokenizer-pkl", help="tiktoken rank file (nc-bpe export) -> nanochat tokenizer.pkl")
+    d.add_argument("rankfile", metavar="RANKFILE")
+    d.add_argument("pkl", metavar="TOKENIZER_PKL")
+    d.add_argument("--pattern", help="the split pattern (default: nanochat's)")
+    d.set_defaults(run=tokenizer_pkl)
     args = p.parse_args()
     try:
         args.run(args)

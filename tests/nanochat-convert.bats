@@ -267,3 +267,48 @@ save_file(t, sys.argv[2], metadata=md)' "$T/nc/model.safetensors" "$T/soft.safet
 	assert_output --partial "config.softcap is '30'"
 	[ ! -e "$T/back30/model_000005.pt" ]
 }
+
+@test "an nc sft checkpoint and tokenizer load in nanochat's own load_model('sft'), as chat_cli.py loads them" {
+	[ -n "${NANOCHAT_DIR:-}" ] && [ -f "$NANOCHAT_DIR/nanochat/checkpoint_manager.py" ] ||
+		skip "NANOCHAT_DIR does not name a nanochat v1 work tree"
+	"$TPY" -c 'import tiktoken, tokenizers' 2>/dev/null || skip "no tiktoken and tokenizers in $TPY (nanochat's tokenizer imports both)"
+	tiny_data 21 200000 20
+	nc-train base -t "$T/tok" --data "$T/data" -o "$T/base" --depth=2 --max-seq-len=32 \
+		--device-batch-size=4 --total-batch-size=128 --num-iterations=3 --eval-every=0 --quiet >/dev/null
+	nc-shard chat --quiet -t "$T/tok" -o "$T/chat.bin" tests/fixtures/chat/conversations.jsonl
+	nc-train sft --from="$T/base" --train="$T/chat.bin" --val="$T/chat.bin" -o "$T/sft" \
+		--device-batch-size=2 --target-examples-per-step=4 --eval-every=0 --quiet >/dev/null
+	ckpt=$(ls -d "$T"/sft/step_* | tail -1)
+	# the tokenizer: nc-bpe export, then the pickle nanochat's get_tokenizer() reads
+	base=$T/nanochat-base
+	mkdir -p "$base/tokenizer"
+	nc-bpe export -t "$T/tok" -o "$T/ranks.tiktoken"
+	run convert tokenizer-pkl "$T/ranks.tiktoken" "$base/tokenizer/tokenizer.pkl"
+	assert_success
+	assert_output "wrote $base/tokenizer/tokenizer.pkl: 391 ranks and 9 special tokens, vocabulary 400"
+	run convert tokenizer-pkl "$T/ranks.tiktoken" "$base/tokenizer/tokenizer.pkl"
+	assert_failure 1
+	assert_output "nanochat-convert: $base/tokenizer/tokenizer.pkl: already exists"
+	convert to-nanochat "$ckpt" "$base/chatsft_checkpoints/d2" 2>/dev/null
+	# nanochat loads the newest sft checkpoint of the largest model, and its
+	# tokenizer renders a conversation to the ids and mask nc-shard chat makes
+	head -2 tests/fixtures/chat/conversations.jsonl | tail -1 >"$T/conv.jsonl"
+	nc-shard chat -t "$T/tok" --ids "$T/conv.jsonl" >"$T/nc-ids"   # id/mask pairs
+	NANOCHAT_BASE_DIR=$base PYTHONPATH=$NANOCHAT_DIR "$TPY" - "$T/conv.jsonl" "$ckpt/model.safetensors" >"$T/py-ids" <<'EOF2'
+import json, sys, torch
+from safetensors import safe_open
+from nanochat.checkpoint_manager import load_model
+model, tok, meta = load_model("sft", torch.device("cpu"), phase="eval")
+with safe_open(sys.argv[2], framework="pt") as f:
+    for name in f.keys():
+        want = f.get_tensor(name)
+        got = model.state_dict()[name].float()
+        assert torch.equal(got, want), name
+assert meta["model_config"]["n_layer"] == 2, meta
+ids, mask = tok.render_conversation(json.loads(open(sys.argv[1]).read()))
+print(" ".join("%d/%d" % im for im in zip(ids, mask)))
+EOF2
+	run cat "$T/py-ids"
+	assert_output "$(head -1 "$T/nc-ids")"
+	[ "$(wc -w <"$T/py-ids")" -gt 20 ]
+}
