@@ -179,7 +179,7 @@ all_ids() {
 	usage_error "tokens: a tokenizer is required (-t FILE)" nc-shard tokens -o "$T/x" "$T/a.jsonl"
 	usage_error "unknown command 'nope'" nc-shard nope
 	usage_error "info: no shards given" nc-shard info
-	usage_error "a command is required (docs, tokens, chat, info, verify, cat, manifest)" nc-shard
+	usage_error "a command is required (docs, tokens, chat, task, info, verify, cat, manifest)" nc-shard
 	usage_error "tokens: an output directory is required (-o DIR)" nc-shard tokens -t "$T/tok" "$T/a.jsonl"
 	usage_error "chat: --ids and --show exclude each other" nc-shard chat --ids --show -t "$T/tok"
 	usage_error "verify: no shards given" nc-shard verify -t "$T/tok"
