@@ -205,11 +205,15 @@ static json_t *abcd(void)
 }
 
 /* MMLU's subject from a hendrycks file name: "data/dev/anatomy_dev.csv"
- * is anatomy; a name without a split suffix is taken whole. */
+ * is anatomy, as is the member "dev/anatomy_dev.csv" of an archive (named
+ * "ARCHIVE:MEMBER" in source); a name without a split suffix is taken
+ * whole. */
 static json_t *subject_of_file(const char *source)
 {
-	const char *base = strrchr(source, '/');
-	base = base ? base + 1 : source;
+	const char *base = source;
+	for (const char *c = source; *c; c++)
+		if (*c == '/' || *c == ':')
+			base = c + 1;
 	size_t n = strlen(base);
 	if (n > 4 && strcmp(base + n - 4, ".csv") == 0)
 		n -= 4;

@@ -457,3 +457,134 @@ sys.exit(0 if a==b else 1)' "$T/fw.got" "$T/fw.want"
 	assert_output ''
 	assert_equal "$stderr" "nc-shard: tests/fixtures/parquet-unsupported/lz4-codec.parquet: row group 0: column text: page at byte 4: unsupported codec LZ4_RAW (7)"
 }
+
+# ---- tasks: data sets as conversation streams ----
+
+TASKS=tests/fixtures/tasks
+
+# run_case NAME TASK OPTIONS FILES: nc-shard task on the fixture files
+# (OPTIONS "-": none).
+run_case() {
+	local opts=() files=()
+	[ "$3" = - ] || read -ra opts <<<"$3"
+	for f in $4; do files+=("$TASKS/$f"); done
+	nc-shard task "$2" "${opts[@]}" "${files[@]}"
+}
+
+@test "task turns real MMLU, ARC, GSM8K, identity and SmolTalk rows into nanochat's conversations, rendered as nanochat renders them" {
+	# golden/: nanochat's own task code and render_conversation on the same
+	# rows (tests/oracle/nanochat_tasks_ref.py)
+	nc-bpe import -o "$T/t600" tests/fixtures/bpe/train-600.ranks
+	n=0
+	while IFS=$'\t' read -r name task opts files; do
+		[[ $name = \#* ]] && continue
+		run_case "$name" "$task" "$opts" "$files" >"$T/$name.jsonl"
+		cmp "$T/$name.jsonl" "$TASKS/golden/$name.jsonl"
+		nc-shard chat --ids -t "$T/t600" "$T/$name.jsonl" >"$T/$name.ids"
+		cmp "$T/$name.ids" "$TASKS/golden/$name.ids"
+		n=$((n + 1))
+	done <"$TASKS/cases"
+	[ "$n" -eq 11 ]
+}
+
+@test "task lists rows in HF's shuffle order: numpy.random.default_rng(seed).permutation over all files, then the slice" {
+	need_oracle
+	"$PY" -c '
+import json, sys
+for k in range(3):
+    with open(sys.argv[1] + "/g%d.jsonl" % k, "w") as f:
+        for i in range(k * 1500, (k + 1) * 1500):
+            f.write(json.dumps({"question": "q%d" % i, "answer": "a %d" % i}) + "\n")' "$T"
+	g=("$T/g0.jsonl" "$T/g1.jsonl" "$T/g2.jsonl")
+	order() {
+		"$PY" -c 'import json, sys
+for line in sys.stdin: print(json.loads(line)["messages"][0]["content"][1:])'
+	}
+	numpy() {
+		"$PY" -c 'import numpy as np, sys
+seed, start, stop, step = (int(a) for a in sys.argv[1:])
+p = np.random.default_rng(seed).permutation(4500)
+print("\n".join(str(i) for i in p[start:stop:step]))' "$@"
+	}
+	nc-shard task gsm8k "${g[@]}" | order >"$T/got"
+	numpy 42 0 4500 1 >"$T/want"
+	cmp "$T/got" "$T/want"
+	nc-shard task gsm8k --seed=5 --start=10 --stop=4000 --step=7 "${g[@]}" | order >"$T/got"
+	numpy 5 10 4000 7 >"$T/want"
+	cmp "$T/got" "$T/want"
+	# --no-shuffle: the files' order; a stop past the end is the end
+	nc-shard task gsm8k --no-shuffle --start=4490 --stop=9000 "${g[@]}" | order >"$T/got"
+	[ "$(tr '\n' ' ' <"$T/got")" = "4490 4491 4492 4493 4494 4495 4496 4497 4498 4499 " ]
+}
+
+@test "task identity keeps the file's order unless asked to shuffle, as CustomJSON does" {
+	need_oracle
+	nc-shard task identity "$TASKS/identity.jsonl" >"$T/id.jsonl"
+	"$PY" -c 'import json, sys
+a = [json.loads(l)["messages"] for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+sys.exit(a != b)' "$T/id.jsonl" "$TASKS/identity.jsonl"
+}
+
+@test "task reads MMLU's CSVs from a tar or zip archive, the subject from each member's name" {
+	(cd "$TASKS" && tar -cf "$T/mmlu.tar" abstract_algebra_dev.csv college_physics_dev.csv world_religions_dev.csv)
+	nc-shard task mmlu "$T/mmlu.tar" | cmp - "$TASKS/golden/mmlu-csv.jsonl"
+	(cd "$TASKS" && rm -f "$T/mmlu.zip" && python3 -m zipfile -c "$T/mmlu.zip" world_religions_dev.csv)
+	run nc-shard task mmlu --no-shuffle --stop=1 "$T/mmlu.zip#world_religions_dev.csv"
+	assert_success
+	assert_output --partial '"subject":"world_religions"'
+}
+
+@test "task refuses each bad row, naming file and line, and writes nothing" {
+	n=0
+	while IFS=$'\t' read -r task row why; do
+		[[ $task = \#* ]] && continue
+		printf '%s\n' "$row" >"$T/bad.jsonl"
+		run --separate-stderr nc-shard task "$task" "$T/bad.jsonl"
+		assert_failure 1
+		assert_output ''
+		assert_equal "$stderr" "nc-shard: $T/bad.jsonl:1: $why"
+		n=$((n + 1))
+	done <"$TASKS/bad.tsv"
+	[ "$n" -ge 30 ]
+	# the first bad row in input order is named; -o FILE is left as it was
+	{ head -3 "$TASKS/gsm8k_train.jsonl"; echo '{"question":"q"}'; echo '{"answer":"a"}'; } >"$T/bad.jsonl"
+	echo kept >"$T/out.jsonl"
+	run --separate-stderr nc-shard task gsm8k -o "$T/out.jsonl" "$T/bad.jsonl"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/bad.jsonl:4: no \"answer\" field"
+	[ "$(cat "$T/out.jsonl")" = kept ]
+	run --separate-stderr nc-shard task gsm8k -o "$T/new.jsonl" "$T/bad.jsonl"
+	assert_failure 1
+	[ ! -e "$T/new.jsonl" ]
+}
+
+@test "task refuses bad MMLU CSV records and mistyped Parquet columns, naming file and row" {
+	printf 'q,a,b,c,d,B\n"q, two",a,b,c,d,E\n' >"$T/bad_dev.csv"
+	run --separate-stderr nc-shard task mmlu "$T/bad_dev.csv"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/bad_dev.csv:2: MMLU answer \"E\" is not A, B, C or D"
+	printf 'q,a,b,c,d,A\nq,a,b,c,D\n' >"$T/short_dev.csv"
+	run --separate-stderr nc-shard task mmlu "$T/short_dev.csv"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/short_dev.csv:2: an MMLU CSV record has 6 fields (question, A, B, C, D, answer), this has 5"
+	need_oracle
+	"$PY" -c 'import sys, pyarrow as pa, pyarrow.parquet as pq
+rows = [{"question": "q%d" % i, "subject": "s", "choices": ["a", "b", "c", "d"], "answer": "ABCD"[i % 4]} for i in range(3)]
+pq.write_table(pa.Table.from_pylist(rows), sys.argv[1])' "$T/str_answer.parquet"
+	run --separate-stderr nc-shard task mmlu "$T/str_answer.parquet"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/str_answer.parquet: row 1: \"answer\" is a string, not an integer"
+}
+
+@test "task: usage errors" {
+	usage_error "task: a task name is required (smoltalk, mmlu, arc, gsm8k, identity)" nc-shard task
+	usage_error "task: 'mmlu2' is not a task (smoltalk, mmlu, arc, gsm8k, identity)" nc-shard task mmlu2 x.csv
+	usage_error "task: --stop=3 is below --start=5" nc-shard task mmlu --start=5 --stop=3 x.csv
+	usage_error "--step: 0 is out of range [1, 18446744073709551614]" nc-shard task mmlu --step=0 x.csv
+	run --separate-stderr nc-shard task gsm8k --start=30 "$TASKS/gsm8k_train.jsonl"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: --start=30 selects none of the 30 rows"
+}
