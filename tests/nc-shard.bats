@@ -588,3 +588,44 @@ pq.write_table(pa.Table.from_pylist(rows), sys.argv[1])' "$T/str_answer.parquet"
 	assert_failure 1
 	assert_equal "$stderr" "nc-shard: --start=30 selects none of the 30 rows"
 }
+
+@test "a JSON file holding one pretty-printed array is read as its elements, one record each" {
+	printf '[\n  {"text": "one"},\n  {"text": "two\\n"}\n]\n' >"$T/arr.json"
+	run nc-shard docs "$T/arr.json"
+	assert_success
+	assert_output '{"text":"one"}
+{"text":"two\n"}'
+	# in an archive too; an element without the field is named by its row
+	printf '[\n{"text": "a"},\n{"txt": "b"}\n]\n' >"$T/arr2.json"
+	tar -cf "$T/arr.tar" -C "$T" arr.json arr2.json
+	run --separate-stderr nc-shard docs "$T/arr.tar"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/arr.tar:arr2.json: row 2: no \"text\" string in this record"
+	printf '[\n {"text": "a"},\n {"text": "b" "c"}\n]\n' >"$T/bad.json"
+	run --separate-stderr nc-shard docs "$T/bad.json"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/bad.json:3: malformed JSON at column 17: '}' expected near '\"c\"'"
+	# a line holding a whole array is still one record (nanochat's identity lines)
+	run nc-shard task identity --stop=1 "$TASKS/identity.jsonl"
+	assert_success
+}
+
+@test "task reads the real ARC-Easy train export (a JSON array) and GSM8K train whole" {
+	d=$ROOT/../shared/data/eval-samples
+	[ -d "$d" ] || skip "no real data samples beside the checkout"
+	need_oracle
+	"$PY" -c 'import json, sys
+for r in json.load(open(sys.argv[1])): print(json.dumps(r))' "$d/arc/arc_easy_train.hf.json" >"$T/arc.jsonl"
+	nc-shard task arc "$d/arc/arc_easy_train.hf.json" >"$T/arc1"
+	nc-shard task arc "$T/arc.jsonl" | cmp - "$T/arc1"
+	[ "$(wc -l <"$T/arc1")" -eq 2251 ]
+	# every conversation renders (the goldens check rendering on fixture rows)
+	nc-bpe import -o "$T/t600" tests/fixtures/bpe/train-600.ranks
+	nc-shard chat -t "$T/t600" -o "$T/arc.bin" "$T/arc1" 2>/dev/null
+	nc-shard task gsm8k "$d/gsm8k/train.jsonl" | nc-shard chat -t "$T/t600" -o "$T/gsm.bin" 2>/dev/null
+	run nc-shard info "$T/gsm.bin"
+	assert_output --partial "mask=yes"
+	nc-shard task mmlu "$d"/mmlu/dev/*.csv | nc-shard chat --quiet -t "$T/t600" -o "$T/mmlu.bin"
+	[ "$(nc-shard task mmlu "$d"/mmlu/dev/*.csv | wc -l)" -eq 285 ]
+}
