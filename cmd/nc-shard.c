@@ -7,6 +7,7 @@
 #include "../lib/ids.h"
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
+#include "../lib/mixture.h"
 #include "../lib/parse.h"
 #include "../lib/reader.h"
 #include "../lib/shard.h"
@@ -31,6 +32,7 @@ static void usage(FILE *fp)
 	      "                       [--format=F] [FILE...]\n"
 	      "       nc-shard task   NAME [-o FILE] [--no-shuffle|--shuffle] [--seed=N]\n"
 	      "                       [--start=N] [--stop=N] [--step=N] [--format=F] [FILE...]\n"
+	      "       nc-shard mix    [-o FILE] [--seed=N] FILE...\n"
 	      "       nc-shard info   SHARD...\n"
 	      "       nc-shard verify [-t TOKENIZER] SHARD...\n"
 	      "       nc-shard cat    [-o FILE] [--ids] SHARD...\n"
@@ -42,6 +44,8 @@ static void usage(FILE *fp)
 	      "--format=auto|jsonl|text|lines|parquet|csv.\n"
 	      "task NAME: smoltalk, mmlu, arc, gsm8k (shuffled as HF's .shuffle(seed=42) by\n"
 	      "default), identity (not shuffled); writes a conversation stream.\n"
+	      "mix: the lines of conversation streams, shuffled together as nanochat's\n"
+	      "TaskMixture does (seed 42); a file listed twice is oversampled.\n"
 	      "Common options: --threads=N  --progress  --quiet  -h.  See nc-shard(1).\n",
 	      fp);
 }
@@ -79,13 +83,12 @@ static const struct option longopts[] = {
 
 static struct {
 	const char *out, *tok, *column;
-	uint64_t max_chars, doc_cap, shard_tokens, val_docs, max_tokens;
+	uint64_t max_chars, doc_cap, shard_tokens, val_docs, max_tokens, seed;
 	int format, progress, ids, show;
 	int shuffle;                  /* -1: the task's own default */
-	uint64_t seed, start, stop, step;
+	uint64_t start, stop, step;
 } opt = {
 	.shuffle = -1,
-	.seed = 42,                   /* HF .shuffle(seed=42), as tasks/mmlu.py and the others load */
 	.stop = UINT64_MAX,
 	.step = 1,
 	.column = "text",
@@ -93,6 +96,8 @@ static struct {
 	.doc_cap = UINT64_MAX / 2,
 	.shard_tokens = 1u << 26,
 	.max_tokens = 2048,           /* render_conversation's max_tokens, spec §1.8 */
+	.seed = 42,                   /* TaskMixture's random.Random(42), spec §4.8, and HF's
+				       * .shuffle(seed=42) of tasks/mmlu.py and the others */
 	.format = NC_DOCS_AUTO,
 };
 
@@ -234,6 +239,16 @@ static int cmd_task(int argc, char **argv)
 				 opt.start, opt.stop, opt.step};
 	struct nc_task_stats st;
 	if (nc_task_files(t, argv + 1, argc - 1, &o, opt.out, &st) != 0)
+		nc_die_err();
+	return 0;
+}
+
+static int cmd_mix(int argc, char **argv)
+{
+	if (argc == 0)
+		nc_usage_error("mix: no files given");
+	uint64_t rows;
+	if (nc_mixture_write(argv, argc, opt.seed, opt.out, &rows) != 0)
 		nc_die_err();
 	return 0;
 }
@@ -382,7 +397,7 @@ static int cmd_manifest(int argc, char **argv)
 
 static const struct nc_command commands[] = {
 	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"task", cmd_task},
-	{"info", cmd_info},
+	{"mix", cmd_mix}, {"info", cmd_info},
 	{"verify", cmd_verify}, {"cat", cmd_cat}, {"manifest", cmd_manifest},
 };
 

@@ -23,7 +23,7 @@ static void mt_init_genrand(struct nc_pyrand *r, uint32_t s)
 	r->idx = MT_N;
 }
 
-static void mt_init_by_array(struct nc_pyrand *r, const uint32_t *key, int len)
+void nc_pyrand_seed_words(struct nc_pyrand *r, const uint32_t *key, int len)
 {
 	uint32_t *mt = r->mt;
 	int i = 1, j = 0;
@@ -55,7 +55,7 @@ static void mt_init_by_array(struct nc_pyrand *r, const uint32_t *key, int len)
 void nc_pyrand_seed(struct nc_pyrand *r, uint64_t seed)
 {
 	uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
-	mt_init_by_array(r, key, key[1] ? 2 : 1);
+	nc_pyrand_seed_words(r, key, key[1] ? 2 : 1);
 }
 
 static void mt_refill(struct nc_pyrand *r)

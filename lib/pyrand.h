@@ -24,6 +24,9 @@ struct nc_pyrand {
 /* random.Random(seed) for a non-negative integer seed below 2^64 (Python
  * seeds with abs(seed), so the caller passes the absolute value). */
 void nc_pyrand_seed(struct nc_pyrand *r, uint64_t seed);
+/* random.Random(seed) for any seed: abs(seed) as n >= 1 little-endian
+ * 32-bit words, as few as hold it (MT19937's init_by_array key). */
+void nc_pyrand_seed_words(struct nc_pyrand *r, const uint32_t *key, int n);
 /* One MT19937 output word (genrand_uint32). */
 uint32_t nc_pyrand_u32(struct nc_pyrand *r);
 /* getrandbits(k) for 1 <= k <= 64. */

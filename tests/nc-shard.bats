@@ -179,11 +179,12 @@ all_ids() {
 	usage_error "tokens: a tokenizer is required (-t FILE)" nc-shard tokens -o "$T/x" "$T/a.jsonl"
 	usage_error "unknown command 'nope'" nc-shard nope
 	usage_error "info: no shards given" nc-shard info
-	usage_error "a command is required (docs, tokens, chat, task, info, verify, cat, manifest)" nc-shard
+	usage_error "a command is required (docs, tokens, chat, task, mix, info, verify, cat, manifest)" nc-shard
 	usage_error "tokens: an output directory is required (-o DIR)" nc-shard tokens -t "$T/tok" "$T/a.jsonl"
 	usage_error "chat: --ids and --show exclude each other" nc-shard chat --ids --show -t "$T/tok"
 	usage_error "verify: no shards given" nc-shard verify -t "$T/tok"
 	usage_error "cat: no shards given" nc-shard cat --ids
+	usage_error "mix: no files given" nc-shard mix -o "$T/x"
 }
 
 @test "an unknown option or a missing value: one line naming it and the help hint, on stderr" {
@@ -337,6 +338,76 @@ $T/sum/val_00000.bin"
 
 # A FineWeb-Edu-shaped shard (text column, zstd, no dictionary, many row
 # groups) and a SmolTalk-shaped one, written by pyarrow.
+# Conversation streams of N rows each for mix: T/convN.jsonl.
+make_convs() {
+	for n in "$@"; do
+		python3 -c 'import json, random, sys
+n = int(sys.argv[1]); r = random.Random(n)
+for i in range(n):
+    words = " ".join(r.choice(["a", "bb", "ccc", "\u00e9t\u00e9"]) for _ in range(r.randint(1, 30)))
+    print(json.dumps({"messages": [{"role": "user", "content": "%d/%d %s" % (n, i, words)},
+                                   {"role": "assistant", "content": words[::-1]}]}, ensure_ascii=False))' "$n" >"$T/conv$n.jsonl"
+	done
+}
+
+@test "mix lists conversations in nanochat's TaskMixture order; a file listed twice is oversampled" {
+	make_convs 1500 700 2300
+	set -- "$T/conv1500.jsonl" "$T/conv700.jsonl" "$T/conv2300.jsonl" "$T/conv700.jsonl"
+	nc-shard mix -o "$T/mix.jsonl" "$@"
+	python3 "$ORACLE/task_mixture.py" "$@" >"$T/want"
+	cmp "$T/mix.jsonl" "$T/want"
+	assert_equal "$(wc -l <"$T/mix.jsonl")" 5200
+	# every row of the file listed twice is there twice, the others once
+	assert_equal "$(grep -c '"700/' "$T/mix.jsonl")" 1400
+	assert_equal "$(sort "$T/mix.jsonl" | uniq -d | wc -l)" 700
+	# nothing left in order: the first 100 lines come from more than one file
+	assert_equal "$(head -100 "$T/mix.jsonl" | grep -o '"content": "[0-9]*/' | sort -u | wc -l)" 3
+}
+
+@test "mix --seed=N shuffles with random.Random(N), to stdout" {
+	make_convs 1500 700
+	for seed in 0 1337 4294967301 18446744073709551615; do
+		nc-shard mix --seed=$seed "$T/conv1500.jsonl" "$T/conv700.jsonl" >"$T/mix"
+		python3 "$ORACLE/task_mixture.py" --seed=$seed "$T/conv1500.jsonl" "$T/conv700.jsonl" | cmp - "$T/mix"
+	done
+}
+
+@test "mix writes each line back byte for byte: CRLF, no final newline, bytes that are not UTF-8" {
+	printf '{"messages":1}\r\n{"x":"\377"}\n[]' >"$T/odd.jsonl"
+	make_convs 700
+	nc-shard mix "$T/odd.jsonl" "$T/conv700.jsonl" >"$T/mix"
+	python3 "$ORACLE/task_mixture.py" "$T/odd.jsonl" "$T/conv700.jsonl" | cmp - "$T/mix"
+	grep -q $'^{"messages":1}\r$' "$T/mix"
+	grep -qx '\[\]' "$T/mix"
+}
+
+@test "mix equals nanochat's own TaskMixture (when NANOCHAT_DIR has tasks/common.py)" {
+	[ -n "${NANOCHAT_DIR:-}" ] || skip "NANOCHAT_DIR is not set (a nanochat work tree, e.g. git archive 3a5e0bc of karpathy/nanochat)"
+	[ -f "$NANOCHAT_DIR/tasks/common.py" ] || skip "NANOCHAT_DIR=$NANOCHAT_DIR has no tasks/common.py"
+	make_convs 1500 700 2300
+	set -- "$T/conv700.jsonl" "$T/conv1500.jsonl" "$T/conv700.jsonl" "$T/conv2300.jsonl"
+	nc-shard mix "$@" >"$T/mix"
+	python3 "$ORACLE/task_mixture.py" --nanochat "$NANOCHAT_DIR" "$@" | cmp - "$T/mix"
+}
+
+@test "bad input to mix: an empty line or a missing file is named, and -o is left as it was" {
+	make_convs 700
+	printf '{"messages":[]}\n{"messages":[]}\n \r\n{"messages":[]}\n' >"$T/blank.jsonl"
+	echo keep >"$T/out"
+	run --separate-stderr nc-shard mix -o "$T/out" "$T/conv700.jsonl" "$T/blank.jsonl"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/blank.jsonl:3: an empty line, where a conversation was expected"
+	printf 'a\n\n' >"$T/blank2.jsonl"
+	run --separate-stderr nc-shard mix -o "$T/out" "$T/blank2.jsonl"
+	assert_equal "$stderr" "nc-shard: $T/blank2.jsonl:2: an empty line, where a conversation was expected"
+	run --separate-stderr nc-shard mix -o "$T/out" "$T/conv700.jsonl" "$T/nope.jsonl"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/nope.jsonl: No such file or directory"
+	assert_equal "$(cat "$T/out")" keep
+	[ -z "$(ls "$T" | grep 'out\.tmp')" ]
+}
+
 make_parquet_sets() {
 	"$PY" - "$T" <<'PY'
 import json, random, sys
