@@ -4,16 +4,19 @@
 #include "file.h"
 #include "mem.h"
 #include "pyrand.h"
+#include "spelling.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static const struct nc_task tasks[] = {
-	{"smoltalk", NC_TASK_SMOLTALK, 1},
-	{"mmlu", NC_TASK_MMLU, 1},
-	{"arc", NC_TASK_ARC, 1},
-	{"gsm8k", NC_TASK_GSM8K, 1},
-	{"identity", NC_TASK_IDENTITY, 0},   /* CustomJSON keeps the file's order */
+	{"smoltalk", NC_TASK_SMOLTALK, 1, 0},
+	{"mmlu", NC_TASK_MMLU, 1, 0},
+	{"arc", NC_TASK_ARC, 1, 0},
+	{"gsm8k", NC_TASK_GSM8K, 1, 0},
+	{"identity", NC_TASK_IDENTITY, 0, 0},   /* CustomJSON keeps the file's order */
+	{"spellingbee", NC_TASK_SPELLINGBEE, 0, 1},
+	{"simplespelling", NC_TASK_SIMPLESPELLING, 0, 1},
 };
 
 const struct nc_task *nc_task_named(const char *name)
@@ -21,7 +24,7 @@ const struct nc_task *nc_task_named(const char *name)
 	for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++)
 		if (strcmp(tasks[i].name, name) == 0)
 			return &tasks[i];
-	nc_fail("'%s' is not a task (smoltalk, mmlu, arc, gsm8k, identity)", name);
+	nc_fail("'%s' is not a task (" NC_TASK_NAMES ")", name);
 	return NULL;
 }
 
@@ -337,7 +340,10 @@ json_t *nc_task_conversation(const struct nc_task *t, json_t *row, const char *s
 	case NC_TASK_MMLU: return mmlu(row, source, where);
 	case NC_TASK_ARC: return arc(row, where);
 	case NC_TASK_GSM8K: return gsm8k(row, where);
-	default: return identity(row, where);
+	case NC_TASK_IDENTITY: return identity(row, where);
+	default:
+		nc_fail("%s: %s is generated from a word list, not read from rows", where, t->name);
+		return NULL;
 	}
 }
 
@@ -432,10 +438,108 @@ static int write_selected(const struct lines *l, const size_t *order, const stru
 	return nc_out_commit(&out);
 }
 
+/* ---- generated tasks ---- */
+
+/* Examples made a chunk at a time on all cores, written in order. */
+#define CHUNK 4096
+
+static char *example_line(const struct nc_task *t, const struct nc_wordlist *words, uint64_t index,
+			  int test_split)
+{
+	json_t *conv = t->kind == NC_TASK_SPELLINGBEE ? nc_spelling_bee(words, index, test_split)
+						      : nc_simple_spelling(words, index, test_split);
+	char *s = conv ? json_dumps(conv, JSON_COMPACT) : NULL;
+	json_decref(conv);
+	return s;
+}
+
+/* Examples first, first+step, ... (count of them) into lines[]; the
+ * first failure (in index order) fails the chunk. */
+static int make_chunk(const struct nc_task *t, const struct nc_wordlist *words, const char *path,
+		      uint64_t first, uint64_t step, size_t count, int test_split, char **lines)
+{
+	long bad = -1;
+	char msg[1024] = "";
+	#pragma omp parallel for schedule(dynamic, 64)
+	for (size_t i = 0; i < count; i++) {
+		lines[i] = example_line(t, words, first + i * step, test_split);
+		if (!lines[i]) {
+			#pragma omp critical
+			if (bad < 0 || (long)i < bad) {
+				bad = (long)i;
+				snprintf(msg, sizeof msg, "%s", nc_errmsg());
+			}
+		}
+	}
+	return bad < 0 ? 0 : nc_fail("%s: %s", path, msg);
+}
+
+static int write_examples(const struct nc_task *t, const struct nc_wordlist *words, const char *path,
+			  const struct nc_task_opts *o, struct nc_out *out, uint64_t *written)
+{
+	uint64_t n = nc_task_slice_len(o->size, o->start, o->stop, o->step);
+	char **lines = nc_xcalloc(CHUNK, sizeof *lines);
+	int rc = 0;
+	for (uint64_t k = 0; k < n && rc == 0; k += CHUNK) {
+		size_t count = n - k < CHUNK ? (size_t)(n - k) : CHUNK;
+		rc = make_chunk(t, words, path, o->start + k * o->step, o->step, count, o->test_split, lines);
+		for (size_t i = 0; i < count; i++) {
+			if (rc == 0)
+				rc = nc_out_write(out, lines[i], strlen(lines[i])) == 0 &&
+						     nc_out_write(out, "\n", 1) == 0 ? 0 : -1;
+			free(lines[i]);
+			lines[i] = NULL;
+		}
+		*written += rc == 0 ? count : 0;
+	}
+	free(lines);
+	return rc;
+}
+
+static int generate(const struct nc_task *t, const char *path, const struct nc_task_opts *o,
+		    const char *out_path, struct nc_task_stats *st)
+{
+	struct nc_wordlist wl, order = {0};
+	if (nc_wordlist_read(path, &wl) != 0)
+		return -1;
+	/* SimpleSpelling draws from its own shuffled copy of the list. */
+	int simple = t->kind == NC_TASK_SIMPLESPELLING;
+	if (simple && nc_wordlist_simple_order(&wl, &order) != 0) {
+		nc_wordlist_free(&wl);
+		return -1;
+	}
+	st->rows = o->size;
+	struct nc_out out;
+	int rc = 0;
+	if (nc_task_slice_len(o->size, o->start, o->stop, o->step) == 0)
+		rc = nc_fail("--start=%llu selects none of the %llu examples (--size)",
+			     (unsigned long long)o->start, (unsigned long long)o->size);
+	if (rc == 0)
+		rc = nc_out_open(&out, out_path);
+	if (rc == 0) {
+		rc = write_examples(t, simple ? &order : &wl, path, o, &out, &st->conversations);
+		if (rc == 0)
+			rc = nc_out_commit(&out);
+		else
+			nc_out_abort(&out);
+	}
+	nc_wordlist_free(&wl);
+	if (simple)
+		nc_wordlist_free(&order);
+	return rc;
+}
+
+/* ---- every task ---- */
+
 int nc_task_files(const struct nc_task *t, char **files, int nfiles, const struct nc_task_opts *o,
 		  const char *out_path, struct nc_task_stats *st)
 {
 	memset(st, 0, sizeof *st);
+	if (t->generated) {
+		if (nfiles != 1)
+			return nc_fail("%s: one word list is needed, %d files were given", t->name, nfiles);
+		return generate(t, files[0], o, out_path, st);
+	}
 	struct lines l = {0};
 	int rc = read_all(t, files, nfiles, &o->docs, &l);
 	st->rows = l.n;

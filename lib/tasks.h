@@ -2,7 +2,9 @@
  * ARC, GSM8K, identity conversations) become conversations exactly as
  * nanochat's task files (tasks/mmlu.py, ...) make them (spec §4.4, §4.5),
  * in the order nanochat lists them: Hugging Face's .shuffle(seed=42) over
- * the whole split, then the Task's start:stop:step slice. */
+ * the whole split, then the Task's start:stop:step slice. SpellingBee and
+ * SimpleSpelling are generated from a word list (lib/spelling.h) and
+ * sliced the same way. */
 #ifndef NC_TASKS_H
 #define NC_TASKS_H
 
@@ -12,19 +14,26 @@
 
 #include "reader.h"
 
-enum nc_task_kind { NC_TASK_SMOLTALK, NC_TASK_MMLU, NC_TASK_ARC, NC_TASK_GSM8K, NC_TASK_IDENTITY };
+enum nc_task_kind {
+	NC_TASK_SMOLTALK, NC_TASK_MMLU, NC_TASK_ARC, NC_TASK_GSM8K, NC_TASK_IDENTITY,
+	NC_TASK_SPELLINGBEE, NC_TASK_SIMPLESPELLING,
+};
 
 struct nc_task {
 	const char *name;
 	int kind;
 	int shuffles;         /* nanochat loads the split with HF's .shuffle(seed=42) */
+	int generated;        /* made from a word list, not read from rows */
 };
 
-/* The task named smoltalk, mmlu, arc, gsm8k or identity; NULL with a
- * message for any other name. */
+/* The names of every task, for messages. */
+#define NC_TASK_NAMES "smoltalk, mmlu, arc, gsm8k, identity, spellingbee, simplespelling"
+
+/* The task of that name (one of NC_TASK_NAMES); NULL with a message for
+ * any other name. */
 const struct nc_task *nc_task_named(const char *name);
 
-/* One row as a conversation: a new {"messages": [...], ...} object, with
+/* One row as a conversation (tasks that are not generated): a new {"messages": [...], ...} object, with
  * "subject" and "letters" for MMLU and "letters" for ARC, as nanochat's
  * get_example returns them. source is the file (or archive member) the
  * row came from: MMLU's CSV files name their subject; where names the row
@@ -39,6 +48,8 @@ struct nc_task_opts {
 	int shuffle;          /* permute the rows as HF's .shuffle(seed) does */
 	uint64_t seed;
 	uint64_t start, stop, step;   /* Task slicing; stop UINT64_MAX: to the end */
+	uint64_t size;        /* generated tasks: examples in the split (nanochat's size) */
+	int test_split;       /* generated tasks: the test split's seeds */
 };
 
 struct nc_task_stats {
@@ -49,7 +60,8 @@ struct nc_task_stats {
  * into a conversation, and write those the options select, in their
  * order, as a conversation stream (one JSON object a line) to out_path
  * (NULL or "-": stdout). Any bad row fails the whole run, and nothing is
- * written. */
+ * written. A generated task reads one file, its word list, and makes the
+ * selected examples of 0..size-1. */
 int nc_task_files(const struct nc_task *t, char **files, int nfiles, const struct nc_task_opts *o,
 		  const char *out_path, struct nc_task_stats *st);
 

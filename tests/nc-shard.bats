@@ -542,7 +542,7 @@ run_case() {
 	nc-shard task "$2" "${opts[@]}" "${files[@]}"
 }
 
-@test "task turns real MMLU, ARC, GSM8K, identity and SmolTalk rows into nanochat's conversations, rendered as nanochat renders them" {
+@test "task turns real MMLU, ARC, GSM8K, identity and SmolTalk rows, and a word list, into nanochat's conversations, rendered as nanochat renders them" {
 	# golden/: nanochat's own task code and render_conversation on the same
 	# rows (tests/oracle/nanochat_tasks_ref.py)
 	nc-bpe import -o "$T/t600" tests/fixtures/bpe/train-600.ranks
@@ -555,7 +555,7 @@ run_case() {
 		cmp "$T/$name.ids" "$TASKS/golden/$name.ids"
 		n=$((n + 1))
 	done <"$TASKS/cases"
-	[ "$n" -eq 11 ]
+	[ "$n" -eq 15 ]
 }
 
 @test "task lists rows in HF's shuffle order: numpy.random.default_rng(seed).permutation over all files, then the slice" {
@@ -651,8 +651,14 @@ pq.write_table(pa.Table.from_pylist(rows), sys.argv[1])' "$T/str_answer.parquet"
 }
 
 @test "task: usage errors" {
-	usage_error "task: a task name is required (smoltalk, mmlu, arc, gsm8k, identity)" nc-shard task
-	usage_error "task: 'mmlu2' is not a task (smoltalk, mmlu, arc, gsm8k, identity)" nc-shard task mmlu2 x.csv
+	names="smoltalk, mmlu, arc, gsm8k, identity, spellingbee, simplespelling"
+	usage_error "task: a task name is required ($names)" nc-shard task
+	usage_error "task: 'mmlu2' is not a task ($names)" nc-shard task mmlu2 x.csv
+	usage_error "task: spellingbee reads one word list" nc-shard task spellingbee a.txt b.txt
+	usage_error "task: simplespelling reads one word list" nc-shard task simplespelling
+	usage_error "task: spellingbee is generated in nanochat's order; --shuffle does not apply" \
+		nc-shard task spellingbee --shuffle words.txt
+	usage_error "--split: 'val' is not train or test" nc-shard task spellingbee --split=val words.txt
 	usage_error "task: --stop=3 is below --start=5" nc-shard task mmlu --start=5 --stop=3 x.csv
 	usage_error "--step: 0 is out of range [1, 18446744073709551614]" nc-shard task mmlu --step=0 x.csv
 	run --separate-stderr nc-shard task gsm8k --start=30 "$TASKS/gsm8k_train.jsonl"
@@ -699,4 +705,44 @@ for r in json.load(open(sys.argv[1])): print(json.dumps(r))' "$d/arc/arc_easy_tr
 	assert_output --partial "mask=yes"
 	nc-shard task mmlu "$d"/mmlu/dev/*.csv | nc-shard chat --quiet -t "$T/t600" -o "$T/mmlu.bin"
 	[ "$(nc-shard task mmlu "$d"/mmlu/dev/*.csv | wc -l)" -eq 285 ]
+}
+
+@test "task spellingbee and simplespelling make nanochat's examples 0..size-1 of either split" {
+	# the goldens of tests/fixtures/spelling come from nanochat's spellingbee.py
+	w=tests/fixtures/spelling/words.txt
+	nc-shard task spellingbee --size=3000 "$w" | cmp - <(gzip -dc tests/fixtures/spelling/bee_train.jsonl.gz)
+	nc-shard task spellingbee --split=test --size=1000 "$w" |
+		cmp - <(gzip -dc tests/fixtures/spelling/bee_test.jsonl.gz)
+	nc-shard task simplespelling --size=3000 "$w" | cmp - <(gzip -dc tests/fixtures/spelling/simple_train.jsonl.gz)
+	nc-shard task simplespelling --split=test --size=3000 --threads=1 "$w" |
+		cmp - <(gzip -dc tests/fixtures/spelling/simple_test.jsonl.gz)
+	# --size is nanochat's size: a slice past it stops there
+	run nc-shard task simplespelling --size=5 --start=3 --stop=100 "$w"
+	assert_success
+	[ "${#lines[@]}" -eq 2 ]
+	# more examples than one chunk of work (4096), in order
+	nc-shard task simplespelling --size=9000 --step=2 "$w" >"$T/s9"
+	[ "$(wc -l <"$T/s9")" -eq 4500 ]
+	nc-shard task simplespelling --size=9000 --start=8998 --stop=8999 "$w" | cmp - <(tail -1 "$T/s9")
+}
+
+@test "task refuses a word list with a non-ASCII word or an empty one, naming the file, and writes nothing" {
+	printf 'apple\r\nna\xc3\xafve\r\npear\r\n' >"$T/words.txt"
+	echo kept >"$T/out.jsonl"
+	run --separate-stderr nc-shard task spellingbee -o "$T/out.jsonl" "$T/words.txt"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/words.txt:2: the word is not ASCII text"
+	[ "$(cat "$T/out.jsonl")" = kept ]
+	: >"$T/none.txt"
+	run --separate-stderr nc-shard task simplespelling "$T/none.txt"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/none.txt: simple spelling: the word list is empty"
+	run --separate-stderr nc-shard task spellingbee --size=5 --start=5 tests/fixtures/spelling/words.txt
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: --start=5 selects none of the 5 examples (--size)"
+	run --separate-stderr nc-shard task spellingbee "$T/no-such.txt"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/no-such.txt: No such file or directory"
 }

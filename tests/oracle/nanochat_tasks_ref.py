@@ -8,12 +8,15 @@ nanochat is NOT vendored: DIR holds a nanochat checkout's `nanochat/` and
 `tasks/`, e.g.
 
     git --git-dir=NANOCHAT.git archive 3a5e0bc | tar -x -C DIR
-    git --git-dir=NANOCHAT.git show 950a1dc^:tasks/customjson.py >DIR/tasks/customjson.py
+    for f in customjson spellingbee; do
+        git --git-dir=NANOCHAT.git show 950a1dc^:tasks/$f.py >DIR/tasks/$f.py
+    done
 
-(v1 has no CustomJSON; the identity conversations came with it later.)
+(v1 has neither CustomJSON nor SpellingBee; both came later, with the
+identity conversations and the spelling tasks of midtraining.)
 
 What runs is nanochat's own code: the Task classes of tasks/mmlu.py,
-arc.py, gsm8k.py, smoltalk.py and customjson.py (slicing through
+arc.py, gsm8k.py, smoltalk.py, customjson.py and spellingbee.py (slicing through
 Task.__len__ / __getitem__, the rows through get_example, render_mc of
 tasks/common.py) and RustBPETokenizer.render_conversation of
 nanochat/tokenizer.py. What this script does itself is what the Hugging
@@ -24,7 +27,9 @@ auxiliary_train `train` struct (the .map in tasks/mmlu.py), and .shuffle
 (seed) them, which is numpy.random.default_rng(seed).permutation(n). The
 Task objects are built around those row lists instead of load_dataset, which
 this script replaces with a stub (as it does the HF `tokenizers` package,
-which only nanochat's other tokenizer class needs).
+which only nanochat's other tokenizer class needs, and nanochat.common,
+which needs torch: SpellingBee's word-list download becomes the file
+named in the case).
 
 For each line of FIXTURES/cases it writes FIXTURES/golden/NAME.jsonl (the
 conversations, json.dumps with ensure_ascii=False and compact separators)
@@ -69,6 +74,12 @@ def stub_modules():
         setattr(tk, sub, m)
         sys.modules["tokenizers." + sub] = m
     sys.modules["tokenizers"] = tk
+    common = types.ModuleType("nanochat.common")
+    common.download_file_with_lock = lambda url, filename, *a, **k: WORD_LIST[0]
+    sys.modules["nanochat.common"] = common
+
+
+WORD_LIST = [None]   # the word list of the spelling case at hand
 
 
 def parse_args():
@@ -90,7 +101,8 @@ def read_cases(path):
 
 
 def options(opts, task):
-    o = {"shuffle": task != "identity", "seed": 42, "start": 0, "stop": None, "step": 1}
+    o = {"shuffle": task not in ("identity", "spellingbee", "simplespelling"), "seed": 42,
+         "start": 0, "stop": None, "step": 1, "size": 1000, "split": "train"}
     for a in opts:
         key, _, val = a.lstrip("-").partition("=")
         if key == "no-shuffle":
@@ -98,7 +110,7 @@ def options(opts, task):
         elif key == "shuffle":
             o["shuffle"] = True
         else:
-            o[key] = int(val)
+            o[key] = val if key == "split" else int(val)
     return o
 
 
@@ -141,7 +153,17 @@ def make_task(task, rows, o):
     return t
 
 
+def spelling(task, path, o):
+    from tasks.spellingbee import SimpleSpelling, SpellingBee
+    WORD_LIST[0] = path
+    cls = SpellingBee if task == "spellingbee" else SimpleSpelling
+    t = cls(size=o["size"], split=o["split"], start=o["start"], stop=o["stop"], step=o["step"])
+    return [t[i] for i in range(len(t))]
+
+
 def conversations(task, paths, o):
+    if task in ("spellingbee", "simplespelling"):
+        return spelling(task, paths[0], o)
     if task == "identity":
         # CustomJSON reads and validates its file itself
         from tasks.customjson import CustomJSON
