@@ -746,3 +746,13 @@ for r in json.load(open(sys.argv[1])): print(json.dumps(r))' "$d/arc/arc_easy_tr
 	assert_failure 1
 	assert_equal "$stderr" "nc-shard: $T/no-such.txt: No such file or directory"
 }
+
+@test "nanochat's task code in NANOCHAT_DIR still makes the task goldens" {
+	[ -n "${NANOCHAT_DIR:-}" ] || skip "NANOCHAT_DIR is not set (see tests/oracle/nanochat_tasks_ref.py)"
+	for f in customjson spellingbee; do
+		[ -f "$NANOCHAT_DIR/tasks/$f.py" ] || skip "NANOCHAT_DIR=$NANOCHAT_DIR has no tasks/$f.py"
+	done
+	need_oracle
+	"$PY" "$ORACLE/nanochat_tasks_ref.py" --nanochat "$NANOCHAT_DIR" --out "$T/golden" >/dev/null
+	diff -r "$T/golden" "$TASKS/golden"
+}

@@ -2,7 +2,7 @@
 """Golden conversations and renders of nanochat's chat tasks (v1, commit
 3a5e0bc), for the `nc-shard task` tests.
 
-usage: nanochat_tasks_ref.py --nanochat DIR [--fixtures DIR] [--ranks FILE]
+usage: nanochat_tasks_ref.py --nanochat DIR [--fixtures DIR] [--ranks FILE] [--out DIR]
 
 nanochat is NOT vendored: DIR holds a nanochat checkout's `nanochat/` and
 `tasks/`, e.g.
@@ -31,9 +31,10 @@ which only nanochat's other tokenizer class needs, and nanochat.common,
 which needs torch: SpellingBee's word-list download becomes the file
 named in the case).
 
-For each line of FIXTURES/cases it writes FIXTURES/golden/NAME.jsonl (the
+For each line of FIXTURES/cases it writes OUT/NAME.jsonl (the
 conversations, json.dumps with ensure_ascii=False and compact separators)
-and FIXTURES/golden/NAME.ids (one "id/mask ..." line per conversation),
+and OUT/NAME.ids (one "id/mask ..." line per conversation), OUT being
+FIXTURES/golden unless --out names another directory. The ids are
 rendered with a tiktoken Encoding of the rank file (default
 tests/fixtures/bpe/train-600.ranks), nanochat's split pattern and its
 special tokens after the ranks.
@@ -87,6 +88,7 @@ def parse_args():
     ap.add_argument("--nanochat", required=True, help="directory holding nanochat's nanochat/ and tasks/")
     ap.add_argument("--fixtures", default=os.path.join(ROOT, "tests/fixtures/tasks"))
     ap.add_argument("--ranks", default=os.path.join(ROOT, "tests/fixtures/bpe/train-600.ranks"))
+    ap.add_argument("--out", help="where the goldens go (default FIXTURES/golden)")
     return ap.parse_args()
 
 
@@ -199,7 +201,7 @@ def main():
     sys.path.insert(0, os.path.abspath(a.nanochat))
     stub_modules()
     tok = tokenizer(a.ranks)
-    out = os.path.join(a.fixtures, "golden")
+    out = a.out or os.path.join(a.fixtures, "golden")
     os.makedirs(out, exist_ok=True)
     for name, task, opts, files in read_cases(os.path.join(a.fixtures, "cases")):
         convs = conversations(task, [os.path.join(a.fixtures, f) for f in files], options(opts, task))
