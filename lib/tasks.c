@@ -210,9 +210,11 @@ static json_t *abcd(void)
 /* MMLU's subject from a hendrycks file name: "data/dev/anatomy_dev.csv"
  * is anatomy, as is the member "dev/anatomy_dev.csv" of an archive (named
  * "ARCHIVE:MEMBER" in source); a name without a split suffix is taken
- * whole. */
+ * whole. Standard input has no name, so no subject: "". */
 static json_t *subject_of_file(const char *source)
 {
+	if (strcmp(source, "(stdin)") == 0)
+		return json_string("");
 	const char *base = source;
 	for (const char *c = source; *c; c++)
 		if (*c == '/' || *c == ':')

@@ -604,6 +604,10 @@ sys.exit(a != b)' "$T/id.jsonl" "$TASKS/identity.jsonl"
 	run nc-shard task mmlu --no-shuffle --stop=1 "$T/mmlu.zip#world_religions_dev.csv"
 	assert_success
 	assert_output --partial '"subject":"world_religions"'
+	# standard input has no name: no subject
+	run nc-shard task mmlu --format=csv --stop=1 - <"$TASKS/world_religions_dev.csv"
+	assert_success
+	assert_output --partial '"subject":"","letters"'
 }
 
 @test "task refuses each bad row, naming file and line, and writes nothing" {
