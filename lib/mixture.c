@@ -39,9 +39,28 @@ static int blank(const unsigned char *p, size_t len)
 	return 1;
 }
 
+/* Lines are read as they are: a compressed file or an archive would give
+ * rows of garbage, so those are refused by their magic numbers. */
+static const char *packed_kind(const unsigned char *d, size_t n)
+{
+	static const struct { const char *magic; size_t len; const char *kind; } kinds[] = {
+		{ "\x1f\x8b", 2, "gzip" }, { "\x28\xb5\x2f\xfd", 4, "zstd" },
+		{ "\xfd" "7zXZ", 5, "xz" }, { "BZh", 3, "bzip2" }, { "PK\x03\x04", 4, "zip" },
+		{ "PAR1", 4, "parquet" },
+	};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (n >= kinds[i].len && !memcmp(d, kinds[i].magic, kinds[i].len))
+			return kinds[i].kind;
+	return NULL;
+}
+
 static int index_lines(struct mixture *x, struct source *s)
 {
 	const unsigned char *d = s->m.data, *end = d + s->m.size;
+	const char *kind = packed_kind(d, s->m.size);
+	if (kind)
+		return nc_fail("%s: a %s file; mix reads conversation streams (JSONL) as plain lines",
+			       s->m.path, kind);
 	s->first = x->nspans;
 	while (d < end) {
 		const unsigned char *nl = memchr(d, '\n', (size_t)(end - d));

@@ -155,13 +155,14 @@ size_t nc_pyrand_choice(struct nc_pyrand *r, size_t n)
 /* sample's choice of algorithm: a pool (a copy of the population) when n
  * is at most setsize, Python's estimate of the bytes of a set of k, in
  * list slots: 21, plus 4 ** ceil(log(3k, 4)) when k > 5. math.log(x, 4)
- * is log(x) / log(4) in doubles; a power past 4^31 exceeds any n. */
+ * is log(x) / log(4) in doubles, x the integer 3k rounded to a double; a
+ * power of 4^32 or more exceeds any n. */
 static int sample_uses_pool(size_t n, size_t k)
 {
 	uint64_t setsize = 21;
 	if (k > 5) {
-		double e = ceil(log((double)k * 3) / log(4.0));
-		if (e >= 31)
+		double e = ceil(log((double)((uint64_t)k * 3)) / log(4.0));
+		if (e >= 32)
 			return 1;
 		setsize += (uint64_t)1 << (2 * (int)e);
 	}

@@ -66,7 +66,7 @@ check_plot() {
 		section Environment | grep -qx "$h"
 	done
 	[ -f report/base-loss.svg ] && [ -f report/base-val-bpb.svg ]
-	[ -f report/sft-loss.svg ] && [ -f report/sft-val-bpb.svg ]
+	[ -f report/sft-loss.svg ] && [ -f report/sft-val-loss.svg ] && [ ! -e report/sft-val-bpb.svg ]
 }
 
 @test "the summary table takes its values from the logs" {
@@ -81,7 +81,7 @@ check_plot() {
 | HumanEval       | -        | -        | 0.0854   | -        |
 | MMLU            | -        | -        | 0.3151   | -        |
 | ChatCORE        | -        | -        | 0.0884   | -        |
-| val bpb         | 3.5298   | -        | 1.2345   | -        |
+| val bpb         | 3.5298   | -        | -        | -        |
 | train time      | 0.26s    | -        | 0.50s    | -        |
 
 Total wall clock time: 0h0m"
@@ -97,27 +97,22 @@ Total wall clock time: 0h0m"
 - n_head: 1
 - vocab_size: 2048
 - params: 311,296
-- num_iterations: 4
 - device_batch_size: 4
-- total_batch_size: 256
+- target_examples_per_step: 8
+- num_iterations: 4
+- rows: 35
 - run: sft smoke test
-- Number of parameters: 311,296
-- Number of FLOPs per token: -
-- Calculated number of iterations: 4
-- Number of training tokens: 1024
-- Tokens : Params ratio: 0.0033
+- Training rows: 35
+- Number of iterations: 4
 - DDP world size: 1
-- Final training loss: 1.7500
-- Minimum validation bpb: 1.2345
-- Final validation bpb: 1.2345
-- Tokens per second: 2048
-- MFU %: 16.00%
-- Total training flops: 1.157628e+09
+- Training loss: 1.7500
+- Validation loss: 1.2345
+- Tokens per second: -
 - Total training time: 0.50s
 
 ![training loss](sft-loss.svg)
 
-![validation bpb](sft-val-bpb.svg)"
+![validation loss](sft-val-loss.svg)"
 }
 
 @test "stages, results and samples without logs are absent, and show - in the summary" {
@@ -167,8 +162,9 @@ Total wall clock time: 0h0m"
 	nc-report -q "$F/base.log" "$F/sft.log"
 	for s in base sft; do
 		points loss "$F/$s.log" | check_plot report/$s-loss.svg
-		points val_bpb "$F/$s.log" | check_plot report/$s-val-bpb.svg
 	done
+	points val_bpb "$F/base.log" | check_plot report/base-val-bpb.svg
+	points val_loss "$F/sft.log" | check_plot report/sft-val-loss.svg
 	[ "$(points loss "$F/base.log" | wc -l)" -eq 10 ]
 	[ "$(points val_bpb "$F/base.log" | wc -l)" -eq 3 ]
 }
@@ -308,7 +304,7 @@ report.md"
 	! grep -q '^## Chat SFT' report/report.md
 	nc-report -q "$F/base.log" "$F/sft.log"
 	grep -q '^## Chat SFT' report/report.md
-	grep -qx "| val bpb         | 3.5298   | -        | 1.2345   | -        |" report/report.md
+	grep -qx "| val bpb         | 3.5298   | -        | -        | -        |" report/report.md
 	[ -f report/sft-loss.svg ]
 	run ls report
 	refute_output --partial ".tmp-"
@@ -394,4 +390,41 @@ report.md"
 	params=$(sed -n 's/^- Number of parameters: //p' report/report.md | tr -d ,)
 	grep -q "^stage=base event=done .* params=$params " base.log
 	section Tokenizer | grep -q '^| docs.jsonl | '
+}
+
+@test "the Midtraining and Chat SFT sections carry nanochat's fields for them" {
+	cat >chat.log <<-'EOF2'
+	stage=mid event=config depth=1 max_seq_len=32 device_batch_size=4 rows=30 init_lr_frac=1.000000
+	stage=mid step=0 val_bpb=2.500000
+	stage=mid step=0 loss=5.000000 lrm=1.0000 progress=0.1000 grad_norm=1.0 dt_ms=100.0 tok_s=1000
+	stage=mid step=1 loss=4.000000 lrm=1.0000 progress=0.6000 grad_norm=1.0 dt_ms=100.0 tok_s=1000
+	stage=mid step=2 val_bpb=2.000000
+	stage=mid event=done step=2 rows=30 iterations=2 world_size=2 time_s=0.300 train_loss=4.000000 min_val_bpb=2.000000 final_val_bpb=2.000000
+	stage=sft event=config depth=1 device_batch_size=2 target_examples_per_step=4 num_iterations=3 rows=30
+	stage=sft step=0 val_loss=3.000000
+	stage=sft step=0 loss=3.500000 lrm=1.0000 num_tokens=40 grad_norm=1.0 dt_ms=50.0
+	stage=sft step=1 loss=3.250000 lrm=0.6667 num_tokens=40 grad_norm=1.0 dt_ms=50.0
+	stage=sft step=2 loss=3.125000 lrm=0.3333 num_tokens=40 grad_norm=1.0 dt_ms=50.0
+	stage=sft step=3 val_loss=2.750000
+	stage=sft event=done step=3 rows=30 iterations=3 world_size=1 time_s=0.200 train_loss=3.125000 val_loss=2.750000
+	EOF2
+	nc-report -q chat.log
+	run section Midtraining
+	assert_line "- rows: 30"
+	assert_line "- Number of iterations: 2"
+	assert_line "- DDP world size: 2"
+	assert_line "- Minimum validation bpb: 2.0000"
+	assert_line "- Final training loss: 4.0000"
+	refute_line --partial "Training rows"
+	assert_line "![validation bpb](mid-val-bpb.svg)"
+	run section "Chat SFT"
+	assert_line "- Training rows: 30"
+	assert_line "- Number of iterations: 3"
+	assert_line "- DDP world size: 1"
+	assert_line "- Training loss: 3.1250"
+	assert_line "- Validation loss: 2.7500"
+	refute_line --partial "validation bpb"
+	assert_line "![validation loss](sft-val-loss.svg)"
+	printf '0 3.0\n3 2.75\n' | check_plot report/sft-val-loss.svg
+	[ ! -e report/sft-val-bpb.svg ]
 }

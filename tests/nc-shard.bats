@@ -390,7 +390,7 @@ for i in range(n):
 	python3 "$ORACLE/task_mixture.py" --nanochat "$NANOCHAT_DIR" "$@" | cmp - "$T/mix"
 }
 
-@test "bad input to mix: an empty line or a missing file is named, and -o is left as it was" {
+@test "bad input to mix: an empty line, a missing or a compressed file is named, and -o is left as it was" {
 	make_convs 700
 	printf '{"messages":[]}\n{"messages":[]}\n \r\n{"messages":[]}\n' >"$T/blank.jsonl"
 	echo keep >"$T/out"
@@ -404,6 +404,10 @@ for i in range(n):
 	run --separate-stderr nc-shard mix -o "$T/out" "$T/conv700.jsonl" "$T/nope.jsonl"
 	assert_failure 1
 	assert_equal "$stderr" "nc-shard: $T/nope.jsonl: No such file or directory"
+	gzip -c "$T/conv700.jsonl" >"$T/conv700.jsonl.gz"
+	run --separate-stderr nc-shard mix -o "$T/out" "$T/conv700.jsonl.gz"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/conv700.jsonl.gz: a gzip file; mix reads conversation streams (JSONL) as plain lines"
 	assert_equal "$(cat "$T/out")" keep
 	[ -z "$(ls "$T" | grep 'out\.tmp')" ]
 }

@@ -167,10 +167,10 @@ void nc_cut_chars(char *s, size_t max)
 /* What a stage's section and the summary say, from the records: step
  * series where there are steps, the closing record otherwise. */
 struct facts {
-	struct nc_report_point *loss, *bpb;     /* the last record for each step */
-	size_t nloss, nbpb;
-	double final_loss, min_bpb, final_bpb, time_s, tok_s, mfu;
-	int loss_plot, bpb_plot;      /* written */
+	struct nc_report_point *loss, *bpb, *vloss;     /* the last record for each step */
+	size_t nloss, nbpb, nvloss;
+	double final_loss, min_bpb, final_bpb, final_vloss, time_s, tok_s, mfu;
+	int loss_plot, bpb_plot, vloss_plot;      /* written */
 };
 
 static void stage_facts(const struct nc_report_stage *st, struct facts *f)
@@ -178,7 +178,11 @@ static void stage_facts(const struct nc_report_stage *st, struct facts *f)
 	memset(f, 0, sizeof *f);
 	f->loss = nc_series_latest(&st->loss, &f->nloss);
 	f->bpb = nc_series_latest(&st->bpb, &f->nbpb);
+	f->vloss = nc_series_latest(&st->vloss, &f->nvloss);
+	f->final_vloss = f->nvloss ? f->vloss[f->nvloss - 1].v : nc_kvlist_num(&st->done, "val_loss");
 	f->final_loss = f->nloss ? f->loss[f->nloss - 1].v : nc_kvlist_num(&st->done, "final_loss");
+	if (isnan(f->final_loss))   /* the mid and sft stages' name for it */
+		f->final_loss = nc_kvlist_num(&st->done, "train_loss");
 	f->final_bpb = f->nbpb ? f->bpb[f->nbpb - 1].v : nc_kvlist_num(&st->done, "final_val_bpb");
 	f->min_bpb = NAN;
 	for (size_t i = 0; i < f->nbpb; i++)
@@ -191,7 +195,19 @@ static void stage_facts(const struct nc_report_stage *st, struct facts *f)
 	f->mfu = st->mfu_dt > 0 ? st->mfu_dt_sum / st->mfu_dt : nc_kvlist_num(&st->done, "mfu");
 }
 
-static void write_stage(FILE *fp, const struct nc_report_stage *st, const struct facts *f, int s)
+/* The stage's plots, then the blank line that ends its section. */
+static void write_plots(FILE *fp, const struct facts *f, int s)
+{
+	if (f->loss_plot)
+		fprintf(fp, "\n![training loss](%s-loss.svg)\n", nc_stage_name[s]);
+	if (f->bpb_plot)
+		fprintf(fp, "\n![validation bpb](%s-val-bpb.svg)\n", nc_stage_name[s]);
+	if (f->vloss_plot)
+		fprintf(fp, "\n![validation loss](%s-val-loss.svg)\n", nc_stage_name[s]);
+	fputc('\n', fp);
+}
+
+static void write_base_stage(FILE *fp, const struct nc_report_stage *st, const struct facts *f, int s)
 {
 	char b[64];
 	const char *params = nc_kvlist_get(&st->config, "params");
@@ -227,11 +243,49 @@ static void write_stage(FILE *fp, const struct nc_report_stage *st, const struct
 	nc_md_item(fp, "Total training time", fmt_known(b, sizeof b, f->time_s, fmt_duration));
 	if (nc_kvlist_get(&st->done, "device_mem_gb"))   /* trained on a GPU */
 		nc_md_item(fp, "GPU memory in use (GB)", nc_kvlist_get(&st->done, "device_mem_gb"));
-	if (f->loss_plot)
-		fprintf(fp, "\n![training loss](%s-loss.svg)\n", nc_stage_name[s]);
-	if (f->bpb_plot)
-		fprintf(fp, "\n![validation bpb](%s-val-bpb.svg)\n", nc_stage_name[s]);
-	fputc('\n', fp);
+	write_plots(fp, f, s);
+}
+
+
+/* Midtraining and Chat SFT: nanochat's fields for them (spec 7.3), the
+ * config first, then nc's timings. */
+static void write_chat_stage(FILE *fp, const struct nc_report_stage *st, const struct facts *f, int s)
+{
+	char b[64];
+	const char *iters = nc_kvlist_get(&st->done, "step");
+	const char *world = nc_kvlist_get(&st->done, "world_size");
+	const char *rows = nc_kvlist_get(&st->config, "rows");
+	if (!iters)
+		iters = nc_kvlist_get(&st->config, "num_iterations");
+	if (!world)
+		world = nc_kvlist_get(&st->config, "world_size");
+	if (!rows)
+		rows = nc_kvlist_get(&st->done, "rows");
+	fprintf(fp, "## %s\n\n", stage_title[s]);
+	items(fp, &st->config);
+	if (s == NC_STAGE_SFT)
+		nc_md_item(fp, "Training rows", fmt_raw(b, sizeof b, rows));
+	nc_md_item(fp, "Number of iterations", fmt_raw(b, sizeof b, iters));
+	nc_md_item(fp, "DDP world size", fmt_raw(b, sizeof b, world));
+	if (s == NC_STAGE_SFT) {
+		nc_md_item(fp, "Training loss", fmt_known(b, sizeof b, f->final_loss, fmt_float));
+		nc_md_item(fp, "Validation loss", fmt_known(b, sizeof b, f->final_vloss, fmt_float));
+	} else {
+		nc_md_item(fp, "Minimum validation bpb", fmt_known(b, sizeof b, f->min_bpb, fmt_float));
+		nc_md_item(fp, "Final validation bpb", fmt_known(b, sizeof b, f->final_bpb, fmt_float));
+		nc_md_item(fp, "Final training loss", fmt_known(b, sizeof b, f->final_loss, fmt_float));
+	}
+	nc_md_item(fp, "Tokens per second", fmt_known(b, sizeof b, f->tok_s, fmt_whole));
+	nc_md_item(fp, "Total training time", fmt_known(b, sizeof b, f->time_s, fmt_duration));
+	write_plots(fp, f, s);
+}
+
+static void write_stage(FILE *fp, const struct nc_report_stage *st, const struct facts *f, int s)
+{
+	if (s == NC_STAGE_MID || s == NC_STAGE_SFT)
+		write_chat_stage(fp, st, f, s);
+	else
+		write_base_stage(fp, st, f, s);
 }
 
 static void table_row_end(FILE *fp, size_t cells)
@@ -614,6 +668,9 @@ int nc_report_write(const struct nc_report *r, const struct nc_report_opts *o)
 		if (rc == 0 && st->seen)
 			rc = (f[s].bpb_plot = write_plot(o->dir, s, "val-bpb", "validation bpb", f[s].bpb,
 							 f[s].nbpb)) < 0;
+		if (rc == 0 && st->seen)
+			rc = (f[s].vloss_plot = write_plot(o->dir, s, "val-loss", "validation loss",
+							   f[s].vloss, f[s].nvloss)) < 0;
 	}
 	if (rc == 0) {
 		char *path = path_in(o->dir, "report.md");
@@ -628,6 +685,7 @@ int nc_report_write(const struct nc_report *r, const struct nc_report_opts *o)
 	for (int s = 0; s < NC_NSTAGES; s++) {
 		free(f[s].loss);
 		free(f[s].bpb);
+		free(f[s].vloss);
 	}
 	return rc ? -1 : 0;
 }

@@ -59,7 +59,7 @@ struct nc_report_stage {
 	struct nc_kvlist config, done;   /* the last record of each */
 	double done_s;                /* time_s over every done record */
 	int ndone;
-	struct nc_report_series loss, bpb;
+	struct nc_report_series loss, bpb, vloss;   /* vloss: sft's validation loss */
 	/* over every step record read, repeated steps included: the time a
 	 * resumed run spent twice was spent */
 	double step_s, tokens, tok_dt, mfu_dt_sum, mfu_dt;

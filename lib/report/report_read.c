@@ -143,6 +143,7 @@ void nc_report_free(struct nc_report *r)
 		nc_kvlist_free(&r->stage[s].done);
 		free(r->stage[s].loss.p);
 		free(r->stage[s].bpb.p);
+		free(r->stage[s].vloss.p);
 		rows_free(&r->results[s]);
 	}
 	for (size_t i = 0; i < r->nsamples; i++) {
@@ -219,15 +220,20 @@ static int optional_number(const struct nc_logfmt_rec *rec, const char *key, dou
 static int take_step(struct nc_report_stage *st, const struct nc_logfmt_rec *rec, const char *step)
 {
 	long long n;
-	double loss, bpb, dt, tok_s, mfu;
+	double loss, bpb, vloss, dt, tok_s, mfu;
 	if (!nc_text_is_int(step, &n) || n < 0)
 		return nc_fail("step: '%s' is not a step number", step);
-	if (optional_number(rec, "val_bpb", &bpb) != 0 || optional_number(rec, "loss", &loss) != 0 ||
+	if (optional_number(rec, "val_bpb", &bpb) != 0 || optional_number(rec, "val_loss", &vloss) != 0 ||
+	    optional_number(rec, "loss", &loss) != 0 ||
 	    optional_number(rec, "dt_ms", &dt) != 0 || optional_number(rec, "tok_s", &tok_s) != 0 ||
 	    optional_number(rec, "mfu", &mfu) != 0)
 		return -1;
 	if (nc_logfmt_get(rec, "val_bpb")) {
 		series_add(&st->bpb, n, bpb);
+		st->seen = 1;
+	}
+	if (nc_logfmt_get(rec, "val_loss")) {
+		series_add(&st->vloss, n, vloss);
 		st->seen = 1;
 	}
 	if (!nc_logfmt_get(rec, "loss"))
