@@ -584,6 +584,8 @@ print("\n".join(str(i) for i in p[start:stop:step]))' "$@"
 	nc-shard task gsm8k "${g[@]}" | order >"$T/got"
 	numpy 42 0 4500 1 >"$T/want"
 	cmp "$T/got" "$T/want"
+	# one thread or many: the same bytes
+	cmp <(nc-shard task gsm8k --threads=1 "${g[@]}") <(nc-shard task gsm8k --threads=3 "${g[@]}")
 	nc-shard task gsm8k --seed=5 --start=10 --stop=4000 --step=7 "${g[@]}" | order >"$T/got"
 	numpy 5 10 4000 7 >"$T/want"
 	cmp "$T/got" "$T/want"
