@@ -638,6 +638,16 @@ sys.exit(a != b)' "$T/id.jsonl" "$TASKS/identity.jsonl"
 	run --separate-stderr nc-shard task gsm8k -o "$T/new.jsonl" "$T/bad.jsonl"
 	assert_failure 1
 	[ ! -e "$T/new.jsonl" ]
+	# what the reader refuses: malformed JSON, text where rows were expected
+	printf '{"question":"q","answer":"a"}\n{"question": oops}\n' >"$T/mal.jsonl"
+	run --separate-stderr nc-shard task gsm8k "$T/mal.jsonl"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/mal.jsonl:2: malformed JSON at column 17: invalid token near 'oops'"
+	printf 'plain text\n' >"$T/plain.txt"
+	run --separate-stderr nc-shard task gsm8k "$T/plain.txt"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/plain.txt: plain text where JSON records were expected"
 }
 
 @test "task refuses bad MMLU CSV records and mistyped Parquet columns, naming file and row" {
