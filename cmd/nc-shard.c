@@ -12,6 +12,7 @@
 #include "../lib/reader.h"
 #include "../lib/shard.h"
 #include "../lib/shard_files.h"
+#include "../lib/tasks.h"
 #include "../lib/tokenizer.h"
 
 #include <getopt.h>
@@ -29,6 +30,10 @@ static void usage(FILE *fp)
 	      "                       [--column=NAME] [--format=F] [FILE...]\n"
 	      "       nc-shard chat   -t TOKENIZER [-o SHARD] [--max-tokens=N] [--ids|--show]\n"
 	      "                       [--format=F] [FILE...]\n"
+	      "       nc-shard task   NAME [-o FILE] [--no-shuffle|--shuffle] [--seed=N]\n"
+	      "                       [--start=N] [--stop=N] [--step=N] [--format=F] [FILE...]\n"
+	      "       nc-shard task   spellingbee|simplespelling [-o FILE] [--size=N]\n"
+	      "                       [--split=train|test] [--start=N] [--stop=N] [--step=N] WORDLIST\n"
 	      "       nc-shard mix    [-o FILE] [--seed=N] FILE...\n"
 	      "       nc-shard info   SHARD...\n"
 	      "       nc-shard verify [-t TOKENIZER] SHARD...\n"
@@ -39,6 +44,10 @@ static void usage(FILE *fp)
 	      "plain text (--format=text: a file a document; lines: a line a document),\n"
 	      "compressed or in archives (ARCHIVE#MEMBER for one member); none or - is stdin.\n"
 	      "--format=auto|jsonl|text|lines|parquet|csv.\n"
+	      "task NAME: smoltalk, mmlu, arc, gsm8k (shuffled as HF's .shuffle(seed=42) by\n"
+	      "default), identity (not shuffled); spellingbee, simplespelling (generated from\n"
+	      "a word list, --size=1000 examples of --split=train by default); writes a\n"
+	      "conversation stream.\n"
 	      "mix: the lines of conversation streams, shuffled together as nanochat's\n"
 	      "TaskMixture does (seed 42); a file listed twice is oversampled.\n"
 	      "Common options: --threads=N  --progress  --quiet  -h.  See nc-shard(1).\n",
@@ -47,7 +56,8 @@ static void usage(FILE *fp)
 
 enum {
 	O_COLUMN = 256, O_MAXCHARS, O_DOCCAP, O_FORMAT, O_THREADS, O_PROGRESS, O_QUIET,
-	O_SHARDTOK, O_VALDOCS, O_IDS, O_MAXTOK, O_SHOW, O_SEED,
+	O_SHARDTOK, O_VALDOCS, O_IDS, O_MAXTOK, O_SHOW, O_SHUFFLE, O_NOSHUFFLE, O_SEED, O_START,
+	O_STOP, O_STEP, O_SIZE, O_SPLIT,
 };
 
 static const struct option longopts[] = {
@@ -63,7 +73,14 @@ static const struct option longopts[] = {
 	{"ids", no_argument, 0, O_IDS},
 	{"max-tokens", required_argument, 0, O_MAXTOK},
 	{"show", no_argument, 0, O_SHOW},
+	{"shuffle", no_argument, 0, O_SHUFFLE},
+	{"no-shuffle", no_argument, 0, O_NOSHUFFLE},
 	{"seed", required_argument, 0, O_SEED},
+	{"start", required_argument, 0, O_START},
+	{"stop", required_argument, 0, O_STOP},
+	{"step", required_argument, 0, O_STEP},
+	{"size", required_argument, 0, O_SIZE},
+	{"split", required_argument, 0, O_SPLIT},
 	{"output", required_argument, 0, 'o'},
 	{"tokenizer", required_argument, 0, 't'},
 	{"help", no_argument, 0, 'h'},
@@ -74,13 +91,22 @@ static struct {
 	const char *out, *tok, *column;
 	uint64_t max_chars, doc_cap, shard_tokens, val_docs, max_tokens, seed;
 	int format, progress, ids, show;
+	int shuffle;                  /* -1: the task's own default */
+	uint64_t start, stop, step;
+	uint64_t size;
+	int test_split;
 } opt = {
+	.size = 1000,                 /* SpellingBee's and SimpleSpelling's default size */
+	.shuffle = -1,
+	.stop = UINT64_MAX,
+	.step = 1,
 	.column = "text",
 	.max_chars = UINT64_MAX / 2,
 	.doc_cap = UINT64_MAX / 2,
 	.shard_tokens = 1u << 26,
 	.max_tokens = 2048,           /* render_conversation's max_tokens, spec §1.8 */
-	.seed = 42,                   /* TaskMixture's random.Random(42), spec §4.8 */
+	.seed = 42,                   /* TaskMixture's random.Random(42), spec §4.8, and HF's
+				       * .shuffle(seed=42) of tasks/mmlu.py and the others */
 	.format = NC_DOCS_AUTO,
 };
 
@@ -107,7 +133,18 @@ static void parse_options(int argc, char **argv)
 		case O_IDS: opt.ids = 1; break;
 		case O_MAXTOK: opt.max_tokens = nc_opt_u64("--max-tokens", optarg, 1, UINT32_MAX); break;
 		case O_SHOW: opt.show = 1; break;
+		case O_SHUFFLE: opt.shuffle = 1; break;
+		case O_NOSHUFFLE: opt.shuffle = 0; break;
 		case O_SEED: opt.seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX); break;
+		case O_START: opt.start = nc_opt_u64("--start", optarg, 0, UINT64_MAX - 1); break;
+		case O_STOP: opt.stop = nc_opt_u64("--stop", optarg, 0, UINT64_MAX - 1); break;
+		case O_STEP: opt.step = nc_opt_u64("--step", optarg, 1, UINT64_MAX - 1); break;
+		case O_SIZE: opt.size = nc_opt_u64("--size", optarg, 1, UINT64_MAX / 2); break;
+		case O_SPLIT:
+			if (strcmp(optarg, "train") != 0 && strcmp(optarg, "test") != 0)
+				nc_usage_error("--split: '%s' is not train or test", optarg);
+			opt.test_split = strcmp(optarg, "test") == 0;
+			break;
 		}
 	}
 }
@@ -199,6 +236,29 @@ static int cmd_chat(int argc, char **argv)
 		nc_logfmt_free(&l);
 	}
 	nc_tok_free(&t);
+	return 0;
+}
+
+/* A task's rows as conversations, in nanochat's order. */
+static int cmd_task(int argc, char **argv)
+{
+	if (argc == 0)
+		nc_usage_error("task: a task name is required (" NC_TASK_NAMES ")");
+	const struct nc_task *t = nc_task_named(argv[0]);
+	if (!t)
+		nc_usage_error("task: %s", nc_errmsg());
+	if (opt.stop != UINT64_MAX && opt.stop < opt.start)
+		nc_usage_error("task: --stop=%llu is below --start=%llu", (unsigned long long)opt.stop,
+			       (unsigned long long)opt.start);
+	if (t->generated && opt.shuffle == 1)
+		nc_usage_error("task: %s is generated in nanochat's order; --shuffle does not apply", t->name);
+	if (t->generated && argc != 2)
+		nc_usage_error("task: %s reads one word list", t->name);
+	struct nc_task_opts o = {doc_opts(), opt.shuffle < 0 ? t->shuffles : opt.shuffle, opt.seed,
+				 opt.start, opt.stop, opt.step, opt.size, opt.test_split};
+	struct nc_task_stats st;
+	if (nc_task_files(t, argv + 1, argc - 1, &o, opt.out, &st) != 0)
+		nc_die_err();
 	return 0;
 }
 
@@ -355,7 +415,8 @@ static int cmd_manifest(int argc, char **argv)
 }
 
 static const struct nc_command commands[] = {
-	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"mix", cmd_mix}, {"info", cmd_info},
+	{"docs", cmd_docs}, {"tokens", cmd_tokens}, {"chat", cmd_chat}, {"task", cmd_task},
+	{"mix", cmd_mix}, {"info", cmd_info},
 	{"verify", cmd_verify}, {"cat", cmd_cat}, {"manifest", cmd_manifest},
 };
 

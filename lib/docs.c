@@ -121,6 +121,10 @@ static void end_table(struct nc_docs *d)
 		free(d->csv);
 		d->csv = NULL;
 	}
+	if (d->array) {
+		json_decref(d->array);
+		d->array = NULL;
+	}
 }
 
 void nc_docs_close(struct nc_docs *d)
@@ -234,6 +238,7 @@ static int next_entry(struct nc_docs *d)
 	d->pos = d->len = 0;
 	d->entry_eof = 0;
 	d->line = 0;
+	d->records = 0;
 	d->entry_format = d->format;
 	if (d->format == NC_DOCS_AUTO) {
 		const char *name = d->raw ? d->path : archive_entry_pathname(e);
@@ -332,6 +337,13 @@ static int start_table(struct nc_docs *d)
 /* The next row of the current table entry as JSON: 1, 0 at its end, -1. */
 static int next_row(struct nc_docs *d, json_t **row, uint64_t *number)
 {
+	if (d->array) {
+		if (d->row == json_array_size(d->array))
+			return 0;
+		*row = json_incref(json_array_get(d->array, d->row));
+		*number = ++d->row;
+		return 1;
+	}
 	if (d->csv) {
 		int r = nc_csv_next(d->csv);
 		if (r <= 0)
@@ -366,7 +378,7 @@ static int next_row(struct nc_docs *d, json_t **row, uint64_t *number)
 /* Rows of a table entry into b; returns rows added or -1. */
 static long read_table(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 {
-	if (!d->pq && !d->csv && start_table(d) != 0)
+	if (!d->pq && !d->csv && !d->array && start_table(d) != 0)
 		return -1;
 	long added = 0;
 	size_t bytes = 0;
@@ -381,12 +393,47 @@ static long read_table(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 			d->in_entry = 0;
 			break;
 		}
-		batch_add_obj(b, row, number, d->pq != NULL);
+		batch_add_obj(b, row, number, d->pq || d->array);
 		json_t *v = d->field ? json_object_get(row, d->field) : NULL;
 		bytes += 64 + (json_is_string(v) ? json_string_length(v) : 1024);
 		added++;
 	}
 	return added;
+}
+
+/* A JSON Lines entry that opens with a lone "[" line is one pretty-printed
+ * JSON array (a .json export, as Hugging Face's datasets writes them and
+ * reads them back): read it whole; its elements are the records, served as
+ * table rows. The line starts at `at` in the buffer. */
+static int start_array(struct nc_docs *d, size_t at)
+{
+	uint64_t line = d->line;
+	d->pos = at;
+	if (slurp(d) != 0)
+		return -1;
+	json_error_t err;
+	json_t *a = json_loadb((const char *)d->buf + d->pos, d->len - d->pos, JSON_ALLOW_NUL, &err);
+	d->pos = d->len;
+	if (!a)
+		return nc_fail("%s:%llu: malformed JSON at column %d: %s", d->entry,
+			       (unsigned long long)(line + err.line - 1), err.column, err.text);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return nc_fail("%s:%llu: not a JSON array", d->entry, (unsigned long long)line);
+	}
+	d->array = a;
+	d->row = 0;
+	return 0;
+}
+
+static int lone_bracket(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k = n;
+	while (i < k && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	while (k > i && (s[k - 1] == ' ' || s[k - 1] == '\t' || s[k - 1] == '\r'))
+		k--;
+	return k == i + 1 && s[i] == '[';
 }
 
 long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
@@ -404,7 +451,7 @@ long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 			}
 		}
 		batch_source(b, d->entry);
-		if (d->entry_format == NC_DOCS_PARQUET || d->entry_format == NC_DOCS_CSV) {
+		if (d->entry_format == NC_DOCS_PARQUET || d->entry_format == NC_DOCS_CSV || d->array) {
 			long got = read_table(d, b, max_bytes);
 			if (got < 0)
 				return -1;
@@ -445,7 +492,13 @@ long nc_docs_read(struct nc_docs *d, struct nc_batch *b, size_t max_bytes)
 				i++;
 			if (i == n)
 				continue;
+			if (d->records == 0 && lone_bracket(s, n)) {
+				if (start_array(d, (size_t)(s - d->buf)) != 0)
+					return -1;
+				continue;
+			}
 		}
+		d->records++;
 		batch_add(b, s, n, d->line, json);
 		added++;
 	}

@@ -12,7 +12,8 @@
 enum nc_docs_format {
 	NC_DOCS_AUTO,   /* by name (.jsonl .json .ndjson .parquet .csv), else by content:
 			 * "PAR1" Parquet, a leading '{' or '[' JSONL, else text */
-	NC_DOCS_JSONL,  /* one JSON object a line, text in a field */
+	NC_DOCS_JSONL,  /* one JSON object a line, text in a field; an entry whose
+			 * first line is a lone "[" is one JSON array of records */
 	NC_DOCS_TEXT,   /* one file (or archive member) = one document */
 	NC_DOCS_LINES,  /* one line = one document */
 	NC_DOCS_PARQUET,/* rows of a Parquet file (found by name or by its magic) */
@@ -66,6 +67,8 @@ struct nc_docs {
 	size_t nrows, row;
 	uint64_t rows_before; /* rows of earlier row groups */
 	struct nc_csv *csv;
+	void *array;          /* a JSON array entry (json_t *), served row by row */
+	uint64_t records;     /* records read from the current entry */
 };
 
 /* The format named auto, jsonl, text, lines, parquet or csv (a --format

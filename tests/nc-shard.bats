@@ -179,7 +179,7 @@ all_ids() {
 	usage_error "tokens: a tokenizer is required (-t FILE)" nc-shard tokens -o "$T/x" "$T/a.jsonl"
 	usage_error "unknown command 'nope'" nc-shard nope
 	usage_error "info: no shards given" nc-shard info
-	usage_error "a command is required (docs, tokens, chat, mix, info, verify, cat, manifest)" nc-shard
+	usage_error "a command is required (docs, tokens, chat, task, mix, info, verify, cat, manifest)" nc-shard
 	usage_error "tokens: an output directory is required (-o DIR)" nc-shard tokens -t "$T/tok" "$T/a.jsonl"
 	usage_error "chat: --ids and --show exclude each other" nc-shard chat --ids --show -t "$T/tok"
 	usage_error "verify: no shards given" nc-shard verify -t "$T/tok"
@@ -531,4 +531,248 @@ sys.exit(0 if a==b else 1)' "$T/fw.got" "$T/fw.want"
 	assert_failure 1
 	assert_output ''
 	assert_equal "$stderr" "nc-shard: tests/fixtures/parquet-unsupported/lz4-codec.parquet: row group 0: column text: page at byte 4: unsupported codec LZ4_RAW (7)"
+}
+
+# ---- tasks: data sets as conversation streams ----
+
+TASKS=tests/fixtures/tasks
+
+# run_case NAME TASK OPTIONS FILES: nc-shard task on the fixture files
+# (OPTIONS "-": none).
+run_case() {
+	local opts=() files=()
+	[ "$3" = - ] || read -ra opts <<<"$3"
+	for f in $4; do files+=("$TASKS/$f"); done
+	nc-shard task "$2" "${opts[@]}" "${files[@]}"
+}
+
+@test "task turns real MMLU, ARC, GSM8K, identity and SmolTalk rows, and a word list, into nanochat's conversations, rendered as nanochat renders them" {
+	# golden/: nanochat's own task code and render_conversation on the same
+	# rows (tests/oracle/nanochat_tasks_ref.py)
+	nc-bpe import -o "$T/t600" tests/fixtures/bpe/train-600.ranks
+	n=0
+	while IFS=$'\t' read -r name task opts files; do
+		[[ $name = \#* ]] && continue
+		run_case "$name" "$task" "$opts" "$files" >"$T/$name.jsonl"
+		cmp "$T/$name.jsonl" "$TASKS/golden/$name.jsonl"
+		nc-shard chat --ids -t "$T/t600" "$T/$name.jsonl" >"$T/$name.ids"
+		cmp "$T/$name.ids" "$TASKS/golden/$name.ids"
+		n=$((n + 1))
+	done <"$TASKS/cases"
+	[ "$n" -eq 15 ]
+}
+
+@test "task lists rows in HF's shuffle order: numpy.random.default_rng(seed).permutation over all files, then the slice" {
+	need_oracle
+	"$PY" -c '
+import json, sys
+for k in range(3):
+    with open(sys.argv[1] + "/g%d.jsonl" % k, "w") as f:
+        for i in range(k * 1500, (k + 1) * 1500):
+            f.write(json.dumps({"question": "q%d" % i, "answer": "a %d" % i}) + "\n")' "$T"
+	g=("$T/g0.jsonl" "$T/g1.jsonl" "$T/g2.jsonl")
+	order() {
+		"$PY" -c 'import json, sys
+for line in sys.stdin: print(json.loads(line)["messages"][0]["content"][1:])'
+	}
+	numpy() {
+		"$PY" -c 'import numpy as np, sys
+seed, start, stop, step = (int(a) for a in sys.argv[1:])
+p = np.random.default_rng(seed).permutation(4500)
+print("\n".join(str(i) for i in p[start:stop:step]))' "$@"
+	}
+	nc-shard task gsm8k "${g[@]}" | order >"$T/got"
+	numpy 42 0 4500 1 >"$T/want"
+	cmp "$T/got" "$T/want"
+	# one thread or many: the same bytes
+	cmp <(nc-shard task gsm8k --threads=1 "${g[@]}") <(nc-shard task gsm8k --threads=3 "${g[@]}")
+	nc-shard task gsm8k --seed=5 --start=10 --stop=4000 --step=7 "${g[@]}" | order >"$T/got"
+	numpy 5 10 4000 7 >"$T/want"
+	cmp "$T/got" "$T/want"
+	# --no-shuffle: the files' order; a stop past the end is the end
+	nc-shard task gsm8k --no-shuffle --start=4490 --stop=9000 "${g[@]}" | order >"$T/got"
+	[ "$(tr '\n' ' ' <"$T/got")" = "4490 4491 4492 4493 4494 4495 4496 4497 4498 4499 " ]
+}
+
+@test "task identity keeps the file's order unless asked to shuffle, as CustomJSON does" {
+	need_oracle
+	nc-shard task identity "$TASKS/identity.jsonl" >"$T/id.jsonl"
+	"$PY" -c 'import json, sys
+a = [json.loads(l)["messages"] for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+sys.exit(a != b)' "$T/id.jsonl" "$TASKS/identity.jsonl"
+}
+
+@test "task reads MMLU's CSVs from a tar or zip archive, the subject from each member's name" {
+	(cd "$TASKS" && tar -cf "$T/mmlu.tar" abstract_algebra_dev.csv college_physics_dev.csv world_religions_dev.csv)
+	nc-shard task mmlu "$T/mmlu.tar" | cmp - "$TASKS/golden/mmlu-csv.jsonl"
+	(cd "$TASKS" && rm -f "$T/mmlu.zip" && python3 -m zipfile -c "$T/mmlu.zip" world_religions_dev.csv)
+	run nc-shard task mmlu --no-shuffle --stop=1 "$T/mmlu.zip#world_religions_dev.csv"
+	assert_success
+	assert_output --partial '"subject":"world_religions"'
+	# standard input has no name: no subject
+	run nc-shard task mmlu --format=csv --stop=1 - <"$TASKS/world_religions_dev.csv"
+	assert_success
+	assert_output --partial '"subject":"","letters"'
+}
+
+@test "task refuses each bad row, naming file and line, and writes nothing" {
+	n=0
+	while IFS=$'\t' read -r task row why; do
+		[[ $task = \#* ]] && continue
+		printf '%s\n' "$row" >"$T/bad.jsonl"
+		run --separate-stderr nc-shard task "$task" "$T/bad.jsonl"
+		assert_failure 1
+		assert_output ''
+		assert_equal "$stderr" "nc-shard: $T/bad.jsonl:1: $why"
+		n=$((n + 1))
+	done <"$TASKS/bad.tsv"
+	[ "$n" -ge 30 ]
+	# the first bad row in input order is named; -o FILE is left as it was
+	{ head -3 "$TASKS/gsm8k_train.jsonl"; echo '{"question":"q"}'; echo '{"answer":"a"}'; } >"$T/bad.jsonl"
+	echo kept >"$T/out.jsonl"
+	run --separate-stderr nc-shard task gsm8k -o "$T/out.jsonl" "$T/bad.jsonl"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/bad.jsonl:4: no \"answer\" field"
+	[ "$(cat "$T/out.jsonl")" = kept ]
+	run --separate-stderr nc-shard task gsm8k -o "$T/new.jsonl" "$T/bad.jsonl"
+	assert_failure 1
+	[ ! -e "$T/new.jsonl" ]
+	# what the reader refuses: malformed JSON, text where rows were expected
+	printf '{"question":"q","answer":"a"}\n{"question": oops}\n' >"$T/mal.jsonl"
+	run --separate-stderr nc-shard task gsm8k "$T/mal.jsonl"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/mal.jsonl:2: malformed JSON at column 17: invalid token near 'oops'"
+	printf 'plain text\n' >"$T/plain.txt"
+	run --separate-stderr nc-shard task gsm8k "$T/plain.txt"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/plain.txt: plain text where JSON records were expected"
+}
+
+@test "task refuses bad MMLU CSV records and mistyped Parquet columns, naming file and row" {
+	printf 'q,a,b,c,d,B\n"q, two",a,b,c,d,E\n' >"$T/bad_dev.csv"
+	run --separate-stderr nc-shard task mmlu "$T/bad_dev.csv"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/bad_dev.csv:2: MMLU answer \"E\" is not A, B, C or D"
+	printf 'q,a,b,c,d,A\nq,a,b,c,D\n' >"$T/short_dev.csv"
+	run --separate-stderr nc-shard task mmlu "$T/short_dev.csv"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/short_dev.csv:2: an MMLU CSV record has 6 fields (question, A, B, C, D, answer), this has 5"
+	need_oracle
+	"$PY" -c 'import sys, pyarrow as pa, pyarrow.parquet as pq
+rows = [{"question": "q%d" % i, "subject": "s", "choices": ["a", "b", "c", "d"], "answer": "ABCD"[i % 4]} for i in range(3)]
+pq.write_table(pa.Table.from_pylist(rows), sys.argv[1])' "$T/str_answer.parquet"
+	run --separate-stderr nc-shard task mmlu "$T/str_answer.parquet"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/str_answer.parquet: row 1: \"answer\" is a string, not an integer"
+}
+
+@test "task: usage errors" {
+	names="smoltalk, mmlu, arc, gsm8k, identity, spellingbee, simplespelling"
+	usage_error "task: a task name is required ($names)" nc-shard task
+	usage_error "task: 'mmlu2' is not a task ($names)" nc-shard task mmlu2 x.csv
+	usage_error "task: spellingbee reads one word list" nc-shard task spellingbee a.txt b.txt
+	usage_error "task: simplespelling reads one word list" nc-shard task simplespelling
+	usage_error "task: spellingbee is generated in nanochat's order; --shuffle does not apply" \
+		nc-shard task spellingbee --shuffle words.txt
+	usage_error "--split: 'val' is not train or test" nc-shard task spellingbee --split=val words.txt
+	usage_error "task: --stop=3 is below --start=5" nc-shard task mmlu --start=5 --stop=3 x.csv
+	usage_error "--step: 0 is out of range [1, 18446744073709551614]" nc-shard task mmlu --step=0 x.csv
+	run --separate-stderr nc-shard task gsm8k --start=30 "$TASKS/gsm8k_train.jsonl"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: --start=30 selects none of the 30 rows"
+}
+
+@test "a JSON file holding one pretty-printed array is read as its elements, one record each" {
+	printf '[\n  {"text": "one"},\n  {"text": "two\\n"}\n]\n' >"$T/arr.json"
+	run nc-shard docs "$T/arr.json"
+	assert_success
+	assert_output '{"text":"one"}
+{"text":"two\n"}'
+	# in an archive too; an element without the field is named by its row
+	printf '[\n{"text": "a"},\n{"txt": "b"}\n]\n' >"$T/arr2.json"
+	tar -cf "$T/arr.tar" -C "$T" arr.json arr2.json
+	run --separate-stderr nc-shard docs "$T/arr.tar"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/arr.tar:arr2.json: row 2: no \"text\" string in this record"
+	printf '[\n {"text": "a"},\n {"text": "b" "c"}\n]\n' >"$T/bad.json"
+	run --separate-stderr nc-shard docs "$T/bad.json"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/bad.json:3: malformed JSON at column 17: '}' expected near '\"c\"'"
+	# a line holding a whole array is still one record (nanochat's identity lines)
+	run nc-shard task identity --stop=1 "$TASKS/identity.jsonl"
+	assert_success
+}
+
+@test "task reads the real ARC-Easy train export (a JSON array) and GSM8K train whole" {
+	d=$ROOT/../shared/data/eval-samples
+	[ -d "$d" ] || skip "no real data samples beside the checkout"
+	need_oracle
+	"$PY" -c 'import json, sys
+for r in json.load(open(sys.argv[1])): print(json.dumps(r))' "$d/arc/arc_easy_train.hf.json" >"$T/arc.jsonl"
+	nc-shard task arc "$d/arc/arc_easy_train.hf.json" >"$T/arc1"
+	nc-shard task arc "$T/arc.jsonl" | cmp - "$T/arc1"
+	[ "$(wc -l <"$T/arc1")" -eq 2251 ]
+	# every conversation renders (the goldens check rendering on fixture rows)
+	nc-bpe import -o "$T/t600" tests/fixtures/bpe/train-600.ranks
+	nc-shard chat -t "$T/t600" -o "$T/arc.bin" "$T/arc1" 2>/dev/null
+	nc-shard task gsm8k "$d/gsm8k/train.jsonl" | nc-shard chat -t "$T/t600" -o "$T/gsm.bin" 2>/dev/null
+	run nc-shard info "$T/gsm.bin"
+	assert_output --partial "mask=yes"
+	nc-shard task mmlu "$d"/mmlu/dev/*.csv | nc-shard chat --quiet -t "$T/t600" -o "$T/mmlu.bin"
+	[ "$(nc-shard task mmlu "$d"/mmlu/dev/*.csv | wc -l)" -eq 285 ]
+}
+
+@test "task spellingbee and simplespelling make nanochat's examples 0..size-1 of either split" {
+	# the goldens of tests/fixtures/spelling come from nanochat's spellingbee.py
+	w=tests/fixtures/spelling/words.txt
+	nc-shard task spellingbee --size=3000 "$w" | cmp - <(gzip -dc tests/fixtures/spelling/bee_train.jsonl.gz)
+	nc-shard task spellingbee --split=test --size=1000 "$w" |
+		cmp - <(gzip -dc tests/fixtures/spelling/bee_test.jsonl.gz)
+	nc-shard task simplespelling --size=3000 "$w" | cmp - <(gzip -dc tests/fixtures/spelling/simple_train.jsonl.gz)
+	nc-shard task simplespelling --split=test --size=3000 --threads=1 "$w" |
+		cmp - <(gzip -dc tests/fixtures/spelling/simple_test.jsonl.gz)
+	# --size is nanochat's size: a slice past it stops there
+	run nc-shard task simplespelling --size=5 --start=3 --stop=100 "$w"
+	assert_success
+	[ "${#lines[@]}" -eq 2 ]
+	# more examples than one chunk of work (4096), in order
+	nc-shard task simplespelling --size=9000 --step=2 "$w" >"$T/s9"
+	[ "$(wc -l <"$T/s9")" -eq 4500 ]
+	nc-shard task simplespelling --size=9000 --start=8998 --stop=8999 "$w" | cmp - <(tail -1 "$T/s9")
+}
+
+@test "task refuses a word list with a non-ASCII word or an empty one, naming the file, and writes nothing" {
+	printf 'apple\r\nna\xc3\xafve\r\npear\r\n' >"$T/words.txt"
+	echo kept >"$T/out.jsonl"
+	run --separate-stderr nc-shard task spellingbee -o "$T/out.jsonl" "$T/words.txt"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/words.txt:2: the word is not ASCII text"
+	[ "$(cat "$T/out.jsonl")" = kept ]
+	: >"$T/none.txt"
+	run --separate-stderr nc-shard task simplespelling "$T/none.txt"
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "nc-shard: $T/none.txt: simple spelling: the word list is empty"
+	run --separate-stderr nc-shard task spellingbee --size=5 --start=5 tests/fixtures/spelling/words.txt
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: --start=5 selects none of the 5 examples (--size)"
+	run --separate-stderr nc-shard task spellingbee "$T/no-such.txt"
+	assert_failure 1
+	assert_equal "$stderr" "nc-shard: $T/no-such.txt: No such file or directory"
+}
+
+@test "nanochat's task code in NANOCHAT_DIR still makes the task goldens" {
+	[ -n "${NANOCHAT_DIR:-}" ] || skip "NANOCHAT_DIR is not set (see tests/oracle/nanochat_tasks_ref.py)"
+	for f in customjson spellingbee; do
+		[ -f "$NANOCHAT_DIR/tasks/$f.py" ] || skip "NANOCHAT_DIR=$NANOCHAT_DIR has no tasks/$f.py"
+	done
+	need_oracle
+	"$PY" "$ORACLE/nanochat_tasks_ref.py" --nanochat "$NANOCHAT_DIR" --out "$T/golden" >/dev/null
+	diff -r "$T/golden" "$TASKS/golden"
 }
