@@ -1,7 +1,9 @@
 #!/bin/sh
 # sh/tinyrun.sh: nc's pipeline shrunk to run on a laptop's CPU in about ten
 # minutes, with no network: gather a corpus, train a tokenizer, cut token
-# shards, pretrain a small GPT, sample from it, and write the report.
+# shards, pretrain a small GPT, teach it to chat (midtraining and SFT on
+# spelling conversations made from the corpus's words), sample from it,
+# and write the report.
 #
 # usage: sh/tinyrun.sh [FILE...]
 #
@@ -26,8 +28,11 @@
 #   NC_TINY_SEQ=256      context length
 #   NC_TINY_BATCH=8      sequences per step
 #   NC_TINY_STEPS=900    training steps
+#   NC_TINY_MID_ROWS=3000  conversations of midtraining (3/4 SimpleSpelling,
+#                        1/4 SpellingBee, as nc-shard task makes them)
+#   NC_TINY_SFT_ROWS=400 conversations of SFT (half each)
 #   NC_TINY_UNTIL=STAGE  stop after this stage (corpus, tokenizer, shards,
-#                        base, sample, report)
+#                        base, chatdata, mid, sft, sample, report)
 #   NC_DEVICE=auto       where the model runs: auto (a GPU when there is
 #                        one), cpu or cuda
 #   NC_THREADS           CPU threads (default: all)
@@ -44,6 +49,8 @@ depth=${NC_TINY_DEPTH:-3}
 seq=${NC_TINY_SEQ:-256}
 batch=${NC_TINY_BATCH:-8}
 steps=${NC_TINY_STEPS:-900}
+mid_rows=${NC_TINY_MID_ROWS:-3000}
+sft_rows=${NC_TINY_SFT_ROWS:-400}
 until=${NC_TINY_UNTIL:-}
 threads=${NC_THREADS:+--threads=$NC_THREADS}
 device=--device=${NC_DEVICE:-auto}
@@ -54,13 +61,17 @@ die() {
 }
 
 # (an empty one takes its default above)
-for name in NC_TINY_CORPUS_MB NC_TINY_VOCAB NC_TINY_DEPTH NC_TINY_SEQ NC_TINY_BATCH NC_TINY_STEPS; do
+for name in NC_TINY_CORPUS_MB NC_TINY_VOCAB NC_TINY_DEPTH NC_TINY_SEQ NC_TINY_BATCH NC_TINY_STEPS \
+	NC_TINY_MID_ROWS NC_TINY_SFT_ROWS; do
 	eval "v=\${$name:-}"
 	case $v in *[!0-9]*) die "$name: '$v' is not a whole number" ;; esac
 done
-case $until in '' | corpus | tokenizer | shards | base | sample | report) ;;
-*) die "NC_TINY_UNTIL: no stage '$until' (corpus, tokenizer, shards, base, sample, report)" ;;
+stages="corpus, tokenizer, shards, base, chatdata, mid, sft, sample, report"
+case $until in '' | corpus | tokenizer | shards | base | chatdata | mid | sft | sample | report) ;;
+*) die "NC_TINY_UNTIL: no stage '$until' ($stages)" ;;
 esac
+[ "$mid_rows" -ge 4 ] && [ "$sft_rows" -ge 2 ] ||
+	die "NC_TINY_MID_ROWS must be at least 4 and NC_TINY_SFT_ROWS at least 2"
 
 [ -n "${NC_BIN:-}" ] || (cd "$root" && make -s all)
 for t in nc-bpe nc-shard nc-train nc-sample nc-report; do
@@ -191,13 +202,80 @@ if stage base; then
 	done_stage base
 fi
 
-# --- sample: what the model says, greedy and sampled ---------------------
+# --- chatdata: conversations to teach the chat format, from the corpus ----
+# nanochat's SimpleSpelling and SpellingBee tasks (nc-shard task) on the
+# corpus's own lowercase words, mixed as nanochat's TaskMixture mixes
+# (nc-shard mix) and rendered into chat shards (nc-shard chat), cut to the
+# model's context. Validation rows come from the tasks' test split.
+if stage chatdata; then
+	c=$run/chat.tmp
+	rm -rf "$c"
+	mkdir -p "$c"
+	"$bin/nc-shard" docs --format=auto "$@" | LC_ALL=C sed 's/\\[a-z]/ /g' |
+		LC_ALL=C tr -cs 'A-Za-z' '\n' | LC_ALL=C grep -x '[a-z]\{3,12\}' | LC_ALL=C sort -u >"$c/words.txt"
+	[ -s "$c/words.txt" ] || die "the corpus has no lowercase words to make conversations of"
+	task() { # NAME SIZE SPLIT OUT
+		"$bin/nc-shard" task "$1" --size="$2" --split="$3" -o "$4" "$c/words.txt"
+	}
+	task simplespelling $((mid_rows * 3 / 4)) train "$c/mid-simple.jsonl"
+	task spellingbee $((mid_rows - mid_rows * 3 / 4)) train "$c/mid-bee.jsonl"
+	task simplespelling $((mid_rows / 8 + 1)) test "$c/val-simple.jsonl"
+	task spellingbee $((mid_rows / 24 + 1)) test "$c/val-bee.jsonl"
+	task simplespelling $((sft_rows / 2)) train "$c/sft-simple.jsonl"
+	task spellingbee $((sft_rows - sft_rows / 2)) train "$c/sft-bee.jsonl"
+	"$bin/nc-shard" mix -o "$c/mid-train.jsonl" "$c/mid-simple.jsonl" "$c/mid-bee.jsonl"
+	"$bin/nc-shard" mix -o "$c/val.jsonl" "$c/val-simple.jsonl" "$c/val-bee.jsonl"
+	"$bin/nc-shard" mix -o "$c/sft-train.jsonl" "$c/sft-simple.jsonl" "$c/sft-bee.jsonl"
+	for f in mid-train val sft-train; do
+		"$bin/nc-shard" chat --quiet -t "$run/tokenizer" --max-tokens="$seq" -o "$c/$f.bin" "$c/$f.jsonl"
+	done
+	echo "$(wc -l <"$c/words.txt") words; conversations: $(wc -l <"$c/mid-train.jsonl") mid, $(wc -l <"$c/sft-train.jsonl") sft, $(wc -l <"$c/val.jsonl") validation"
+	rm -rf "$run/chat"
+	mv "$c" "$run/chat"
+	done_stage chatdata
+fi
+
+# resume_flag DIR: --resume when DIR holds a checkpoint of an earlier go.
+resume_flag() {
+	if ls "$1"/step_* >/dev/null 2>&1; then
+		echo "resuming from $(ls -d "$1"/step_* | tail -1)" >&2
+		echo --resume
+	fi
+}
+
+# --- mid: midtraining, one epoch of the mixture, from the base model -----
+if stage mid; then
+	"$bin/nc-train" mid $device $threads $(resume_flag "$run/mid") \
+		-t "$run/tokenizer" --from="$run/base" -o "$run/mid" \
+		--train="$run/chat/mid-train.bin" --val="$run/chat/val.bin" \
+		--max-seq-len="$seq" --device-batch-size="$batch" --total-batch-size=$((batch * seq)) \
+		--eval-every=50 --eval-tokens=$((16 * batch * seq)) --save-every=50 >>"$run/mid.log"
+	grep -E 'val_bpb|event=done' "$run/mid.log" | tail -2
+	done_stage mid
+fi
+
+# --- sft: supervised finetuning, one conversation a row -------------------
+if stage sft; then
+	"$bin/nc-train" sft $device $threads $(resume_flag "$run/sft") \
+		-t "$run/tokenizer" --from="$run/mid" -o "$run/sft" \
+		--train="$run/chat/sft-train.bin" --val="$run/chat/val.bin" \
+		--device-batch-size=4 --target-examples-per-step=8 --eval-every=25 --eval-steps=10 \
+		--save-every=25 >>"$run/sft.log"
+	grep -E 'val_loss|event=done' "$run/sft.log" | tail -2
+	done_stage sft
+fi
+
+# --- sample: what the models say: the base model greedy and sampled, and
+# the chat model's answer to a question of its training kind -------------
 if stage sample; then
+	word=$(sed -n '1s/.*"Spell the word: \([a-z]*\)".*/\1/p' "$run/chat/sft-simple.jsonl")
 	printf '%s\n' "The" "NAME" "DESCRIPTION" "The following options" "This program" >"$run/prompts.txt"
 	{
 		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -T 0 --json "$run/prompts.txt"
 		"$bin/nc-sample" -m "$run/base" $device $threads -n 48 -T 0.8 -k 50 --samples 2 \
 			--json -p "The"
+		"$bin/nc-sample" -m "$run/sft" $device $threads -n 48 -T 0 --chat --json \
+			-p "Spell the word: ${word:-the}"
 	} >"$run/samples.jsonl.tmp"
 	mv "$run/samples.jsonl.tmp" "$run/samples.jsonl"
 	done_stage sample
@@ -206,7 +284,7 @@ fi
 # --- report: report.md and its plots -------------------------------------
 if stage report; then
 	"$bin/nc-report" -o "$run/report" --source "$root" \
-		"$run/tokenizer.log" "$run/base.log" "$run/samples.jsonl"
+		"$run/tokenizer.log" "$run/base.log" "$run/mid.log" "$run/sft.log" "$run/samples.jsonl"
 	done_stage report
 fi
 
@@ -216,5 +294,9 @@ echo
 echo "samples (greedy):"
 sed -n 's/.*"prompt":"\([^"]*\)".*"text":"\([^"]*\)".*/  \1|\2/p' "$run/samples.jsonl" | head -5 |
 	sed 's/|/ ->/; s/\\n/ /g' | cut -c1-100
+echo
+echo "the chat model (after SFT):"
+tail -n 1 "$run/samples.jsonl" | sed -n 's/.*"prompt":"\([^"]*\)".*"text":"\([^"]*\)".*/  user: \1|  assistant: \2/p' |
+	tr '|' '\n' | cut -c1-100
 echo
 echo "tinyrun: done. The report: $run/report/report.md"

@@ -10,7 +10,7 @@ load helper
 setup_file() {
 	export RUN=$BATS_FILE_TMPDIR/run
 	export NC_RUN_DIR=$RUN NC_TINY_CORPUS_MB=1 NC_TINY_VOCAB=1024 NC_TINY_DEPTH=2 \
-		NC_TINY_SEQ=64 NC_TINY_BATCH=8 NC_TINY_STEPS=80
+		NC_TINY_SEQ=64 NC_TINY_BATCH=8 NC_TINY_STEPS=80 NC_TINY_MID_ROWS=400 NC_TINY_SFT_ROWS=40
 	cd "$BATS_TEST_DIRNAME/.."
 	NC_TINY_UNTIL=shards sh/tinyrun.sh >"$BATS_FILE_TMPDIR/first.out" 2>&1
 	stat -c '%i %Y' "$RUN/tokenizer" "$RUN"/data/*.bin >"$BATS_FILE_TMPDIR/stamps"
@@ -47,8 +47,38 @@ setup() {
 	[ "$(wc -l <"$RUN/samples.jsonl")" -ge 5 ]
 	jq -e '(.text | type) == "string" and .tokens > 0' "$RUN/samples.jsonl" >/dev/null
 	[ -s "$RUN/report/report.md" ]
-	for s in corpus tokenizer shards base sample report; do [ -e "$RUN/.done/$s" ]; done
+	for s in corpus tokenizer shards base chatdata mid sft sample report; do [ -e "$RUN/.done/$s" ]; done
 	grep -q 'tinyrun: done' "$BATS_FILE_TMPDIR/third.out"
+}
+
+@test "the chat stages: spelling conversations from the corpus's words, then mid and sft checkpoints" {
+	# 3/4 SimpleSpelling and 1/4 SpellingBee, mixed; every word a lowercase corpus word
+	[ "$(wc -l <"$RUN/chat/mid-train.jsonl")" -eq 400 ]
+	[ "$(grep -c '"Spell the word: ' "$RUN/chat/mid-train.jsonl")" -eq 300 ]
+	[ "$(wc -l <"$RUN/chat/sft-train.jsonl")" -eq 40 ]
+	! grep -vxq '[a-z]\{3,12\}' "$RUN/chat/words.txt"
+	nc-shard verify -t "$RUN/tokenizer" "$RUN"/chat/*.bin >/dev/null
+	# the mixture is nc-shard mix's order of the two task streams
+	diff "$RUN/chat/mid-train.jsonl" <(nc-shard mix "$RUN/chat/mid-simple.jsonl" "$RUN/chat/mid-bee.jsonl")
+	mid=$(ls -d "$RUN"/mid/step_* | tail -1)
+	sft=$(ls -d "$RUN"/sft/step_* | tail -1)
+	grep -aq '"stage":"mid"' "$mid/model.safetensors"
+	grep -aq '"stage":"sft"' "$sft/model.safetensors"
+	grep -q 'stage=mid event=done .* rows=400 ' "$RUN/mid.log"
+	grep -q 'stage=sft event=done .* rows=40 ' "$RUN/sft.log"
+	# midtraining learned the format: its loss fell by half
+	first=$(grep -m1 ' loss=' "$RUN/mid.log" | sed 's/.* loss=\([0-9.]*\).*/\1/')
+	last=$(grep 'event=done' "$RUN/mid.log" | tail -1 | sed 's/.* train_loss=\([0-9.]*\).*/\1/')
+	echo "mid loss $first -> $last"
+	awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }'
+}
+
+@test "the chat model answers one chat prompt, and the script shows the answer" {
+	last=$(tail -n 1 "$RUN/samples.jsonl")
+	jq -e '(.prompt | startswith("Spell the word: ")) and (.text | type) == "string" and .tokens > 0' <<<"$last"
+	grep -q '^the chat model (after SFT):$' "$BATS_FILE_TMPDIR/third.out"
+	grep -q '^  user: Spell the word: ' "$BATS_FILE_TMPDIR/third.out"
+	grep -q '^  assistant: ' "$BATS_FILE_TMPDIR/third.out"
 }
 
 @test "the model learned: final loss far below the first and below the unigram entropy" {
@@ -77,7 +107,7 @@ EOF
 @test "report.md has every section, and the summary table" {
 	r=$RUN/report/report.md
 	for h in "# nc training report" "## Environment" "## Tokenizer" "## Base model training" \
-		"## Samples" "## Summary"; do
+		"## Midtraining" "## Chat SFT" "## Samples" "## Summary"; do
 		grep -q "^$h" "$r" || { echo "missing: $h"; false; }
 	done
 	grep -q '| Metric' "$r"
@@ -131,7 +161,9 @@ print(sum(len(l.get("points").split()) for l in lines))' "$svg")
 	before=$(stat -c '%Y' "$RUN/report/report.md" "$RUN/samples.jsonl")
 	run sh/tinyrun.sh
 	assert_success
-	for s in corpus tokenizer shards base sample report; do assert_line "== $s: done already"; done
+	for s in corpus tokenizer shards base chatdata mid sft sample report; do
+		assert_line "== $s: done already"
+	done
 	[ "$before" = "$(stat -c '%Y' "$RUN/report/report.md" "$RUN/samples.jsonl")" ]
 }
 
@@ -147,7 +179,7 @@ print(sum(len(l.get("points").split()) for l in lines))' "$svg")
 	NC_TINY_UNTIL=nothing run --separate-stderr sh/tinyrun.sh
 	assert_failure 1
 	assert_output ''
-	assert_equal "$stderr" "tinyrun: NC_TINY_UNTIL: no stage 'nothing' (corpus, tokenizer, shards, base, sample, report)"
+	assert_equal "$stderr" "tinyrun: NC_TINY_UNTIL: no stage 'nothing' (corpus, tokenizer, shards, base, chatdata, mid, sft, sample, report)"
 }
 
 @test "the files a user names make the corpus (JSONL and text here)" {
