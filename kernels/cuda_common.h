@@ -103,6 +103,17 @@ extern "C" void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv,
 						const float *out, const float *lse, const float *q,
 						const float *k, const float *v, int B, int T, int H, int Hkv,
 						int D, int bf16);
+/* Training attention on tensor cores (kernels/attention_flash.cu), the
+ * bf16 table's for head sizes it takes: a multiple of 16 up to this. -1
+ * (nothing done) for other head sizes. C linkage for the tests. */
+#define NC_CUDA_FLASH_BF16_MAX_HEAD_DIM 128
+extern "C" int nc_cuda_flash_bf16_takes(int D);
+extern "C" int nc_cuda_attention_flash_bf16(float *out, float *lse, const float *q, const float *k,
+					    const float *v, int B, int T, int H, int Hkv, int D);
+extern "C" int nc_cuda_attention_flash_bf16_backward(float *dq, float *dk, float *dv, const float *dout,
+						     const float *out, const float *lse, const float *q,
+						     const float *k, const float *v, int B, int T, int H,
+						     int Hkv, int D);
 /* The collectives of kernels/comm_nccl.cu into the op tables (their other
  * entries are ignored). */
 struct nc_ops;

@@ -2,8 +2,9 @@
  * the CPU ops (tests/gpu/test_ops_cuda.c). Two tables: nc_ops_cuda, all
  * fp32 (matrix products through cuBLAS SGEMM, no TF32), and
  * nc_ops_cuda_bf16, the same but for matrix products with bf16 operands
- * (GemmEx, fp32 accumulation) and attention through cuBLAS's batched
- * products (kernels/attention_gemm.cu), and activations kept for backward
+ * (GemmEx, fp32 accumulation) and attention on tensor cores
+ * (kernels/attention_flash.cu; cuBLAS's batched products,
+ * kernels/attention_gemm.cu, for other head sizes), and activations kept for backward
  * in bf16 (gpt.c packs them). The fp32 table's attention is
  * flash-style tiles (kernels/attention.cu); every other op is a simple
  * kernel. Deterministic: no atomics, every sum in a
@@ -815,17 +816,21 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	return &table;
 }
 
+/* Tensor-core flash attention for the head sizes it takes, cuBLAS's
+ * products a chunk of queries at a time for the others. */
 static void cu_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v,
 			      int B, int T, int H, int Hkv, int D)
 {
-	nc_cuda_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, 1);
+	if (nc_cuda_attention_flash_bf16(out, lse, q, k, v, B, T, H, Hkv, D) != 0)
+		nc_cuda_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, 1);
 }
 
 static void cu_attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout,
 				       const float *out, const float *lse, const float *q, const float *k,
 				       const float *v, int B, int T, int H, int Hkv, int D)
 {
-	nc_cuda_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, 1);
+	if (nc_cuda_attention_flash_bf16_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D) != 0)
+		nc_cuda_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, 1);
 }
 
 /* From kernels/comm_nccl.cu once NCCL is up (so that only what trains over
@@ -853,7 +858,7 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	table_bf16.matmul_backward = cu_matmul_backward_bf16;
 	table_bf16.attention = cu_attention_bf16;
 	table_bf16.attention_backward = cu_attention_backward_bf16;
-	table_bf16.max_head_dim = 0;   /* cuBLAS products take any head size */
+	table_bf16.max_head_dim = 0;   /* larger heads go through cuBLAS's products */
 	table_bf16.keep_bf16 = 1;   /* activations kept for backward as bf16 */
 	return &table_bf16;
 }
