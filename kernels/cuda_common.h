@@ -118,6 +118,12 @@ extern "C" int nc_cuda_attention_flash_bf16_backward(float *dq, float *dk, float
  * entries are ignored). */
 struct nc_ops;
 void nc_cuda_set_collectives(const struct nc_ops *c);
+/* NC_PROFILE=1 (kernels/profile.cu): every entry of table t (which: 0 the
+ * fp32 table, 1 the bf16 one) timed by CUDA events, a per-op table on
+ * stderr at exit; entries wrapped already are left as they are. Nothing
+ * without NC_PROFILE=1. */
+int nc_cuda_profiling(void);
+void nc_cuda_profile(struct nc_ops *t, int which);
 
 void nc_cuda_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
 			    int Tq, int H, int Hkv, int D, const int *pos, int Tmax);

@@ -726,7 +726,9 @@ static void cu_forget(void *rec)
 
 /* ---- the tables ---- */
 
-static struct nc_ops table, table_bf16;
+/* table_plain: the fp32 table before NC_PROFILE wraps it, which the bf16
+ * table starts from */
+static struct nc_ops table, table_bf16, table_plain;
 
 extern "C" int nc_cuda_devices(void)
 {
@@ -813,6 +815,8 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.replay = cu_replay;
 	table.forget = cu_forget;
 	table.mem_in_use = cu_mem_in_use;
+	table_plain = table;
+	nc_cuda_profile(&table, 0);
 	return &table;
 }
 
@@ -837,12 +841,15 @@ static void cu_attention_backward_bf16(float *dq, float *dk, float *dv, const fl
  * ranks links NCCL): its collectives into both tables. */
 void nc_cuda_set_collectives(const struct nc_ops *c)
 {
-	for (struct nc_ops *t : {&table, &table_bf16}) {
+	for (struct nc_ops *t : {&table, &table_bf16, &table_plain}) {
 		t->reduce_scatter_avg = c->reduce_scatter_avg;
 		t->all_gather = c->all_gather;
 		t->reduce_avg = c->reduce_avg;
 		t->bcast = c->bcast;
 	}
+	nc_cuda_profile(&table, 0);
+	if (table_bf16.name)
+		nc_cuda_profile(&table_bf16, 1);
 }
 
 extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
@@ -852,7 +859,7 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	const struct nc_ops *t = nc_ops_cuda();
 	if (!t)
 		return NULL;
-	table_bf16 = *t;
+	table_bf16 = table_plain;
 	table_bf16.name = "cuda-bf16";
 	table_bf16.matmul = cu_matmul_bf16;
 	table_bf16.matmul_backward = cu_matmul_backward_bf16;
@@ -860,5 +867,6 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	table_bf16.attention_backward = cu_attention_backward_bf16;
 	table_bf16.max_head_dim = 0;   /* larger heads go through cuBLAS's products */
 	table_bf16.keep_bf16 = 1;   /* activations kept for backward as bf16 */
+	nc_cuda_profile(&table_bf16, 1);
 	return &table_bf16;
 }

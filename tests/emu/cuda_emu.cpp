@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 #include <ucontext.h>
 
 #include <map>
@@ -339,6 +340,48 @@ static void not_while_recording(const char *what)
 {
 	if (recording)
 		die("%s while a stream is being captured: CUDA refuses it (do it before the capture)", what);
+}
+
+/* ---- events ---- */
+
+struct emu_event {
+	double ms;
+	int recorded;
+};
+
+cudaError_t cudaEventCreate(cudaEvent_t *e)
+{
+	*e = new emu_event{0, 0};
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+	delete e;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t)
+{
+	not_while_recording("cudaEventRecord");
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e->ms = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	e->recorded = 1;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t)
+{
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
+{
+	if (!a->recorded || !b->recorded)
+		return last_error = cudaErrorInvalidValue;
+	*ms = (float)(b->ms - a->ms);
+	return cudaSuccess;
 }
 
 struct emu_graph {
