@@ -31,25 +31,42 @@
  * keys; dq by query tile, over the key tiles up to it. Both recompute P
  * from the scores and the log-sum-exp.
  *
- * Budget at d20 (B=32, T=2048, H=Hkv=10, D=128, 20 layers) on an H100, by
- * arithmetic, not measured (the review's numbers for the cuBLAS path:
- * 61-86 ms forward, 184-245 ms backward per 65,536-token micro-step):
- *   products: causal forward 2 x 2 x T^2/2 x D x B x H x 20 = 1.76e14 FLOP
- *   (plus the diagonal tiles' waste, ~3%), backward 2.5x that (5 products,
- *   the scores recomputed twice): 4.4e14.
- *   memory: q, k, v read once per block row of tiles: forward reads
- *   k and v T/64/2 times on average, 16 x 2 x 21 MB = 0.7 GB per layer
- *   from L2 mostly; out and lse written once. Backward similar, x3.
- *   No T x T scores in memory (the cuBLAS path moves 37 GB per layer).
- *   wmma with shared-memory staging (scores, the forward's output) and
- *   4 warps per block reaches perhaps 35-50% of the dense bf16 peak:
- *   forward 0.18 PFLOP at 350-500 TFLOP/s = 0.35-0.5 ms per layer;
- *   7-10 ms per micro-step; backward 0.44 PFLOP at 250-400 TFLOP/s:
- *   22-35 ms per micro-step. Together about 30-45 ms against the
- *   review's 245-330 ms, and the 1.3 GB of chunk scratch and the 40
- *   synchronous pointer uploads per micro-step are gone.
- * To be checked on the GPU (NC_PROFILE=1 per op, or nsys): the time of
- * attention and attention_backward per layer at B=32, T=2048. */
+ * Budget at d20 on one H100 (B=32, T=2048, H=Hkv=10, D=128, 20 layers,
+ * one 65,536-token micro-step), by arithmetic, not measured yet:
+ *   FLOPs, causal: forward's 2 products are 2 x 2 x (T^2/2) D per (b, h),
+ *   x B H x 20 layers = 6.9e12; backward's 7 products (dk/dv: S, dP, dV,
+ *   dK; dq: S, dP, dQ: the deterministic split recomputes S and dP where
+ *   FlashAttention-2's single pass has 5 products with atomic dq) are
+ *   2.4e13. The diagonal tiles' masked half adds ~3%.
+ *   Memory (fp32 at the op interface, 335 MB a tensor per layer): forward
+ *   reads q, k, v and writes out, 1.3 GB per layer; backward reads q, k,
+ *   v, dout in both kernels and out for delta, and adds into dq, dk, dv,
+ *   5.4 GB: 134 GB per micro-step, ~45 ms at 3.0 TB/s, which the products
+ *   can overlap (bf16 tensors between ops would halve it). k and v are
+ *   read again by every query tile of their head (16 times on average,
+ *   10.7 GB per layer), from L2: the 32 query tiles of a (head, sequence)
+ *   are neighbouring blocks, and its k and v are 2 MB. No scores go to
+ *   memory.
+ *   Rate: WMMA issues mma.sync (not Hopper's wgmma), and this design
+ *   stages scores and the forward's output through shared memory with 4
+ *   warps a block, so I expect 150-300 TFLOP/s forward and 100-200
+ *   backward, not FlashAttention-2's ~350/~250.
+ *   Per micro-step:            forward      backward     together
+ *     cuBLAS chunks (review)   61-86 ms     184-245 ms   245-330 ms
+ *     these kernels            23-46 ms     120-240 ms   145-285 ms
+ *     FA2-class (review)                                  ~75 ms
+ *   The sure gains are the 1.3 GB of chunk scratch, the ~37 GB per layer
+ *   of score traffic and the 40 synchronous pointer uploads per
+ *   micro-step; the FLOP rate decides the rest. If backward is slow on
+ *   the GPU, the next steps are a fused single-pass backward (dq by a
+ *   deterministic second reduction over key tiles), 128-query tiles with
+ *   8 warps, and keeping the forward's output in registers (which needs
+ *   the fragments' element mapping, mma.sync in PTX, and an emulator that
+ *   knows that mapping).
+ * To be checked on the GPU: NC_PROFILE=1 nc-train at d20, device batch
+ * 32, gives attention and attention_backward per call (20 of each per
+ * micro-step); the estimate above is 1.2-2.3 ms and 6-12 ms per call.
+ */
 #include <math.h>
 
 #include <cuda_bf16.h>
