@@ -147,6 +147,9 @@ emu_warp_call *const *emu_warp_op_begin(const emu_warp_call *mine, int *lane)
 			die("block (%u,%u,%u) warp %d: %s without lane %d (WMMA needs the whole warp)",
 			    blockIdx.x, blockIdx.y, blockIdx.z, w, mine->op, i);
 		const emu_warp_call *o = warp_calls[w][i];
+		if (!o)
+			die("block (%u,%u,%u) warp %d: lane %d calls %s, lane %d another warp operation",
+			    blockIdx.x, blockIdx.y, blockIdx.z, w, l, mine->op, i);
 		if (strcmp(o->op, mine->op) || o->mem != mine->mem || o->ldm != mine->ldm)
 			die("block (%u,%u,%u) warp %d: lane %d calls %s (%p, ldm %u), lane %d %s (%p, ldm %u)",
 			    blockIdx.x, blockIdx.y, blockIdx.z, w, l, mine->op, mine->mem, mine->ldm, i,
@@ -160,6 +163,7 @@ emu_warp_call *const *emu_warp_op_begin(const emu_warp_call *mine, int *lane)
 void emu_warp_op_end(void)
 {
 	wait_as(WAIT_WARP);
+	warp_calls[cur / 32][cur % 32] = NULL;   /* every lane has read them */
 }
 
 void emu_wmma_check(const char *op, const void *mem, unsigned ldm, size_t elem)
