@@ -49,7 +49,7 @@
  *   memory.
  *   Rate: WMMA issues mma.sync (not Hopper's wgmma), and this design
  *   stages scores and the forward's output through shared memory with 4
- *   warps a block, so I expect 150-300 TFLOP/s forward and 100-200
+ *   warps a block: expected 150-300 TFLOP/s forward and 100-200
  *   backward, not FlashAttention-2's ~350/~250.
  *   Per micro-step:            forward      backward     together
  *     cuBLAS chunks (review)   61-86 ms     184-245 ms   245-330 ms
