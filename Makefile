@@ -125,10 +125,10 @@ build/emu/kernels/%.cpp: kernels/%.cu tests/emu/cu2cpp.sed
 	@mkdir -p $(dir $@)
 	sed -E -f tests/emu/cu2cpp.sed $< >$@
 
-build/emu/kernels/%.o: build/emu/kernels/%.cpp tests/emu/cuda_emu.h kernels/ops_cuda.h kernels/cuda_common.h lib/ops.h
+build/emu/kernels/%.o: build/emu/kernels/%.cpp tests/emu/cuda_emu.h $(wildcard tests/emu/include/*.h) kernels/ops_cuda.h kernels/cuda_common.h lib/ops.h
 	$(EMU_CXX) -include tests/emu/cuda_emu.h -Itests/emu/include -Ikernels -c $< -o $@
 
-build/emu/cuda_emu.o: tests/emu/cuda_emu.cpp tests/emu/cuda_emu.h
+build/emu/cuda_emu.o: tests/emu/cuda_emu.cpp tests/emu/cuda_emu.h tests/emu/include/mma.h
 	@mkdir -p $(dir $@)
 	$(EMU_CXX) -Wextra -c $< -o $@
 

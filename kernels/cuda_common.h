@@ -103,10 +103,27 @@ extern "C" void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv,
 						const float *out, const float *lse, const float *q,
 						const float *k, const float *v, int B, int T, int H, int Hkv,
 						int D, int bf16);
+/* Training attention on tensor cores (kernels/attention_flash.cu), the
+ * bf16 table's for head sizes it takes: a multiple of 16 up to this. -1
+ * (nothing done) for other head sizes. C linkage for the tests. */
+#define NC_CUDA_FLASH_BF16_MAX_HEAD_DIM 128
+extern "C" int nc_cuda_flash_bf16_takes(int D);
+extern "C" int nc_cuda_attention_flash_bf16(float *out, float *lse, const float *q, const float *k,
+					    const float *v, int B, int T, int H, int Hkv, int D);
+extern "C" int nc_cuda_attention_flash_bf16_backward(float *dq, float *dk, float *dv, const float *dout,
+						     const float *out, const float *lse, const float *q,
+						     const float *k, const float *v, int B, int T, int H,
+						     int Hkv, int D);
 /* The collectives of kernels/comm_nccl.cu into the op tables (their other
  * entries are ignored). */
 struct nc_ops;
 void nc_cuda_set_collectives(const struct nc_ops *c);
+/* NC_PROFILE=1 (kernels/profile.cu): every entry of table t (which: 0 the
+ * fp32 table, 1 the bf16 one) timed by CUDA events, a per-op table on
+ * stderr at exit; entries wrapped already are left as they are. Nothing
+ * without NC_PROFILE=1. */
+int nc_cuda_profiling(void);
+void nc_cuda_profile(struct nc_ops *t, int which);
 
 void nc_cuda_attention_cached(float *out, const float *q, const float *k, const float *v, int B,
 			    int Tq, int H, int Hkv, int D, const int *pos, int Tmax);

@@ -2,8 +2,9 @@
  * the CPU ops (tests/gpu/test_ops_cuda.c). Two tables: nc_ops_cuda, all
  * fp32 (matrix products through cuBLAS SGEMM, no TF32), and
  * nc_ops_cuda_bf16, the same but for matrix products with bf16 operands
- * (GemmEx, fp32 accumulation) and attention through cuBLAS's batched
- * products (kernels/attention_gemm.cu), and activations kept for backward
+ * (GemmEx, fp32 accumulation) and attention on tensor cores
+ * (kernels/attention_flash.cu; cuBLAS's batched products,
+ * kernels/attention_gemm.cu, for other head sizes), and activations kept for backward
  * in bf16 (gpt.c packs them). The fp32 table's attention is
  * flash-style tiles (kernels/attention.cu); every other op is a simple
  * kernel. Deterministic: no atomics, every sum in a
@@ -725,7 +726,9 @@ static void cu_forget(void *rec)
 
 /* ---- the tables ---- */
 
-static struct nc_ops table, table_bf16;
+/* table_plain: the fp32 table before NC_PROFILE wraps it, which the bf16
+ * table starts from */
+static struct nc_ops table, table_bf16, table_plain;
 
 extern "C" int nc_cuda_devices(void)
 {
@@ -812,32 +815,41 @@ extern "C" const struct nc_ops *nc_ops_cuda(void)
 	table.replay = cu_replay;
 	table.forget = cu_forget;
 	table.mem_in_use = cu_mem_in_use;
+	table_plain = table;
+	nc_cuda_profile(&table, 0);
 	return &table;
 }
 
+/* Tensor-core flash attention for the head sizes it takes, cuBLAS's
+ * products a chunk of queries at a time for the others. */
 static void cu_attention_bf16(float *out, float *lse, const float *q, const float *k, const float *v,
 			      int B, int T, int H, int Hkv, int D)
 {
-	nc_cuda_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, 1);
+	if (nc_cuda_attention_flash_bf16(out, lse, q, k, v, B, T, H, Hkv, D) != 0)
+		nc_cuda_attention_gemm(out, lse, q, k, v, B, T, H, Hkv, D, 1);
 }
 
 static void cu_attention_backward_bf16(float *dq, float *dk, float *dv, const float *dout,
 				       const float *out, const float *lse, const float *q, const float *k,
 				       const float *v, int B, int T, int H, int Hkv, int D)
 {
-	nc_cuda_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, 1);
+	if (nc_cuda_attention_flash_bf16_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D) != 0)
+		nc_cuda_attention_gemm_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D, 1);
 }
 
 /* From kernels/comm_nccl.cu once NCCL is up (so that only what trains over
  * ranks links NCCL): its collectives into both tables. */
 void nc_cuda_set_collectives(const struct nc_ops *c)
 {
-	for (struct nc_ops *t : {&table, &table_bf16}) {
+	for (struct nc_ops *t : {&table, &table_bf16, &table_plain}) {
 		t->reduce_scatter_avg = c->reduce_scatter_avg;
 		t->all_gather = c->all_gather;
 		t->reduce_avg = c->reduce_avg;
 		t->bcast = c->bcast;
 	}
+	nc_cuda_profile(&table, 0);
+	if (table_bf16.name)
+		nc_cuda_profile(&table_bf16, 1);
 }
 
 extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
@@ -847,13 +859,14 @@ extern "C" const struct nc_ops *nc_ops_cuda_bf16(void)
 	const struct nc_ops *t = nc_ops_cuda();
 	if (!t)
 		return NULL;
-	table_bf16 = *t;
+	table_bf16 = table_plain;
 	table_bf16.name = "cuda-bf16";
 	table_bf16.matmul = cu_matmul_bf16;
 	table_bf16.matmul_backward = cu_matmul_backward_bf16;
 	table_bf16.attention = cu_attention_bf16;
 	table_bf16.attention_backward = cu_attention_backward_bf16;
-	table_bf16.max_head_dim = 0;   /* cuBLAS products take any head size */
+	table_bf16.max_head_dim = 0;   /* larger heads go through cuBLAS's products */
 	table_bf16.keep_bf16 = 1;   /* activations kept for backward as bf16 */
+	nc_cuda_profile(&table_bf16, 1);
 	return &table_bf16;
 }

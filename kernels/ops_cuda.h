@@ -25,6 +25,18 @@ void nc_cuda_attention_gemm_backward(float *dq, float *dk, float *dv, const floa
 				     const float *out, const float *lse, const float *q, const float *k,
 				     const float *v, int B, int T, int H, int Hkv, int D, int bf16);
 
+/* For tests: the bf16 table's training attention on tensor cores
+ * (flash-style, bf16 operands, fp32 accumulation), for head sizes that are
+ * a multiple of 16 up to 128 (nc_cuda_flash_bf16_takes); -1 for others,
+ * which the table sends through the cuBLAS products above. */
+int nc_cuda_flash_bf16_takes(int D);
+int nc_cuda_attention_flash_bf16(float *out, float *lse, const float *q, const float *k,
+				 const float *v, int B, int T, int H, int Hkv, int D);
+int nc_cuda_attention_flash_bf16_backward(float *dq, float *dk, float *dv, const float *dout,
+					  const float *out, const float *lse, const float *q,
+					  const float *k, const float *v, int B, int T, int H, int Hkv,
+					  int D);
+
 /* Collectives between the GPUs of a run (kernels/comm_nccl.cu), which the
  * tables' reduce_scatter_avg, all_gather, reduce_avg and bcast carry out.
  * Rank 0 makes an id (NC_NCCL_ID_BYTES), every rank gets it (by MPI), then

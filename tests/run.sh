@@ -24,7 +24,7 @@ fi
 # two ranks with NCCL, running out of memory, decode graphs, tinyrun
 # choosing the GPU (`make test-emu` runs the whole suite, for an hour).
 if [ -x build/emu/nc-train ]; then
-	NC_BIN=build/emu bats --tap -f 'two ranks|out of memory|decode graphs|tinyrun' tests/gpu/cuda.bats 2>&1 | tee -a "$log"
+	NC_BIN=build/emu bats --tap -f 'two ranks|out of memory|decode graphs|tinyrun|NC_PROFILE' tests/gpu/cuda.bats 2>&1 | tee -a "$log"
 fi
 passed=$(grep -c '^ok ' "$log" | tr -d ' ')
 skipped=$(grep -c '^ok .* # skip' "$log" | tr -d ' ')

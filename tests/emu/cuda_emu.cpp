@@ -2,6 +2,7 @@
  * device memory, and cuBLAS as plain loops. See cuda_emu.h. */
 #undef _FORTIFY_SOURCE   /* its longjmp check refuses a jump to another stack */
 #include "cuda_emu.h"
+#include "include/mma.h"
 
 #include <execinfo.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 #include <ucontext.h>
 
 #include <map>
@@ -126,6 +128,54 @@ unsigned __ballot_sync(unsigned, int pred)
 	return m;
 }
 
+/* ---- warp matrix operations (tests/emu/include/mma.h) ---- */
+
+static const emu_warp_call *warp_calls[32][32];
+static emu_warp_call *warp_frags[32][32];
+
+/* Every lane of the warp, with the same operation, pointer and stride: a
+ * WMMA operation is warp-wide, and lanes that diverge (or have returned)
+ * would hang or compute garbage on a GPU. */
+emu_warp_call *const *emu_warp_op_begin(const emu_warp_call *mine, int *lane)
+{
+	int l = cur % 32, w = cur / 32;
+	warp_calls[w][l] = mine;
+	wait_as(WAIT_WARP);
+	for (int i = 0; i < 32; i++) {
+		int t = w * 32 + i;
+		if (t >= nthreads || fibers[t].st == DONE)
+			die("block (%u,%u,%u) warp %d: %s without lane %d (WMMA needs the whole warp)",
+			    blockIdx.x, blockIdx.y, blockIdx.z, w, mine->op, i);
+		const emu_warp_call *o = warp_calls[w][i];
+		if (!o)
+			die("block (%u,%u,%u) warp %d: lane %d calls %s, lane %d another warp operation",
+			    blockIdx.x, blockIdx.y, blockIdx.z, w, l, mine->op, i);
+		if (strcmp(o->op, mine->op) || o->mem != mine->mem || o->ldm != mine->ldm)
+			die("block (%u,%u,%u) warp %d: lane %d calls %s (%p, ldm %u), lane %d %s (%p, ldm %u)",
+			    blockIdx.x, blockIdx.y, blockIdx.z, w, l, mine->op, mine->mem, mine->ldm, i,
+			    o->op, o->mem, o->ldm);
+		warp_frags[w][i] = (emu_warp_call *)o;
+	}
+	*lane = l;
+	return warp_frags[w];
+}
+
+void emu_warp_op_end(void)
+{
+	wait_as(WAIT_WARP);
+	warp_calls[cur / 32][cur % 32] = NULL;   /* every lane has read them */
+}
+
+void emu_wmma_check(const char *op, const void *mem, unsigned ldm, size_t elem)
+{
+	if ((uintptr_t)mem % 32)
+		die("block (%u,%u,%u) thread %d: %s at %p, which is not 32-byte aligned", blockIdx.x,
+		    blockIdx.y, blockIdx.z, cur, op, mem);
+	if (ldm * elem % 16)
+		die("block (%u,%u,%u) thread %d: %s with a stride of %u elements of %zu bytes, not a "
+		    "multiple of 16 bytes", blockIdx.x, blockIdx.y, blockIdx.z, cur, op, ldm, elem);
+}
+
 static void set_thread(int t)
 {
 	threadIdx.x = t % blockDim.x;
@@ -157,8 +207,10 @@ static void start_fibers(void)
 static void run_block(size_t smem, std::vector<char> &dyn)
 {
 	if (smem) {
-		memset(dyn.data(), 0xff, smem);   /* NaNs: shared memory starts undefined */
-		emu_dyn_smem = dyn.data();
+		/* 128-byte aligned, as a GPU's (WMMA needs 32) */
+		char *at = dyn.data() + (-(uintptr_t)dyn.data() & 127);
+		memset(at, 0xff, smem);   /* NaNs: shared memory starts undefined */
+		emu_dyn_smem = at;
 	}
 	start_fibers();
 	/* Each warp runs on its own until the block barrier, so that a warp
@@ -258,8 +310,8 @@ void emu_run(const void *kernel, dim3 grid, dim3 block, size_t smem, const std::
 		if (!fibers[t].stack && !(fibers[t].stack = (char *)malloc(STACK)))
 			die("out of memory for thread stacks");
 	static std::vector<char> dyn;
-	if (dyn.size() < smem)
-		dyn.resize(smem);
+	if (dyn.size() < smem + 128)
+		dyn.resize(smem + 128);
 	blockDim = block;
 	gridDim = grid;
 	body = &fn;
@@ -292,6 +344,48 @@ static void not_while_recording(const char *what)
 {
 	if (recording)
 		die("%s while a stream is being captured: CUDA refuses it (do it before the capture)", what);
+}
+
+/* ---- events ---- */
+
+struct emu_event {
+	double ms;
+	int recorded;
+};
+
+cudaError_t cudaEventCreate(cudaEvent_t *e)
+{
+	*e = new emu_event{0, 0};
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+	delete e;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t)
+{
+	not_while_recording("cudaEventRecord");
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e->ms = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	e->recorded = 1;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t)
+{
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
+{
+	if (!a->recorded || !b->recorded)
+		return last_error = cudaErrorInvalidValue;
+	*ms = (float)(b->ms - a->ms);
+	return cudaSuccess;
 }
 
 struct emu_graph {

@@ -188,6 +188,15 @@ cudaError_t cudaMemcpy(void *d, const void *s, size_t bytes, cudaMemcpyKind k);
 cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t bytes, cudaMemcpyKind k,
 			    cudaStream_t st = 0);
 
+/* Events: the host's clock when recorded (every launch and copy has run
+ * by then), so that elapsed times are the emulator's own. */
+typedef struct emu_event *cudaEvent_t;
+cudaError_t cudaEventCreate(cudaEvent_t *e);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = 0);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t stop);
+
 /* For the emulated NCCL (tests/emu/nccl_emu.cpp): the allocation holding
  * [p, p+n), which must be device memory, opened to the host or closed. */
 void emu_device_open(const void *p, size_t n, int open, const char *what);

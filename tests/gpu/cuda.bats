@@ -169,3 +169,21 @@ same_curve() {
 		[ "$(grep -c -E ' kernels=[1-9]' "$T/emu.log")" = 6 ]
 	fi
 }
+
+@test "NC_PROFILE=1: every op of the table in use is timed, and a per-op table goes to stderr at exit" {
+	small=(base --quiet -t "$T/tok" --data "$T/data" --depth=1 --max-seq-len=16 --device-batch-size=2
+	       --total-batch-size=64 --eval-every=100 --eval-tokens=32 --device=cuda --dtype=bfloat16
+	       --num-iterations=1)
+	NC_PROFILE=1 nc-train "${small[@]}" -o "$T/prof" >"$T/prof.out" 2>"$T/prof.err"
+	# one layer, 2 micro-steps of 2 x 16 tokens, 1 step: backward twice
+	grep -E '^profile: cuda-bf16 +attention_backward +2 ' "$T/prof.err"
+	grep -E '^profile: cuda-bf16 +matmul_backward +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+%$' "$T/prof.err"
+	grep -E '^profile: all +[0-9.]+$' "$T/prof.err"
+	# the bf16 table's entries only, each once (none wrapped twice)
+	[ -z "$(grep '^profile: ' "$T/prof.err" | sed 1d | grep -v -E '^profile: (cuda-bf16|all) ')" ]
+	[ -z "$(grep '^profile: cuda-bf16' "$T/prof.err" | awk '{ print $3 }' | sort | uniq -d)" ]
+	# the run is the same with and without it
+	nc-train "${small[@]}" -o "$T/noprof" >"$T/noprof.out" 2>"$T/noprof.err"
+	[ ! -s "$T/noprof.err" ]
+	diff <(sed 's/ dt_ms.*//; s/ time_s.*//' "$T/prof.out") <(sed 's/ dt_ms.*//; s/ time_s.*//' "$T/noprof.out")
+}

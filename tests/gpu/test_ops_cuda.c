@@ -50,6 +50,20 @@ static double diff(const float *d, const float *h, size_t n)
 	return e;
 }
 
+/* whether two device arrays hold the same bits */
+static int same_bits(const float *a, const float *b, size_t n)
+{
+	float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+	G->download(x, a, n * sizeof *x), G->download(y, b, n * sizeof *y);
+	int same = memcmp(x, y, n * sizeof *x) == 0;
+	free(x), free(y);
+	return same;
+}
+
+/* tensor-core attention against the fp32 CPU (see test_flash_bf16) */
+#define FLASH_TOL_FORWARD 1e-2
+#define FLASH_TOL_BACKWARD 1e-2
+
 static void report(const char *what, double e, double tol)
 {
 	char name[256];
@@ -266,6 +280,77 @@ static void test_attention(int B, int T, int H, int Hkv, int D)
 	for (int i = 0; i < 11; i++)
 		free(hs[i]), G->free(ds[i]);
 	free(dq0), free(dk0), free(dv0);
+}
+
+/* The bf16 table's tensor-core flash attention (bf16 operands, fp32
+ * accumulation) against the CPU's fp32 attention: q, k, v, dout, P and dS
+ * rounded to bf16 (2^-9 relative each) put the difference at 2-3e-3 of the
+ * largest value; the tolerance is 1e-2, below the cuBLAS bf16 path's 2e-2
+ * and 5e-2. Backward
+ * adds to the gradients' starting values, and runs to the same bits twice. */
+static void test_flash_bf16(int B, int T, int H, int Hkv, int D)
+{
+	size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * Hkv * D, nl = (size_t)B * H * T;
+	float *q = host_rand(nq, 1), *k = host_rand(nk, 1), *v = host_rand(nk, 1);
+	float *out = malloc(nq * sizeof *out), *lse = malloc(nl * sizeof *lse);
+	float *gq = dev(q, nq), *gk = dev(k, nk), *gv = dev(v, nk);
+	float *gout = G->alloc(nq * sizeof *out), *glse = G->alloc(nl * sizeof *lse);
+	char what[160];
+	C->attention(out, lse, q, k, v, B, T, H, Hkv, D);
+	int rc = nc_cuda_attention_flash_bf16(gout, glse, gq, gk, gv, B, T, H, Hkv, D);
+	snprintf(what, sizeof what, "tensor-core attention B%d T%d H%d/%d D%d: out and lse", B, T, H, Hkv, D);
+	report(what, rc != 0 ? 1 : fmax(diff(gout, out, nq), diff(glse, lse, nl)), FLASH_TOL_FORWARD);
+
+	float *dout = host_rand(nq, 1), *dq = host_rand(nq, 1), *dk = host_rand(nk, 1), *dv = host_rand(nk, 1);
+	float *gdout = dev(dout, nq), *gdq = dev(dq, nq), *gdk = dev(dk, nk), *gdv = dev(dv, nk);
+	float *gdq2 = dev(dq, nq), *gdk2 = dev(dk, nk), *gdv2 = dev(dv, nk);
+	C->attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, D);
+	rc = nc_cuda_attention_flash_bf16_backward(gdq, gdk, gdv, gdout, gout, glse, gq, gk, gv, B, T, H,
+						   Hkv, D);
+	snprintf(what, sizeof what, "tensor-core attention backward B%d T%d H%d/%d D%d: dq, dk, dv", B, T,
+		 H, Hkv, D);
+	report(what, rc != 0 ? 1 : fmax(diff(gdq, dq, nq), fmax(diff(gdk, dk, nk), diff(gdv, dv, nk))),
+	       FLASH_TOL_BACKWARD);
+
+	/* the bf16 table runs these kernels: the same bits, twice over */
+	const struct nc_ops *Bf = nc_ops_cuda_bf16();
+	float *go2 = G->alloc(nq * sizeof *out), *gl2 = G->alloc(nl * sizeof *lse);
+	Bf->attention(go2, gl2, gq, gk, gv, B, T, H, Hkv, D);
+	Bf->attention_backward(gdq2, gdk2, gdv2, gdout, go2, gl2, gq, gk, gv, B, T, H, Hkv, D);
+	int same = same_bits(go2, gout, nq) && same_bits(gl2, glse, nl) && same_bits(gdq2, gdq, nq) &&
+		   same_bits(gdk2, gdk, nk) && same_bits(gdv2, gdv, nk);
+	snprintf(what, sizeof what, "the bf16 table's attention is the tensor-core one, bit for bit, B%d T%d H%d/%d D%d",
+		 B, T, H, Hkv, D);
+	CHECK(same, what);
+	float *hs[] = {q, k, v, out, lse, dout, dq, dk, dv};
+	float *ds[] = {gq, gk, gv, gout, glse, gdout, gdq, gdk, gdv, gdq2, gdk2, gdv2, go2, gl2};
+	for (int i = 0; i < 9; i++)
+		free(hs[i]);
+	for (int i = 0; i < 14; i++)
+		G->free(ds[i]);
+}
+
+/* Head sizes the tensor-core kernels do not take are refused (-1, nothing
+ * written), and the bf16 table sends them through cuBLAS instead. */
+static void test_flash_bf16_refuses(void)
+{
+	int D = 20, B = 1, T = 9, H = 2;
+	CHECK(!nc_cuda_flash_bf16_takes(20) && !nc_cuda_flash_bf16_takes(144) &&
+	      !nc_cuda_flash_bf16_takes(0) && nc_cuda_flash_bf16_takes(16) &&
+	      nc_cuda_flash_bf16_takes(64) && nc_cuda_flash_bf16_takes(128),
+	      "tensor-core attention takes head sizes 16, 32, ... 128 only");
+	size_t n = (size_t)B * T * H * D, nl = (size_t)B * H * T;
+	float *q = host_rand(n, 1), *out = malloc(n * sizeof *out), *lse = malloc(nl * sizeof *lse);
+	float *gq = dev(q, n), *go = G->alloc(n * sizeof *out), *gl = G->alloc(nl * sizeof *lse);
+	float *go2 = G->alloc(n * sizeof *out), *gl2 = G->alloc(nl * sizeof *lse);
+	CHECK(nc_cuda_attention_flash_bf16(go, gl, gq, gq, gq, B, T, H, H, D) == -1 &&
+	      nc_cuda_attention_flash_bf16_backward(go, go, go, gq, gq, gl, gq, gq, gq, B, T, H, H, D) == -1 &&
+	      same_bits(go, go2, n), "tensor-core attention refuses D=20 and writes nothing");
+	nc_ops_cuda_bf16()->attention(go, gl, gq, gq, gq, B, T, H, H, D);
+	nc_cuda_attention_gemm(go2, gl2, gq, gq, gq, B, T, H, H, D, 1);
+	CHECK(same_bits(go, go2, n) && same_bits(gl, gl2, nl), "the bf16 table sends D=20 through cuBLAS");
+	free(q), free(out), free(lse);
+	G->free(gq), G->free(go), G->free(gl), G->free(go2), G->free(gl2);
 }
 
 static void test_xent(int n, int V)
@@ -490,6 +575,13 @@ int main(void)
 	test_attention(1, 100, 6, 2, 64);
 	test_attention(2, 33, 3, 3, 20);
 	test_attention(1, 300, 2, 1, 8);   /* two chunks of queries in the cuBLAS path */
+	test_flash_bf16(1, 256, 4, 4, 128);   /* d20's head size, 4 query tiles */
+	test_flash_bf16(1, 128, 10, 10, 128); /* d20's heads */
+	test_flash_bf16(2, 100, 4, 2, 64);    /* GQA, T not a multiple of the tile */
+	test_flash_bf16(1, 1, 4, 1, 128);     /* one position */
+	test_flash_bf16(3, 77, 6, 3, 32);
+	test_flash_bf16(1, 17, 2, 2, 16);
+	test_flash_bf16_refuses();
 	test_xent(9, 77);
 	test_xent(4, 4099);
 	test_optim_ops(1000, 24, 40);
