@@ -47,7 +47,8 @@ def main():
     for step in steps:
         kind, _, arg = step.partition(":")
         if kind == "expect" and not read_until(fd, arg.encode(), deadline, seen):
-            sys.stdout.buffer.write(seen[1])
+            os.kill(pid, signal.SIGKILL)
+            sys.stdout.buffer.write(seen[1][-2000:])
             sys.exit(f"\npty_chat.py: timed out waiting for {arg!r}")
         elif kind == "send":
             os.write(fd, arg.replace("\\n", "\n").encode())
