@@ -131,17 +131,19 @@ Unknown command: /nope (/help lists them)"
 	assert_equal "$output" "$(printf '\303\251\303\251\303' | python3 -c 'import sys; print(sys.stdin.buffer.read().decode("utf-8", "replace"), end="")')"
 }
 
-@test "on a terminal: prompts, labels, and Ctrl-C stops the reply, not the chat" {
+@test "on a terminal: prompts, labels; Ctrl-C stops the reply, not the chat, and abandons a line at the prompt" {
 	command -v python3 >/dev/null || skip "python3 needed for a pseudo-terminal"
 	# "x" after "x" for 8000 tokens: a reply long enough to interrupt
 	program "$T/xs" 8000 "$(id assistant_start):120" 120:120
-	run python3 "$ORACLE/pty_chat.py" 60 'expect:User: ' 'send:go\n' 'expect:Assistant: xxx' sigint \
-		'expect:[stopped]' 'expect:User: ' 'send:/temperature\n' 'expect:Temperature: 0' \
-		'expect:User: ' 'send:exit\n' -- nc-chat -m "$T/xs" -T 0 -n 7000
+	# Ctrl-C typed mid-reply, then a line abandoned by Ctrl-C at the prompt
+	run python3 "$ORACLE/pty_chat.py" 60 'expect:User: ' 'send:go\n' 'expect:Assistant: xxx' ctrl-c \
+		'expect:[stopped]' 'expect:User: ' 'send:never sent' ctrl-c 'send:/temperature\n' \
+		'expect:Temperature: 0' 'expect:User: ' 'send:exit\n' -- nc-chat -m "$T/xs" -T 0 -n 7000
 	assert_success
 	assert_line --partial "type 'quit' or 'exit' to end"
 	assert_line "exit=0"
 	assert_output --partial "Goodbye!"
+	refute_output --partial "never sent/temperature"
 	# stopped long before the 7000 tokens
 	n=$(printf '%s' "$output" | tr -cd x | wc -c)
 	[ "$n" -gt 3 ] && [ "$n" -lt 6000 ]

@@ -4,7 +4,8 @@ pty_chat.py TIMEOUT STEP... -- COMMAND [ARG...] runs COMMAND with a new
 pseudo-terminal as its stdin, stdout and stderr, and takes the steps in
 order: "expect:TEXT" reads until TEXT has appeared (since the last expect),
 "send:TEXT" types TEXT ("\\n" is Enter), "sigint" sends SIGINT to the
-program as Ctrl-C would. Everything the program wrote goes to stdout, then
+program, "ctrl-c" types Ctrl-C (the terminal sends SIGINT when its line
+discipline has signals on, else the program reads the character). Everything the program wrote goes to stdout, then
 a last line "exit=N". Fails (exit 1) when a step times out.
 """
 import os
@@ -54,6 +55,8 @@ def main():
             os.write(fd, arg.replace("\\n", "\n").encode())
         elif kind == "sigint":
             os.kill(pid, signal.SIGINT)
+        elif kind == "ctrl-c":
+            os.write(fd, b"\x03")
     read_until(fd, b"\0never", deadline, seen)
     _, status = os.waitpid(pid, 0)
     sys.stdout.buffer.write(seen[1])
