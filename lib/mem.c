@@ -51,3 +51,16 @@ void nc_xgrow(void *pp, size_t *cap, size_t need, size_t elem)
 	*(void **)pp = nc_xrealloc(*(void **)pp, c * elem);
 	*cap = c;
 }
+
+void nc_str_add(struct nc_str *t, const char *s, size_t n)
+{
+	nc_xgrow(&t->s, &t->cap, t->len + n + 1, 1);
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = 0;
+}
+
+void nc_str_adds(struct nc_str *t, const char *s)
+{
+	nc_str_add(t, s, strlen(s));
+}

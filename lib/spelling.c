@@ -176,40 +176,21 @@ int nc_wordlist_simple_order(const struct nc_wordlist *in, struct nc_wordlist *o
 
 /* ---- the examples ---- */
 
-/* A growing string (out of memory exits, as lib/mem.h does). */
-struct text {
-	char *s;
-	size_t len, cap;
-};
-
-static void put_bytes(struct text *t, const char *s, size_t n)
-{
-	nc_xgrow(&t->s, &t->cap, t->len + n + 1, 1);
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = 0;
-}
-
-static void put(struct text *t, const char *s)
-{
-	put_bytes(t, s, strlen(s));
-}
-
-static void put_int(struct text *t, size_t v)
+static void put_int(struct nc_str *t, size_t v)
 {
 	char num[24];
-	put_bytes(t, num, (size_t)snprintf(num, sizeof num, "%zu", v));
+	nc_str_add(t, num, (size_t)snprintf(num, sizeof num, "%zu", v));
 }
 
 /* "w:o:r:d" as ",".join(word) after "word:". */
-static void put_spelled(struct text *t, const char *word)
+static void put_spelled(struct nc_str *t, const char *word)
 {
-	put(t, word);
-	put(t, ":");
+	nc_str_adds(t, word);
+	nc_str_adds(t, ":");
 	for (size_t i = 0; word[i]; i++) {
 		if (i)
-			put(t, ",");
-		put_bytes(t, word + i, 1);
+			nc_str_adds(t, ",");
+		nc_str_add(t, word + i, 1);
 	}
 }
 
@@ -235,19 +216,19 @@ static uint64_t example_seed(uint64_t index, int test_split)
 }
 
 /* template.format(letter=..., word=...): every {letter} and {word}. */
-static void put_formatted(struct text *t, const char *tmpl, int lower, const char *letter,
+static void put_formatted(struct nc_str *t, const char *tmpl, int lower, const char *letter,
 			  const char *word)
 {
 	for (const char *p = tmpl; *p;) {
 		if (!strncmp(p, "{letter}", 8)) {
-			put(t, letter);
+			nc_str_adds(t, letter);
 			p += 8;
 		} else if (!strncmp(p, "{word}", 6)) {
-			put(t, word);
+			nc_str_adds(t, word);
 			p += 6;
 		} else {
 			char c = lower && *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
-			put_bytes(t, &c, 1);
+			nc_str_add(t, &c, 1);
 			p++;
 		}
 	}
@@ -255,72 +236,72 @@ static void put_formatted(struct text *t, const char *tmpl, int lower, const cha
 
 /* The user's question, drawing the template, its case, the quotes and
  * the question mark in nanochat's order. */
-static void bee_question(struct nc_pyrand *r, struct text *t, char letter, const char *word)
+static void bee_question(struct nc_pyrand *r, struct nc_str *t, char letter, const char *word)
 {
 	static const char *const quotes[] = { "", "'", "\"" };
 	const char *tmpl = templates[nc_pyrand_choice(r, N_TEMPLATES)];
 	int lower = nc_pyrand_random(r) < 0.3;
 	const char *lq = quotes[nc_pyrand_choice(r, 3)];
 	const char *wq = quotes[nc_pyrand_choice(r, 3)];
-	struct text l = { 0 }, w = { 0 };
-	put(&l, lq);
-	put_bytes(&l, &letter, 1);
-	put(&l, lq);
-	put(&w, wq);
-	put(&w, word);
-	put(&w, wq);
+	struct nc_str l = { 0 }, w = { 0 };
+	nc_str_adds(&l, lq);
+	nc_str_add(&l, &letter, 1);
+	nc_str_adds(&l, lq);
+	nc_str_adds(&w, wq);
+	nc_str_adds(&w, word);
+	nc_str_adds(&w, wq);
 	put_formatted(t, tmpl, lower, l.s, w.s);
 	if (nc_pyrand_random(r) < 0.5)
-		put(t, "?");
+		nc_str_adds(t, "?");
 	free(l.s);
 	free(w.s);
 }
 
 /* The spelled-out count: every letter numbered from 1, the hits marked
  * with the running count. Returns the count. */
-static size_t bee_manual(struct text *t, char letter, const char *word)
+static size_t bee_manual(struct nc_str *t, char letter, const char *word)
 {
 	char l[2] = { letter, 0 };
 	size_t count = 0;
-	put(t, "We are asked to find the number '");
-	put(t, l);
-	put(t, "' in the word '");
-	put(t, word);
-	put(t, "'. Let me try a manual approach first.\n\nFirst spell the word out:\n");
+	nc_str_adds(t, "We are asked to find the number '");
+	nc_str_adds(t, l);
+	nc_str_adds(t, "' in the word '");
+	nc_str_adds(t, word);
+	nc_str_adds(t, "'. Let me try a manual approach first.\n\nFirst spell the word out:\n");
 	put_spelled(t, word);
-	put(t, "\n\nThen count the occurrences of '");
-	put(t, l);
-	put(t, "':\n");
+	nc_str_adds(t, "\n\nThen count the occurrences of '");
+	nc_str_adds(t, l);
+	nc_str_adds(t, "':\n");
 	for (size_t i = 0; word[i]; i++) {
 		put_int(t, i + 1);
-		put(t, ":");
-		put_bytes(t, word + i, 1);
+		nc_str_adds(t, ":");
+		nc_str_add(t, word + i, 1);
 		if (word[i] == letter) {
-			put(t, " hit! count=");
+			nc_str_adds(t, " hit! count=");
 			put_int(t, ++count);
 		}
-		put(t, "\n");
+		nc_str_adds(t, "\n");
 	}
-	put(t, "\nThis gives us ");
+	nc_str_adds(t, "\nThis gives us ");
 	put_int(t, count);
-	put(t, ".");
+	nc_str_adds(t, ".");
 	return count;
 }
 
 static json_t *bee_answer(char letter, const char *word)
 {
-	struct text manual = { 0 }, call = { 0 }, out = { 0 }, last = { 0 };
+	struct nc_str manual = { 0 }, call = { 0 }, out = { 0 }, last = { 0 };
 	size_t count = bee_manual(&manual, letter, word);
 	char l[2] = { letter, 0 };
-	put(&call, "'");
-	put(&call, word);
-	put(&call, "'.count('");
-	put(&call, l);
-	put(&call, "')");
+	nc_str_adds(&call, "'");
+	nc_str_adds(&call, word);
+	nc_str_adds(&call, "'.count('");
+	nc_str_adds(&call, l);
+	nc_str_adds(&call, "')");
 	put_int(&out, count);
-	put(&last, "\n\nPython gives us ");
+	nc_str_adds(&last, "\n\nPython gives us ");
 	put_int(&last, count);
-	put(&last, ".\n\nMy final answer is:\n\n#### ");
+	nc_str_adds(&last, ".\n\nMy final answer is:\n\n#### ");
 	put_int(&last, count);
 	json_t *parts = json_pack("[o, o, o, o, o]", part("text", manual.s),
 				  part("text", "\n\nLet me double check this using Python:\n\n"),
@@ -349,7 +330,7 @@ json_t *nc_spelling_bee(const struct nc_wordlist *wl, uint64_t index, int test_s
 	} else {
 		letter = letters[nc_pyrand_choice(&r, 26)];
 	}
-	struct text q = { 0 };
+	struct nc_str q = { 0 };
 	bee_question(&r, &q, letter, word);
 	json_t *conv = conversation(q.s, bee_answer(letter, word));
 	free(q.s);
@@ -363,9 +344,9 @@ json_t *nc_simple_spelling(const struct nc_wordlist *shuffled, uint64_t index, i
 		return nc_fail("simple spelling: the word list is empty"), NULL;
 	nc_pyrand_seed(&r, example_seed(index, test_split));
 	const char *word = shuffled->w[nc_pyrand_choice(&r, shuffled->n)];
-	struct text q = { 0 }, a = { 0 };
-	put(&q, "Spell the word: ");
-	put(&q, word);
+	struct nc_str q = { 0 }, a = { 0 };
+	nc_str_adds(&q, "Spell the word: ");
+	nc_str_adds(&q, word);
 	put_spelled(&a, word);
 	json_t *conv = conversation(q.s, json_string(a.s));
 	free(q.s);

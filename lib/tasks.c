@@ -147,46 +147,28 @@ static json_t *identity(json_t *row, const char *where)
 
 /* ---- multiple choice (MMLU, ARC) ---- */
 
-struct text {
-	char *s;
-	size_t n, cap;
-};
-
-static void add(struct text *t, const char *s, size_t n)
+static void add_json(struct nc_str *t, json_t *s)
 {
-	nc_xgrow(&t->s, &t->cap, t->n + n + 1, 1);
-	memcpy(t->s + t->n, s, n);
-	t->n += n;
-	t->s[t->n] = 0;
-}
-
-static void add_str(struct text *t, const char *s)
-{
-	add(t, s, strlen(s));
-}
-
-static void add_json(struct text *t, json_t *s)
-{
-	add(t, json_string_value(s), json_string_length(s));
+	nc_str_add(t, json_string_value(s), json_string_length(s));
 }
 
 /* tasks/common.py render_mc: the letter after each choice, no space
  * before it, so that the prompt's letter is the answer's token. */
 static json_t *render_mc(json_t *question, json_t *letters, json_t *choices)
 {
-	struct text t = {0};
-	add_str(&t, "Multiple Choice question: ");
+	struct nc_str t = {0};
+	nc_str_adds(&t, "Multiple Choice question: ");
 	add_json(&t, question);
-	add_str(&t, "\n");
+	nc_str_adds(&t, "\n");
 	for (size_t i = 0; i < json_array_size(choices); i++) {
-		add_str(&t, "- ");
+		nc_str_adds(&t, "- ");
 		add_json(&t, json_array_get(choices, i));
-		add_str(&t, "=");
+		nc_str_adds(&t, "=");
 		add_json(&t, json_array_get(letters, i));
-		add_str(&t, "\n");
+		nc_str_adds(&t, "\n");
 	}
-	add_str(&t, "\nRespond only with the letter of the correct answer.");
-	json_t *s = json_stringn(t.s, t.n);
+	nc_str_adds(&t, "\nRespond only with the letter of the correct answer.");
+	json_t *s = json_stringn(t.s, t.len);
 	free(t.s);
 	return s;
 }

@@ -30,7 +30,7 @@
 #   NC_TINY_STEPS=900    training steps
 #   NC_TINY_MID_ROWS=3000  conversations of midtraining (3/4 SimpleSpelling,
 #                        1/4 SpellingBee, as nc-shard task makes them)
-#   NC_TINY_SFT_ROWS=400 conversations of SFT (half each)
+#   NC_TINY_SFT_ROWS=400 conversations of SFT (half each; at least 16)
 #   NC_TINY_UNTIL=STAGE  stop after this stage (corpus, tokenizer, shards,
 #                        base, chatdata, mid, sft, sample, report)
 #   NC_DEVICE=auto       where the model runs: auto (a GPU when there is
@@ -70,8 +70,9 @@ stages="corpus, tokenizer, shards, base, chatdata, mid, sft, sample, report"
 case $until in '' | corpus | tokenizer | shards | base | chatdata | mid | sft | sample | report) ;;
 *) die "NC_TINY_UNTIL: no stage '$until' ($stages)" ;;
 esac
-[ "$mid_rows" -ge 4 ] && [ "$sft_rows" -ge 2 ] ||
-	die "NC_TINY_MID_ROWS must be at least 4 and NC_TINY_SFT_ROWS at least 2"
+# (SFT takes 8 conversations a step, and its last step only evaluates)
+[ "$mid_rows" -ge 4 ] && [ "$sft_rows" -ge 16 ] ||
+	die "NC_TINY_MID_ROWS must be at least 4 and NC_TINY_SFT_ROWS at least 16"
 
 [ -n "${NC_BIN:-}" ] || (cd "$root" && make -s all)
 for t in nc-bpe nc-shard nc-train nc-sample nc-report; do

@@ -9,15 +9,24 @@ PATH=$ROOT/build:$PATH
 ORACLE=$ROOT/tests/oracle
 PY=${NC_PYTHON:-$ROOT/.venv/bin/python}
 
-# Skip a test that needs the Python oracles when they are missing; in CI a
-# missing oracle is a failure, so that no check silently stops running.
-need_oracle() {
-	if ! "$PY" -c 'import regex, tiktoken, rustbpe' 2>/dev/null; then
+# need_python MODULE...: skip a test when the Python of the oracles lacks
+# a module; in CI a missing oracle is a failure, so that no check silently
+# stops running.
+need_python() {
+	local mods
+	mods=$(printf '%s, ' "$@")
+	mods=${mods%, }
+	if ! "$PY" -c "import $mods" 2>/dev/null; then
 		if [ -n "${CI:-}" ]; then
-			fail "python oracles missing in CI (run make setup)"
+			fail "python $mods missing in CI (run make setup)"
 		fi
-		skip "python oracles not installed (run make setup)"
+		skip "python $mods not installed (run make setup)"
 	fi
+}
+
+# The tokenizer oracles.
+need_oracle() {
+	need_python regex tiktoken rustbpe
 }
 
 # Seeded test text (needs only python3's standard library).

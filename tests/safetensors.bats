@@ -5,20 +5,9 @@
 
 load helper
 
-# Skip when the venv lacks safetensors and numpy; in CI that is a failure,
-# so that the check never silently stops running.
-need_safetensors() {
-	if ! "$PY" -c 'import safetensors, numpy' 2>/dev/null; then
-		if [ -n "${CI:-}" ]; then
-			fail "python safetensors missing in CI (run make setup)"
-		fi
-		skip "python safetensors not installed (run make setup)"
-	fi
-}
-
 setup() {
 	cd "$ROOT"
-	need_safetensors
+	need_python safetensors numpy
 }
 
 @test "a file nc writes loads in Python safetensors with the same tensors and metadata" {

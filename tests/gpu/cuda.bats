@@ -154,14 +154,18 @@ same_curve() {
 	done
 	export NC_EMU_LOG=$T/emu.log
 	NC_BIN=$T/tinybin NC_RUN_DIR=$T/tiny NC_TINY_VOCAB=512 NC_TINY_DEPTH=1 NC_TINY_SEQ=32 \
-		NC_TINY_BATCH=2 NC_TINY_STEPS=4 sh/tinyrun.sh "$T/docs.jsonl" >"$T/tiny.out" 2>&1 ||
+		NC_TINY_BATCH=2 NC_TINY_STEPS=4 NC_TINY_MID_ROWS=8 NC_TINY_SFT_ROWS=16 \
+		sh/tinyrun.sh "$T/docs.jsonl" >"$T/tiny.out" 2>&1 ||
 		{ cat "$T/tiny.out"; false; }
 	grep -q 'event=config .*device=cuda-bf16' "$T/tiny/base.log"
 	grep -q 'event=done .*device_mem_gb=' "$T/tiny/base.log"
-	[ "$(wc -l <"$T/tiny/samples.jsonl")" = 7 ]
+	grep -q 'event=config .*device=cuda-bf16' "$T/tiny/mid.log"
+	grep -q 'event=config .*device=cuda-bf16' "$T/tiny/sft.log"
+	[ "$(wc -l <"$T/tiny/samples.jsonl")" = 8 ]
 	grep -q 'tinyrun: done' "$T/tiny.out"
 	if [ "${NC_BIN:-}" = build/emu ]; then
-		# nc-train and both nc-sample runs launched kernels on the emulated GPU
-		[ "$(grep -c -E ' kernels=[1-9]' "$T/emu.log")" = 3 ]
+		# nc-train's three stages and the three nc-sample runs launched
+		# kernels on the emulated GPU
+		[ "$(grep -c -E ' kernels=[1-9]' "$T/emu.log")" = 6 ]
 	fi
 }
