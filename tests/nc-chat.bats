@@ -37,7 +37,7 @@ text() {
 # program OUT CONTEXT A:B...: a checkpoint whose greedy next token after A
 # is B (tests/oracle/program_model.py).
 program() {
-	"$PY" -c 'import numpy, safetensors' 2>/dev/null || skip "no python with numpy and safetensors (make setup)"
+	need_python numpy safetensors
 	"$PY" "$ORACLE/program_model.py" "$CK" "$@"
 }
 
