@@ -51,9 +51,9 @@ all: build/libnc.a $(CUDA_LIB) $(TOOLS) build/.config
 
 build/.config: FORCE
 	@mkdir -p build
-	@printf 'nc build: cc=%s cuda=%s blas=%s mpi=%s nccl=%s\n' "$(CC)" \
+	@printf 'nc build: cc=%s cuda=%s blas=%s mpi=%s nccl=%s libedit=%s\n' "$(CC)" \
 	  "$(if $(filter 1,$(CUDA)),yes ($(NVCC)),no)" "$(or $(HAVE_BLAS),no)" "$(or $(HAVE_MPI),no)" \
-	  "$(or $(HAVE_NCCL),no)" \
+	  "$(or $(HAVE_NCCL),no)" "$(or $(HAVE_EDIT),no)" \
 	  | tee $@.new | cmp -s - $@ || { cat $@.new; mv $@.new $@; }; rm -f $@.new
 
 build/%.o: %.c
@@ -95,6 +95,19 @@ CUDA_LINK   := $(if $(filter 1,$(CUDA)),$(CUDA_LIB) $(CUDA_LIBS) -lstdc++)
 build/cmd/nc-sample.o build/cmd/nc-train.o: build/cmd/%.o: cmd/%.c build/.config
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -c $< -o $@
+
+# nc-chat edits lines with libedit where there is one (pkg-config).
+EDIT_CF   := $(shell pkg-config --cflags libedit 2>/dev/null)
+EDIT_LD   := $(shell pkg-config --libs libedit 2>/dev/null)
+HAVE_EDIT := $(if $(EDIT_LD),$(call try_link,$(EDIT_LD)))
+
+build/cmd/nc-chat.o: cmd/nc-chat.c build/.config
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CUDA_CFLAGS) $(if $(HAVE_EDIT),-DNC_EDIT $(EDIT_CF)) -c $< -o $@
+
+build/nc-chat: build/cmd/nc-chat.o build/libnc.a $(CUDA_LIB)
+	$(CC) $(LDFLAGS) build/cmd/nc-chat.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(CUDA_LINK) \
+	  $(if $(HAVE_EDIT),$(EDIT_LD)) -o $@
 
 build/nc-sample: build/cmd/nc-sample.o build/libnc.a $(CUDA_LIB)
 	$(CC) $(LDFLAGS) build/cmd/nc-sample.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(CUDA_LINK) -o $@

@@ -139,12 +139,8 @@ static int on_token(void *ctx, int sample, uint32_t token, int forced)
 	struct sink *k = ctx;
 	struct sample_out *s = &k->s[sample];
 	nc_ids_push(&s->ids, token);
-	size_t n, before = s->len;
-	const unsigned char *b = nc_tok_decode1(&k->md->ck.tok, token, &n);
-	if (b && token >= k->md->ck.tok.n_tokens)
-		nc_utf8_flush(&s->u, &s->text, &s->len, &s->cap);   /* a special token's name */
-	if (b)
-		nc_utf8_feed(&s->u, b, n, &s->text, &s->len, &s->cap);
+	size_t before = s->len;
+	nc_token_text(&k->md->ck.tok, &s->u, token, &s->text, &s->len, &s->cap);
 	if (k->stream && s->len > before) {
 		fwrite(s->text + before, 1, s->len - before, stdout);
 		fflush(stdout);

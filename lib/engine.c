@@ -99,6 +99,18 @@ static void put(char **out, size_t *len, size_t *cap, const void *b, size_t n)
 	(*out)[*len] = 0;
 }
 
+void nc_token_text(const struct nc_tokenizer *t, struct nc_utf8_stream *u, uint32_t token, char **out,
+		   size_t *len, size_t *cap)
+{
+	size_t n;
+	const unsigned char *b = nc_tok_decode1(t, token, &n);
+	if (!b)
+		return;
+	if (token >= t->n_tokens)
+		nc_utf8_flush(u, out, len, cap);   /* a special token's name */
+	nc_utf8_feed(u, b, n, out, len, cap);
+}
+
 /* ---- the engine ---- */
 
 int nc_engine_init(struct nc_engine *e, struct nc_gpt *m, const struct nc_tokenizer *tok)

@@ -54,6 +54,13 @@ void nc_engine_free(struct nc_engine *e);
 int nc_generate(struct nc_engine *e, const uint32_t *prompt, size_t n,
 		const struct nc_sample_opts *o, nc_token_fn fn, void *ctx, enum nc_finish *finish);
 
+/* Append token's text to out (grown as nc_utf8_feed grows it): its bytes
+ * through the UTF-8 stream u, so that only whole characters come out; a
+ * special token shows its name, after any unfinished character (as
+ * U+FFFD), as nanochat's decode([token]) prints it. */
+void nc_token_text(const struct nc_tokenizer *t, struct nc_utf8_stream *u, uint32_t token, char **out,
+		   size_t *len, size_t *cap);
+
 /* One token from softcapped logits (V of them), as nanochat samples
  * (spec §5.3): argmax at temperature 0, else softmax(logits/temperature)
  * over the top_k largest (all if top_k is 0) and one draw from u in

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config libarchive-dev libxxhash-dev libjansson-dev libopenblas-dev
       libsnappy-dev libzstd-dev zlib1g-dev
       bats bats-support bats-assert python3 python3-venv zstd xz-utils clang libclang-rt-14-dev
-      openmpi-bin libopenmpi-dev jq groff-base"
+      openmpi-bin libopenmpi-dev jq groff-base libedit-dev"
 # Versions the tests were written against; regex also made lib/unicode_tables.c.
 PY_PKGS="regex==2026.11.15 tiktoken==0.14.0 rustbpe==0.1.0 pyarrow==26.0.1 safetensors==0.8.0 numpy==2.4.6"
 

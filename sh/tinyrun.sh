@@ -301,3 +301,4 @@ tail -n 1 "$run/samples.jsonl" | sed -n 's/.*"prompt":"\([^"]*\)".*"text":"\([^"
 	tr '|' '\n' | cut -c1-100
 echo
 echo "tinyrun: done. The report: $run/report/report.md"
+echo "Talk to the chat model: $bin/nc-chat -m $run/sft"
