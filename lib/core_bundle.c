@@ -14,12 +14,9 @@
 #include "docs.h"
 #include "err.h"
 #include "mem.h"
-#include "pyrand.h"
 
 const char *const nc_core_type_names[3] = {"multiple_choice", "schema", "language_modeling"};
 
-/* nanochat's seeds (core_eval.py, base_eval.py) */
-#define SHUFFLE_SEED 1337
 
 /* One whole file of the bundle: rel is its path inside the bundle. *name
  * is what messages call it. */
@@ -52,12 +49,26 @@ static char *bundle_name(const struct nc_core_bundle *b, const char *rel)
 	return s;
 }
 
+/* The reader names only the archive when the archive itself breaks (a
+ * truncated zip): name the member that was being read. */
+static void name_member(const struct nc_core_bundle *b, const char *name)
+{
+	const char *msg = nc_errmsg();
+	size_t pn = strlen(b->path);
+	if (b->archive && strncmp(msg, b->path, pn) == 0 && strncmp(msg + pn, ": ", 2) == 0) {
+		char *copy = nc_xstrdup(msg + pn + 2);
+		nc_fail("%s: %s", name, copy);
+		free(copy);
+	}
+}
+
 static int bundle_file(const struct nc_core_bundle *b, const char *rel, char **data, size_t *len,
 		       char **name)
 {
 	*name = bundle_name(b, rel);
 	if (read_whole(*name, data, len) == 0)
 		return 0;
+	name_member(b, *name);
 	free(*name);
 	*name = NULL;
 	return -1;
@@ -313,13 +324,13 @@ static int find_prefix(struct nc_core_bundle *b)
 		char *name = bundle_name(b, "core.yaml"), *data;
 		size_t len;
 		int rc = read_whole(name, &data, &len);
-		free(name);
-		if (rc == 0) {
+		if (rc == 0)
 			free(data);
-			return 0;
-		}
-		if (!strstr(nc_errmsg(), "no member"))
-			return -1;
+		else if (!strstr(nc_errmsg(), "no member"))
+			name_member(b, name);
+		free(name);
+		if (rc == 0 || !strstr(nc_errmsg(), "no member"))
+			return rc;
 	}
 	return nc_fail("%s: no core.yaml (nor eval_bundle/core.yaml) in the archive", b->path);
 }
@@ -461,9 +472,7 @@ int nc_core_load(const struct nc_core_bundle *b, const struct nc_core_task *t, l
 	if (rc == 0 && n == 0)
 		rc = nc_fail("%s: no examples", d->source);
 	if (rc == 0) {
-		struct nc_pyrand r;
-		nc_pyrand_seed(&r, SHUFFLE_SEED);
-		nc_pyrand_shuffle(&r, ex, n, sizeof *ex);
+		nc_core_shuffle(ex, n, sizeof *ex);
 		size_t keep = max_per_task > 0 && (size_t)max_per_task < n ? (size_t)max_per_task : n;
 		rc = check_shots(t, d->source, keep);
 		d->obj = nc_xmalloc(n * sizeof *d->obj);

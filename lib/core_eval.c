@@ -11,7 +11,8 @@
 #include "mem.h"
 #include "pyrand.h"
 
-#define FEWSHOT_SEED 1234   /* random.Random(1234 + idx) */
+#define SHUFFLE_SEED 1337   /* base_eval.py: random.Random(1337).shuffle(data) */
+#define FEWSHOT_SEED 1234   /* core_eval.py: random.Random(1234 + idx) */
 
 /* ---- text ---- */
 
@@ -125,26 +126,38 @@ static void put_shot(struct text *t, const struct nc_core_task *k, json_t *o)
 	puts_(t, "\n\n");
 }
 
-/* The few-shot examples of idx: random.Random(1234 + idx).sample of the
- * other indices. */
+void nc_core_shuffle(void *items, size_t n, size_t elem)
+{
+	struct nc_pyrand r;
+	nc_pyrand_seed(&r, SHUFFLE_SEED);
+	nc_pyrand_shuffle(&r, items, n, elem);
+}
+
+int nc_core_fewshot(size_t n, size_t idx, int k, size_t *out)
+{
+	if (k < 0 || n == 0 || (size_t)k > n - 1)
+		return nc_fail("%d few-shot examples from %zu others", k, n ? n - 1 : 0);
+	struct nc_pyrand r;
+	nc_pyrand_seed(&r, FEWSHOT_SEED + (uint64_t)idx);
+	if (nc_pyrand_sample(&r, n - 1, (size_t)k, out) != 0)
+		return -1;
+	for (int i = 0; i < k; i++)
+		out[i] += out[i] >= idx;   /* indices of the list without idx */
+	return 0;
+}
+
+/* The few-shot examples of idx, rendered. */
 static int fewshot(const struct nc_core_task *k, const struct nc_core_data *d, size_t idx,
 		   struct text *t)
 {
 	if (k->shots <= 0)
 		return 0;
 	size_t *pick = nc_xmalloc((size_t)k->shots * sizeof *pick);
-	struct nc_pyrand r;
-	nc_pyrand_seed(&r, FEWSHOT_SEED + (uint64_t)idx);
-	if (nc_pyrand_sample(&r, d->n - 1, (size_t)k->shots, pick) != 0) {
-		free(pick);
-		return -1;
-	}
-	for (int i = 0; i < k->shots; i++) {
-		size_t j = pick[i] < idx ? pick[i] : pick[i] + 1;   /* skip idx itself */
-		put_shot(t, k, d->obj[j]);
-	}
+	int rc = nc_core_fewshot(d->n, idx, k->shots, pick);
+	for (int i = 0; rc == 0 && i < k->shots; i++)
+		put_shot(t, k, d->obj[pick[i]]);
 	free(pick);
-	return 0;
+	return rc;
 }
 
 static void add_prompt(struct nc_core_prompts *p, struct text *t)

@@ -96,6 +96,13 @@ int nc_core_score(struct nc_gpt *m, int type, const struct nc_core_seqs *q, uint
 /* The gold answer of example idx (-1 for language modeling). */
 int nc_core_gold(const struct nc_core_task *t, const struct nc_core_data *d, size_t idx);
 
+/* nanochat's draws, exposed so that tests can hold them against Python's:
+ * random.Random(1337).shuffle of n items of size elem, and the few-shot
+ * indices of example idx of n, random.Random(1234 + idx).sample of the
+ * other indices, k of them (k < n). */
+void nc_core_shuffle(void *items, size_t n, size_t elem);
+int nc_core_fewshot(size_t n, size_t idx, int k, size_t *out);
+
 /* (acc - baseline) / (1 - baseline), baseline given in percent. */
 double nc_core_centered(double acc, double baseline_percent);
 
