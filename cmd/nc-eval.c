@@ -1,11 +1,13 @@
 /* nc-eval: evaluate a checkpoint. core: nanochat's CORE metric over the
- * eval bundle (spec §6.2). */
+ * eval bundle (spec §6.2); bpb: bits per byte on token shards (§4.3, §6.1). */
+#include "../lib/bpb.h"
 #include "../lib/checkpoint.h"
 #include "../lib/cli.h"
 #include "../lib/comm.h"
 #include "../lib/core_eval.h"
 #include "../lib/err.h"
 #include "../lib/file.h"
+#include "../lib/loader.h"
 #include "../lib/logfmt.h"
 #include "../lib/mem.h"
 #include "../lib/timer.h"
@@ -20,6 +22,7 @@
 static void usage(FILE *fp)
 {
 	fputs("usage: nc-eval core -m CHECKPOINT [options] BUNDLE\n"
+	      "       nc-eval bpb -m CHECKPOINT --data DIR [options]\n"
 	      "\n"
 	      "core: nanochat's CORE metric on BUNDLE, the eval bundle (a directory with\n"
 	      "core.yaml, eval_meta_data.csv and eval_data/, or eval_bundle.zip itself).\n"
@@ -32,6 +35,17 @@ static void usage(FILE *fp)
 	      "      --csv=FILE           nanochat's CSV: Task, Accuracy, Centered, then CORE\n"
 	      "      --dump=FILE          one JSON line per example: prompts, tokens, spans, choice\n"
 	      "      --quiet              no progress lines on stderr\n"
+	      "\n"
+	      "bpb: bits per byte of the model on token shards (nc-shard tokens' DIR), as\n"
+	      "nanochat's base_loss.py: one logfmt line per split on stdout.\n"
+	      "\n"
+	      "      --data DIR           the shards: DIR/train_*.bin and DIR/val_*.bin\n"
+	      "      --split=train,val    the splits to measure, in this order\n"
+	      "      --eval-tokens=10485760  tokens a split (0: all of it), a multiple of\n"
+	      "                           device-batch-size x max-seq-len x ranks\n"
+	      "      --device-batch-size=32  --max-seq-len=N (default: the model's context)\n"
+	      "\n"
+	      "Both:\n"
 	      "      --device=auto        cpu, cuda, or auto (cuda when there is a GPU)\n"
 	      "      --threads=N  -h\n"
 	      "\n"
@@ -40,7 +54,8 @@ static void usage(FILE *fp)
 	      fp);
 }
 
-enum { O_MAXPER = 256, O_TASKS, O_CSV, O_DUMP, O_QUIET, O_DEVICE, O_THREADS };
+enum { O_MAXPER = 256, O_TASKS, O_CSV, O_DUMP, O_QUIET, O_DEVICE, O_THREADS, O_DATA, O_SPLIT,
+       O_ETOK, O_DBS, O_SEQ };
 
 static const struct option longopts[] = {
 	{"model", required_argument, 0, 'm'},
@@ -52,15 +67,27 @@ static const struct option longopts[] = {
 	{"quiet", no_argument, 0, O_QUIET},
 	{"device", required_argument, 0, O_DEVICE},
 	{"threads", required_argument, 0, O_THREADS},
+	{"data", required_argument, 0, O_DATA},
+	{"split", required_argument, 0, O_SPLIT},
+	{"eval-tokens", required_argument, 0, O_ETOK},
+	{"device-batch-size", required_argument, 0, O_DBS},
+	{"max-seq-len", required_argument, 0, O_SEQ},
 	{"help", no_argument, 0, 'h'},
 	{0, 0, 0, 0},
 };
+
+/* nanochat's base_loss.py: device_batch_size 32, split_tokens 20*524288 */
+#define BPB_BATCH 32
+#define BPB_TOKENS (20L * 524288)
 
 static struct {
 	const char *model, *tokenizer, *tasks, *csv, *dump, *device;
 	long max_per_task;
 	int quiet;
-} opt;
+	const char *data, *split;
+	long eval_tokens;
+	int batch, seq_len;
+} opt = {.split = "train,val", .eval_tokens = BPB_TOKENS, .batch = BPB_BATCH};
 
 static void parse_options(int argc, char **argv)
 {
@@ -76,6 +103,11 @@ static void parse_options(int argc, char **argv)
 		case O_QUIET: opt.quiet = 1; break;
 		case O_DEVICE: opt.device = nc_opt_device(optarg); break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
+		case O_DATA: opt.data = optarg; break;
+		case O_SPLIT: opt.split = optarg; break;
+		case O_ETOK: opt.eval_tokens = (long)nc_opt_u64("--eval-tokens", optarg, 0, 1L << 50); break;
+		case O_DBS: opt.batch = (int)nc_opt_u64("--device-batch-size", optarg, 1, 1 << 20); break;
+		case O_SEQ: opt.seq_len = (int)nc_opt_u64("--max-seq-len", optarg, 1, 1 << 24); break;
 		case 'h': usage(stdout); exit(0);
 		}
 	}
@@ -337,8 +369,101 @@ static int cmd_core(int argc, char **argv)
 	return 0;
 }
 
+/* ---- bpb ---- */
+
+struct bpb_run {
+	struct nc_ckpt_model ck;
+	struct nc_comm comm;
+	uint32_t *token_bytes;
+};
+
+/* One split: this rank's part, then nats and bytes summed over ranks. */
+static int split_bpb(struct bpb_run *r, const char *split, double *bpb, int64_t *steps)
+{
+	int T = opt.seq_len ? opt.seq_len : r->ck.m.c.sequence_len;
+	struct nc_loader_cfg cfg = {.B = opt.batch, .T = T, .rank = r->comm.rank,
+				    .world = r->comm.world, .fingerprint = r->ck.tok.fingerprint,
+				    .vocab_size = r->ck.tok.vocab_size};
+	long per_step = (long)opt.batch * T * r->comm.world;
+	if (opt.eval_tokens % per_step != 0)
+		return nc_fail("--eval-tokens=%ld is not a multiple of %d x %d x %d tokens a step",
+			       opt.eval_tokens, opt.batch, T, r->comm.world);
+	struct nc_loader ld;
+	if (nc_loader_open_dir(&ld, opt.data, split, &cfg) != 0)
+		return -1;
+	struct nc_bpb b;
+	nc_bpb_init(&b, r->token_bytes, r->ck.tok.vocab_size);
+	*steps = nc_bpb_evaluate(&b, &r->ck.m, &ld, (uint64_t)opt.eval_tokens);
+	nc_loader_close(&ld);
+	if (*steps < 0)
+		return -1;
+	double sums[2] = {b.nats, (double)b.bytes};
+	if (r->comm.world > 1 && nc_comm_allreduce_sum_d(&r->comm, sums, 2) != 0)
+		return -1;
+	b.nats = sums[0];
+	b.bytes = (uint64_t)sums[1];
+	*bpb = nc_bpb_result(&b);
+	return 0;
+}
+
+static void bpb_line(const struct bpb_run *r, const char *split, double bpb, int64_t steps)
+{
+	char task[64];
+	snprintf(task, sizeof task, "%s_bpb", split);
+	struct nc_logfmt l = {0};
+	nc_logfmt_str(&l, "task", task);
+	nc_logfmt_str(&l, "stage", "base");
+	nc_logfmt_f(&l, "bpb", bpb, 6);
+	nc_logfmt_int(&l, "steps", steps);
+	nc_logfmt_int(&l, "tokens", steps * opt.batch * (opt.seq_len ? opt.seq_len : r->ck.m.c.sequence_len) *
+				     r->comm.world);
+	nc_logfmt_str(&l, "model", r->ck.dir);
+	nc_logfmt_emit(&l, stdout);
+	nc_logfmt_free(&l);
+}
+
+static int bpb_splits(struct bpb_run *r)
+{
+	char *list = nc_xstrdup(opt.split), *save = NULL;
+	int rc = 0;
+	for (char *s = strtok_r(list, ",", &save); s && rc == 0; s = strtok_r(NULL, ",", &save)) {
+		if (strcmp(s, "train") != 0 && strcmp(s, "val") != 0) {
+			rc = nc_fail("--split: %s is neither train nor val", s);
+			break;
+		}
+		double bpb = 0;
+		int64_t steps = 0;
+		rc = split_bpb(r, s, &bpb, &steps);
+		if (rc == 0 && r->comm.rank == 0)
+			bpb_line(r, s, bpb, steps);
+	}
+	free(list);
+	return rc;
+}
+
+static int cmd_bpb(int argc, char **argv)
+{
+	if (!opt.model || !opt.data)
+		nc_usage_error("bpb: -m CHECKPOINT and --data DIR are required");
+	if (argc != 0)
+		nc_usage_error("bpb: no operands ('%s')", argv[0]);
+	static struct bpb_run r;
+	if (nc_comm_init(&r.comm, NULL, NULL) != 0)
+		nc_die_err();
+	const struct nc_ops *ops = nc_device_ops(opt.device, 0);
+	if (!ops || nc_ckpt_open_model(&r.ck, opt.model, opt.tokenizer, ops) != 0)
+		die_ranks(&r.comm);
+	r.token_bytes = nc_bpb_token_bytes(&r.ck.tok);
+	if (bpb_splits(&r) != 0)
+		die_ranks(&r.comm);
+	free(r.token_bytes);
+	nc_ckpt_close_model(&r.ck);
+	nc_comm_finalize(&r.comm);
+	return 0;
+}
+
 static const struct nc_command commands[] = {
-	{"core", cmd_core},
+	{"core", cmd_core}, {"bpb", cmd_bpb},
 };
 
 int main(int argc, char **argv)

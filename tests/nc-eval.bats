@@ -206,3 +206,30 @@ broken_bundle() {
 	run nc-eval core -m "$T/run"
 	[ "$status" -eq 2 ]
 }
+
+@test "bpb: the val bits per byte nc-train logs for the same checkpoint, tokens and batch" {
+	nc-train base --quiet -t "$T/tok" --data "$T/data" -o "$T/bpbrun" --depth=1 --max-seq-len=128 \
+		--device-batch-size=2 --total-batch-size=256 --num-iterations=10 --eval-every=10 \
+		--eval-tokens=512 >"$T/train.log"
+	want=$(sed -n 's/^stage=base step=10 val_bpb=\([0-9.]*\)$/\1/p' "$T/train.log")
+	[ -n "$want" ]
+	run nc-eval bpb -m "$T/bpbrun" --data "$T/data" --eval-tokens=512 --device-batch-size=2
+	assert_success
+	assert_line --index 0 --regexp "^task=train_bpb stage=base bpb=[0-9.]+ steps=2 tokens=512 model=$T/bpbrun/step_000010\$"
+	assert_line --index 1 "task=val_bpb stage=base bpb=$want steps=2 tokens=512 model=$T/bpbrun/step_000010"
+	# the whole split with --eval-tokens=0, a shorter context with --max-seq-len
+	run nc-eval bpb -m "$T/bpbrun" --data "$T/data" --eval-tokens=0 --device-batch-size=2 --max-seq-len=64 --split=val
+	assert_success
+	assert_output --regexp '^task=val_bpb stage=base bpb=[0-9.]+ steps=[0-9]+ tokens=[0-9]+ '
+}
+
+@test "bpb: a token count that is no whole number of batches, an unknown split, no --data" {
+	run --separate-stderr nc-eval bpb -m "$T/run" --data "$T/data" --eval-tokens=500 --device-batch-size=2
+	assert_failure 1
+	[ "$stderr" = "nc-eval: --eval-tokens=500 is not a multiple of 2 x 128 x 1 tokens a step" ]
+	run --separate-stderr nc-eval bpb -m "$T/run" --data "$T/data" --split=test
+	assert_failure 1
+	[ "$stderr" = "nc-eval: --split: test is neither train nor val" ]
+	run nc-eval bpb -m "$T/run"
+	[ "$status" -eq 2 ]
+}
