@@ -233,3 +233,30 @@ broken_bundle() {
 	run nc-eval bpb -m "$T/run"
 	[ "$status" -eq 2 ]
 }
+
+@test "language modeling: continuations the model writes greedily (nc-sample -T 0) match, altered ones do not" {
+	mkdir -p "$T/lm/eval_data"
+	printf 'icl_tasks:\n-\n  label: greedy\n  dataset_uri: greedy.jsonl\n  num_fewshot: [0]\n  icl_task_type: language_modeling\n' >"$T/lm/core.yaml"
+	printf 'Eval Task,Random baseline\ngreedy,0\n' >"$T/lm/eval_meta_data.csv"
+	# contexts from the fixture rows; the continuation is the engine's
+	# greedy text after the delimiter (a space), cut to whole words and one
+	# letter, then the same with its last letter changed
+	jq -r '.context_options[0], .query | select(. != null)' $F/eval_data/*/*.jsonl | head -20 |
+		nc-sample -m "$T/run" -n 4 -T 0 --json |
+		jq -c 'select(.text | test("^ [a-z]+ [a-z]+")) | {context: .prompt, continuation: .text[1:]}' >"$T/greedy.jsonl"
+	[ "$(wc -l <"$T/greedy.jsonl")" -ge 10 ]
+	jq -c '.continuation |= (.[:-1] + (if .[-1:] == "q" then "z" else "q" end))' "$T/greedy.jsonl" >"$T/altered.jsonl"
+	cat "$T/greedy.jsonl" "$T/altered.jsonl" >"$T/lm/eval_data/greedy.jsonl"
+	n=$(wc -l <"$T/greedy.jsonl")
+	nc-eval core --quiet -m "$T/run" --dump="$T/lm.jsonl" "$T/lm" >"$T/lm.log"
+	# the shuffle moved the rows: their lines say which is which
+	[ "$(jq -c "select(.line <= $n) | .correct" "$T/lm.jsonl" | sort -u)" = true ]
+	[ "$(jq -c "select(.line > $n) | .correct" "$T/lm.jsonl" | sort -u)" = false ]
+	grep -q '^task=greedy stage=base acc=0.500000 ' "$T/lm.log"
+	# and nanochat's core_eval.py says the same of every row
+	need_nanochat
+	run_nanochat
+	"$TPY" -O "$ORACLE/core_eval_ref.py" --nanochat "$NANOCHAT_DIR" --base "$T/nanochat-base" \
+		--bundle "$T/lm" --tasks greedy --dump "$T/lm-py.jsonl" --csv "$T/lm-py.csv" 2>/dev/null
+	cmp "$T/lm.jsonl" "$T/lm-py.jsonl"
+}
