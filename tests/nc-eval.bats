@@ -175,12 +175,30 @@ broken_bundle() {
 	[ "$stderr" = "nc-eval: $F/eval_data/symbolic_problem_solving/bigbench_repeat_copy_logic.jsonl: bigbench_repeat_copy_logic takes 10-shot examples but has 10 examples (10 others needed)" ]
 }
 
-@test "a tokenizer that is not the model's is refused" {
+@test "a tokenizer that is not the model's is refused; without a fingerprint, a vocabulary of another size" {
 	printf '{"text": "%s"}\n' "another text entirely, with other merges" >"$T/other.jsonl"
-	nc-bpe train --quiet --vocab-size=300 -o "$T/other.tok" "$T/other.jsonl" >/dev/null
+	nc-bpe train --quiet --vocab-size=300 -o "$T/other.tok" "$T/other.jsonl" >/dev/null 2>&1
 	run --separate-stderr nc-eval core --quiet -m "$T/run" -t "$T/other.tok" --tasks=copa $F
 	assert_failure 1
-	[[ "$stderr" == "nc-eval: "*"tokenizer"* ]]
+	[[ "$stderr" == "nc-eval: $T/other.tok: tokenizer fingerprint "*", but $T/run/step_000040 was trained with "* ]]
+	# a checkpoint with no fingerprint (as converted from nanochat) is
+	# still held to the tokenizer's vocabulary size
+	cp -r "$T/run/step_000040" "$T/nofp"
+	"$PY" - "$T/nofp/model.safetensors" <<'EOF2'
+import sys
+from safetensors import safe_open
+from safetensors.numpy import save_file
+with safe_open(sys.argv[1], "np") as f:
+    md = dict(f.metadata())
+    t = {k: f.get_tensor(k) for k in f.keys()}
+del md["tokenizer_fingerprint"]
+md.pop("data_xxh3", None)
+save_file(t, sys.argv[1], metadata=md)
+EOF2
+	run --separate-stderr nc-eval core --quiet -m "$T/nofp" -t "$T/other.tok" --tasks=copa $F
+	assert_failure 1
+	[ "$stderr" = "nc-eval: $T/nofp: vocabulary 400, but the tokenizer has 292" ]
+	nc-eval core --quiet -m "$T/nofp" --tasks=copa $F | grep -q '^task=copa '
 }
 
 @test "a bad core.yaml, a task without a baseline and an unknown --tasks name are errors" {
