@@ -22,6 +22,7 @@
 static void usage(FILE *fp)
 {
 	fputs("usage: nc-eval core -m CHECKPOINT [options] BUNDLE\n"
+	      "       nc-eval core --list BUNDLE\n"
 	      "       nc-eval bpb -m CHECKPOINT --data DIR [options]\n"
 	      "\n"
 	      "core: nanochat's CORE metric on BUNDLE, the eval bundle (a directory with\n"
@@ -35,6 +36,7 @@ static void usage(FILE *fp)
 	      "      --csv=FILE           nanochat's CSV: Task, Accuracy, Centered, then CORE\n"
 	      "      --dump=FILE          one JSON line per example: prompts, tokens, spans, choice\n"
 	      "      --quiet              no progress lines on stderr\n"
+	      "      --list               print the bundle's tasks as JSON lines, run nothing\n"
 	      "\n"
 	      "bpb: bits per byte of the model on token shards (nc-shard tokens' DIR), as\n"
 	      "nanochat's base_loss.py: one logfmt line per split on stdout.\n"
@@ -55,7 +57,7 @@ static void usage(FILE *fp)
 }
 
 enum { O_MAXPER = 256, O_TASKS, O_CSV, O_DUMP, O_QUIET, O_DEVICE, O_THREADS, O_DATA, O_SPLIT,
-       O_ETOK, O_DBS, O_SEQ };
+       O_ETOK, O_DBS, O_SEQ, O_LIST };
 
 static const struct option longopts[] = {
 	{"model", required_argument, 0, 'm'},
@@ -67,6 +69,7 @@ static const struct option longopts[] = {
 	{"quiet", no_argument, 0, O_QUIET},
 	{"device", required_argument, 0, O_DEVICE},
 	{"threads", required_argument, 0, O_THREADS},
+	{"list", no_argument, 0, O_LIST},
 	{"data", required_argument, 0, O_DATA},
 	{"split", required_argument, 0, O_SPLIT},
 	{"eval-tokens", required_argument, 0, O_ETOK},
@@ -83,7 +86,7 @@ static const struct option longopts[] = {
 static struct {
 	const char *model, *tokenizer, *tasks, *csv, *dump, *device;
 	long max_per_task;
-	int quiet;
+	int quiet, list;
 	const char *data, *split;
 	long eval_tokens;
 	int batch, seq_len;
@@ -101,6 +104,7 @@ static void parse_options(int argc, char **argv)
 		case O_CSV: opt.csv = optarg; break;
 		case O_DUMP: opt.dump = optarg; break;
 		case O_QUIET: opt.quiet = 1; break;
+		case O_LIST: opt.list = 1; break;
 		case O_DEVICE: opt.device = nc_opt_device(optarg); break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;
 		case O_DATA: opt.data = optarg; break;
@@ -341,6 +345,25 @@ static int core_open(struct core_run *r, const char *bundle)
 	return 0;
 }
 
+/* --list: what core.yaml and eval_meta_data.csv say of each task. */
+static int list_tasks(const char *bundle)
+{
+	struct nc_core_bundle b;
+	if (nc_core_bundle_open(&b, bundle) != 0)
+		return -1;
+	for (int i = 0; i < b.n; i++) {
+		const struct nc_core_task *t = &b.t[i];
+		json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:f, s:s}", "label", t->label, "type",
+				      nc_core_type_names[t->type], "shots", t->shots, "delimiter",
+				      t->delim, "baseline", t->baseline, "uri", t->uri);
+		json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+		putchar('\n');
+		json_decref(o);
+	}
+	nc_core_bundle_free(&b);
+	return 0;
+}
+
 static void die_ranks(const struct nc_comm *comm)
 {
 	if (comm->world == 1)
@@ -351,6 +374,11 @@ static void die_ranks(const struct nc_comm *comm)
 
 static int cmd_core(int argc, char **argv)
 {
+	if (opt.list && argc == 1) {
+		if (list_tasks(argv[0]) != 0)
+			nc_die_err();
+		return 0;
+	}
 	if (!opt.model)
 		nc_usage_error("core: -m CHECKPOINT is required");
 	if (argc != 1)

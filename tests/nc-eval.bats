@@ -278,3 +278,22 @@ EOF2
 		--bundle "$T/lm" --tasks greedy --dump "$T/lm-py.jsonl" --csv "$T/lm-py.csv" 2>/dev/null
 	cmp "$T/lm.jsonl" "$T/lm-py.jsonl"
 }
+
+@test "--list: the 22 tasks, types, shots, delimiters and baselines Python's yaml and csv read from the bundle" {
+	python3 -c 'import yaml' 2>/dev/null || skip "no PyYAML in python3"
+	python3 - $F >"$T/list-py.jsonl" <<'EOF2'
+import csv, json, sys, yaml
+b = sys.argv[1]
+with open(f"{b}/core.yaml") as f:
+    tasks = yaml.safe_load(f)["icl_tasks"]
+with open(f"{b}/eval_meta_data.csv", newline="") as f:
+    base = {r["Eval Task"]: float(r["Random baseline"]) for r in csv.DictReader(f)}
+for t in tasks:
+    print(json.dumps({"label": t["label"], "type": t["icl_task_type"], "shots": t["num_fewshot"][0],
+                      "delimiter": t.get("continuation_delimiter", " "),
+                      "baseline": base[t["label"]], "uri": t["dataset_uri"]}))
+EOF2
+	nc-eval core --list $F >"$T/list.jsonl"
+	[ "$(wc -l <"$T/list.jsonl")" -eq 22 ]
+	diff <(jq -c -S . "$T/list.jsonl") <(jq -c -S . "$T/list-py.jsonl")
+}
