@@ -364,14 +364,6 @@ static int list_tasks(const char *bundle)
 	return 0;
 }
 
-static void die_ranks(const struct nc_comm *comm)
-{
-	if (comm->world == 1)
-		nc_die_err();
-	fprintf(stderr, "%s: rank %d: %s\n", nc_prog, comm->rank, nc_errmsg());
-	nc_comm_abort(comm, 1);
-}
-
 static int cmd_core(int argc, char **argv)
 {
 	if (opt.list && argc == 1) {
@@ -387,7 +379,7 @@ static int cmd_core(int argc, char **argv)
 	if (nc_comm_init(&r.comm, NULL, NULL) != 0)
 		nc_die_err();
 	if (core_open(&r, argv[0]) != 0 || core_tasks(&r) != 0)
-		die_ranks(&r.comm);
+		nc_comm_die_err(&r.comm);
 	if (r.dump && fclose(r.dump) != 0)
 		nc_die("%s: write error", opt.dump);
 	nc_ckpt_close_model(&r.ck);
@@ -482,10 +474,10 @@ static int cmd_bpb(int argc, char **argv)
 		nc_die_err();
 	const struct nc_ops *ops = nc_device_ops(opt.device, 0);
 	if (!ops || nc_ckpt_open_model(&r.ck, opt.model, opt.tokenizer, ops) != 0)
-		die_ranks(&r.comm);
+		nc_comm_die_err(&r.comm);
 	r.token_bytes = nc_bpb_token_bytes(&r.ck.tok);
 	if (bpb_splits(&r) != 0)
-		die_ranks(&r.comm);
+		nc_comm_die_err(&r.comm);
 	free(r.token_bytes);
 	nc_ckpt_close_model(&r.ck);
 	nc_comm_finalize(&r.comm);
