@@ -92,7 +92,7 @@ build/nc-%: build/cmd/nc-%.o build/libnc.a
 CUDA_CFLAGS := $(if $(filter 1,$(CUDA)),-DNC_CUDA)
 CUDA_LINK   := $(if $(filter 1,$(CUDA)),$(CUDA_LIB) $(CUDA_LIBS) -lstdc++)
 
-build/cmd/nc-sample.o build/cmd/nc-train.o: build/cmd/%.o: cmd/%.c build/.config
+build/cmd/nc-sample.o build/cmd/nc-train.o build/cmd/nc-eval.o: build/cmd/%.o: cmd/%.c build/.config
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -c $< -o $@
 
@@ -115,6 +115,12 @@ build/nc-sample: build/cmd/nc-sample.o build/libnc.a $(CUDA_LIB)
 build/nc-train: build/cmd/nc-train.o build/libnc.a $(CUDA_LIB) build/.config
 	$(CC) $(LDFLAGS) build/cmd/nc-train.o build/libnc.a $(LDLIBS) $(BLAS_LIBS) $(MPI_LIBS) $(CUDA_LINK) \
 	  $(if $(filter 1,$(CUDA)),$(NCCL_LIBS)) -o $@
+
+# nc-eval also reads the eval bundle's core.yaml (libyaml) and runs
+# under mpirun as nc-train does.
+build/nc-eval: build/cmd/nc-eval.o build/libnc.a $(CUDA_LIB) build/.config
+	$(CC) $(LDFLAGS) build/cmd/nc-eval.o build/libnc.a $(LDLIBS) -lyaml $(BLAS_LIBS) $(MPI_LIBS) \
+	  $(CUDA_LINK) $(if $(filter 1,$(CUDA)),$(NCCL_LIBS)) -o $@
 
 build/tests/%: build/tests/unit/%.o build/libnc.a
 	@mkdir -p $(dir $@)

@@ -190,14 +190,6 @@ static void parse(int argc, char **argv, struct nc_train_opts *o)
 
 /* An error on one rank of several: the others may wait in a collective,
  * so the whole run ends. */
-static void die_ranks(const struct nc_comm *comm)
-{
-	if (comm->world == 1)
-		nc_die_err();
-	fprintf(stderr, "%s: rank %d: %s\n", nc_prog, comm->rank, nc_errmsg());
-	nc_comm_abort(comm, 1);
-}
-
 /* With the model on GPUs and several ranks, gradients and parameters move
  * between the GPUs by NCCL: rank 0's id goes to every rank by MPI. Built
  * without NCCL, the ranks step host copies over MPI instead (slow). */
@@ -307,7 +299,7 @@ int main(int argc, char **argv)
 		nc_die_err();
 	o.comm = &comm;
 	if (!(o.ops = nc_device_ops(device, bf16)) || device_comm(&comm, o.ops) != 0 || nc_train(&o) != 0)
-		die_ranks(&comm);
+		nc_comm_die_err(&comm);
 	nc_comm_finalize(&comm);
 	nc_close_stdout();
 	return 0;

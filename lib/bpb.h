@@ -29,4 +29,14 @@ void nc_bpb_add(struct nc_bpb *b, const float *losses, const int32_t *targets, s
 /* INFINITY when no bytes were seen. */
 double nc_bpb_result(const struct nc_bpb *b);
 
+struct nc_gpt;
+struct nc_loader;
+/* One evaluation pass of the loader (eval_tokens of it, 0: the whole
+ * split; nc_loader_eval_begin) through the model, this rank's batches
+ * added into b; sum b's nats and bytes over the ranks for the whole.
+ * Returns the steps taken, or -1 when a shard fails its checks. In
+ * lib/bpb_eval.c. */
+int64_t nc_bpb_evaluate(struct nc_bpb *b, struct nc_gpt *m, struct nc_loader *ld,
+			uint64_t eval_tokens);
+
 #endif

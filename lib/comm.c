@@ -3,6 +3,7 @@
 #include "ops.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifdef NC_MPI
@@ -213,3 +214,11 @@ int nc_comm_reduce_avg(const struct nc_comm *c, const float *send, float *recv, 
 }
 
 #endif
+
+void nc_comm_die_err(const struct nc_comm *c)
+{
+	if (c->world == 1)
+		nc_die_err();
+	fprintf(stderr, "%s: rank %d: %s\n", nc_prog, c->rank, nc_errmsg());
+	nc_comm_abort(c, 1);
+}

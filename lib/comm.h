@@ -30,6 +30,9 @@ int nc_comm_init(struct nc_comm *c, int *argc, char ***argv);
 void nc_comm_finalize(struct nc_comm *c);
 /* Ends every rank of the run (after an error on one of them), exit code rc. */
 void nc_comm_abort(const struct nc_comm *c, int rc) __attribute__((noreturn));
+/* For tools only: print the last error ("prog: message", with "rank N: "
+ * before the message when there are several ranks) and end every rank. */
+void nc_comm_die_err(const struct nc_comm *c) __attribute__((noreturn));
 
 int nc_comm_barrier(const struct nc_comm *c);
 /* x = the sum of x over ranks, in place (host memory, whatever c->dev is). */

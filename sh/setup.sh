@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config libarchive-dev libxxhash-dev libjansson-dev libopenblas-dev
-      libsnappy-dev libzstd-dev zlib1g-dev
+      libsnappy-dev libzstd-dev zlib1g-dev libyaml-dev
       bats bats-support bats-assert python3 python3-venv zstd xz-utils clang libclang-rt-14-dev
       openmpi-bin libopenmpi-dev jq groff-base libedit-dev"
 # Versions the tests were written against; regex also made lib/unicode_tables.c.
