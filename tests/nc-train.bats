@@ -60,8 +60,10 @@ await() {
 	[[ $stderr != *$'\r'* && $stderr != *$'\033'* ]] || fail "a redrawn line in a file: $stderr"
 	lines=$(grep -cE '^nc-train: training: [1-5] steps \([0-9.]+%\)( ETA [0-9]+m[0-9]{2}s)? [0-9.]+ steps/s, [0-9.]+s$' <<<"$stderr")
 	[ "$lines" -eq 5 ] || fail "$lines progress lines, not one a step: $stderr"
-	# by default a line every 10 s: a run of seconds says nothing but where it saved
-	NC_PROGRESS_INTERVAL= run --separate-stderr tiny -o "$T/plain2" --num-iterations=5 --eval-every=0
+	# a line every interval: a run shorter than one says nothing but where
+	# it saved (an hour, not the default 10 s, so that a loaded machine's
+	# slow steps cannot reach it)
+	NC_PROGRESS_INTERVAL=3600 run --separate-stderr tiny -o "$T/plain2" --num-iterations=5 --eval-every=0
 	assert_success
 	assert_equal "$stderr" "nc-train: saved $T/plain2/step_000005"
 	NC_PROGRESS_INTERVAL=0 run --separate-stderr tiny -o "$T/plain3" --num-iterations=5 --eval-every=0 --quiet
