@@ -186,12 +186,16 @@ one() {
 	shift 2
 	l=$(load)
 	note "round $round: $name (load $l) ..."
-	BENCH_RUNS=1 timed "$name" sh -c "$LOGGED" "$TMP/$name.$round.log" "$@"
+	local cpu=()
+	[ -z "$GNUTIME" ] || cpu=("$GNUTIME" -f '%U %S' -o "$TMP/$name.$round.cpu")
+	BENCH_RUNS=1 timed "$name" "${cpu[@]}" sh -c "$LOGGED" "$TMP/$name.$round.log" "$@"
 	step_times "$TMP/$name.$round.log" >"$TMP/$name.$round.dt"
 	[ "$(wc -l <"$TMP/$name.$round.dt")" -eq "$BENCH_STEPS" ] ||
 		die "$name printed $(wc -l <"$TMP/$name.$round.dt") timed steps, not $BENCH_STEPS"
 	cat "$TMP/$name.$round.dt" >>"$TMP/$name.dt"
-	printf '%s|%s|%s\n' "$l" "$(rate "$TMP/$name.$round.dt")" "$(eval echo "\$W_$name")" >>"$TMP/$name.runs"
+	local cpu_s=?
+	[ ! -s "$TMP/$name.$round.cpu" ] || cpu_s=$(awk '{ printf "%.1f", $1 + $2 }' "$TMP/$name.$round.cpu")
+	printf '%s|%s|%s|%s\n' "$l" "$(rate "$TMP/$name.$round.dt")" "$(eval echo "\$W_$name")" "$cpu_s" >>"$TMP/$name.runs"
 }
 
 # rate FILE: examples/s over the step times (ms) in FILE
@@ -229,7 +233,7 @@ fi
 LAST=$((ITERS - 1))
 TOTAL_S=$(calc %.0f "$(now) - $T_START")
 LOAD_END=$(load)
-runs_of() { awk -F'|' '{ printf "%s%s ex/s (load %s)", (NR > 1 ? "; " : ""), $2, $1 }' "$TMP/$1.runs"; }
+runs_of() { awk -F'|' '{ printf "%s%s ex/s, %s s wall, %s CPU s (load %s)", (NR > 1 ? "; " : ""), $2, $3, $4, $1 }' "$TMP/$1.runs"; }
 row() {
 	local name=$1 label=$2 exs=$3 best=$4 med=$5 sum=$6
 	echo "| $label | $exs | ${best} ms | ${med} ms | ${sum} s | $(loss_at "$TMP/$name.1.log" 0) / $(loss_at "$TMP/$name.1.log" "$LAST") | $(eval echo "\$W_$name") s, $(eval echo "\$M_$name") MiB |"
@@ -262,6 +266,7 @@ row() {
 	for n in $NAMES; do
 		echo "- step times (ms), $n: $(paste -sd' ' "$TMP/$n.dt")"
 	done
+	echo "- CPU s: user + system seconds of the whole process (GNU time), start-up included (for PyTorch, importing torch); on a loaded machine less noisy than the wall times"
 	echo "- timing: $BENCH_RUNS rounds of alternating runs ($NAMES); examples/s = timed steps x $BENCH_E / the sum of those steps' times as each process measures them (nc-train's dt_ms; time.perf_counter around collate+forward+backward+step+zero_grad); the first $BENCH_WARMUP steps of each run are warm-up and not counted. 'whole process' is wall time with start-up (imports) and nc's checkpoint. Total run ${TOTAL_S} s."
 	section_commands \
 		"$(show "${CMD_BPE[@]}")" \
