@@ -293,8 +293,16 @@ static void better_blas_kernels(char **argv)
 	const char *core = nc_cpu_blas_better_core();
 	if (!core || getenv("OPENBLAS_CORETYPE"))
 		return;
+	/* by its own path, not /proc/self/exe, so that its process name stays
+	 * nc-train (pgrep, ps, kill by name) */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0 || n >= (ssize_t)sizeof self - 1)
+		return;
+	self[n] = 0;
 	setenv("OPENBLAS_CORETYPE", core, 1);
-	execv("/proc/self/exe", argv);
+	execv(self, argv);
+	unsetenv("OPENBLAS_CORETYPE");
 }
 
 int main(int argc, char **argv)
