@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *fp)
 {
@@ -276,6 +277,26 @@ static void check_required(const struct nc_train_opts *o)
 		nc_usage_error("mid: one epoch of --train is the horizon (no --num-iterations or --max-iterations)");
 }
 
+/* OpenBLAS's generic kernels on a CPU that has better ones: start again
+ * with OPENBLAS_CORETYPE naming them (once: it is set then, and a value the
+ * user set is left alone). If it cannot start again it goes on as it is. */
+static void better_blas_kernels(char **argv)
+{
+	const char *core = nc_cpu_blas_better_core();
+	if (!core || getenv("OPENBLAS_CORETYPE"))
+		return;
+	/* by its own path, not /proc/self/exe, so that its process name stays
+	 * nc-train (pgrep, ps, kill by name) */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0 || n >= (ssize_t)sizeof self - 1)
+		return;
+	self[n] = 0;
+	setenv("OPENBLAS_CORETYPE", core, 1);
+	execv(self, argv);
+	unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv)
 {
 	nc_prog = "nc-train";
@@ -287,6 +308,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "verify") == 0)
 		return verify(argc - 2, argv + 2);
+	better_blas_kernels(argv);
 	struct nc_train_opts o;
 	nc_train_stage_defaults(&o, stage_of(argv[1]));
 	parse(argc - 1, argv + 1, &o);

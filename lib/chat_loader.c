@@ -234,3 +234,24 @@ int nc_sft_loader_seek(struct nc_sft_loader *sl, int64_t next)
 	sl->next = next;
 	return 0;
 }
+
+int nc_sft_pack(int32_t *inputs, int32_t *targets, int B, int C, int *len)
+{
+	int kept = 0;
+	size_t at = 0;
+	for (int i = 0; i < B; i++) {
+		const int32_t *tg = targets + (size_t)i * C;
+		int n = C;
+		while (n > 0 && tg[n - 1] < 0)
+			n--;
+		if (n == 0)
+			continue;
+		/* at <= i*C: the move goes down the buffer, never over a row
+		 * not yet moved */
+		memmove(inputs + at, inputs + (size_t)i * C, (size_t)n * sizeof *inputs);
+		memmove(targets + at, targets + (size_t)i * C, (size_t)n * sizeof *targets);
+		at += (size_t)n;
+		len[kept++] = n;
+	}
+	return kept;
+}

@@ -83,5 +83,12 @@ int nc_sft_max_cols(const struct nc_sft_loader *sl);
 void nc_sft_loader_next(struct nc_sft_loader *sl, int32_t *inputs, int32_t *targets, int *ncols);
 /* Continue at conversation next (one of this rank's). */
 int nc_sft_loader_seek(struct nc_sft_loader *sl, int64_t next);
+/* A batch of B rows of C (as nc_sft_loader_next makes it) packed in place
+ * for nc_gpt_forward_backward_packed: each row cut after its last target
+ * that is not ignored, a row without one left out, the rows moved end to
+ * end. What is cut (the padding, a last prompt) trains nothing and, the
+ * model being causal, changes nothing before it. len[] (B entries) gets
+ * the kept rows' lengths; returns how many rows are kept. */
+int nc_sft_pack(int32_t *inputs, int32_t *targets, int B, int C, int *len);
 
 #endif

@@ -163,6 +163,12 @@ struct nc_gpt_acts {
 	int xent_rows;
 	size_t cap_n;                /* rows (B*T) and positions (T) the buffers hold */
 	int cap_t;
+	/* The sequences of the batch in hand: m->B of m->T each, or (packed,
+	 * nseq > 0) nseq sequences of seq_len[] tokens end to end, m->B = 1
+	 * and m->T their sum. Host memory. */
+	int nseq;
+	int *seq_len;
+	size_t seq_cap;
 	int32_t *idx, *targets;
 	float *cos, *sin;
 	/* The norms before attention and the MLP, and relu^2, are not kept
@@ -249,27 +255,26 @@ static void acts_free(struct nc_gpt *m)
 	o->free(a->targets);
 	o->free(a->cos);
 	o->free(a->sin);
+	free(a->seq_len);
 	free(a->l);
 	free(a);
 	m->a = NULL;
 }
 
-static void acts_fit(struct nc_gpt *m, int B, int T)
+/* Buffers for N token rows in sequences of at most T positions. */
+static void acts_fit_rows(struct nc_gpt *m, size_t N, int T)
 {
 	/* A batch no larger than the buffers uses their front: every op takes
 	 * its shape from B and T, and a rotary table's rows do not depend on
 	 * how many there are. So batches of varying width (sft's) allocate
 	 * once, at the largest, and compute as they would in buffers of their
 	 * own size. */
-	if (m->a && (size_t)B * T <= m->a->cap_n && T <= m->a->cap_t) {
-		m->B = B;
-		m->T = T;
+	if (m->a && N <= m->a->cap_n && T <= m->a->cap_t)
 		return;
-	}
 	acts_free(m);
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
-	size_t N = (size_t)B * T, C = c->n_embd, H = c->n_head, D = C / H, KV = c->n_kv_head * D;
+	size_t C = c->n_embd, H = c->n_head, D = C / H, KV = c->n_kv_head * D;
 	struct nc_gpt_acts *a = nc_xcalloc(1, sizeof *a);
 	a->ops = o;
 	a->emb = floats(o, N * C), a->x0 = floats(o, N * C), a->r0 = floats(o, N);
@@ -299,7 +304,7 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 		l->q = kept_values(o, N * C);
 		l->k = kept_values(o, N * KV), l->v = kept_values(o, N * KV);
 		l->rq = floats(o, N * H), l->rk = floats(o, N * c->n_kv_head);
-		l->att = kept_values(o, N * C), l->lse = floats(o, (size_t)B * H * T);
+		l->att = kept_values(o, N * C), l->lse = floats(o, N * H);
 		l->xmid = kept_values(o, N * C), l->r2 = floats(o, N);
 		l->u = kept_values(o, N * 4 * C);
 	}
@@ -307,13 +312,94 @@ static void acts_fit(struct nc_gpt *m, int B, int T)
 	a->cap_n = N;
 	a->cap_t = T;
 	m->a = a;
+}
+
+/* A batch of B sequences of T. */
+static void acts_fit(struct nc_gpt *m, int B, int T)
+{
+	acts_fit_rows(m, (size_t)B * T, T);
 	m->B = B;
 	m->T = T;
+	m->a->nseq = 0;
+}
+
+/* A packed batch: n sequences of len[] tokens end to end. */
+static void acts_fit_packed(struct nc_gpt *m, const int *len, int n)
+{
+	size_t total = 0;
+	int longest = 1;
+	for (int i = 0; i < n; i++) {
+		total += (size_t)len[i];
+		longest = len[i] > longest ? len[i] : longest;
+	}
+	acts_fit_rows(m, total, longest);
+	struct nc_gpt_acts *a = m->a;
+	nc_xgrow(&a->seq_len, &a->seq_cap, (size_t)n, sizeof *a->seq_len);
+	memcpy(a->seq_len, len, (size_t)n * sizeof *len);
+	a->nseq = n;
+	m->B = 1;
+	m->T = (int)total;
+}
+
+/* ---- the ops that see sequences: rotary and attention ----
+ * A packed batch runs them a sequence at a time, at its own length (its
+ * positions from 0); everything else works on token rows and does not
+ * care how they are grouped. */
+
+static void rotary_seqs(const struct nc_gpt *m, float *x, int H, int inverse)
+{
+	const struct nc_gpt_acts *a = m->a;
+	int D = m->c.n_embd / m->c.n_head;
+	if (a->nseq == 0) {
+		m->ops->rotary(x, a->cos, a->sin, m->B, m->T, H, D, inverse);
+		return;
+	}
+	size_t off = 0;
+	for (int i = 0; i < a->nseq; i++) {
+		m->ops->rotary(x + off * H * D, a->cos, a->sin, 1, a->seq_len[i], H, D, inverse);
+		off += (size_t)a->seq_len[i];
+	}
+}
+
+static void attention_seqs(const struct nc_gpt *m, float *att, float *lse, const float *q,
+			   const float *k, const float *v)
+{
+	const struct nc_gpt_acts *a = m->a;
+	int H = m->c.n_head, Hk = m->c.n_kv_head, D = m->c.n_embd / H;
+	if (a->nseq == 0) {
+		m->ops->attention(att, lse, q, k, v, m->B, m->T, H, Hk, D);
+		return;
+	}
+	size_t off = 0;
+	for (int i = 0; i < a->nseq; i++) {
+		size_t qo = off * H * D, ko = off * Hk * D;
+		m->ops->attention(att + qo, lse + off * H, q + qo, k + ko, v + ko, 1, a->seq_len[i], H, Hk, D);
+		off += (size_t)a->seq_len[i];
+	}
+}
+
+static void attention_backward_seqs(const struct nc_gpt *m, float *dq, float *dk, float *dv,
+				    const float *datt, const float *att, const float *lse,
+				    const float *q, const float *k, const float *v)
+{
+	const struct nc_gpt_acts *a = m->a;
+	int H = m->c.n_head, Hk = m->c.n_kv_head, D = m->c.n_embd / H;
+	if (a->nseq == 0) {
+		m->ops->attention_backward(dq, dk, dv, datt, att, lse, q, k, v, m->B, m->T, H, Hk, D);
+		return;
+	}
+	size_t off = 0;
+	for (int i = 0; i < a->nseq; i++) {
+		size_t qo = off * H * D, ko = off * Hk * D;
+		m->ops->attention_backward(dq + qo, dk + ko, dv + ko, datt + qo, att + qo, lse + off * H,
+					   q + qo, k + ko, v + ko, 1, a->seq_len[i], H, Hk, D);
+		off += (size_t)a->seq_len[i];
+	}
 }
 
 void nc_gpt_reserve(struct nc_gpt *m, int B, int T)
 {
-	acts_fit(m, B, T);
+	acts_fit_rows(m, (size_t)B * T, T);
 }
 
 void nc_gpt_free(struct nc_gpt *m)
@@ -331,13 +417,12 @@ void nc_gpt_free(struct nc_gpt *m)
 
 /* From tokens to the final norm (a->xf); with grad, keeping what backward
  * needs (with fp32 kept activations they are kept in any case). */
-static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T, int grad)
+static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int grad)
 {
-	acts_fit(m, B, T);
 	struct nc_gpt_acts *a = m->a;
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
-	int N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head, D = C / H, KV = Hk * D;
+	int N = m->B * m->T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head, KV = Hk * (C / H);
 	size_t NC = (size_t)N * C, NKV = (size_t)N * KV, N4 = (size_t)N * 4 * C;
 	float eps = c->norm_eps;
 
@@ -357,12 +442,12 @@ static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T, in
 		o->matmul(q, a->hs, W(m, i, P_Q), N, C, C, 0);
 		o->matmul(k, a->hs, W(m, i, P_K), N, KV, C, 0);
 		o->matmul(v, a->hs, W(m, i, P_V), N, KV, C, 0);
-		o->rotary(q, a->cos, a->sin, B, T, H, D, 0);
-		o->rotary(k, a->cos, a->sin, B, T, Hk, D, 0);
+		rotary_seqs(m, q, H, 0);
+		rotary_seqs(m, k, Hk, 0);
 		/* QK norm after rotary, in place over each head (spec §2.2) */
-		o->rmsnorm(q, l->rq, q, N * H, D, eps);
-		o->rmsnorm(k, l->rk, k, N * Hk, D, eps);
-		o->attention(att, l->lse, q, k, v, B, T, H, Hk, D);
+		o->rmsnorm(q, l->rq, q, N * H, C / H, eps);
+		o->rmsnorm(k, l->rk, k, N * Hk, C / H, eps);
+		attention_seqs(m, att, l->lse, q, k, v);
 		o->copy(xmid, xin, NC);
 		o->matmul(xmid, att, W(m, i, P_O), N, C, C, 1);
 		o->rmsnorm(a->hs, l->r2, xmid, N, C, eps);
@@ -386,31 +471,56 @@ static void trunk_forward(struct nc_gpt *m, const int32_t *idx, int B, int T, in
 	o->rmsnorm(a->xf, a->rf, a->xL, N, C, eps);
 }
 
-/* The mean loss over targets >= 0, through the lm_head a chunk of rows at
- * a time. With grad, each chunk's logits become their gradient, which
- * goes at once into d xf (a->dxf) and the lm_head's gradient. */
-static double head_loss(struct nc_gpt *m, const int32_t *targets, int grad)
+/* The losses of token rows r0..r0+n-1, all with targets, through the
+ * lm_head a chunk of rows at a time; their sum. With grad_scale != 0, each
+ * chunk's logits become their gradient, which goes at once into d xf
+ * (a->dxf) and the lm_head's gradient. */
+static double head_rows(struct nc_gpt *m, int r0, int n, float grad_scale)
 {
 	struct nc_gpt_acts *a = m->a;
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
-	int N = m->B * m->T, C = c->n_embd, V = c->vocab_size, R = a->xent_rows;
+	int C = c->n_embd, V = c->vocab_size, R = a->xent_rows;
 	const struct nc_param *lm = &m->params[m->nparams - 1];
+	double sum = 0;
+	for (int end = r0 + n; r0 < end; r0 += R) {
+		int k = end - r0 < R ? end - r0 : R;
+		const float *x = a->xf + (size_t)r0 * C;
+		o->matmul(a->logits, x, m->w + lm->offset, k, V, C, 0);
+		sum += o->softcap_xent(a->logits, a->loss + r0, a->targets + r0, k, V, c->softcap,
+				       grad_scale);
+		if (grad_scale != 0)
+			o->matmul_backward(a->dxf + (size_t)r0 * C, m->g + lm->offset, a->logits, x,
+					   m->w + lm->offset, k, V, C);
+	}
+	return sum;
+}
+
+/* The mean loss over targets >= 0. The lm_head, softcap and cross-entropy
+ * run on the rows with a target only, a run of consecutive ones at a time
+ * (chat batches ignore their prompts and padding: often half the rows);
+ * the others keep a loss of 0 and a gradient of 0, which is what they
+ * would get. With every target kept this is one run, chunked as always. */
+static double head_loss(struct nc_gpt *m, const int32_t *targets, int grad)
+{
+	struct nc_gpt_acts *a = m->a;
+	const struct nc_ops *o = m->ops;
+	int N = m->B * m->T;
 	o->upload(a->targets, targets, (size_t)N * sizeof *targets);
 	double n_valid = 0, sum = 0;
 	for (int i = 0; i < N; i++)
 		n_valid += targets[i] >= 0;
 	float scale = grad && n_valid > 0 ? (float)(1.0 / n_valid) : 0;
 	if (grad)
-		o->zero(a->dxf, (size_t)N * C);
-	for (int r0 = 0; r0 < N; r0 += R) {
-		int n = N - r0 < R ? N - r0 : R;
-		const float *x = a->xf + (size_t)r0 * C;
-		o->matmul(a->logits, x, m->w + lm->offset, n, V, C, 0);
-		sum += o->softcap_xent(a->logits, a->loss + r0, a->targets + r0, n, V, c->softcap, scale);
-		if (scale != 0)
-			o->matmul_backward(a->dxf + (size_t)r0 * C, m->g + lm->offset, a->logits, x,
-					   m->w + lm->offset, n, V, C);
+		o->zero(a->dxf, (size_t)N * m->c.n_embd);
+	o->zero(a->loss, (size_t)N);
+	for (int r0 = 0; r0 < N;) {
+		int end = r0;
+		while (end < N && targets[end] >= 0)
+			end++;
+		if (end > r0)
+			sum += head_rows(m, r0, end - r0, scale);
+		r0 = end + 1;   /* past the ignored target that ended the run */
 	}
 	return n_valid > 0 ? sum / n_valid : 0;
 }
@@ -418,7 +528,8 @@ static double head_loss(struct nc_gpt *m, const int32_t *targets, int grad)
 double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B, int T,
 		      float *logits_out)
 {
-	trunk_forward(m, idx, B, T, 0);
+	acts_fit(m, B, T);
+	trunk_forward(m, idx, 0);
 	if (targets)
 		return head_loss(m, targets, 0);
 	if (logits_out) {
@@ -444,7 +555,7 @@ static void trunk_backward(struct nc_gpt *m)
 	struct nc_gpt_acts *a = m->a;
 	const struct nc_ops *o = m->ops;
 	const struct nc_gpt_config *c = &m->c;
-	int B = m->B, T = m->T, N = B * T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head;
+	int N = m->B * m->T, C = c->n_embd, H = c->n_head, Hk = c->n_kv_head;
 	int D = C / H, KV = Hk * D;
 	size_t NC = (size_t)N * C, NKV = (size_t)N * KV, N4 = (size_t)N * 4 * C;
 
@@ -474,15 +585,14 @@ static void trunk_backward(struct nc_gpt *m)
 		o->zero(a->dq, NC);
 		o->zero(a->dk, NKV);
 		o->zero(a->dv, NKV);
-		o->attention_backward(a->dq, a->dk, a->dv, a->datt, att, l->lse, q, k, v, B,
-				      T, H, Hk, D);
+		attention_backward_seqs(m, a->dq, a->dk, a->dv, a->datt, att, l->lse, q, k, v);
 		/* QK norm, then rotary (its inverse is its backward) */
 		o->zero(a->dqr, NC);
 		o->rmsnorm_backward(a->dqr, a->dq, q, l->rq, N * H, D);
 		o->zero(a->dkr, NKV);
 		o->rmsnorm_backward(a->dkr, a->dk, k, l->rk, N * Hk, D);
-		o->rotary(a->dqr, a->cos, a->sin, B, T, H, D, 1);
-		o->rotary(a->dkr, a->cos, a->sin, B, T, Hk, D, 1);
+		rotary_seqs(m, a->dqr, H, 1);
+		rotary_seqs(m, a->dkr, Hk, 1);
 		o->zero(a->dh, NC);
 		o->rmsnorm(a->hs, l->r1, xin, N, C, c->norm_eps);   /* attention's norm again */
 		o->matmul_backward(a->dh, G(m, i, P_Q), a->dqr, a->hs, W(m, i, P_Q), N, C, C);
@@ -499,7 +609,38 @@ static void trunk_backward(struct nc_gpt *m)
 double nc_gpt_forward_backward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B,
 			       int T)
 {
-	trunk_forward(m, idx, B, T, 1);
+	acts_fit(m, B, T);
+	trunk_forward(m, idx, 1);
+	double loss = head_loss(m, targets, 1);
+	trunk_backward(m);
+	return loss;
+}
+
+static int packed_tokens(const int *len, int n)
+{
+	int total = 0;
+	for (int i = 0; i < n; i++)
+		total += len[i];
+	return total;
+}
+
+double nc_gpt_forward_packed(struct nc_gpt *m, const int32_t *idx, const int32_t *targets,
+			     const int *len, int n)
+{
+	if (packed_tokens(len, n) == 0)
+		return 0;
+	acts_fit_packed(m, len, n);
+	trunk_forward(m, idx, 0);
+	return head_loss(m, targets, 0);
+}
+
+double nc_gpt_forward_backward_packed(struct nc_gpt *m, const int32_t *idx, const int32_t *targets,
+				      const int *len, int n)
+{
+	if (packed_tokens(len, n) == 0)
+		return 0;
+	acts_fit_packed(m, len, n);
+	trunk_forward(m, idx, 1);
 	double loss = head_loss(m, targets, 1);
 	trunk_backward(m);
 	return loss;

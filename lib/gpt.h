@@ -63,6 +63,16 @@ double nc_gpt_forward(struct nc_gpt *m, const int32_t *idx, const int32_t *targe
  * chunk's logits are at hand. */
 double nc_gpt_forward_backward(struct nc_gpt *m, const int32_t *idx, const int32_t *targets, int B,
 			       int T);
+/* The same on a packed batch: n sequences of len[i] tokens (each >= 0)
+ * end to end in idx and targets. The result is that of the batch of the
+ * n sequences right-padded to the longest with targets -1, computed
+ * without the padding (causal attention: the padding changes nothing
+ * before it): the mean over all targets >= 0, its gradient. Each sequence
+ * takes positions from 0. An empty batch does nothing and returns 0. */
+double nc_gpt_forward_packed(struct nc_gpt *m, const int32_t *idx, const int32_t *targets,
+			     const int *len, int n);
+double nc_gpt_forward_backward_packed(struct nc_gpt *m, const int32_t *idx, const int32_t *targets,
+				      const int *len, int n);
 /* Allocate the training activations for (B, T) now rather than at the
  * first forward, so that a run too large for its device stops at once.
  * Later batches of at most B*T rows and T positions use them as they are

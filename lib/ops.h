@@ -160,6 +160,15 @@ struct nc_ops {
 
 extern const struct nc_ops nc_ops_cpu;
 
+/* OpenBLAS chooses its kernels by CPU model as it loads; a model newer than
+ * the library (or renamed by a hypervisor) can get its generic SSE3 ones
+ * ("Prescott"), about 3x slower than the AVX-512 ones. When that happened
+ * on a CPU that has AVX-512 or AVX2, the name of the kernels to ask for
+ * with OPENBLAS_CORETYPE ("SkylakeX", "Haswell"), which OpenBLAS reads only
+ * as it loads: a tool must start again to use them. NULL otherwise, and in
+ * a build without BLAS. */
+const char *nc_cpu_blas_better_core(void);
+
 /* Rotary tables as nanochat computes them in fp32: inv_freq[i] =
  * 1/base^(2i/D), angle t*inv_freq[i] for t in [t0, t0+T); cos and sin are
  * (T, D/2). Host memory (the model uploads them to ops memory). */

@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifdef NC_BLAS
 #include <cblas.h>
@@ -28,6 +29,23 @@
 #endif
 #define ROW_TARGET CLONES
 #include "ops_cpu_impl.h"
+
+const char *nc_cpu_blas_better_core(void)
+{
+#if defined(NC_BLAS) && defined(__x86_64__) && defined(__GNUC__)
+	const char *now = openblas_get_corename();
+	if (!now || strcasecmp(now, "prescott") != 0)
+		return NULL;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+	    __builtin_cpu_supports("avx512cd"))
+		return "SkylakeX";
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return "Haswell";
+#endif
+	return NULL;
+}
 
 #ifdef NC_BLAS
 /* BLAS runs one thread per call, and the calls are spread over the OpenMP

@@ -512,9 +512,10 @@ static int evaluate_loss(struct run *r, double *loss)
 			   r->sft.pad);
 	double sum = 0;
 	for (long s = 0; s < o->eval_steps; s++) {
-		int C;
+		int C, len[o->device_batch_size];
 		nc_sft_loader_next(&val, r->inputs, r->targets, &C);
-		sum += nc_gpt_forward(&r->m, r->inputs, r->targets, o->device_batch_size, C, NULL);
+		int n = nc_sft_pack(r->inputs, r->targets, o->device_batch_size, C, len);
+		sum += nc_gpt_forward_packed(&r->m, r->inputs, r->targets, len, n);
 	}
 	sum /= (double)o->eval_steps;
 	if (nc_comm_allreduce_sum_d(r->comm, &sum, 1) != 0)
@@ -699,6 +700,19 @@ static int64_t count_targets(const int32_t *targets, size_t n)
 	return k;
 }
 
+/* The micro-batch in r->inputs/r->targets through forward and backward:
+ * sft's rows each at its own length (nc_sft_pack), not padded to the
+ * longest; the loss is the same mean over the batch's targets. */
+static double forward_backward(struct run *r)
+{
+	int B = r->o->device_batch_size;
+	if (r->o->stage != NC_STAGE_SFT)
+		return nc_gpt_forward_backward(&r->m, r->inputs, r->targets, B, r->T);
+	int len[B];
+	int n = nc_sft_pack(r->inputs, r->targets, B, r->T, len);
+	return nc_gpt_forward_backward_packed(&r->m, r->inputs, r->targets, len, n);
+}
+
 static int train_step(struct run *r, double *loss, double *norm, double *lrm)
 {
 	const struct nc_train_opts *o = r->o;
@@ -708,9 +722,9 @@ static int train_step(struct run *r, double *loss, double *norm, double *lrm)
 	for (int k = 0; k < r->accum; k++) {
 		if (train_batch(r) != 0)
 			return -1;
-		*loss += nc_gpt_forward_backward(&r->m, r->inputs, r->targets, B, r->T) / r->accum;
 		if (o->stage == NC_STAGE_SFT)
 			tokens += (double)count_targets(r->targets, (size_t)B * r->T);
+		*loss += forward_backward(r) / r->accum;
 	}
 	/* the mean over micro-batches, as nanochat divides each loss */
 	if (r->accum > 1)

@@ -437,6 +437,27 @@ file=$ck/tokenizer ok=yes checksum=yes"
 	assert_success
 }
 
+# OpenBLAS picks its kernels by CPU model as it loads, and falls back to
+# its generic SSE3 ones ("Prescott") on a model it does not know: nc-train
+# then starts again with OPENBLAS_CORETYPE naming the kernels the CPU's
+# features allow. OPENBLAS_VERBOSE=2 makes OpenBLAS say which it loaded.
+@test "on a CPU with AVX2 nc-train runs OpenBLAS's kernels for it, not the generic ones; OPENBLAS_CORETYPE is left alone" {
+	grep -q 'blas=yes' build/.config || skip "built without BLAS"
+	grep -qw avx2 /proc/cpuinfo || skip "no AVX2 on this CPU"
+	run --separate-stderr env OPENBLAS_VERBOSE=2 nc-train base -t "$T/tok" --data "$T/data" --depth=1 \
+		--max-seq-len=32 --device-batch-size=4 --total-batch-size=128 --num-iterations=1 \
+		--eval-every=0 -o "$T/blas" --quiet
+	assert_success
+	core=$(grep '^Core: ' <<<"$stderr" | tail -n 1)
+	[ -n "$core" ] || skip "the BLAS is not OpenBLAS (it names no core)"
+	[ "$core" != "Core: Prescott" ] || fail "still the generic kernels: $stderr"
+	run --separate-stderr env OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=Prescott nc-train base -t "$T/tok" \
+		--data "$T/data" --depth=1 --max-seq-len=32 --device-batch-size=4 --total-batch-size=128 \
+		--num-iterations=1 --eval-every=0 -o "$T/blas2" --quiet
+	assert_success
+	[ "$(grep '^Core: ' <<<"$stderr")" = "Core: Prescott" ] || fail "a core the user named was not kept: $stderr"
+}
+
 # ---- mid and sft ----
 
 # A base checkpoint of the tiny model and chat shards of the fixture's 30

@@ -73,8 +73,7 @@ args = parse_args()
 start(args.nanochat)  # python -O, no torch.compile, nanochat on sys.path
 
 import torch  # noqa: E402
-from nanochat.muon import Muon  # noqa: E402
-from nc_bench import batches, step_optimizers  # noqa: E402
+from nc_bench import batches, make_optimizers, step_optimizers  # noqa: E402
 
 
 def main():
@@ -92,31 +91,7 @@ def main():
     to_fp32(model)
     model.train()
 
-    adamw_impl = "fused"
-    try:
-        adamw, muon = model.setup_optimizers()
-        # fused AdamW may only complain at its first step
-        for grp in adamw.param_groups:
-            for p in grp["params"]:
-                p.grad = torch.zeros_like(p)
-        snapshot = {n: p.detach().clone() for n, p in model.named_parameters()}
-        adamw.step()
-        with torch.no_grad():
-            for n, p in model.named_parameters():
-                p.copy_(snapshot[n])
-        adamw.state.clear()
-        model.zero_grad(set_to_none=True)
-    except (RuntimeError, ValueError):
-        scale = (n_embd / 768) ** -0.5
-        adamw = torch.optim.AdamW(
-            [dict(params=list(model.lm_head.parameters()), lr=0.004 * scale),
-             dict(params=list(model.transformer.wte.parameters()), lr=0.2 * scale)],
-            betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0, fused=False)
-        muon = Muon(list(model.transformer.h.parameters()), lr=0.02, momentum=0.95)
-        for opt in (adamw, muon):
-            for grp in opt.param_groups:
-                grp["initial_lr"] = grp["lr"]
-        adamw_impl = "unfused (fused refused)"
+    adamw, muon, adamw_impl = make_optimizers(model)
 
     n_iter = args.warmup + args.steps
 

@@ -99,3 +99,41 @@ def step_optimizers(step, n_iter, adamw, muon):
     for opt in (adamw, muon):
         opt.step()
     return lrm
+
+
+def make_optimizers(model, init_lr_frac=1.0):
+    """GPT.setup_optimizers()'s AdamW and Muon for one process, each
+    group's lr times init_lr_frac and kept as its initial_lr (as chat_sft
+    does; base_train's 1.0 leaves them), and which AdamW it is: "fused", or
+    "unfused (fused refused)" when this torch build refuses fused AdamW on
+    the CPU (then the same groups go to torch.optim.AdamW(fused=False))."""
+    import torch
+    from nanochat.muon import Muon
+
+    impl = "fused"
+    try:
+        adamw, muon = model.setup_optimizers()
+        # fused AdamW may only complain at its first step
+        for grp in adamw.param_groups:
+            for p in grp["params"]:
+                p.grad = torch.zeros_like(p)
+        snapshot = {n: p.detach().clone() for n, p in model.named_parameters()}
+        adamw.step()
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                p.copy_(snapshot[n])
+        adamw.state.clear()
+        model.zero_grad(set_to_none=True)
+    except (RuntimeError, ValueError):
+        scale = (model.config.n_embd / 768) ** -0.5
+        adamw = torch.optim.AdamW(
+            [dict(params=list(model.lm_head.parameters()), lr=0.004 * scale),
+             dict(params=list(model.transformer.wte.parameters()), lr=0.2 * scale)],
+            betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0, fused=False)
+        muon = Muon(list(model.transformer.h.parameters()), lr=0.02, momentum=0.95)
+        impl = "unfused (fused refused)"
+    for opt in (adamw, muon):
+        for grp in opt.param_groups:
+            grp["lr"] = grp["lr"] * init_lr_frac
+            grp["initial_lr"] = grp["lr"]
+    return adamw, muon, impl

@@ -136,6 +136,30 @@ static void test_resume(void)
 	nc_convos_close(&cv);
 }
 
+/* nc_sft_pack: each row cut after its last kept target, a row with none
+ * left out, the rest moved end to end in place. */
+static void test_pack(void)
+{
+	/* 3 rows of 5: inputs 10*row + t; targets kept where the table says */
+	static const int keep[3][5] = {{0, 1, 1, 0, 0}, {0, 0, 0, 0, 0}, {1, 0, 1, 1, 1}};
+	int32_t in[15], tg[15];
+	for (int r = 0; r < 3; r++)
+		for (int t = 0; t < 5; t++) {
+			in[r * 5 + t] = 10 * r + t;
+			tg[r * 5 + t] = keep[r][t] ? 100 + 10 * r + t : -1;
+		}
+	int len[3] = {-1, -1, -1};
+	int n = nc_sft_pack(in, tg, 3, 5, len);
+	static const int32_t want_in[] = {0, 1, 2, 20, 21, 22, 23, 24};
+	static const int32_t want_tg[] = {-1, 101, 102, 120, -1, 122, 123, 124};
+	CHECK(n == 2 && len[0] == 3 && len[1] == 5, "rows cut after their last kept target (3, 5); the row without one left out");
+	CHECK(memcmp(in, want_in, sizeof want_in) == 0 && memcmp(tg, want_tg, sizeof want_tg) == 0,
+	      "the kept rows' inputs and targets end to end, ignored targets inside a row kept");
+	for (int t = 0; t < 5; t++)
+		tg[t] = -1;
+	CHECK(nc_sft_pack(in, tg, 1, 5, len) == 0, "a batch without a kept target packs to nothing");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -144,6 +168,7 @@ int main(void)
 	}
 	test_refusals();
 	test_resume();
+	test_pack();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)

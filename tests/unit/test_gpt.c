@@ -120,6 +120,121 @@ static void test_chunked_loss(void)
 	nc_gpt_free(&chunked);
 }
 
+/* The loss with ignored targets in runs (the lm_head then runs on the
+ * other rows only) against the softcapped logits of every row, taken by
+ * this test into the mean cross-entropy over the targets kept; the token
+ * losses are 0 where the target is ignored. */
+static void test_loss_from_logits(void)
+{
+	struct nc_gpt_config c = tiny();
+	struct nc_gpt m;
+	nc_gpt_init(&m, &c, &nc_ops_cpu);
+	randomize(&m, 11, 0.5f);
+	m.xent_rows = 3;   /* runs that start and end inside a chunk */
+	int32_t idx[16], tg[16];
+	for (int i = 0; i < 16; i++) {
+		idx[i] = (i * 5 + 4) % 13;
+		tg[i] = (i >= 2 && i < 6) || i == 9 || i >= 14 ? -1 : (i * 7 + 2) % 13;
+	}
+	float logits[16 * 13];
+	nc_gpt_forward(&m, idx, NULL, 2, 8, logits);
+	double want = 0, n = 0;
+	float tok[16];
+	for (int i = 0; i < 16; i++) {
+		tok[i] = 0;
+		if (tg[i] < 0)
+			continue;
+		double mx = -INFINITY, sum = 0;
+		for (int v = 0; v < 13; v++)
+			mx = fmax(mx, logits[i * 13 + v]);
+		for (int v = 0; v < 13; v++)
+			sum += exp(logits[i * 13 + v] - mx);
+		tok[i] = (float)(mx + log(sum) - logits[i * 13 + tg[i]]);
+		want += tok[i];
+		n++;
+	}
+	want /= n;
+	double got = nc_gpt_forward(&m, idx, tg, 2, 8, NULL);
+	CHECK(fabs(got - want) <= 1e-5 * want, "the loss over runs of kept targets is the mean cross-entropy of the logits");
+	const float *tl = nc_gpt_token_losses(&m);
+	int zero = 1;
+	for (int i = 0; i < 16; i++)
+		zero &= tg[i] >= 0 || tl[i] == 0;
+	CHECK(zero && tap_rel_err(tl, tok, 16) < 1e-5, "token losses: each kept target's, 0 where ignored");
+	memset(m.g, 0, m.nweights * sizeof *m.g);
+	got = nc_gpt_forward_backward(&m, idx, tg, 2, 8);
+	CHECK(fabs(got - want) <= 1e-5 * want && tap_rel_err(nc_gpt_token_losses(&m), tok, 16) < 1e-5,
+	      "forward_backward's loss and token losses too");
+	nc_gpt_free(&m);
+}
+
+/* sft's batches packed (nc_gpt_forward_backward_packed): rows at their
+ * own lengths end to end give the loss and gradients of the same rows
+ * right-padded with ignored targets (the padding's inputs arbitrary). The
+ * rows here are long enough (20) for the CPU's sgemm attention. */
+enum { PB = 4, PC = 20 };
+
+static void padded_batch(int32_t *idx, int32_t *tg)
+{
+	for (int i = 0; i < PB * PC; i++) {
+		int r = i / PC, t = i % PC;
+		idx[i] = (i * 7 + 1) % 13;
+		tg[i] = (i * 3 + 2) % 13;
+		if (r == 0 && t >= 3 && t < 7)
+			tg[i] = -1;                       /* full length, a prompt inside */
+		if (r == 1 && (t < 4 || t >= 11))
+			tg[i] = -1, idx[i] = t >= 11 ? 12 : idx[i];   /* 11 tokens, then padding */
+		if (r == 2)
+			tg[i] = -1;                       /* nothing to learn: left out */
+		if (r == 3 && t >= 14)
+			tg[i] = -1;                       /* a last prompt (t 14..16), then padding */
+		if (r == 3 && t >= 17)
+			idx[i] = 12;
+	}
+}
+
+static void test_packed(void)
+{
+	static const int len[] = {20, 11, 14}, from[] = {0, 1, 3};
+	struct nc_gpt_config c = tiny();
+	struct nc_gpt pad, pk;
+	nc_gpt_init(&pad, &c, &nc_ops_cpu);
+	nc_gpt_init(&pk, &c, &nc_ops_cpu);
+	randomize(&pad, 12, 0.5f);
+	memcpy(pk.w, pad.w, pad.nweights * sizeof *pad.w);
+	int32_t idx[PB * PC], tg[PB * PC], pidx[PB * PC], ptg[PB * PC];
+	padded_batch(idx, tg);
+	int at = 0;
+	for (int r = 0; r < 3; r++) {
+		memcpy(pidx + at, idx + from[r] * PC, len[r] * sizeof *idx);
+		memcpy(ptg + at, tg + from[r] * PC, len[r] * sizeof *tg);
+		at += len[r];
+	}
+	double a = nc_gpt_forward_backward(&pad, idx, tg, PB, PC);
+	double b = nc_gpt_forward_backward_packed(&pk, pidx, ptg, len, 3);
+	printf("# packed: loss %.9f, padded %.9f\n", b, a);
+	CHECK(fabs(a - b) <= 1e-6 * a, "a packed batch's loss is the padded batch's");
+	const float *ta = nc_gpt_token_losses(&pad), *tb = nc_gpt_token_losses(&pk);
+	float want[PB * PC];
+	at = 0;
+	for (int r = 0; r < 3; r++)
+		for (int t = 0; t < len[r]; t++)
+			want[at++] = ta[from[r] * PC + t];
+	CHECK(tap_rel_err(tb, want, at) < 1e-5, "and each row's token losses, at its own positions");
+	double e = tap_rel_err(pk.g, pad.g, pad.nweights);
+	printf("# packed gradients: largest difference %.2e\n", e);
+	CHECK(e < 1e-5, "and the gradients of every parameter");
+	CHECK(nc_gpt_forward_packed(&pk, pidx, ptg, len, 3) == b, "a loss-only packed forward gives the same loss");
+	/* reserved at the padded shape, a packed batch uses those buffers */
+	struct nc_gpt_acts *kept = pad.a;
+	CHECK(nc_gpt_forward_packed(&pad, pidx, ptg, len, 3) == b && pad.a == kept,
+	      "after a padded batch of the same rows, a packed one fits its buffers");
+	static const int none[] = {0, 0};
+	CHECK(nc_gpt_forward_backward_packed(&pk, pidx, ptg, none, 2) == 0, "an empty packed batch is loss 0");
+	nc_gpt_free(&pad);
+	nc_gpt_free(&pk);
+}
+
 static void test_overfit(void)
 {
 	struct nc_gpt_config c = tiny();
@@ -252,6 +367,8 @@ int main(void)
 	test_sizing();
 	test_gradients();
 	test_chunked_loss();
+	test_loss_from_logits();
+	test_packed();
 	test_overfit();
 	test_kept_bf16();
 	test_d20_memory();
