@@ -68,10 +68,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case 'p': o->prompt = optarg; break;
-		case 'n': o->s.max_tokens = (int)nc_opt_u64("--max-tokens", optarg, 0, 1 << 24); break;
-		case 'T': o->s.temperature = nc_opt_real("--temperature", optarg, 0, 100); break;
-		case 'k': o->s.top_k = (int)nc_opt_u64("--top-k", optarg, 0, 1 << 24); break;
-		case 's': o->s.seed = nc_opt_u64("--seed", optarg, 0, UINT64_MAX / 2); break;
+		case 'n': case 'T': case 'k': case 's': nc_sample_opt(c, optarg, &o->s); break;
 		case 't': o->tokenizer = optarg; break;
 		case O_DEVICE: o->device = nc_opt_device(optarg); break;
 		case O_THREADS: omp_set_num_threads((int)nc_opt_u64("--threads", optarg, 1, 4096)); break;

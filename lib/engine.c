@@ -1,5 +1,6 @@
 #include "engine.h"
 #include "calc.h"
+#include "cli.h"
 #include "err.h"
 #include "mem.h"
 #include "rng.h"
@@ -303,4 +304,15 @@ int nc_generate(struct nc_engine *e, const uint32_t *prompt, size_t n,
 	free(idx);
 	nc_kv_free(&kv, m);
 	return rc;
+}
+
+int nc_sample_opt(int c, const char *arg, struct nc_sample_opts *s)
+{
+	switch (c) {
+	case 'n': s->max_tokens = (int)nc_opt_u64("--max-tokens", arg, 0, 1 << 24); return 1;
+	case 'T': s->temperature = nc_opt_real("--temperature", arg, 0, 100); return 1;
+	case 'k': s->top_k = (int)nc_opt_u64("--top-k", arg, 0, 1 << 24); return 1;
+	case 's': s->seed = nc_opt_u64("--seed", arg, 0, UINT64_MAX / 2); return 1;
+	}
+	return 0;
 }

@@ -22,6 +22,12 @@ struct nc_sample_opts {
 	int samples;           /* rows sharing the prompt */
 };
 
+/* The sampling options the tools share: -n/--max-tokens, -T/--temperature,
+ * -k/--top-k and -s/--seed, as nc_getopt returns them (c, optarg). Returns 1
+ * when c is one of them (its value checked and set in s: a bad value is a
+ * usage error), 0 when it is not. */
+int nc_sample_opt(int c, const char *arg, struct nc_sample_opts *s);
+
 enum nc_finish { NC_FINISH_NONE, NC_FINISH_STOP, NC_FINISH_LENGTH };
 
 /* Called for every token a row produces, in order; forced is 1 for tokens
